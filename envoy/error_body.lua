@@ -1,0 +1,22 @@
+-- Shapes gRPC errors that the transcoder turned into HTTP responses: the
+-- server sends the finished body {"detail","code","timestamp"} and the
+-- documented HTTP status as the x-error-body / x-http-status trailers, which
+-- arrive here as response headers (a gRPC error is a trailers-only response).
+-- Native gRPC routes disable this filter, so gRPC clients get the status.
+function envoy_on_response(handle)
+  handle:logWarn("LUA RESPONSE")
+  local headers = handle:headers()
+  local body = headers:get("x-error-body")
+  if body == nil then
+    return
+  end
+  local status = headers:get("x-http-status")
+  headers:remove("x-error-body")
+  headers:remove("x-http-status")
+  headers:remove("grpc-status-details-bin")
+  if status ~= nil then
+    headers:replace(":status", status)
+  end
+  headers:replace("content-type", "application/json")
+  handle:body(true):setBytes(body)
+end

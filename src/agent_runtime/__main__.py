@@ -1,0 +1,3 @@
+from agent_runtime.server import main
+
+main()

@@ -1,0 +1,1 @@
+"""Agent types and agent runs."""

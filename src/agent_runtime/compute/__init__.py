@@ -1,0 +1,1 @@
+"""Compute service: service info, health, devices and compute tasks."""

@@ -1,0 +1,1 @@
+"""In-process event bus: publish after commit, fan out to subscribers."""

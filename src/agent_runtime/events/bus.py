@@ -1,0 +1,71 @@
+"""In-process publish/subscribe for live feeds.
+
+Publishers call `publish` after their write committed, so a subscriber never
+sees something storage does not have. Each subscriber has a bounded queue; one
+that falls behind is marked `overflowed` instead of slowing publishers or
+growing without bound, and resynchronises from storage by sequence number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Callable, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Subscription(Generic[T]):
+    def __init__(self, bus: "EventBus[T]", accepts: Callable[[T], bool], capacity: int):
+        self._bus = bus
+        self._accepts = accepts
+        self._queue: asyncio.Queue[T] = asyncio.Queue(maxsize=capacity)
+        self.overflowed = False
+
+    def offer(self, item: T) -> None:
+        if self.overflowed or not self._accepts(item):
+            return
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.overflowed = True
+            self._wake()
+
+    def _wake(self) -> None:
+        # A waiting `get` must return to notice the overflow: drop what is
+        # queued (the subscriber rereads it from storage) and leave a marker.
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queue.put_nowait(None)  # type: ignore[arg-type]
+
+    async def get(self) -> T | None:
+        """The next item, or None once the subscription overflowed."""
+        item = await self._queue.get()
+        return None if self.overflowed else item
+
+    def reset(self) -> None:
+        """Clears the overflow after the subscriber resynchronised."""
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self.overflowed = False
+
+    def close(self) -> None:
+        self._bus._subscriptions.discard(self)
+
+
+class EventBus(Generic[T]):
+    def __init__(self, subscriber_capacity: int = 1024):
+        self._subscriptions: set[Subscription[T]] = set()
+        self._capacity = subscriber_capacity
+
+    def subscribe(self, accepts: Callable[[T], bool] = lambda _item: True) -> Subscription[T]:
+        subscription = Subscription(self, accepts, self._capacity)
+        self._subscriptions.add(subscription)
+        return subscription
+
+    def publish(self, item: T) -> None:
+        for subscription in list(self._subscriptions):
+            subscription.offer(item)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscriptions)

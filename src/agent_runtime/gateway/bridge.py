@@ -1,0 +1,187 @@
+"""The WebSocket bridge: Envoy routes /ws* here; each WebSocket is served by a
+gRPC client call of the streaming RPC behind it, with the caller's
+credentials forwarded, so auth, ownership and errors are the server's.
+
+`/ws` is the shared live feed (DESIGN rule 1): `connected`, then the
+session feed's `init`, `event` and `session_*` messages, and a `heartbeat`
+with system metrics every few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http
+import json
+import urllib.parse
+from typing import Any
+
+import grpc
+import structlog
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from agentruntime.v1 import compute_pb2, compute_pb2_grpc, session_pb2, session_pb2_grpc
+from agent_runtime.clock import iso, utc_now
+from agent_runtime.jsonfmt import dumps, message_to_dict
+
+log = structlog.get_logger(__name__)
+
+# Request headers handed to the gRPC server as metadata.
+FORWARDED_HEADERS = ("x-api-key", "authorization", "x-internal-auth", "x-forwarded-for", "x-request-id")
+
+
+def credentials_metadata(request: Request) -> tuple[tuple[str, str], ...]:
+    metadata = [(name, request.headers[name]) for name in FORWARDED_HEADERS if name in request.headers]
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(request.path).query)
+    if "token" in query and "authorization" not in request.headers:
+        # Browsers cannot set headers on a WebSocket: the documents put the
+        # token in the URL instead.
+        metadata.append(("authorization", f"Bearer {query['token'][0]}"))
+    return tuple(metadata)
+
+
+def feed_message(update: session_pb2.WatchSessionsResponse) -> dict[str, Any]:
+    """The documented JSON of one feed message."""
+    if update.type == "init":
+        return {"type": "init", "sessions": [message_to_dict(s) for s in update.sessions]}
+    if update.type == "event":
+        return {"type": "event", "data": message_to_dict(update.data)}
+    if update.type == "session_deleted":
+        return {"type": "session_deleted", "session_id": update.session_id}
+    return {"type": update.type, "session": message_to_dict(update.session)}
+
+
+def _error_response(status: int, detail: str, code: str) -> Response:
+    body = json.dumps({"detail": detail, "code": code, "timestamp": iso(utc_now())}).encode()
+    headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return Response(status, http.HTTPStatus(status).phrase, headers, body)
+
+
+_GRPC_TO_HTTP = {
+    grpc.StatusCode.INVALID_ARGUMENT: (400, "BAD_REQUEST"),
+    grpc.StatusCode.UNAUTHENTICATED: (401, "UNAUTHORIZED"),
+    grpc.StatusCode.PERMISSION_DENIED: (403, "FORBIDDEN"),
+    grpc.StatusCode.NOT_FOUND: (404, "NOT_FOUND"),
+    grpc.StatusCode.RESOURCE_EXHAUSTED: (429, "RATE_LIMITED"),
+    grpc.StatusCode.UNAVAILABLE: (503, "UNAVAILABLE"),
+}
+
+
+def _int_param(query: dict[str, list[str]], name: str) -> int:
+    raw = query.get(name, ["0"])[0]
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a non-negative integer, got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {raw!r}")
+    return value
+
+
+class WebSocketBridge:
+    def __init__(self, grpc_target: str, *, heartbeat_seconds: float = 5.0):
+        self._channel = grpc.aio.insecure_channel(grpc_target)
+        self._sessions = session_pb2_grpc.SessionServiceStub(self._channel)
+        self._compute = compute_pb2_grpc.ComputeServiceStub(self._channel)
+        self._heartbeat_seconds = heartbeat_seconds
+        self._server: Server | None = None
+        # Feed calls opened during the handshake, taken over by the handler.
+        self._pending: dict[int, tuple[Any, session_pb2.WatchSessionsResponse]] = {}
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        self._server = await serve(self._handle, host, port, process_request=self._open_feed)
+        return self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for call, _ in self._pending.values():
+            call.cancel()
+        await self._channel.close()
+
+    async def _open_feed(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Starts the gRPC stream before accepting the WebSocket, so a bad
+        credential or parameter is an HTTP error rather than a closed socket."""
+        url = urllib.parse.urlsplit(request.path)
+        if url.path.rstrip("/") != "/ws":
+            return _error_response(404, f"No WebSocket endpoint at {url.path}", "NOT_FOUND")
+        query = urllib.parse.parse_qs(url.query)
+        try:
+            watch = session_pb2.WatchSessionsRequest(
+                session_id=query.get("session_id", [""])[0],
+                after_sequence=_int_param(query, "after_sequence"),
+                after_feed_sequence=_int_param(query, "after_feed_sequence"),
+            )
+        except ValueError as error:
+            return _error_response(400, str(error), "BAD_REQUEST")
+        call = self._sessions.WatchSessions(watch, metadata=credentials_metadata(request))
+        try:
+            first = await call.read()
+        except grpc.aio.AioRpcError as error:
+            status, code = _GRPC_TO_HTTP.get(error.code(), (500, "INTERNAL_ERROR"))
+            return _error_response(status, error.details() or code, code)
+        if first is grpc.aio.EOF:
+            return _error_response(503, "The session feed ended before it started", "UNAVAILABLE")
+        self._pending[id(connection)] = (call, first)
+        return None
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        call, first = self._pending.pop(id(connection))
+        tasks = []
+        try:
+            await connection.send(
+                dumps({"type": "connected", "timestamp": iso(utc_now()), "message": "Connected to Agent Runtime WebSocket"})
+            )
+            await connection.send(dumps(feed_message(first)))
+            tasks = [
+                asyncio.create_task(self._forward_feed(connection, call)),
+                asyncio.create_task(self._heartbeat(connection, call)),
+                asyncio.create_task(self._drain_client(connection)),
+            ]
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task.exception() is not None and not isinstance(task.exception(), asyncio.CancelledError):
+                    raise task.exception()
+        except grpc.aio.AioRpcError as error:
+            await connection.send(
+                dumps({"type": "error", "error": error.details(), "code": error.code().name, "timestamp": iso(utc_now())})
+            )
+            await connection.close(1011, "feed ended")
+        except Exception:  # noqa: BLE001 - a closed socket ends the feed
+            pass
+        finally:
+            for task in tasks:
+                task.cancel()
+            call.cancel()
+
+    async def _forward_feed(self, connection: ServerConnection, call) -> None:
+        async for update in call:
+            await connection.send(dumps(feed_message(update)))
+
+    async def _heartbeat(self, connection: ServerConnection, call) -> None:
+        while True:
+            await asyncio.sleep(self._heartbeat_seconds)
+            health = await self._compute.GetHealth(compute_pb2.GetHealthRequest())
+            metrics = health.metrics
+            await connection.send(
+                dumps(
+                    {
+                        "type": "heartbeat",
+                        "timestamp": iso(utc_now()),
+                        "metrics": {
+                            "gpu_utilization": metrics.gpu_utilization,
+                            "memory_usage": metrics.memory_usage,
+                            "active_tasks": metrics.active_tasks,
+                        },
+                    }
+                )
+            )
+
+    async def _drain_client(self, connection: ServerConnection) -> None:
+        # The feed takes no client messages; reading notices a closed socket.
+        with contextlib.suppress(Exception):
+            async for _ in connection:
+                pass

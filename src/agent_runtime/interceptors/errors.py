@@ -1,0 +1,89 @@
+"""Maps domain errors (and anything unexpected) to a gRPC status carrying a
+google.rpc.ErrorInfo with the documented code.
+
+For REST, the same status also travels as two trailers that the Envoy Lua
+filter turns into the response: `x-error-body` (the finished JSON body
+{"detail","code","timestamp"}) and `x-http-status` (the documented HTTP
+status, which no gRPC code gives for 413 or 422)."""
+
+from __future__ import annotations
+
+import json
+
+import grpc
+import structlog
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+
+from agent_runtime.clock import iso, utc_now
+from agent_runtime.errors import DomainError
+from agent_runtime.interceptors import HandlerInterceptor
+
+log = structlog.get_logger(__name__)
+
+ERROR_DOMAIN = "agentruntime.dev"
+
+
+class _Status(grpc.Status):
+    def __init__(self, code: grpc.StatusCode, details: str, trailing_metadata: tuple):
+        self.code = code
+        self.details = details
+        self.trailing_metadata = trailing_metadata
+
+
+def status_for(error: DomainError) -> grpc.Status:
+    metadata = {"http_status": str(error.http_status), **{f"field.{k}": v for k, v in error.fields.items()}}
+    info = error_details_pb2.ErrorInfo(reason=error.code, domain=ERROR_DOMAIN, metadata=metadata)
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    status = status_pb2.Status(code=error.grpc_code.value[0], message=error.detail, details=[detail])
+    body = {"detail": error.detail, "code": error.code, "timestamp": iso(utc_now())}
+    if error.fields:
+        body["errors"] = error.fields
+    trailers = [
+        ("grpc-status-details-bin", status.SerializeToString()),
+        ("x-error-body", json.dumps(body, ensure_ascii=True, separators=(",", ":"))),
+        ("x-http-status", str(error.http_status)),
+    ]
+    # Aborting replaces the trailers set earlier in the call.
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    if request_id:
+        trailers.append(("x-request-id", request_id))
+    return _Status(error.grpc_code, error.detail, tuple(trailers))
+
+
+def internal_error() -> DomainError:
+    return DomainError("Internal server error; the server log has the details under this request id")
+
+
+class ErrorMappingInterceptor(HandlerInterceptor):
+    async def _abort(self, context, error: BaseException):
+        if isinstance(error, DomainError):
+            domain_error = error
+        else:
+            log.error("rpc.unhandled_error", exc_info=error)
+            domain_error = internal_error()
+        await context.abort_with_status(status_for(domain_error))
+
+    async def around_unary(self, behaviour, request, context, method, metadata):
+        try:
+            return await behaviour(request, context)
+        except (DomainError, Exception) as error:
+            if _is_abort(error):
+                raise
+            await self._abort(context, error)
+
+    async def around_stream(self, behaviour, request, context, method, metadata):
+        try:
+            async for response in behaviour(request, context):
+                yield response
+        except (DomainError, Exception) as error:
+            if _is_abort(error):
+                raise
+            await self._abort(context, error)
+
+
+def _is_abort(error: BaseException) -> bool:
+    # context.abort() raises this internal exception type; let it through.
+    return type(error).__name__ == "AbortError"
+

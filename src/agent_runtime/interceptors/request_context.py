@@ -1,0 +1,64 @@
+"""Request ids and the access log: binds `request_id` and `rpc` to structlog's
+context for the whole call and writes one `rpc.done` line with its status."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import grpc
+import structlog
+
+from agent_runtime.interceptors import HandlerInterceptor, metadata_value
+
+log = structlog.get_logger("agent_runtime.access")
+
+# Health checks poll often; their success lines are noise.
+_QUIET_METHODS = ("/grpc.health.v1.Health/Check",)
+
+
+class RequestContextInterceptor(HandlerInterceptor):
+    def _begin(self, context, method: str, metadata) -> str:
+        request_id = metadata_value(metadata, "x-request-id") or str(uuid.uuid4())
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id, rpc=method)
+        context.set_trailing_metadata((("x-request-id", request_id),))
+        return request_id
+
+    def _done(self, context, method: str, started: float, error: BaseException | None) -> None:
+        code = context.code() if hasattr(context, "code") else None
+        if code is None or isinstance(code, int):
+            code = grpc.StatusCode.UNKNOWN if error else grpc.StatusCode.OK
+        if code == grpc.StatusCode.OK and method in _QUIET_METHODS:
+            return
+        log.info(
+            "rpc.done",
+            code=code.name,
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            peer=context.peer(),
+        )
+
+    async def around_unary(self, behaviour, request, context, method, metadata):
+        self._begin(context, method, metadata)
+        started = time.perf_counter()
+        error = None
+        try:
+            return await behaviour(request, context)
+        except BaseException as caught:
+            error = caught
+            raise
+        finally:
+            self._done(context, method, started, error)
+
+    async def around_stream(self, behaviour, request, context, method, metadata):
+        self._begin(context, method, metadata)
+        started = time.perf_counter()
+        error = None
+        try:
+            async for response in behaviour(request, context):
+                yield response
+        except BaseException as caught:
+            error = caught
+            raise
+        finally:
+            self._done(context, method, started, error)

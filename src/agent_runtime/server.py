@@ -1,0 +1,278 @@
+"""Composes the runtime (storage, domain services, gRPC server, WebSocket
+bridge, Envoy) and holds the `agent-runtime` CLI."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import errno
+import pathlib
+import signal
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import grpc
+import structlog
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from agentruntime.v1 import compute_pb2, compute_pb2_grpc, session_pb2, session_pb2_grpc
+from agent_runtime import __version__
+from agent_runtime.compute.servicer import ComputeServicer
+from agent_runtime.config import Settings
+from agent_runtime.events.bus import EventBus
+from agent_runtime.gateway.bridge import WebSocketBridge
+from agent_runtime.gateway.envoy import EnvoySupervisor, render_config
+from agent_runtime.health import HealthReporter, MultiAgentSettings
+from agent_runtime.interceptors.auth import ApiKeyAuthenticator, AuthInterceptor
+from agent_runtime.interceptors.errors import ErrorMappingInterceptor
+from agent_runtime.interceptors.request_context import RequestContextInterceptor
+from agent_runtime.logs import configure_logging
+from agent_runtime.sessions.service import SessionService
+from agent_runtime.sessions.servicer import SessionServicer
+from agent_runtime.storage.database import Database
+from agent_runtime.storage.sessions import SqliteSessionRepository
+
+log = structlog.get_logger(__name__)
+
+SERVICE_NAMES = (
+    session_pb2.DESCRIPTOR.services_by_name["SessionService"].full_name,
+    compute_pb2.DESCRIPTOR.services_by_name["ComputeService"].full_name,
+)
+
+
+class StartupError(Exception):
+    """A reason the server cannot start, printed as one line."""
+
+
+@dataclasses.dataclass
+class Runtime:
+    """A running server: what tests and `serve` hold on to."""
+
+    settings: Settings
+    database: Database
+    grpc_server: grpc.aio.Server
+    health_servicer: health.aio.HealthServicer
+    grpc_port: int
+    bridge: WebSocketBridge | None = None
+    bridge_port: int = 0
+    envoy: EnvoySupervisor | None = None
+    sessions: SessionService | None = None
+
+    @property
+    def grpc_target(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.http_port}"
+
+    async def stop(self) -> None:
+        """Graceful shutdown: health NOT_SERVING, stop accepting and drain
+        in-flight calls, stop Envoy and the bridge, close storage."""
+        await self.health_servicer.enter_graceful_shutdown()
+        if self.envoy:
+            await self.envoy.stop()
+        if self.bridge:
+            await self.bridge.stop()
+        await self.grpc_server.stop(self.settings.shutdown_grace_seconds)
+        await self.database.close()
+        log.info("server.stopped")
+
+
+def check_port_free(host: str, port: int, what: str) -> None:
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            reason = "is already in use" if error.errno == errno.EADDRINUSE else f"cannot be bound ({error.strerror})"
+            raise StartupError(f"{what} port {host}:{port} {reason}") from None
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def start_runtime(settings: Settings) -> Runtime:
+    """Starts everything `settings` asks for and returns once `GET /health`
+    answers 200 through Envoy (or the gRPC server serves, with no Envoy)."""
+    try:
+        settings.check()
+    except ValueError as error:
+        raise StartupError(str(error)) from None
+    check_port_free(settings.grpc_host, settings.grpc_port, "gRPC")
+    if settings.run_envoy:
+        for port in (settings.http_port, *settings.compat_ports):
+            check_port_free(settings.http_host, port, "HTTP")
+
+    database = await Database.open(settings.database_path)
+    bus: EventBus = EventBus()
+    sessions = SessionService(SqliteSessionRepository(database), bus)
+    health_reporter = HealthReporter(MultiAgentSettings.from_env())
+
+    async def database_state() -> str:
+        return "connected" if await database.ping() else "disconnected"
+
+    health_reporter.add_dependency("database", database_state)
+
+    server = grpc.aio.server(
+        interceptors=[
+            RequestContextInterceptor(),
+            ErrorMappingInterceptor(),
+            AuthInterceptor(ApiKeyAuthenticator(settings)),
+        ],
+        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", settings.max_request_bytes)],
+    )
+    session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(sessions), server)
+    compute_pb2_grpc.add_ComputeServiceServicer_to_server(ComputeServicer(health_reporter), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    try:
+        grpc_port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+    except RuntimeError as error:
+        await database.close()
+        raise StartupError(f"gRPC port {settings.grpc_host}:{settings.grpc_port} cannot be bound: {error}") from None
+    await server.start()
+    for name in (*SERVICE_NAMES, ""):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    runtime = Runtime(settings, database, server, health_servicer, grpc_port, sessions=sessions)
+    log.info("grpc.listening", address=f"{settings.grpc_host}:{grpc_port}")
+
+    if settings.run_envoy:
+        try:
+            runtime.bridge = WebSocketBridge(runtime.grpc_target, heartbeat_seconds=settings.heartbeat_seconds)
+            runtime.bridge_port = await runtime.bridge.start("127.0.0.1", settings.bridge_port)
+            config_dir = settings.data_dir / "envoy"
+            config_dir.mkdir(parents=True, exist_ok=True)
+            config_path = config_dir / "envoy.yaml"
+            config_path.write_text(
+                render_config(
+                    settings,
+                    grpc_port=grpc_port,
+                    bridge_port=runtime.bridge_port,
+                    admin_port=settings.envoy_admin_port or free_port(),
+                )
+            )
+            runtime.envoy = EnvoySupervisor(config_path, log_level="debug" if settings.debug_logging else "warn")
+            await runtime.envoy.start()
+            await wait_until_healthy(runtime.http_url + "/health", timeout=30)
+        except BaseException:
+            await runtime.stop()
+            raise
+        log.info("http.listening", url=runtime.http_url, compat_ports=list(settings.compat_ports))
+    return runtime
+
+
+async def wait_until_healthy(url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+
+    def probe() -> int:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+        except OSError:
+            return 0
+
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(probe) == 200:
+            return
+        await asyncio.sleep(0.1)
+    raise StartupError(f"Envoy did not answer 200 on {url} within {timeout:.0f}s")
+
+
+async def serve(settings: Settings) -> None:
+    runtime = await start_runtime(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    print(
+        f"agent-runtime {__version__} ready: gRPC {settings.grpc_host}:{runtime.grpc_port}"
+        + (f", HTTP {runtime.http_url}" if settings.run_envoy else " (no Envoy)"),
+        flush=True,
+    )
+    await stop.wait()
+    log.info("server.stopping")
+    await runtime.stop()
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agent-runtime", description="Runs AI coding agents for other programs (gRPC + REST/SSE/WebSocket via Envoy)."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_parser = commands.add_parser(
+        "serve",
+        help="run the gRPC server, the WebSocket bridge and Envoy",
+        description="Run the gRPC server, the WebSocket bridge and Envoy until SIGTERM/SIGINT. "
+        "Environment variables (README, Configuration) give the defaults; flags win.",
+    )
+    serve_parser.add_argument("--grpc-port", type=_port, help="gRPC port (default 50051, env GRPC_PORT)")
+    serve_parser.add_argument("--http-port", type=_port, help="REST/WebSocket port served by Envoy (default 8000, env HTTP_PORT)")
+    serve_parser.add_argument(
+        "--compat-ports",
+        type=lambda text: tuple(_port(p) for p in text.split(",") if p),
+        help="extra comma-separated Envoy ports with the same routes, e.g. 8001,8765",
+    )
+    serve_parser.add_argument("--data-dir", type=pathlib.Path, help="where the database lives (default ./data, env AGENT_RUNTIME_DATA_DIR)")
+    serve_parser.add_argument(
+        "--allow-anonymous-local",
+        action="store_true",
+        default=None,
+        help="let local clients in without credentials (env ALLOW_ANONYMOUS_LOCAL)",
+    )
+    serve_parser.add_argument("--no-envoy", action="store_true", help="serve gRPC only: no Envoy, no REST, no WebSocket")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(
+            grpc_port=args.grpc_port,
+            http_port=args.http_port,
+            compat_ports=args.compat_ports,
+            data_dir=args.data_dir,
+            allow_anonymous_local=args.allow_anonymous_local,
+            run_envoy=False if args.no_envoy else None,
+        )
+    except ValueError as error:
+        print(f"agent-runtime: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    configure_logging(settings.debug_logging)
+    try:
+        asyncio.run(serve(settings))
+    except StartupError as error:
+        print(f"agent-runtime: error: {error}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

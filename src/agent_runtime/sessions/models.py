@@ -1,0 +1,78 @@
+"""Plain records the session domain works with; the servicer converts them to
+and from proto messages."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+RUNNING = "running"
+FINISHED = "finished"
+NOT_EXISTENT = "not_existent"
+
+SESSION_START = "session_start"
+SESSION_STOP = "session_stop"
+MESSAGE = "message"
+
+
+@dataclasses.dataclass
+class SessionRecord:
+    session_id: str
+    session_name: str
+    status: str
+    created_at: str
+    updated_at: str
+    project_dir: str | None = None
+    agent_name: str | None = None
+    parent_session_name: str | None = None
+    last_resumed_at: str | None = None
+    event_count: int = 0
+    last_sequence: int = 0
+
+
+@dataclasses.dataclass
+class NewEvent:
+    """An event as a producer sent it. `body` holds its other fields in their
+    JSON form (tool_name, tool_input, tool_output, error, exit_code, reason,
+    role, content, payload)."""
+
+    event_type: str
+    timestamp: str
+    session_name: str = ""
+    body: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def role(self) -> str | None:
+        return self.body.get("role")
+
+
+@dataclasses.dataclass
+class EventRecord:
+    event_id: str
+    session_id: str
+    session_name: str
+    sequence: int
+    feed_sequence: int
+    event_type: str
+    timestamp: str
+    body: dict[str, Any]
+
+
+@dataclasses.dataclass
+class AppendOutcome:
+    event: EventRecord
+    session: SessionRecord
+    session_created: bool
+    session_changed: bool
+
+
+@dataclasses.dataclass
+class FeedItem:
+    """One thing the live feed tells watchers. `kind` is the documented /ws
+    message type."""
+
+    kind: str
+    session_id: str
+    session: SessionRecord | None = None
+    event: EventRecord | None = None
+    sessions: list[SessionRecord] | None = None

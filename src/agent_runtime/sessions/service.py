@@ -1,0 +1,262 @@
+"""The session domain: create, change and delete sessions, append and read
+their events, and feed watchers."""
+
+from __future__ import annotations
+
+import re
+from typing import AsyncIterator
+
+from agent_runtime.clock import Clock, iso, utc_now
+from agent_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+from agent_runtime.events.bus import EventBus
+from agent_runtime.sessions.models import (
+    FINISHED,
+    MESSAGE,
+    NOT_EXISTENT,
+    RUNNING,
+    SESSION_START,
+    AppendOutcome,
+    EventRecord,
+    FeedItem,
+    NewEvent,
+    SessionRecord,
+)
+from agent_runtime.storage.sessions import SessionRepository
+
+SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
+EVENT_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
+ROLES = ("assistant", "user")
+MAX_NAME_LENGTH = 256
+MAX_PATH_LENGTH = 4096
+# Events are read from storage in pages of this many when a watcher replays.
+REPLAY_PAGE = 500
+
+
+def check_session_id(session_id: str) -> None:
+    if not session_id:
+        raise InvalidArgument("session_id is required")
+    if not SESSION_ID_PATTERN.match(session_id):
+        raise InvalidArgument(
+            "session_id must be 1-128 characters of letters, digits and '._:@-'"
+        )
+
+
+def _check_text(name: str, value: str | None, limit: int) -> None:
+    if value is not None and len(value) > limit:
+        raise InvalidArgument(f"{name} is longer than {limit} characters")
+
+
+def _not_found(session_id: str) -> NotFound:
+    return NotFound(f"Session {session_id} not found", code="SESSION_NOT_FOUND")
+
+
+class SessionService:
+    def __init__(self, repository: SessionRepository, bus: EventBus[FeedItem], clock: Clock = utc_now):
+        self._repository = repository
+        self._bus = bus
+        self._clock = clock
+
+    def _now(self) -> str:
+        return iso(self._clock())
+
+    async def list_sessions(self, limit: int = 0, offset: int = 0) -> list[SessionRecord]:
+        return await self._repository.list_sessions(limit, offset)
+
+    async def create_session(
+        self,
+        session_id: str,
+        session_name: str = "",
+        *,
+        project_dir: str | None = None,
+        agent_name: str | None = None,
+        parent_session_name: str | None = None,
+    ) -> SessionRecord:
+        check_session_id(session_id)
+        for name, value, limit in (
+            ("session_name", session_name, MAX_NAME_LENGTH),
+            ("project_dir", project_dir, MAX_PATH_LENGTH),
+            ("agent_name", agent_name, MAX_NAME_LENGTH),
+            ("parent_session_name", parent_session_name, MAX_NAME_LENGTH),
+        ):
+            _check_text(name, value, limit)
+        now = self._now()
+        session = SessionRecord(
+            session_id=session_id,
+            session_name=session_name or session_id,
+            status=RUNNING,
+            created_at=now,
+            updated_at=now,
+            project_dir=project_dir,
+            agent_name=agent_name,
+            parent_session_name=parent_session_name,
+        )
+        await self._repository.create_session(session)
+        self._bus.publish(FeedItem("session_created", session_id, session=session))
+        return session
+
+    async def get_session(self, session_id: str) -> SessionRecord:
+        session = await self._repository.get_session(session_id)
+        if session is None:
+            raise _not_found(session_id)
+        return session
+
+    async def session_status(self, session_id: str) -> str:
+        session = await self._repository.get_session(session_id)
+        return session.status if session else NOT_EXISTENT
+
+    async def session_result(self, session_id: str) -> str:
+        session = await self.get_session(session_id)
+        if session.status != FINISHED:
+            raise FailedPrecondition(
+                f"Session {session_id} is not finished yet (status {session.status}); "
+                "its result exists once a session_stop event arrives",
+                code="SESSION_NOT_FINISHED",
+            )
+        message = await self._repository.last_assistant_message(session_id)
+        if message is None:
+            return ""
+        return "".join(
+            block.get("text", "")
+            for block in message.body.get("content", [])
+            if isinstance(block, dict) and block.get("type") == "text"
+        )
+
+    async def update_metadata(self, session_id: str, changes: dict[str, str]) -> SessionRecord:
+        if not changes:
+            raise InvalidArgument(
+                "At least one of session_name, project_dir, agent_name must be provided"
+            )
+        for name, value in changes.items():
+            _check_text(name, value, MAX_PATH_LENGTH if name == "project_dir" else MAX_NAME_LENGTH)
+        if changes.get("session_name") == "":
+            raise InvalidArgument("session_name must not be empty")
+        session = await self._repository.update_session(session_id, changes, self._now())
+        if session is None:
+            raise _not_found(session_id)
+        self._bus.publish(FeedItem("session_updated", session_id, session=session))
+        return session
+
+    async def delete_session(self, session_id: str) -> int:
+        events_count = await self._repository.delete_session(session_id)
+        if events_count is None:
+            raise _not_found(session_id)
+        self._bus.publish(FeedItem("session_deleted", session_id))
+        return events_count
+
+    async def list_events(self, session_id: str, after_sequence: int = 0, limit: int = 0) -> list[EventRecord]:
+        if after_sequence < 0 or limit < 0:
+            raise InvalidArgument("after_sequence and page_size must not be negative")
+        events = await self._repository.list_events(session_id, after_sequence, limit)
+        if not events and await self._repository.get_session(session_id) is None:
+            raise _not_found(session_id)
+        return events
+
+    async def append_event(self, session_id: str, event: NewEvent, *, create_on_start: bool = False) -> EventRecord:
+        """Appends to a session's log. With create_on_start (the legacy
+        ingestion), a `session_start` event creates a missing session."""
+        check_session_id(session_id)
+        self._check_event(event)
+        now = self._now()
+        if not event.timestamp:
+            event.timestamp = now
+        new_session = None
+        if create_on_start and event.event_type == SESSION_START:
+            new_session = SessionRecord(
+                session_id=session_id,
+                session_name=event.session_name or session_id,
+                status=RUNNING,
+                created_at=now,
+                updated_at=now,
+            )
+        outcome = await self._repository.append_event(session_id, event, now, create_if_missing=new_session)
+        self._publish_append(outcome)
+        return outcome.event
+
+    def _publish_append(self, outcome: AppendOutcome) -> None:
+        session_id = outcome.session.session_id
+        if outcome.session_created:
+            self._bus.publish(FeedItem("session_created", session_id, session=outcome.session))
+        self._bus.publish(FeedItem("event", session_id, event=outcome.event))
+        if outcome.session_changed:
+            self._bus.publish(FeedItem("session_updated", session_id, session=outcome.session))
+
+    @staticmethod
+    def _check_event(event: NewEvent) -> None:
+        if not event.event_type:
+            raise InvalidArgument("event_type is required")
+        if not EVENT_TYPE_PATTERN.match(event.event_type):
+            raise InvalidArgument("event_type must be lower_snake_case, at most 64 characters")
+        role = event.role
+        if role is not None and role not in ROLES:
+            raise InvalidArgument(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+        if event.event_type == MESSAGE and role is None:
+            raise InvalidArgument("a message event needs a role: assistant or user")
+        _check_text("session_name", event.session_name, MAX_NAME_LENGTH)
+
+    async def watch(
+        self,
+        session_id: str = "",
+        after_sequence: int = 0,
+        after_feed_sequence: int = 0,
+    ) -> AsyncIterator[FeedItem]:
+        """init snapshot, then the events after the cursor from storage, then
+        live items. Subscribes before reading storage, so nothing committed in
+        between is missed; duplicates are skipped by sequence number."""
+        if after_sequence < 0 or after_feed_sequence < 0:
+            raise InvalidArgument("after_sequence and after_feed_sequence must not be negative")
+        if after_sequence and not session_id:
+            raise InvalidArgument(
+                "after_sequence counts within one session: give session_id too, "
+                "or resume the all-sessions feed with after_feed_sequence"
+            )
+        if session_id:
+            check_session_id(session_id)
+        subscription = self._bus.subscribe(
+            (lambda item: item.session_id == session_id) if session_id else (lambda _item: True)
+        )
+        try:
+            replay_from = after_feed_sequence
+            replaying = bool(after_sequence or after_feed_sequence)
+            last_feed = after_feed_sequence
+            while True:
+                yield FeedItem("init", session_id, sessions=await self._snapshot(session_id))
+                if replaying:
+                    async for event in self._replay(session_id, after_sequence, replay_from):
+                        last_feed = max(last_feed, event.feed_sequence)
+                        yield FeedItem("event", event.session_id, event=event)
+                while True:
+                    item = await subscription.get()
+                    if item is None:
+                        break
+                    if item.event is not None:
+                        if item.event.feed_sequence <= last_feed or (
+                            session_id and item.event.sequence <= after_sequence
+                        ):
+                            continue
+                        last_feed = item.event.feed_sequence
+                    yield item
+                # Fell behind: resynchronise from storage where we stopped.
+                subscription.reset()
+                replaying, replay_from, after_sequence = True, last_feed, 0
+        finally:
+            subscription.close()
+
+    async def _snapshot(self, session_id: str) -> list[SessionRecord]:
+        if not session_id:
+            return await self._repository.list_sessions(0, 0)
+        session = await self._repository.get_session(session_id)
+        return [session] if session else []
+
+    async def _replay(self, session_id: str, after_sequence: int, after_feed: int) -> AsyncIterator[EventRecord]:
+        while True:
+            if session_id and after_sequence:
+                page = await self._repository.list_events(session_id, after_sequence, REPLAY_PAGE)
+            else:
+                page = await self._repository.list_feed(after_feed, REPLAY_PAGE)
+            for event in page:
+                if not session_id or event.session_id == session_id:
+                    yield event
+            if len(page) < REPLAY_PAGE:
+                return
+            after_sequence = page[-1].sequence
+            after_feed = page[-1].feed_sequence

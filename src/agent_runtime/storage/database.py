@@ -1,0 +1,158 @@
+"""The SQLite database: one WAL-mode file, versioned migrations, and
+serialised write transactions.
+
+Every write a response acknowledges is committed before the response. Writes
+use BEGIN IMMEDIATE so that a second process writing the same file waits on
+SQLite's lock instead of corrupting sequence numbers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import pathlib
+import re
+from typing import AsyncIterator
+
+import aiosqlite
+import structlog
+
+from agent_runtime.clock import iso, utc_now
+from agent_runtime.errors import DomainError
+
+log = structlog.get_logger(__name__)
+
+MIGRATIONS_DIR = pathlib.Path(__file__).parent / "migrations"
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+class DatabaseError(DomainError):
+    code = "DATABASE_ERROR"
+
+
+def migration_files() -> list[tuple[int, str, pathlib.Path]]:
+    found = []
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        match = _MIGRATION_NAME.match(path.name)
+        if not match:
+            raise RuntimeError(f"migration file {path.name} is not named NNNN_name.sql")
+        found.append((int(match.group(1)), match.group(2), path))
+    versions = [v for v, _, _ in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"two migrations share a version number: {versions}")
+    return found
+
+
+class Database:
+    """One aiosqlite connection. Reads run as they come; writes go one at a time
+    through `transaction()`."""
+
+    def __init__(self, connection: aiosqlite.Connection):
+        self.connection = connection
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: pathlib.Path) -> "Database":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = await aiosqlite.connect(path, isolation_level=None)
+        connection.row_factory = aiosqlite.Row
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            # NORMAL in WAL mode survives a process crash (kill -9); FULL would
+            # also survive power loss at a large cost per commit.
+            "PRAGMA synchronous=NORMAL",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA busy_timeout=5000",
+        ):
+            await connection.execute(pragma)
+        database = cls(connection)
+        await database.migrate()
+        return database
+
+    async def close(self) -> None:
+        async with self._write_lock:
+            await self.connection.close()
+
+    async def migrate(self) -> list[int]:
+        """Applies pending migrations in version order; returns those applied."""
+        await self.connection.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        async with self.connection.execute("SELECT version FROM schema_migrations") as cursor:
+            applied = {row[0] for row in await cursor.fetchall()}
+        done = []
+        for version, name, path in migration_files():
+            if version in applied:
+                continue
+            async with self.transaction() as connection:
+                await connection.executescript_in_transaction(path.read_text())
+                await connection.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (version, name, iso(utc_now())),
+                )
+            log.info("storage.migrated", version=version, name=name)
+            done.append(version)
+        return done
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator["_Transaction"]:
+        async with self._write_lock:
+            await self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield _Transaction(self.connection)
+            except BaseException:
+                await self.connection.execute("ROLLBACK")
+                raise
+            else:
+                await self.connection.execute("COMMIT")
+
+    async def fetch_one(self, sql: str, parameters: tuple = ()) -> aiosqlite.Row | None:
+        async with self.connection.execute(sql, parameters) as cursor:
+            return await cursor.fetchone()
+
+    async def fetch_all(self, sql: str, parameters: tuple = ()) -> list[aiosqlite.Row]:
+        async with self.connection.execute(sql, parameters) as cursor:
+            return list(await cursor.fetchall())
+
+    async def ping(self) -> bool:
+        try:
+            await self.fetch_one("SELECT 1")
+        except Exception:  # noqa: BLE001 - health reports any failure as down
+            return False
+        return True
+
+
+class _Transaction:
+    """The connection inside BEGIN IMMEDIATE … COMMIT."""
+
+    def __init__(self, connection: aiosqlite.Connection):
+        self._connection = connection
+
+    async def execute(self, sql: str, parameters: tuple = ()) -> aiosqlite.Cursor:
+        return await self._connection.execute(sql, parameters)
+
+    async def fetch_one(self, sql: str, parameters: tuple = ()) -> aiosqlite.Row | None:
+        async with self._connection.execute(sql, parameters) as cursor:
+            return await cursor.fetchone()
+
+    async def executescript_in_transaction(self, script: str) -> None:
+        # executescript() would COMMIT first; run the statements one by one so
+        # a failing migration rolls back whole.
+        for statement in _split_sql(script):
+            await self._connection.execute(statement)
+
+
+def _split_sql(script: str) -> list[str]:
+    import sqlite3
+
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip():
+                statements.append(current.strip())
+            current = ""
+    if current.strip():
+        raise RuntimeError(f"incomplete SQL statement in migration: {current.strip()[:80]}")
+    return statements

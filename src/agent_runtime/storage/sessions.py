@@ -1,0 +1,228 @@
+"""Session and event repository: the interface and its SQLite implementation."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Protocol
+
+from agent_runtime.errors import AlreadyExists, NotFound
+from agent_runtime.sessions.models import (
+    AppendOutcome,
+    EventRecord,
+    NewEvent,
+    SessionRecord,
+)
+from agent_runtime.storage.database import Database
+
+_SESSION_COLUMNS = (
+    "session_id, session_name, status, created_at, updated_at, project_dir, agent_name,"
+    " parent_session_name, last_resumed_at, event_count, last_sequence"
+)
+_EVENT_COLUMNS = "event_id, session_id, sequence, feed_sequence, event_type, timestamp, body"
+
+
+class SessionRepository(Protocol):
+    async def create_session(self, session: SessionRecord) -> None: ...
+
+    async def get_session(self, session_id: str) -> SessionRecord | None: ...
+
+    async def list_sessions(self, limit: int, offset: int) -> list[SessionRecord]: ...
+
+    async def update_session(self, session_id: str, changes: dict[str, str], now: str) -> SessionRecord | None: ...
+
+    async def delete_session(self, session_id: str) -> int | None: ...
+
+    async def append_event(
+        self,
+        session_id: str,
+        event: NewEvent,
+        now: str,
+        *,
+        create_if_missing: SessionRecord | None = None,
+    ) -> AppendOutcome: ...
+
+    async def list_events(self, session_id: str, after_sequence: int, limit: int) -> list[EventRecord]: ...
+
+    async def list_feed(self, after_feed_sequence: int, limit: int) -> list[EventRecord]: ...
+
+    async def last_assistant_message(self, session_id: str) -> EventRecord | None: ...
+
+
+def _session(row) -> SessionRecord:
+    return SessionRecord(**{key: row[key] for key in row.keys()})
+
+
+def _event(row) -> EventRecord:
+    body = json.loads(row["body"])
+    return EventRecord(
+        event_id=row["event_id"],
+        session_id=row["session_id"],
+        session_name=body.pop("session_name", ""),
+        sequence=row["sequence"],
+        feed_sequence=row["feed_sequence"],
+        event_type=row["event_type"],
+        timestamp=row["timestamp"],
+        body=body,
+    )
+
+
+class SqliteSessionRepository:
+    def __init__(self, database: Database):
+        self._db = database
+
+    async def create_session(self, session: SessionRecord) -> None:
+        async with self._db.transaction() as tx:
+            if await tx.fetch_one("SELECT 1 FROM sessions WHERE session_id = ?", (session.session_id,)):
+                raise AlreadyExists("Session already exists")
+            await self._insert_session(tx, session)
+
+    @staticmethod
+    async def _insert_session(tx, session: SessionRecord) -> None:
+        await tx.execute(
+            f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                session.session_id,
+                session.session_name,
+                session.status,
+                session.created_at,
+                session.updated_at,
+                session.project_dir,
+                session.agent_name,
+                session.parent_session_name,
+                session.last_resumed_at,
+                session.event_count,
+                session.last_sequence,
+            ),
+        )
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        row = await self._db.fetch_one(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))
+        return _session(row) if row else None
+
+    async def list_sessions(self, limit: int, offset: int) -> list[SessionRecord]:
+        rows = await self._db.fetch_all(
+            f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY created_at DESC, session_id LIMIT ? OFFSET ?",
+            (limit if limit > 0 else -1, offset),
+        )
+        return [_session(row) for row in rows]
+
+    async def update_session(self, session_id: str, changes: dict[str, str], now: str) -> SessionRecord | None:
+        allowed = {"session_name", "project_dir", "agent_name"}
+        if not set(changes) <= allowed:
+            raise ValueError(f"cannot update {sorted(set(changes) - allowed)}")
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        async with self._db.transaction() as tx:
+            cursor = await tx.execute(
+                f"UPDATE sessions SET {assignments}, updated_at = ? WHERE session_id = ?",
+                (*changes.values(), now, session_id),
+            )
+            if cursor.rowcount == 0:
+                return None
+            row = await tx.fetch_one(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))
+        return _session(row)
+
+    async def delete_session(self, session_id: str) -> int | None:
+        async with self._db.transaction() as tx:
+            row = await tx.fetch_one("SELECT event_count FROM sessions WHERE session_id = ?", (session_id,))
+            if row is None:
+                return None
+            cursor = await tx.execute("DELETE FROM events WHERE session_id = ?", (session_id,))
+            deleted_events = cursor.rowcount
+            await tx.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
+        return deleted_events
+
+    async def append_event(
+        self,
+        session_id: str,
+        event: NewEvent,
+        now: str,
+        *,
+        create_if_missing: SessionRecord | None = None,
+    ) -> AppendOutcome:
+        async with self._db.transaction() as tx:
+            row = await tx.fetch_one(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))
+            created = row is None
+            if created:
+                if create_if_missing is None:
+                    raise NotFound(f"Session {session_id} not found", code="SESSION_NOT_FOUND")
+                session = create_if_missing
+                await self._insert_session(tx, session)
+            else:
+                session = _session(row)
+            previous_status = session.status
+            session.last_sequence += 1
+            session.event_count += 1
+            session.updated_at = now
+            if event.event_type == "session_stop":
+                session.status = "finished"
+            elif event.event_type == "session_start" and not created and session.status == "finished":
+                session.status = "running"
+                session.last_resumed_at = now
+            record = EventRecord(
+                event_id=str(uuid.uuid4()),
+                session_id=session_id,
+                session_name=event.session_name or session.session_name,
+                sequence=session.last_sequence,
+                feed_sequence=0,
+                event_type=event.event_type,
+                timestamp=event.timestamp,
+                body=event.body,
+            )
+            cursor = await tx.execute(
+                "INSERT INTO events (event_id, session_id, sequence, event_type, role, timestamp, body)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.event_id,
+                    session_id,
+                    record.sequence,
+                    record.event_type,
+                    event.role,
+                    record.timestamp,
+                    json.dumps({**record.body, "session_name": record.session_name}, separators=(",", ":")),
+                ),
+            )
+            record.feed_sequence = cursor.lastrowid
+            await tx.execute(
+                "UPDATE sessions SET status = ?, updated_at = ?, last_resumed_at = ?, event_count = ?,"
+                " last_sequence = ? WHERE session_id = ?",
+                (
+                    session.status,
+                    session.updated_at,
+                    session.last_resumed_at,
+                    session.event_count,
+                    session.last_sequence,
+                    session_id,
+                ),
+            )
+        return AppendOutcome(
+            event=record,
+            session=session,
+            session_created=created,
+            session_changed=session.status != previous_status,
+        )
+
+    async def list_events(self, session_id: str, after_sequence: int, limit: int) -> list[EventRecord]:
+        rows = await self._db.fetch_all(
+            f"SELECT {_EVENT_COLUMNS} FROM events"
+            " WHERE session_id = ? AND sequence > ? ORDER BY sequence LIMIT ?",
+            (session_id, after_sequence, limit if limit > 0 else -1),
+        )
+        return [_event(row) for row in rows]
+
+    async def list_feed(self, after_feed_sequence: int, limit: int) -> list[EventRecord]:
+        rows = await self._db.fetch_all(
+            f"SELECT {_EVENT_COLUMNS} FROM events"
+            " WHERE feed_sequence > ? ORDER BY feed_sequence LIMIT ?",
+            (after_feed_sequence, limit if limit > 0 else -1),
+        )
+        return [_event(row) for row in rows]
+
+    async def last_assistant_message(self, session_id: str) -> EventRecord | None:
+        row = await self._db.fetch_one(
+            f"SELECT {_EVENT_COLUMNS} FROM events"
+            " WHERE session_id = ? AND event_type = 'message' AND role = 'assistant'"
+            " ORDER BY sequence DESC LIMIT 1",
+            (session_id,),
+        )
+        return _event(row) if row else None
