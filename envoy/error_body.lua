@@ -2,12 +2,15 @@
 -- server sends the finished body {"detail","code","timestamp"} and the
 -- documented HTTP status as the x-error-body / x-http-status trailers, which
 -- arrive here as response headers (a gRPC error is a trailers-only response).
--- Native gRPC routes disable this filter, so gRPC clients get the status.
+-- Native gRPC responses (content-type application/grpc) pass untouched.
 function envoy_on_response(handle)
-  handle:logWarn("LUA RESPONSE")
   local headers = handle:headers()
   local body = headers:get("x-error-body")
   if body == nil then
+    return
+  end
+  local content_type = headers:get("content-type")
+  if content_type ~= nil and string.sub(content_type, 1, 16) == "application/grpc" then
     return
   end
   local status = headers:get("x-http-status")

@@ -29,7 +29,7 @@ from agent_runtime.jsonfmt import dumps, message_to_dict
 log = structlog.get_logger(__name__)
 
 # Request headers handed to the gRPC server as metadata.
-FORWARDED_HEADERS = ("x-api-key", "authorization", "x-internal-auth", "x-forwarded-for", "x-request-id")
+FORWARDED_HEADERS = ("x-api-key", "authorization", "x-internal-auth", "x-client-address", "x-request-id")
 
 
 def credentials_metadata(request: Request) -> tuple[tuple[str, str], ...]:

@@ -88,11 +88,15 @@ def _error_format(code: str) -> dict:
     }
 
 
-def local_reply_mappers() -> list[dict]:
+def local_reply_mappers(max_request_bytes: int) -> list[dict]:
     mappers = [
         {"filter": _status_filter(status), "body_format_override": _error_format(code)}
         for status, code in LOCAL_REPLY_CODES.items()
     ]
+    too_large = next(m for m in mappers if m["body_format_override"]["json_format"]["code"] == "PAYLOAD_TOO_LARGE")
+    too_large["body"] = {
+        "inline_string": f"Request body is larger than {max_request_bytes} bytes (MAX_REQUEST_BYTES): send less per request"
+    }
     mappers.append({"filter": _status_filter(400, "GE"), "body_format_override": _error_format("ERROR")})
     return mappers
 
@@ -101,7 +105,7 @@ def render_config(settings: Settings, *, grpc_port: int, bridge_port: int, admin
     listener_template = string.Template((TEMPLATE_DIR / "listener.yaml").read_text())
     common = {
         "http_host": settings.http_host,
-        "local_reply_mappers": json.dumps(local_reply_mappers()),
+        "local_reply_mappers": json.dumps(local_reply_mappers(settings.max_request_bytes)),
         "cors_origins": json.dumps([{"exact": origin} for origin in settings.cors_origins]),
         "lua_source": json.dumps((TEMPLATE_DIR / "error_body.lua").read_text()),
         "descriptor_path": json.dumps(str(DESCRIPTOR_SET)),

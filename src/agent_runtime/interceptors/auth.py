@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import hmac
-import ipaddress
 from typing import Protocol
 
 from agent_runtime.config import Settings, is_loopback
@@ -25,6 +24,11 @@ OPEN_METHODS = frozenset(
         "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
     }
 )
+
+
+# Set by Envoy on every request (envoy/listener.yaml), overwriting any value a
+# client sent.
+CLIENT_ADDRESS_HEADER = "x-client-address"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,14 +50,14 @@ class Authenticator(Protocol):
 
 
 def client_address(metadata, peer: str) -> str:
-    """The calling client's IP. Behind our Envoy (a loopback peer) the client
-    is the last x-forwarded-for hop, which Envoy appends; a peer beyond
-    loopback is the client itself, whatever headers it sends."""
+    """The calling client's IP. Behind our Envoy or bridge (a loopback peer)
+    it is the x-client-address that Envoy sets; a peer beyond loopback is the
+    client itself, whatever headers it sends."""
     host = _peer_host(peer)
     if is_loopback(host):
-        forwarded = metadata_value(metadata, "x-forwarded-for")
+        forwarded = metadata_value(metadata, CLIENT_ADDRESS_HEADER)
         if forwarded:
-            return forwarded.split(",")[-1].strip()
+            return forwarded.strip()
     return host
 
 
@@ -65,13 +69,6 @@ def _peer_host(peer: str) -> str:
     if kind == "ipv4":
         return rest.rsplit(":", 1)[0]
     return rest or peer
-
-
-def _is_loopback_address(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
 
 
 class ApiKeyAuthenticator:
@@ -89,7 +86,7 @@ class ApiKeyAuthenticator:
             if any(hmac.compare_digest(key.encode(), accepted.encode()) for accepted in self._keys):
                 return Principal(kind="api_key", subject="configured-key", admin=True)
             raise Unauthenticated("Invalid API key")
-        if self._allow_anonymous_local and _is_loopback_address(client_address(metadata, peer)):
+        if self._allow_anonymous_local and is_loopback(client_address(metadata, peer)):
             return Principal(kind="anonymous", subject="local", admin=True)
         raise Unauthenticated("Missing credentials: send the X-API-Key header")
 
