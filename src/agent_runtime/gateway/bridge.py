@@ -20,6 +20,7 @@ import grpc
 import structlog
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from agentruntime.v1 import compute_pb2, compute_pb2_grpc, session_pb2, session_pb2_grpc
@@ -150,15 +151,20 @@ class WebSocketBridge:
                 dumps({"type": "error", "error": error.details(), "code": error.code().name, "timestamp": iso(utc_now())})
             )
             await connection.close(1011, "feed ended")
-        except Exception:  # noqa: BLE001 - a closed socket ends the feed
+        except ConnectionClosed:
             pass
+        except Exception:
+            log.exception("bridge.feed_failed")
+            with contextlib.suppress(ConnectionClosed):
+                await connection.close(1011, "internal error")
         finally:
             for task in tasks:
                 task.cancel()
             call.cancel()
 
     async def _forward_feed(self, connection: ServerConnection, call) -> None:
-        async for update in call:
+        # read(), not iteration: the handshake already used read() on this call.
+        while (update := await call.read()) is not grpc.aio.EOF:
             await connection.send(dumps(feed_message(update)))
 
     async def _heartbeat(self, connection: ServerConnection, call) -> None:

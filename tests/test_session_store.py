@@ -1,0 +1,100 @@
+"""The session domain and its SQLite store, called directly."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from agent_runtime.errors import AlreadyExists, InvalidArgument, NotFound
+from agent_runtime.events.bus import EventBus
+from agent_runtime.sessions.models import NewEvent
+from agent_runtime.sessions.service import SessionService
+from agent_runtime.storage.database import Database, migration_files
+from agent_runtime.storage.sessions import SqliteSessionRepository
+
+
+@pytest.fixture
+async def service(tmp_path):
+    database = await Database.open(tmp_path / "db.sqlite3")
+    yield SessionService(SqliteSessionRepository(database), EventBus())
+    await database.close()
+
+
+def event(event_type: str = "pre_tool", **body) -> NewEvent:
+    return NewEvent(event_type=event_type, timestamp="", body=body)
+
+
+async def test_migrations_apply_once_and_record_versions(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    database = await Database.open(path)
+    await database.close()
+    database = await Database.open(path)
+    try:
+        assert await database.migrate() == []
+        rows = await database.fetch_all("SELECT version FROM schema_migrations ORDER BY version")
+        assert [row[0] for row in rows] == [version for version, _, _ in migration_files()]
+        mode = await database.fetch_one("PRAGMA journal_mode")
+        assert mode[0] == "wal"
+    finally:
+        await database.close()
+
+
+async def test_concurrent_appends_get_unique_gapless_sequences(service):
+    await service.create_session("s1", "s1")
+    appended = await asyncio.gather(*(service.append_event("s1", event(i=i)) for i in range(60)))
+    assert sorted(e.sequence for e in appended) == list(range(1, 61))
+    stored = await service.list_events("s1")
+    assert [e.sequence for e in stored] == list(range(1, 61))
+    feed = [e.feed_sequence for e in stored]
+    assert feed == sorted(feed) and len(set(feed)) == 60
+
+
+async def test_published_events_are_already_committed(service):
+    await service.create_session("s1", "s1")
+    watcher = service.watch()
+    assert (await anext(watcher)).kind == "init"
+    next_item = asyncio.create_task(anext(watcher))
+    await asyncio.sleep(0)
+    await service.append_event("s1", event(n=1))
+    item = await asyncio.wait_for(next_item, 5)
+    assert item.event is not None and item.event.sequence == 1
+    # What the feed announced is readable by anyone.
+    assert [e.event_id for e in await service.list_events("s1")] == [item.event.event_id]
+    await watcher.aclose()
+
+
+async def test_slow_watcher_resynchronises_without_losing_events(tmp_path):
+    database = await Database.open(tmp_path / "db.sqlite3")
+    service = SessionService(SqliteSessionRepository(database), EventBus(subscriber_capacity=4))
+    try:
+        await service.create_session("s1", "s1")
+        watcher = service.watch(session_id="s1")
+        assert (await anext(watcher)).kind == "init"
+        pending = asyncio.create_task(anext(watcher))
+        await asyncio.sleep(0)
+        for i in range(20):
+            await service.append_event("s1", event(i=i))
+        received = [await pending]
+        while len([r for r in received if r.event]) < 20:
+            received.append(await asyncio.wait_for(anext(watcher), 5))
+        sequences = [r.event.sequence for r in received if r.event]
+        assert sequences == list(range(1, 21))
+        await watcher.aclose()
+    finally:
+        await database.close()
+
+
+async def test_domain_rules(service):
+    await service.create_session("s1", "s1")
+    with pytest.raises(AlreadyExists):
+        await service.create_session("s1", "again")
+    with pytest.raises(NotFound):
+        await service.append_event("missing", event())
+    with pytest.raises(InvalidArgument):
+        await service.update_metadata("s1", {})
+    with pytest.raises(InvalidArgument):
+        await service.append_event("s1", event("message"))
+    with pytest.raises(InvalidArgument):
+        await service.list_events("s1", after_sequence=-1)
+    assert await service.session_status("missing") == "not_existent"
