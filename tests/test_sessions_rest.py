@@ -32,7 +32,7 @@ def assert_error(response, status: int, code: str) -> dict:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
-    assert set(body) == {"detail", "code", "timestamp"}, body
+    assert {"detail", "code", "timestamp"} <= set(body) <= {"detail", "code", "timestamp", "errors"}, body
     assert body["code"] == code and body["detail"] and is_iso(body["timestamp"])
     return body
 

@@ -21,17 +21,19 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from agentruntime.v1 import compute_pb2, compute_pb2_grpc, session_pb2, session_pb2_grpc
+from agentruntime.v1 import compute_pb2, compute_pb2_grpc, docs_pb2, docs_pb2_grpc, session_pb2, session_pb2_grpc
 from agent_runtime import __version__
 from agent_runtime.compute.servicer import ComputeServicer
 from agent_runtime.config import Settings
 from agent_runtime.events.bus import EventBus
 from agent_runtime.gateway.bridge import WebSocketBridge
+from agent_runtime.gateway.docs import DocsServicer
 from agent_runtime.gateway.envoy import EnvoySupervisor, render_config
 from agent_runtime.health import HealthReporter, MultiAgentSettings
 from agent_runtime.interceptors.auth import ApiKeyAuthenticator, AuthInterceptor
 from agent_runtime.interceptors.errors import ErrorMappingInterceptor
 from agent_runtime.interceptors.request_context import RequestContextInterceptor
+from agent_runtime.interceptors.validation import ValidationInterceptor
 from agent_runtime.logs import configure_logging
 from agent_runtime.sessions.service import SessionService
 from agent_runtime.sessions.servicer import SessionServicer
@@ -43,6 +45,7 @@ log = structlog.get_logger(__name__)
 SERVICE_NAMES = (
     session_pb2.DESCRIPTOR.services_by_name["SessionService"].full_name,
     compute_pb2.DESCRIPTOR.services_by_name["ComputeService"].full_name,
+    docs_pb2.DESCRIPTOR.services_by_name["DocsService"].full_name,
 )
 
 
@@ -131,11 +134,13 @@ async def start_runtime(settings: Settings) -> Runtime:
             RequestContextInterceptor(),
             ErrorMappingInterceptor(),
             AuthInterceptor(ApiKeyAuthenticator(settings)),
+            ValidationInterceptor(),
         ],
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", settings.max_request_bytes)],
     )
     session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(sessions), server)
     compute_pb2_grpc.add_ComputeServiceServicer_to_server(ComputeServicer(health_reporter), server)
+    docs_pb2_grpc.add_DocsServiceServicer_to_server(DocsServicer(), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)

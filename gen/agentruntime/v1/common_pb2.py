@@ -22,15 +22,22 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x61gentruntime/v1/common.proto\x12\x0f\x61gentruntime.v1\"U\n\tErrorBody\x12\x16\n\x06\x64\x65tail\x18\x01 \x01(\tR\x06\x64\x65tail\x12\x12\n\x04\x63ode\x18\x02 \x01(\tR\x04\x63ode\x12\x1c\n\ttimestamp\x18\x03 \x01(\tR\ttimestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x61gentruntime/v1/common.proto\x12\x0f\x61gentruntime.v1\x1a google/protobuf/descriptor.proto\"\xd0\x01\n\tErrorBody\x12\x16\n\x06\x64\x65tail\x18\x01 \x01(\tR\x06\x64\x65tail\x12\x12\n\x04\x63ode\x18\x02 \x01(\tR\x04\x63ode\x12\x1c\n\ttimestamp\x18\x03 \x01(\tR\ttimestamp\x12>\n\x06\x65rrors\x18\x04 \x03(\x0b\x32&.agentruntime.v1.ErrorBody.ErrorsEntryR\x06\x65rrors\x1a\x39\n\x0b\x45rrorsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xba\x01\n\nFieldRules\x12\x18\n\x07pattern\x18\x01 \x01(\tR\x07pattern\x12\x1d\n\x07minimum\x18\x02 \x01(\x03H\x00R\x07minimum\x88\x01\x01\x12\x1d\n\x07maximum\x18\x03 \x01(\x03H\x01R\x07maximum\x88\x01\x01\x12\x1d\n\nmin_length\x18\x04 \x01(\rR\tminLength\x12\x1d\n\nmax_length\x18\x05 \x01(\rR\tmaxLengthB\n\n\x08_minimumB\n\n\x08_maximum:]\n\x0b\x66ield_rules\x12\x1d.google.protobuf.FieldOptions\x18\xb9\x8e\x03 \x01(\x0b\x32\x1b.agentruntime.v1.FieldRulesR\nfieldRulesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agentruntime.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ERRORBODY']._serialized_start=49
-  _globals['_ERRORBODY']._serialized_end=134
+  _globals['_ERRORBODY_ERRORSENTRY']._loaded_options = None
+  _globals['_ERRORBODY_ERRORSENTRY']._serialized_options = b'8\001'
+  _globals['_ERRORBODY']._serialized_start=84
+  _globals['_ERRORBODY']._serialized_end=292
+  _globals['_ERRORBODY_ERRORSENTRY']._serialized_start=235
+  _globals['_ERRORBODY_ERRORSENTRY']._serialized_end=292
+  _globals['_FIELDRULES']._serialized_start=295
+  _globals['_FIELDRULES']._serialized_end=481
 # @@protoc_insertion_point(module_scope)

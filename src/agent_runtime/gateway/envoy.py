@@ -107,7 +107,7 @@ def render_config(settings: Settings, *, grpc_port: int, bridge_port: int, admin
         "http_host": settings.http_host,
         "local_reply_mappers": json.dumps(local_reply_mappers(settings.max_request_bytes)),
         "cors_origins": json.dumps([{"exact": origin} for origin in settings.cors_origins]),
-        "lua_source": json.dumps((TEMPLATE_DIR / "error_body.lua").read_text()),
+        "lua_source": json.dumps((TEMPLATE_DIR / "rest_adapter.lua").read_text()),
         "descriptor_path": json.dumps(str(DESCRIPTOR_SET)),
         "services": json.dumps(transcoded_services()),
         "max_request_bytes": settings.max_request_bytes,

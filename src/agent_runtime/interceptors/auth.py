@@ -18,6 +18,8 @@ OPEN_METHODS = frozenset(
     {
         "/agentruntime.v1.ComputeService/GetHealth",
         "/agentruntime.v1.ComputeService/GetServiceInfo",
+        "/agentruntime.v1.DocsService/GetOpenApiDocument",
+        "/agentruntime.v1.DocsService/GetDocsPage",
         "/grpc.health.v1.Health/Check",
         "/grpc.health.v1.Health/Watch",
         "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",

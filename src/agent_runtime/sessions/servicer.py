@@ -77,6 +77,10 @@ def feed_item_to_proto(item: FeedItem) -> pb.WatchSessionsResponse:
     return response
 
 
+# SQLite integers are 64-bit; no real offset comes near this.
+MAX_OFFSET = 2**62
+
+
 def _page(page_size: int, page_token: str) -> tuple[int, int]:
     """page_token is the offset of the next page, printed as text."""
     if page_size < 0:
@@ -85,7 +89,7 @@ def _page(page_size: int, page_token: str) -> tuple[int, int]:
         offset = int(page_token) if page_token else 0
     except ValueError:
         raise InvalidArgument("page_token is not one this server handed out") from None
-    if offset < 0:
+    if not 0 <= offset <= MAX_OFFSET:
         raise InvalidArgument("page_token is not one this server handed out")
     return page_size, offset
 

@@ -1,4 +1,21 @@
--- Shapes gRPC errors that the transcoder turned into HTTP responses: the
+-- Adapts HTTP traffic around the gRPC-JSON transcoder.
+--
+-- Requests: drops headers whose names gRPC cannot carry as metadata (HTTP
+-- allows e.g. `~` and `^` in names, gRPC keys only [0-9a-z_.-]); forwarded,
+-- they would fail the whole call with INTERNAL.
+function envoy_on_request(handle)
+  local invalid = {}
+  for name, _ in pairs(handle:headers()) do
+    if string.sub(name, 1, 1) ~= ":" and string.find(name, "[^0-9a-z_.%-]") then
+      invalid[#invalid + 1] = name
+    end
+  end
+  for _, name in ipairs(invalid) do
+    handle:headers():remove(name)
+  end
+end
+
+-- Responses: shapes gRPC errors that the transcoder turned into HTTP responses: the
 -- server sends the finished body {"detail","code","timestamp"} and the
 -- documented HTTP status as the x-error-body / x-http-status trailers, which
 -- arrive here as response headers (a gRPC error is a trailers-only response).
