@@ -136,3 +136,26 @@ def test_serve_is_ready_when_health_answers_and_stops_on_sigterm(tmp_path):
             process.kill()
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{http_port}/health", timeout=2)
+
+
+async def test_append_events_stream_acknowledges_in_order_with_errors_in_band(channel):
+    sessions = session_pb2_grpc.SessionServiceStub(channel)
+    await sessions.CreateSession(session_pb2.CreateSessionRequest(session_id="stream-1"), metadata=grpc_metadata())
+
+    def requests():
+        for index in range(500):
+            session_id = "no-such-session" if index == 250 else "stream-1"
+            event_type = "Bad Type" if index == 300 else "pre_tool"
+            yield session_pb2.AppendEventsRequest(
+                session_id=session_id, event=session_pb2.Event(event_type=event_type, tool_name=str(index))
+            )
+
+    acknowledgements = [ack async for ack in sessions.AppendEvents(requests(), metadata=grpc_metadata())]
+    assert len(acknowledgements) == 500
+    assert acknowledgements[250].error.code == grpc.StatusCode.NOT_FOUND.value[0]
+    assert acknowledgements[300].error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    stored = [ack.event for index, ack in enumerate(acknowledgements) if index not in (250, 300)]
+    assert [event.tool_name for event in stored] == [str(i) for i in range(500) if i not in (250, 300)]
+    assert [event.sequence for event in stored] == list(range(1, 499))
+    listed = await sessions.ListEvents(session_pb2.ListEventsRequest(session_id="stream-1"), metadata=grpc_metadata())
+    assert [event.event_id for event in listed.events] == [event.event_id for event in stored]

@@ -5,6 +5,7 @@ from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.rpc import status_pb2 as _status_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -242,6 +243,22 @@ class IngestEventResponse(_message.Message):
     ok: bool
     event: Event
     def __init__(self, ok: _Optional[bool] = ..., event: _Optional[_Union[Event, _Mapping]] = ...) -> None: ...
+
+class AppendEventsRequest(_message.Message):
+    __slots__ = ("session_id", "event")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    event: Event
+    def __init__(self, session_id: _Optional[str] = ..., event: _Optional[_Union[Event, _Mapping]] = ...) -> None: ...
+
+class AppendEventsResponse(_message.Message):
+    __slots__ = ("event", "error")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    event: Event
+    error: _status_pb2.Status
+    def __init__(self, event: _Optional[_Union[Event, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
 
 class WatchSessionsRequest(_message.Message):
     __slots__ = ("session_id", "after_sequence", "after_feed_sequence")

@@ -87,6 +87,11 @@ class SessionServiceStub:
                 request_serializer=agentruntime_dot_v1_dot_session__pb2.IngestEventRequest.SerializeToString,
                 response_deserializer=agentruntime_dot_v1_dot_session__pb2.IngestEventResponse.FromString,
                 _registered_method=True)
+        self.AppendEvents = channel.stream_stream(
+                '/agentruntime.v1.SessionService/AppendEvents',
+                request_serializer=agentruntime_dot_v1_dot_session__pb2.AppendEventsRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_session__pb2.AppendEventsResponse.FromString,
+                _registered_method=True)
         self.WatchSessions = channel.unary_stream(
                 '/agentruntime.v1.SessionService/WatchSessions',
                 request_serializer=agentruntime_dot_v1_dot_session__pb2.WatchSessionsRequest.SerializeToString,
@@ -181,6 +186,17 @@ class SessionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AppendEvents(self, request_iterator, context):
+        """Appends events as they stream in and acknowledges each one, in the
+        order sent, once it is committed; events that arrive together commit
+        together. For producers of many events (agents, log shippers): one
+        stream instead of a call per event. A refused event is acknowledged with
+        its error and does not end the stream.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def WatchSessions(self, request, context):
         """Streams the live feed: first an `init` snapshot of all sessions, then
         the events that were appended after the given cursor (replayed from
@@ -242,6 +258,11 @@ def add_SessionServiceServicer_to_server(servicer, server):
                     servicer.IngestEvent,
                     request_deserializer=agentruntime_dot_v1_dot_session__pb2.IngestEventRequest.FromString,
                     response_serializer=agentruntime_dot_v1_dot_session__pb2.IngestEventResponse.SerializeToString,
+            ),
+            'AppendEvents': grpc.stream_stream_rpc_method_handler(
+                    servicer.AppendEvents,
+                    request_deserializer=agentruntime_dot_v1_dot_session__pb2.AppendEventsRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_session__pb2.AppendEventsResponse.SerializeToString,
             ),
             'WatchSessions': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchSessions,
@@ -522,6 +543,33 @@ class SessionService:
             '/agentruntime.v1.SessionService/IngestEvent',
             agentruntime_dot_v1_dot_session__pb2.IngestEventRequest.SerializeToString,
             agentruntime_dot_v1_dot_session__pb2.IngestEventResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AppendEvents(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/agentruntime.v1.SessionService/AppendEvents',
+            agentruntime_dot_v1_dot_session__pb2.AppendEventsRequest.SerializeToString,
+            agentruntime_dot_v1_dot_session__pb2.AppendEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

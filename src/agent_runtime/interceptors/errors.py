@@ -31,12 +31,17 @@ class _Status(grpc.Status):
         self.trailing_metadata = trailing_metadata
 
 
-def status_for(error: DomainError) -> grpc.Status:
+def rpc_status(error: DomainError) -> status_pb2.Status:
+    """The google.rpc.Status of a domain error, with its ErrorInfo."""
     metadata = {"http_status": str(error.http_status), **{f"field.{k}": v for k, v in error.fields.items()}}
     info = error_details_pb2.ErrorInfo(reason=error.code, domain=ERROR_DOMAIN, metadata=metadata)
     detail = any_pb2.Any()
     detail.Pack(info)
-    status = status_pb2.Status(code=error.grpc_code.value[0], message=error.detail, details=[detail])
+    return status_pb2.Status(code=error.grpc_code.value[0], message=error.detail, details=[detail])
+
+
+def status_for(error: DomainError) -> grpc.Status:
+    status = rpc_status(error)
     body = {"detail": error.detail, "code": error.code, "timestamp": iso(utc_now())}
     if error.fields:
         body["errors"] = error.fields

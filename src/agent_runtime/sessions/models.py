@@ -59,6 +59,16 @@ class EventRecord:
 
 
 @dataclasses.dataclass
+class PendingAppend:
+    """One event to append; `create_if_missing` is the session that a
+    legacy `session_start` creates when none exists."""
+
+    session_id: str
+    event: NewEvent
+    create_if_missing: SessionRecord | None = None
+
+
+@dataclasses.dataclass
 class AppendOutcome:
     event: EventRecord
     session: SessionRecord

@@ -7,7 +7,7 @@ import re
 from typing import AsyncIterator
 
 from agent_runtime.clock import Clock, iso, utc_now
-from agent_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
+from agent_runtime.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
 from agent_runtime.events.bus import EventBus
 from agent_runtime.sessions.models import (
     FINISHED,
@@ -19,6 +19,7 @@ from agent_runtime.sessions.models import (
     EventRecord,
     FeedItem,
     NewEvent,
+    PendingAppend,
     SessionRecord,
 )
 from agent_runtime.storage.sessions import SessionRepository
@@ -154,23 +155,47 @@ class SessionService:
     async def append_event(self, session_id: str, event: NewEvent, *, create_on_start: bool = False) -> EventRecord:
         """Appends to a session's log. With create_on_start (the legacy
         ingestion), a `session_start` event creates a missing session."""
-        check_session_id(session_id)
-        self._check_event(event)
+        (result,) = await self.append_events([(session_id, event)], create_on_start=create_on_start)
+        if isinstance(result, DomainError):
+            raise result
+        return result
+
+    async def append_events(
+        self, items: list[tuple[str, NewEvent]], *, create_on_start: bool = False
+    ) -> list[EventRecord | DomainError]:
+        """Appends a batch with one commit; each item gets its stored event
+        or the error that refused it (the others are stored regardless)."""
         now = self._now()
-        if not event.timestamp:
-            event.timestamp = now
-        new_session = None
-        if create_on_start and event.event_type == SESSION_START:
-            new_session = SessionRecord(
-                session_id=session_id,
-                session_name=event.session_name or session_id,
-                status=RUNNING,
-                created_at=now,
-                updated_at=now,
-            )
-        outcome = await self._repository.append_event(session_id, event, now, create_if_missing=new_session)
-        self._publish_append(outcome)
-        return outcome.event
+        results: list[EventRecord | DomainError | None] = [None] * len(items)
+        pending, positions = [], []
+        for position, (session_id, event) in enumerate(items):
+            try:
+                check_session_id(session_id)
+                self._check_event(event)
+            except DomainError as error:
+                results[position] = error
+                continue
+            if not event.timestamp:
+                event.timestamp = now
+            new_session = None
+            if create_on_start and event.event_type == SESSION_START:
+                new_session = SessionRecord(
+                    session_id=session_id,
+                    session_name=event.session_name or session_id,
+                    status=RUNNING,
+                    created_at=now,
+                    updated_at=now,
+                )
+            pending.append(PendingAppend(session_id, event, new_session))
+            positions.append(position)
+        if pending:
+            for position, outcome in zip(positions, await self._repository.append_events(pending, now)):
+                if isinstance(outcome, DomainError):
+                    results[position] = outcome
+                else:
+                    self._publish_append(outcome)
+                    results[position] = outcome.event
+        return results  # type: ignore[return-value]
 
     def _publish_append(self, outcome: AppendOutcome) -> None:
         session_id = outcome.session.session_id

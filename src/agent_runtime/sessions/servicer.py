@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import AsyncIterator
 
 from google.protobuf import json_format, timestamp_pb2
@@ -9,9 +10,15 @@ from google.protobuf import json_format, timestamp_pb2
 from agentruntime.v1 import session_pb2 as pb
 from agentruntime.v1 import session_pb2_grpc
 from agent_runtime.clock import iso, parse_iso
-from agent_runtime.errors import InvalidArgument
+from agent_runtime.errors import DomainError, InvalidArgument
+from agent_runtime.interceptors.errors import rpc_status
+from agent_runtime.interceptors.validation import validate
 from agent_runtime.sessions.models import EventRecord, FeedItem, NewEvent, SessionRecord
 from agent_runtime.sessions.service import SessionService
+
+# AppendEvents: requests read ahead of the commit, and the most per commit.
+APPEND_INBOX = 4096
+APPEND_BATCH = 1024
 
 _OUTPUT_ONLY_EVENT_FIELDS = ("event_type", "session_id", "session_name", "timestamp", "event_id", "sequence", "feed_sequence")
 
@@ -164,6 +171,45 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
             request.event.session_id, event_from_proto(request.event), create_on_start=True
         )
         return pb.IngestEventResponse(ok=True, event=event_to_proto(stored))
+
+    async def AppendEvents(self, requests, context) -> AsyncIterator[pb.AppendEventsResponse]:
+        # Reading runs ahead of committing, so whatever arrived while one
+        # batch was being committed becomes the next batch.
+        inbox: asyncio.Queue[pb.AppendEventsRequest | None] = asyncio.Queue(APPEND_INBOX)
+
+        async def receive() -> None:
+            async for request in requests:
+                await inbox.put(request)
+            await inbox.put(None)
+
+        receiver = asyncio.create_task(receive())
+        try:
+            finished = False
+            while not finished:
+                batch = [await inbox.get()]
+                while len(batch) < APPEND_BATCH and not inbox.empty() and batch[-1] is not None:
+                    batch.append(inbox.get_nowait())
+                if batch[-1] is None:
+                    finished = True
+                    batch.pop()
+                results: list[EventRecord | DomainError | None] = [None] * len(batch)
+                accepted, positions = [], []
+                for position, request in enumerate(batch):
+                    try:
+                        validate(request)
+                        accepted.append((request.session_id, event_from_proto(request.event)))
+                        positions.append(position)
+                    except DomainError as error:
+                        results[position] = error
+                for position, result in zip(positions, await self._sessions.append_events(accepted)):
+                    results[position] = result
+                for result in results:
+                    if isinstance(result, DomainError):
+                        yield pb.AppendEventsResponse(error=rpc_status(result))
+                    else:
+                        yield pb.AppendEventsResponse(event=event_to_proto(result))
+        finally:
+            receiver.cancel()
 
     async def WatchSessions(self, request: pb.WatchSessionsRequest, context) -> AsyncIterator[pb.WatchSessionsResponse]:
         async for item in self._sessions.watch(

@@ -133,6 +133,9 @@ class _Transaction:
     async def execute(self, sql: str, parameters: tuple = ()) -> aiosqlite.Cursor:
         return await self._connection.execute(sql, parameters)
 
+    async def executemany(self, sql: str, rows: list[tuple]) -> aiosqlite.Cursor:
+        return await self._connection.executemany(sql, rows)
+
     async def fetch_one(self, sql: str, parameters: tuple = ()) -> aiosqlite.Row | None:
         async with self._connection.execute(sql, parameters) as cursor:
             return await cursor.fetchone()

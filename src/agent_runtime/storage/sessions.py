@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from typing import Protocol
@@ -10,7 +11,7 @@ from agent_runtime.errors import AlreadyExists, NotFound
 from agent_runtime.sessions.models import (
     AppendOutcome,
     EventRecord,
-    NewEvent,
+    PendingAppend,
     SessionRecord,
 )
 from agent_runtime.storage.database import Database
@@ -33,14 +34,7 @@ class SessionRepository(Protocol):
 
     async def delete_session(self, session_id: str) -> int | None: ...
 
-    async def append_event(
-        self,
-        session_id: str,
-        event: NewEvent,
-        now: str,
-        *,
-        create_if_missing: SessionRecord | None = None,
-    ) -> AppendOutcome: ...
+    async def append_events(self, appends: list[PendingAppend], now: str) -> list[AppendOutcome | NotFound]: ...
 
     async def list_events(self, session_id: str, after_sequence: int, limit: int) -> list[EventRecord]: ...
 
@@ -132,75 +126,78 @@ class SqliteSessionRepository:
             await tx.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
         return deleted_events
 
-    async def append_event(
-        self,
-        session_id: str,
-        event: NewEvent,
-        now: str,
-        *,
-        create_if_missing: SessionRecord | None = None,
-    ) -> AppendOutcome:
+    async def append_events(self, appends: list[PendingAppend], now: str) -> list[AppendOutcome | NotFound]:
+        """Appends a batch in one transaction (one commit for all of it).
+        Each item gets its outcome, or NotFound when its session is missing
+        and may not be created; the other items commit regardless."""
+        results: list[AppendOutcome | NotFound] = []
         async with self._db.transaction() as tx:
-            row = await tx.fetch_one(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))
-            created = row is None
-            if created:
-                if create_if_missing is None:
-                    raise NotFound(f"Session {session_id} not found", code="SESSION_NOT_FOUND")
-                session = create_if_missing
-                await self._insert_session(tx, session)
-            else:
-                session = _session(row)
-            previous_status = session.status
-            session.last_sequence += 1
-            session.event_count += 1
-            session.updated_at = now
-            if event.event_type == "session_stop":
-                session.status = "finished"
-            elif event.event_type == "session_start" and not created and session.status == "finished":
-                session.status = "running"
-                session.last_resumed_at = now
-            record = EventRecord(
-                event_id=str(uuid.uuid4()),
-                session_id=session_id,
-                session_name=event.session_name or session.session_name,
-                sequence=session.last_sequence,
-                feed_sequence=0,
-                event_type=event.event_type,
-                timestamp=event.timestamp,
-                body=event.body,
-            )
-            cursor = await tx.execute(
-                "INSERT INTO events (event_id, session_id, sequence, event_type, role, timestamp, body)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.event_id,
-                    session_id,
-                    record.sequence,
-                    record.event_type,
-                    event.role,
-                    record.timestamp,
-                    json.dumps({**record.body, "session_name": record.session_name}, separators=(",", ":")),
-                ),
-            )
-            record.feed_sequence = cursor.lastrowid
-            await tx.execute(
-                "UPDATE sessions SET status = ?, updated_at = ?, last_resumed_at = ?, event_count = ?,"
-                " last_sequence = ? WHERE session_id = ?",
-                (
-                    session.status,
-                    session.updated_at,
-                    session.last_resumed_at,
-                    session.event_count,
-                    session.last_sequence,
-                    session_id,
-                ),
-            )
-        return AppendOutcome(
-            event=record,
-            session=session,
-            session_created=created,
-            session_changed=session.status != previous_status,
-        )
+            sequence_row = await tx.fetch_one("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
+            next_feed = (sequence_row[0] if sequence_row else 0) + 1
+            sessions: dict[str, tuple[SessionRecord, bool]] = {}
+            rows = []
+            for pending in appends:
+                session_id, event = pending.session_id, pending.event
+                if session_id not in sessions:
+                    row = await tx.fetch_one(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))
+                    if row is not None:
+                        sessions[session_id] = (_session(row), False)
+                    elif pending.create_if_missing is not None:
+                        await self._insert_session(tx, pending.create_if_missing)
+                        sessions[session_id] = (pending.create_if_missing, True)
+                    else:
+                        results.append(NotFound(f"Session {session_id} not found", code="SESSION_NOT_FOUND"))
+                        continue
+                session, created = sessions[session_id]
+                previous_status = session.status
+                session.last_sequence += 1
+                session.event_count += 1
+                session.updated_at = now
+                if event.event_type == "session_stop":
+                    session.status = "finished"
+                elif event.event_type == "session_start" and session.status == "finished":
+                    session.status = "running"
+                    session.last_resumed_at = now
+                record = EventRecord(
+                    event_id=str(uuid.uuid4()),
+                    session_id=session_id,
+                    session_name=event.session_name or session.session_name,
+                    sequence=session.last_sequence,
+                    feed_sequence=next_feed,
+                    event_type=event.event_type,
+                    timestamp=event.timestamp,
+                    body=event.body,
+                )
+                next_feed += 1
+                body = json.dumps({**record.body, "session_name": record.session_name}, separators=(",", ":"))
+                rows.append(
+                    (record.feed_sequence, record.event_id, session_id, record.sequence, record.event_type, event.role, record.timestamp, body)
+                )
+                results.append(
+                    AppendOutcome(
+                        event=record,
+                        session=dataclasses.replace(session),
+                        session_created=created and session.event_count == 1,
+                        session_changed=session.status != previous_status,
+                    )
+                )
+            if rows:
+                # Explicit feed sequences (AUTOINCREMENT keeps sqlite_sequence
+                # in step) let one executemany insert the whole batch.
+                await tx.executemany(
+                    "INSERT INTO events (feed_sequence, event_id, session_id, sequence, event_type, role, timestamp, body)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                await tx.executemany(
+                    "UPDATE sessions SET status = ?, updated_at = ?, last_resumed_at = ?, event_count = ?,"
+                    " last_sequence = ? WHERE session_id = ?",
+                    [
+                        (s.status, s.updated_at, s.last_resumed_at, s.event_count, s.last_sequence, s.session_id)
+                        for s, _ in sessions.values()
+                    ],
+                )
+        return results
 
     async def list_events(self, session_id: str, after_sequence: int, limit: int) -> list[EventRecord]:
         rows = await self._db.fetch_all(
