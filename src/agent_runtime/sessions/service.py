@@ -22,6 +22,7 @@ from agent_runtime.sessions.models import (
     PendingAppend,
     SessionRecord,
 )
+from agent_runtime.storage.group_commit import GroupCommit
 from agent_runtime.storage.sessions import SessionRepository
 
 SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
@@ -56,6 +57,7 @@ class SessionService:
         self._repository = repository
         self._bus = bus
         self._clock = clock
+        self._appends: GroupCommit[PendingAppend, AppendOutcome | NotFound] = GroupCommit(self._commit_appends)
 
     def _now(self) -> str:
         return iso(self._clock())
@@ -189,13 +191,17 @@ class SessionService:
             pending.append(PendingAppend(session_id, event, new_session))
             positions.append(position)
         if pending:
-            for position, outcome in zip(positions, await self._repository.append_events(pending, now)):
-                if isinstance(outcome, DomainError):
-                    results[position] = outcome
-                else:
-                    self._publish_append(outcome)
-                    results[position] = outcome.event
+            for position, outcome in zip(positions, await self._appends.submit(pending)):
+                results[position] = outcome if isinstance(outcome, DomainError) else outcome.event
         return results  # type: ignore[return-value]
+
+    async def _commit_appends(self, pending: list[PendingAppend]) -> list[AppendOutcome | NotFound]:
+        outcomes = await self._repository.append_events(pending, self._now())
+        # Published here, in commit order: watchers rely on feed order.
+        for outcome in outcomes:
+            if isinstance(outcome, AppendOutcome):
+                self._publish_append(outcome)
+        return outcomes
 
     def _publish_append(self, outcome: AppendOutcome) -> None:
         session_id = outcome.session.session_id

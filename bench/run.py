@@ -1,0 +1,315 @@
+#!/usr/bin/env python3
+"""Benchmarks the session-event surface against a baseline in the same run.
+
+Starts agent-runtime (gRPC + Envoy + bridge) and the FastAPI peer in
+bench/peers/, both on loopback with SQLite in a temp dir, then measures:
+REST through Envoy vs the peer (autocannon: requests/s, p50, p99), direct
+gRPC unary calls, event ingest over the AppendEvents stream vs one call per
+event, and /ws fan-out latency to many subscribers. Every number that a goal
+is about is reported as a ratio against its baseline from this same run.
+
+    scripts/setup-venv dev bench && npm ci --prefix bench
+    .venv/bin/python bench/run.py [--duration 10] [--write bench/RESULTS.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import pathlib
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "gen")]
+
+import grpc  # noqa: E402
+import httpx  # noqa: E402
+import websockets  # noqa: E402
+
+from agentruntime.v1 import session_pb2 as pb  # noqa: E402
+from agentruntime.v1 import session_pb2_grpc  # noqa: E402
+
+API_KEY = "bench-key"
+METADATA = (("x-api-key", API_KEY),)
+EVENT = {"event_type": "pre_tool", "tool_name": "Bash", "tool_input": {"command": "ls -la", "timeout": 30}}
+AUTOCANNON = ROOT / "bench" / "node_modules" / ".bin" / "autocannon"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+@contextlib.contextmanager
+def process(command: list[str], env: dict[str, str], log: pathlib.Path, ready: str | None = None):
+    # Output goes to a file: a pipe nobody reads would fill and stall the server.
+    with log.open("w") as output:
+        child = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while ready is not None and ready not in log.read_text():
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{command[0]} did not start:\n{log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield child
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def wait_for(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def autocannon(url: str, *, duration: int, connections: int, method: str = "GET", body: dict | None = None) -> dict:
+    command = [
+        str(AUTOCANNON), "--json", "--connections", str(connections), "--duration", str(duration),
+        "--method", method, "--headers", f"x-api-key={API_KEY}", "--headers", "content-type=application/json",
+    ]
+    if body is not None:
+        command += ["--body", json.dumps(body)]
+    result = subprocess.run([*command, url], capture_output=True, text=True, check=True)
+    report = json.loads(result.stdout)
+    return {
+        "rps": report["requests"]["average"],
+        "p50": report["latency"]["p50"],
+        "p99": report["latency"]["p99"],
+        "non2xx": report["non2xx"] + report["errors"],
+    }
+
+
+def seed(base_url: str) -> None:
+    with httpx.Client(base_url=base_url, headers={"x-api-key": API_KEY}) as client:
+        assert client.post("/sessions", json={"session_id": "bench", "session_name": "bench"}).status_code == 200
+        for _ in range(10):
+            assert client.post("/sessions/bench/events", json=EVENT).status_code == 200
+
+
+async def grpc_unary(target: str, duration: float, concurrency: int) -> dict:
+    latencies: list[float] = []
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = session_pb2_grpc.SessionServiceStub(channel)
+        request = pb.GetSessionRequest(session_id="bench")
+        deadline = time.perf_counter() + duration
+
+        async def loop() -> None:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                await stub.GetSession(request, metadata=METADATA)
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(loop() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return {"rps": len(latencies) / elapsed, "p50": percentile(latencies, 0.5) * 1000, "p99": percentile(latencies, 0.99) * 1000}
+
+
+def event_message(index: int) -> pb.Event:
+    event = pb.Event(event_type="pre_tool", tool_name="Bash")
+    event.tool_input.update({"command": f"echo {index}", "timeout": 30})
+    return event
+
+
+async def ingest_streaming(target: str, count: int) -> float:
+    """Events/s acknowledged (committed) over one AppendEvents stream."""
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = session_pb2_grpc.SessionServiceStub(channel)
+        messages = [pb.AppendEventsRequest(session_id="ingest", event=event_message(i)) for i in range(count)]
+        started = time.perf_counter()
+        acknowledged = 0
+        async for ack in stub.AppendEvents(iter(messages), metadata=METADATA):
+            assert not ack.HasField("error"), ack.error
+            acknowledged += 1
+        return acknowledged / (time.perf_counter() - started)
+
+
+async def ingest_unary(target: str, duration: float, concurrency: int) -> float:
+    """Events/s acknowledged with one CreateEvent call per event."""
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = session_pb2_grpc.SessionServiceStub(channel)
+        deadline = time.perf_counter() + duration
+        count = 0
+
+        async def loop() -> None:
+            nonlocal count
+            while time.perf_counter() < deadline:
+                await stub.CreateEvent(pb.CreateEventRequest(session_id="ingest", event=event_message(count)), metadata=METADATA)
+                count += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(loop() for _ in range(concurrency)))
+        return count / (time.perf_counter() - started)
+
+
+async def fan_out(http_url: str, target: str, subscribers: int, events: int) -> dict:
+    """Latency from the moment an event is sent to its arrival at each of
+    `subscribers` WebSocket clients of /ws (through Envoy and the bridge)."""
+    ws_url = http_url.replace("http://", "ws://") + "/ws?session_id=fanout"
+    sent: dict[str, float] = {}
+    arrivals: list[float] = []
+
+    async def subscriber(socket) -> None:
+        received = 0
+        async for raw in socket:
+            message = json.loads(raw)
+            if message["type"] == "event":
+                arrivals.append(time.perf_counter() - sent[message["data"]["tool_name"]])
+                received += 1
+                if received == events:
+                    return
+
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = session_pb2_grpc.SessionServiceStub(channel)
+        await stub.CreateSession(pb.CreateSessionRequest(session_id="fanout"), metadata=METADATA)
+        sockets = [await websockets.connect(ws_url, additional_headers={"x-api-key": API_KEY}) for _ in range(subscribers)]
+        for socket in sockets:  # connected + init
+            await socket.recv()
+            await socket.recv()
+        readers = [asyncio.create_task(subscriber(socket)) for socket in sockets]
+        for index in range(events):
+            name = f"e{index}"
+            sent[name] = time.perf_counter()
+            await stub.CreateEvent(pb.CreateEventRequest(session_id="fanout", event=pb.Event(event_type="pre_tool", tool_name=name)), metadata=METADATA)
+            await asyncio.sleep(0.02)
+        await asyncio.wait_for(asyncio.gather(*readers), 60)
+        for socket in sockets:
+            await socket.close()
+    return {
+        "deliveries": len(arrivals),
+        "p50": percentile(arrivals, 0.5) * 1000,
+        "p99": percentile(arrivals, 0.99) * 1000,
+    }
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per HTTP/gRPC load phase (default 10)")
+    parser.add_argument("--connections", type=int, default=32, help="concurrent connections/calls (default 32)")
+    parser.add_argument("--ingest-events", type=int, default=50_000, help="events sent over one AppendEvents stream")
+    parser.add_argument("--subscribers", type=int, default=100, help="/ws subscribers for the fan-out phase")
+    parser.add_argument("--write", type=pathlib.Path, help="also write the results table to this markdown file")
+    args = parser.parse_args()
+    if not AUTOCANNON.exists():
+        sys.exit("autocannon is missing: run `npm ci --prefix bench`")
+    try:
+        import fastapi  # noqa: F401
+    except ImportError:
+        sys.exit("the FastAPI peer needs the bench extras: scripts/setup-venv dev bench")
+
+    work = pathlib.Path(tempfile.mkdtemp(prefix="agent-runtime-bench-"))
+    http_port, grpc_port, peer_port = free_port(), free_port(), free_port()
+    ours, peer = f"http://127.0.0.1:{http_port}", f"http://127.0.0.1:{peer_port}"
+    target = f"127.0.0.1:{grpc_port}"
+    rows: list[tuple[str, str, str, str]] = []
+    server_command = [
+        str(pathlib.Path(sys.executable).parent / "agent-runtime"), "serve", "--http-port", str(http_port),
+        "--grpc-port", str(grpc_port), "--data-dir", str(work / "runtime"),
+    ]
+    peer_command = [sys.executable, "-m", "uvicorn", "bench.peers.fastapi_sessions:app", "--port", str(peer_port), "--log-level", "warning"]
+    try:
+        with process(server_command, {"AGENT_API_KEY": API_KEY}, work / "runtime.log", ready="ready"), process(
+            peer_command, {"PEER_DATABASE": str(work / "peer.sqlite3"), "PEER_API_KEY": API_KEY}, work / "peer.log"
+        ):
+            wait_for(f"{peer}/health")
+            seed(ours)
+            seed(peer)
+            for label, method, path, body in (
+                ("GET /sessions/{id}", "GET", "/sessions/bench", None),
+                ("POST /sessions/{id}/events", "POST", "/sessions/bench/events", EVENT),
+            ):
+                autocannon(ours + path, duration=2, connections=args.connections, method=method, body=body)  # warm-up
+                mine = autocannon(ours + path, duration=args.duration, connections=args.connections, method=method, body=body)
+                theirs = autocannon(peer + path, duration=args.duration, connections=args.connections, method=method, body=body)
+                if mine["non2xx"] or theirs["non2xx"]:
+                    raise RuntimeError(f"{label}: errors during load (ours {mine['non2xx']}, peer {theirs['non2xx']})")
+                rows.append((
+                    f"REST {label}: requests/s",
+                    f"{mine['rps']:.0f}", f"{theirs['rps']:.0f} (FastAPI peer)", f"{mine['rps'] / theirs['rps']:.2f}x",
+                ))
+                rows.append((
+                    f"REST {label}: p50 / p99 ms",
+                    f"{mine['p50']:.1f} / {mine['p99']:.1f}", f"{theirs['p50']:.1f} / {theirs['p99']:.1f}",
+                    f"p99 {theirs['p99'] / max(mine['p99'], 0.001):.2f}x lower" if mine["p99"] <= theirs["p99"]
+                    else f"p99 {mine['p99'] / max(theirs['p99'], 0.001):.2f}x higher",
+                ))
+            unary = asyncio.run(grpc_unary(target, args.duration, args.connections))
+            rest_get = next(r for r in rows if r[0].startswith("REST GET") and "requests/s" in r[0])
+            rows.append((
+                "gRPC GetSession direct: calls/s (p50 / p99 ms)",
+                f"{unary['rps']:.0f} ({unary['p50']:.1f} / {unary['p99']:.1f})",
+                f"{rest_get[1]} (REST through Envoy)", f"{unary['rps'] / float(rest_get[1]):.2f}x",
+            ))
+            asyncio.run(_create_ingest_session(target))
+            one_by_one = asyncio.run(ingest_unary(target, args.duration, args.connections))
+            streamed = asyncio.run(ingest_streaming(target, args.ingest_events))
+            rows.append((
+                "Event ingest, committed before ack: events/s",
+                f"{streamed:.0f} (AppendEvents stream)", f"{one_by_one:.0f} (CreateEvent per event)",
+                f"{streamed / one_by_one:.1f}x",
+            ))
+            fan = asyncio.run(fan_out(ours, target, args.subscribers, events=200))
+            rows.append((
+                f"/ws fan-out to {args.subscribers} subscribers: p50 / p99 ms",
+                f"{fan['p50']:.1f} / {fan['p99']:.1f}", f"{fan['deliveries']} deliveries", "goal p99 < 20 ms",
+            ))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    table = "\n".join(
+        ["| measure | agent-runtime | baseline (same run) | ratio |", "| --- | --- | --- | --- |"]
+        + [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    )
+    header = (
+        f"Machine: {machine()}. Loopback only; {args.connections} connections, {args.duration} s per phase; "
+        "load generator autocannon (Node) on the same machine."
+    )
+    print(header + "\n\n" + table)
+    if args.write:
+        args.write.write_text(
+            "# Benchmark results\n\nProduced by `.venv/bin/python bench/run.py --write bench/RESULTS.md` "
+            f"on {time.strftime('%Y-%m-%d')}.\n\n{header}\n\n{table}\n"
+        )
+
+
+async def _create_ingest_session(target: str) -> None:
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = session_pb2_grpc.SessionServiceStub(channel)
+        await stub.CreateSession(pb.CreateSessionRequest(session_id="ingest"), metadata=METADATA)
+
+
+if __name__ == "__main__":
+    main()
