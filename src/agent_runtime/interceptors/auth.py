@@ -84,6 +84,10 @@ class ApiKeyAuthenticator:
 
     async def authenticate(self, metadata, peer: str) -> Principal:
         key = metadata_value(metadata, "x-api-key")
+        authorization = metadata_value(metadata, "authorization") or ""
+        if key is None and authorization.lower().startswith("bearer "):
+            # The key as a bearer token: what `?token=` on a WebSocket URL becomes.
+            key = authorization[7:].strip()
         if key is not None:
             if any(hmac.compare_digest(key.encode(), accepted.encode()) for accepted in self._keys):
                 return Principal(kind="api_key", subject="configured-key", admin=True)
