@@ -159,3 +159,28 @@ async def test_append_events_stream_acknowledges_in_order_with_errors_in_band(ch
     assert [event.sequence for event in stored] == list(range(1, 499))
     listed = await sessions.ListEvents(session_pb2.ListEventsRequest(session_id="stream-1"), metadata=grpc_metadata())
     assert [event.event_id for event in listed.events] == [event.event_id for event in stored]
+
+
+async def test_server_survives_clients_that_cancel_streams(channel, runtime):
+    """Regression: logging a stream that its client had cancelled read the
+    peer from a destroyed call and crashed the process."""
+    sessions = session_pb2_grpc.SessionServiceStub(channel)
+    await sessions.CreateSession(session_pb2.CreateSessionRequest(session_id="cancelled"), metadata=grpc_metadata())
+    for _ in range(20):
+        watch = sessions.WatchSessions(session_pb2.WatchSessionsRequest(), metadata=grpc_metadata())
+        await watch.read()
+        watch.cancel()
+
+        async def endless():
+            while True:
+                yield session_pb2.AppendEventsRequest(session_id="cancelled", event=session_pb2.Event(event_type="pre_tool"))
+                await asyncio.sleep(0)
+
+        append = sessions.AppendEvents(endless(), metadata=grpc_metadata())
+        await append.read()
+        append.cancel()
+    await asyncio.sleep(0.2)
+    health = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+    async with httpx.AsyncClient(base_url=runtime.http_url) as client:
+        assert (await client.get("/health")).status_code == 200
