@@ -49,8 +49,13 @@ local function rewrite_status_body(handle, headers)
   if string.sub(text, 1, 8) ~= '{"code":' then
     return
   end
+  local reason = json_string(text, "reason")
+  if reason == nil then
+    -- Not from our server (no ErrorInfo): Envoy's own replies are shaped by
+    -- local_reply_config.
+    return
+  end
   local message = json_string(text, "message") or "Request failed"
-  local reason = json_string(text, "reason") or "ERROR"
   local http_status = json_string(text, "http_status")
   -- The headers object from before body() is no longer valid.
   headers = handle:headers()
