@@ -53,6 +53,10 @@ SERVICE_NAMES = (
 )
 
 
+# Largest request metadata (headers) the gRPC server accepts.
+MAX_METADATA_BYTES = 96 * 1024
+
+
 class StartupError(Exception):
     """A reason the server cannot start, printed as one line."""
 
@@ -154,7 +158,15 @@ async def start_runtime(settings: Settings) -> Runtime:
                 RateLimits.from_settings(settings),
             ),
         ],
-        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", settings.max_request_bytes)],
+        options=[
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_receive_message_length", settings.max_request_bytes),
+            # Above Envoy's 60 KiB header limit, so that an oversized
+            # credential reaches the auth check (401) instead of being cut
+            # off by gRPC (RESOURCE_EXHAUSTED, which REST would show as 429).
+            ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+            ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
+        ],
     )
     session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(sessions), server)
     compute_pb2_grpc.add_ComputeServiceServicer_to_server(ComputeServicer(health_reporter), server)
