@@ -10,8 +10,9 @@ Credentials, on every surface (gRPC metadata = HTTP headers through Envoy):
 - `authorization: Bearer <JWT from /api/auth/login>` (or `Bearer md_…`,
   or `Bearer <AGENT_API_KEY>`); the WebSocket bridge turns `?token=` into
   this header.
-A credential that is present but wrong is refused (401) even on open
-methods' neighbours; it never falls back to another credential.
+A credential that is present but wrong is refused (401); it never falls
+back to another credential. On open methods it is ignored (the caller counts
+as unauthenticated, per client IP).
 """
 
 from __future__ import annotations
