@@ -153,3 +153,18 @@ def test_limiter_windows_with_a_fake_clock():
     fresh = limiter.hit("a", 3)
     assert fresh.allowed and fresh.remaining == 2 and fresh.reset_at == 1120
     assert limiter.hit("a", 0) is None
+
+
+async def test_websocket_handshake_and_cors_expose_the_headers(runtime, http):
+    import websockets
+
+    token = await user_token(runtime)
+    url = runtime.http_url.replace("http://", "ws://") + f"/ws?token={token}"
+    async with websockets.connect(url) as socket:
+        assert socket.response.headers["x-ratelimit-limit"] == str(AUTHENTICATED)
+        assert socket.response.headers["x-ratelimit-remaining"] == str(AUTHENTICATED - 1)
+    response = await http.get("/api/auth/me", headers={**bearer(token), "origin": "http://localhost:5173"})
+    exposed = response.headers["access-control-expose-headers"].lower()
+    assert {"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after"} <= {
+        h.strip() for h in exposed.split(",")
+    }
