@@ -365,3 +365,35 @@ async def test_tokens_and_keys_survive_a_restart(tmp_path):
             for metadata in ((("authorization", f"Bearer {token}"),), (("x-api-key", key),)):
                 me = await stub.GetCurrentUser(identity_pb2.GetCurrentUserRequest(), metadata=metadata)
                 assert me.id == user.user_id
+
+
+# Settings ---------------------------------------------------------------------------
+
+
+def test_service_token_and_secrets_settings(tmp_path):
+    from agent_runtime.config import DEV_INTERNAL_AUTH_TOKEN, Settings
+
+    local = make_settings(tmp_path)
+    assert local.accepted_service_tokens() == frozenset({DEV_INTERNAL_AUTH_TOKEN})
+    assert make_settings(tmp_path, internal_auth_token="t" * 20).accepted_service_tokens() == frozenset({"t" * 20})
+    public = make_settings(tmp_path, grpc_host="0.0.0.0", http_host="0.0.0.0")
+    assert public.accepted_service_tokens() == frozenset()
+    for bad in (dict(jwt_secret="short"), dict(jwt_expires_seconds=5), dict(rate_limit_authenticated=-1)):
+        with pytest.raises(ValueError):
+            make_settings(tmp_path, **bad).check()
+    defaults = Settings()
+    assert (defaults.rate_limit_authenticated, defaults.rate_limit_unauthenticated) == (100, 10)
+    assert defaults.rate_limit_window_seconds == 60 and defaults.jwt_expires_seconds == 3600
+
+
+def test_settings_from_environment(monkeypatch):
+    from agent_runtime.config import Settings
+
+    monkeypatch.setenv("INTERNAL_AUTH_TOKEN", "from-env-token")
+    monkeypatch.setenv("RATE_LIMIT_AUTHENTICATED", "7")
+    monkeypatch.setenv("RATE_LIMIT_UNAUTHENTICATED", "2")
+    monkeypatch.setenv("ALLOW_REGISTRATION", "false")
+    settings = Settings.from_env()
+    assert settings.internal_auth_token == "from-env-token"
+    assert (settings.rate_limit_authenticated, settings.rate_limit_unauthenticated) == (7, 2)
+    assert settings.allow_registration is False
