@@ -313,11 +313,11 @@ async def test_grpc_errors_say_unauthenticated_with_error_info(runtime):
     assert info.reason == "UNAUTHORIZED" and info.metadata["http_status"] == "401"
 
 
-# Closed registration (gRPC only, no Envoy) ------------------------------------------
+# Closed registration ------------------------------------------
 
 
 async def test_closed_registration_is_401_anonymous_403_user_ok_admin(tmp_path):
-    settings = make_settings(tmp_path, run_envoy=False, allow_registration=False)
+    settings = make_settings(tmp_path, allow_registration=False)
     async with running(settings) as closed:
         async with grpc.aio.insecure_channel(closed.grpc_target) as channel:
             stub = identity_pb2_grpc.IdentityServiceStub(channel)
@@ -337,6 +337,12 @@ async def test_closed_registration_is_401_anonymous_403_user_ok_admin(tmp_path):
             info = error_details_pb2.ErrorInfo()
             status.details[0].Unpack(info)
             assert info.reason == "FORBIDDEN" and info.metadata["http_status"] == "403"
+        async with http_client(closed, None) as http:
+            body = {"email": unique_email(), "password": PASSWORD}
+            assert_error(await http.post("/api/auth/register", json=body), 401, "UNAUTHORIZED")
+            forbidden = await http.post("/api/auth/register", json=body, headers=bearer(token.access_token))
+            assert "closed" in assert_error(forbidden, 403, "FORBIDDEN")["detail"]
+            assert (await http.post("/api/auth/register", json=body, headers=ADMIN)).status_code == 200
 
 
 # The signing key --------------------------------------------------------------------
