@@ -35,6 +35,9 @@ from agentruntime.v1 import session_pb2_grpc  # noqa: E402
 from run import API_KEY, EVENT, METADATA, free_port, machine, process  # noqa: E402
 
 
+LIVE_SESSIONS = 50
+
+
 def children(pid: int) -> list[int]:
     found = []
     for task in pathlib.Path(f"/proc/{pid}/task").iterdir():
@@ -69,8 +72,10 @@ async def rest_load(base: str, stop: float, counter: dict) -> None:
                 await client.post(f"/sessions/{session_id}/events", json=EVENT)
             await client.get(f"/sessions/{session_id}")
             await client.get(f"/sessions/{session_id}/events")
-            if index % 10 == 9:
-                await client.delete(f"/sessions/{session_id}")
+            # Keep the data set bounded (the newest LIVE_SESSIONS), so that
+            # memory growth means a leak rather than more data to serve.
+            if index >= LIVE_SESSIONS:
+                await client.delete(f"/sessions/soak-{index - LIVE_SESSIONS}")
             counter["rest"] += 8
             await asyncio.sleep(0.05)
 

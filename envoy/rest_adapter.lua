@@ -20,14 +20,79 @@ end
 -- documented HTTP status as the x-error-body / x-http-status trailers, which
 -- arrive here as response headers (a gRPC error is a trailers-only response).
 -- Native gRPC responses (content-type application/grpc) pass untouched.
-function envoy_on_response(handle)
-  local headers = handle:headers()
-  local body = headers:get("x-error-body")
+--
+-- Fallback: a handler that sent initial metadata (response headers) before
+-- failing turns the error into headers + trailers; the transcoder then
+-- answers with the google.rpc.Status JSON as the body
+-- ({"code":5,"message":…,"details":[{…"reason":…,"metadata":{"http_status":…}}]}).
+-- That body is rewritten here into the same {"detail","code","timestamp"}.
+
+-- The raw (still JSON-escaped) string value of the first "key":"…" in text.
+local function json_string(text, key)
+  local marker = '"' .. key .. '":"'
+  local start = string.find(text, marker, 1, true)
+  if start == nil then
+    return nil
+  end
+  local i = start + #marker
+  local first = i
+  while i <= #text do
+    local c = string.sub(text, i, i)
+    if c == "\\" then
+      i = i + 2
+    elseif c == '"' then
+      return string.sub(text, first, i - 1)
+    else
+      i = i + 1
+    end
+  end
+  return nil
+end
+
+local function rewrite_status_body(handle, headers)
+  local status = tonumber(headers:get(":status") or "200")
+  if status == nil or status < 400 then
+    return
+  end
+  local content_type = headers:get("content-type") or ""
+  if string.sub(content_type, 1, 16) ~= "application/json" then
+    return
+  end
+  local body = handle:body(true)
   if body == nil then
     return
   end
+  local text = body:getBytes(0, body:length())
+  if string.sub(text, 1, 8) ~= '{"code":' then
+    return
+  end
+  local reason = json_string(text, "reason")
+  if reason == nil then
+    -- Not from our server (no ErrorInfo): Envoy's own replies are shaped by
+    -- local_reply_config.
+    return
+  end
+  local message = json_string(text, "message") or "Request failed"
+  local http_status = json_string(text, "http_status")
+  -- The headers object from before body() is no longer valid.
+  headers = handle:headers()
+  if http_status ~= nil and string.match(http_status, "^[1-5]%d%d$") then
+    headers:replace(":status", http_status)
+  end
+  headers:remove("grpc-status-details-bin")
+  body:setBytes('{"detail":"' .. message .. '","code":"' .. reason .. '","timestamp":"' ..
+    os.date("!%Y-%m-%dT%H:%M:%SZ") .. '"}')
+end
+
+function envoy_on_response(handle)
+  local headers = handle:headers()
   local content_type = headers:get("content-type")
   if content_type ~= nil and string.sub(content_type, 1, 16) == "application/grpc" then
+    return
+  end
+  local body = headers:get("x-error-body")
+  if body == nil then
+    rewrite_status_body(handle, headers)
     return
   end
   local status = headers:get("x-http-status")

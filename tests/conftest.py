@@ -20,13 +20,17 @@ TEST_API_KEY = "test-api-key"
 
 def make_settings(data_dir: pathlib.Path, **overrides) -> Settings:
     """Settings for a loopback test server: gRPC on port 0, Envoy on a free
-    port, a configured API key and a fast heartbeat."""
+    port, a configured API key, a fast heartbeat and generous rate limits."""
     values = dict(
         grpc_port=0,
         http_port=free_port(),
         data_dir=data_dir,
         api_key=TEST_API_KEY,
         heartbeat_seconds=0.5,
+        # Tests register and log in many users from one address; the
+        # defaults (10/min per IP) are tested in test_rate_limits.py.
+        rate_limit_unauthenticated=1000,
+        rate_limit_authenticated=1000,
     )
     values.update(overrides)
     return dataclasses.replace(Settings(), **values)

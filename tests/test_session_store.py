@@ -98,3 +98,30 @@ async def test_domain_rules(service):
     with pytest.raises(InvalidArgument):
         await service.list_events("s1", after_sequence=-1)
     assert await service.session_status("missing") == "not_existent"
+
+
+async def test_owner_scope_hides_other_users_sessions_and_events(service):
+    await service.create_session("mine", owner="alice")
+    await service.create_session("theirs", owner="bob")
+    await service.append_event("mine", event())
+    await service.append_event("theirs", event())
+    assert [s.session_id for s in await service.list_sessions(scope="alice")] == ["mine"]
+    assert {s.session_id for s in await service.list_sessions()} == {"mine", "theirs"}
+    with pytest.raises(NotFound):
+        await service.get_session("theirs", scope="alice")
+    with pytest.raises(NotFound):
+        await service.append_event("theirs", event(), scope="alice")
+    with pytest.raises(NotFound):
+        await service.append_event("theirs", event("session_start"), create_on_start=True, scope="alice", owner="alice")
+    with pytest.raises(NotFound):
+        await service.delete_session("theirs", scope="alice")
+    assert await service.session_status("theirs", scope="alice") == "not_existent"
+    assert (await service.get_session("theirs")).event_count == 1
+    feed = service.watch(after_feed_sequence=0, scope="alice")
+    init = await anext(feed)
+    assert [s.session_id for s in init.sessions] == ["mine"]
+    await service.append_event("theirs", event())
+    await service.append_event("mine", event("post_tool"))
+    live = await anext(feed)
+    assert live.session_id == "mine" and live.event.event_type == "post_tool"
+    await feed.aclose()

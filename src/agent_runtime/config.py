@@ -9,6 +9,9 @@ import os
 import pathlib
 
 DEV_API_KEY = "dev-api-key"
+# The codelab document's x-internal-auth value, accepted like DEV_API_KEY:
+# only with no service token configured on a loopback-only server.
+DEV_INTERNAL_AUTH_TOKEN = "change-me-internal-key"
 DEFAULT_CORS_ORIGINS = ("http://localhost:5173", "http://localhost:3000")
 
 
@@ -65,6 +68,23 @@ class Settings:
     heartbeat_seconds: float = 5.0
     # Seconds in-flight calls get to finish on shutdown.
     shutdown_grace_seconds: float = 10.0
+    # Service token accepted in `x-internal-auth` (administrator rights).
+    internal_auth_token: str | None = None
+    # Key that signs JWT access tokens; unset: generated once and kept in
+    # <data_dir>/jwt-signing-key (mode 0600).
+    jwt_secret: str | None = None
+    # Lifetime of a JWT access token (`expires_in`).
+    jwt_expires_seconds: int = 3600
+    # Whether anyone may register; when false only administrators can.
+    allow_registration: bool = True
+    # Requests per rate-limit window: per issued key or user (authenticated),
+    # per client IP (no or invalid credentials), and per administrator
+    # credential (configured key, service token, anonymous local client).
+    # 0 turns that limit off.
+    rate_limit_authenticated: int = 100
+    rate_limit_unauthenticated: int = 10
+    rate_limit_admin: int = 6000
+    rate_limit_window_seconds: float = 60.0
 
     @property
     def database_path(self) -> pathlib.Path:
@@ -83,6 +103,20 @@ class Settings:
             return frozenset({DEV_API_KEY})
         return frozenset()
 
+    def accepted_service_tokens(self) -> frozenset[str]:
+        """The configured x-internal-auth token, or the codelab document's
+        development value when none is configured and nothing listens beyond
+        loopback."""
+        if self.internal_auth_token:
+            return frozenset({self.internal_auth_token})
+        if self.binds_only_loopback:
+            return frozenset({DEV_INTERNAL_AUTH_TOKEN})
+        return frozenset()
+
+    @property
+    def jwt_key_path(self) -> pathlib.Path:
+        return self.data_dir / "jwt-signing-key"
+
     def check(self) -> None:
         """Raises ValueError with a one-line reason for settings that cannot work."""
         for name in ("grpc_port", "http_port", "bridge_port", "envoy_admin_port"):
@@ -98,6 +132,15 @@ class Settings:
             )
         if self.max_request_bytes <= 0:
             raise ValueError("MAX_REQUEST_BYTES must be positive")
+        if self.jwt_secret is not None and len(self.jwt_secret) < 32:
+            raise ValueError("JWT_SECRET must be at least 32 characters (HS256 needs a 256-bit key)")
+        if not 60 <= self.jwt_expires_seconds <= 30 * 24 * 3600:
+            raise ValueError("JWT_EXPIRES_SECONDS must be between 60 and 2592000 (30 days)")
+        for name in ("rate_limit_authenticated", "rate_limit_unauthenticated", "rate_limit_admin"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name.upper()} must not be negative (0 turns the limit off)")
+        if self.rate_limit_window_seconds <= 0:
+            raise ValueError("RATE_LIMIT_WINDOW_SECONDS must be positive")
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -115,6 +158,14 @@ class Settings:
             else DEFAULT_CORS_ORIGINS,
             "debug_logging": _env_bool("DEBUG_LOGGING", False),
             "max_request_bytes": _env_int("MAX_REQUEST_BYTES", cls.max_request_bytes),
+            "internal_auth_token": os.environ.get("INTERNAL_AUTH_TOKEN") or None,
+            "jwt_secret": os.environ.get("JWT_SECRET") or None,
+            "jwt_expires_seconds": _env_int("JWT_EXPIRES_SECONDS", cls.jwt_expires_seconds),
+            "allow_registration": _env_bool("ALLOW_REGISTRATION", cls.allow_registration),
+            "rate_limit_authenticated": _env_int("RATE_LIMIT_AUTHENTICATED", cls.rate_limit_authenticated),
+            "rate_limit_unauthenticated": _env_int("RATE_LIMIT_UNAUTHENTICATED", cls.rate_limit_unauthenticated),
+            "rate_limit_admin": _env_int("RATE_LIMIT_ADMIN", cls.rate_limit_admin),
+            "rate_limit_window_seconds": float(_env_int("RATE_LIMIT_WINDOW_SECONDS", int(cls.rate_limit_window_seconds))),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

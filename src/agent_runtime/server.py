@@ -22,6 +22,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from agentruntime.v1 import compute_pb2, compute_pb2_grpc, docs_pb2, docs_pb2_grpc, session_pb2, session_pb2_grpc
+from agentruntime.v1 import identity_pb2, identity_pb2_grpc
 from agent_runtime import __version__
 from agent_runtime.compute.servicer import ComputeServicer
 from agent_runtime.config import Settings
@@ -30,7 +31,11 @@ from agent_runtime.gateway.bridge import WebSocketBridge
 from agent_runtime.gateway.docs import DocsServicer
 from agent_runtime.gateway.envoy import EnvoySupervisor, render_config
 from agent_runtime.health import HealthReporter, MultiAgentSettings
-from agent_runtime.interceptors.auth import ApiKeyAuthenticator, AuthInterceptor
+from agent_runtime.identity.ratelimit import RateLimiter
+from agent_runtime.identity.service import IdentityService
+from agent_runtime.identity.servicer import IdentityServicer
+from agent_runtime.identity.tokens import TokenIssuer, load_or_create_signing_key
+from agent_runtime.interceptors.auth import AuthInterceptor, CredentialAuthenticator, RateLimits
 from agent_runtime.interceptors.errors import ErrorMappingInterceptor
 from agent_runtime.interceptors.request_context import RequestContextInterceptor
 from agent_runtime.interceptors.validation import ValidationInterceptor
@@ -38,6 +43,7 @@ from agent_runtime.logs import configure_logging
 from agent_runtime.sessions.service import SessionService
 from agent_runtime.sessions.servicer import SessionServicer
 from agent_runtime.storage.database import Database
+from agent_runtime.storage.identity import SqliteIdentityRepository
 from agent_runtime.storage.sessions import SqliteSessionRepository
 
 log = structlog.get_logger(__name__)
@@ -46,7 +52,12 @@ SERVICE_NAMES = (
     session_pb2.DESCRIPTOR.services_by_name["SessionService"].full_name,
     compute_pb2.DESCRIPTOR.services_by_name["ComputeService"].full_name,
     docs_pb2.DESCRIPTOR.services_by_name["DocsService"].full_name,
+    identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name,
 )
+
+
+# Largest request metadata (headers) the gRPC server accepts.
+MAX_METADATA_BYTES = 96 * 1024
 
 
 class StartupError(Exception):
@@ -66,6 +77,7 @@ class Runtime:
     bridge_port: int = 0
     envoy: EnvoySupervisor | None = None
     sessions: SessionService | None = None
+    identity: IdentityService | None = None
 
     @property
     def grpc_target(self) -> str:
@@ -123,6 +135,16 @@ async def start_runtime(settings: Settings) -> Runtime:
     bus: EventBus = EventBus()
     sessions = SessionService(SqliteSessionRepository(database), bus)
     health_reporter = HealthReporter(MultiAgentSettings.from_env())
+    try:
+        signing_key = (
+            settings.jwt_secret.encode() if settings.jwt_secret else load_or_create_signing_key(settings.jwt_key_path)
+        )
+    except (OSError, ValueError) as error:
+        await database.close()
+        raise StartupError(f"JWT signing key: {error}") from None
+    identity = IdentityService(
+        SqliteIdentityRepository(database), TokenIssuer(signing_key, settings.jwt_expires_seconds)
+    )
 
     async def database_state() -> str:
         return "connected" if await database.ping() else "disconnected"
@@ -133,14 +155,29 @@ async def start_runtime(settings: Settings) -> Runtime:
         interceptors=[
             RequestContextInterceptor(),
             ErrorMappingInterceptor(),
-            AuthInterceptor(ApiKeyAuthenticator(settings)),
+            AuthInterceptor(
+                CredentialAuthenticator(settings, identity),
+                RateLimiter(settings.rate_limit_window_seconds),
+                RateLimits.from_settings(settings),
+            ),
             ValidationInterceptor(),
         ],
-        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", settings.max_request_bytes)],
+        options=[
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_receive_message_length", settings.max_request_bytes),
+            # Above Envoy's 60 KiB header limit, so that an oversized
+            # credential reaches the auth check (401) instead of being cut
+            # off by gRPC (RESOURCE_EXHAUSTED, which REST would show as 429).
+            ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+            ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
+        ],
     )
     session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(sessions), server)
     compute_pb2_grpc.add_ComputeServiceServicer_to_server(ComputeServicer(health_reporter), server)
     docs_pb2_grpc.add_DocsServiceServicer_to_server(DocsServicer(), server)
+    identity_pb2_grpc.add_IdentityServiceServicer_to_server(
+        IdentityServicer(identity, allow_registration=settings.allow_registration), server
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
@@ -152,7 +189,7 @@ async def start_runtime(settings: Settings) -> Runtime:
     await server.start()
     for name in (*SERVICE_NAMES, ""):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    runtime = Runtime(settings, database, server, health_servicer, grpc_port, sessions=sessions)
+    runtime = Runtime(settings, database, server, health_servicer, grpc_port, sessions=sessions, identity=identity)
     log.info("grpc.listening", address=f"{settings.grpc_host}:{grpc_port}")
 
     if settings.run_envoy:

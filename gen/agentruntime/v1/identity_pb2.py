@@ -22,15 +22,89 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61gentruntime/v1/identity.proto\x12\x0f\x61gentruntime.v12\x11\n\x0fIdentityServiceb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x61gentruntime/v1/identity.proto\x12\x0f\x61gentruntime.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa3\x01\n\x04User\x12\x14\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\x02id\x12\x14\n\x05\x65mail\x18\x02 \x01(\tR\x05\x65mail\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12\x1a\n\x08username\x18\x04 \x01(\tR\x08username\x12?\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\tcreatedAt\"\xf0\x02\n\x06\x41piKey\x12\x14\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n\x06prefix\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03R\x06prefix\x12\x1d\n\x07user_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03R\x06userId\x12?\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\tcreatedAt\x12\x39\n\nexpires_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\x12?\n\nrevoked_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\trevokedAt\x12\x42\n\x0clast_used_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\nlastUsedAt\"\x80\x01\n\x0fRegisterRequest\x12\x1a\n\x05\x65mail\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x05\x65mail\x12!\n\x08password\x18\x02 \x01(\tB\x05\xe2\x41\x02\x02\x04R\x08password\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12\x1a\n\x08username\x18\x04 \x01(\tR\x08username\"M\n\x0cLoginRequest\x12\x1a\n\x05\x65mail\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x05\x65mail\x12!\n\x08password\x18\x02 \x01(\tB\x05\xe2\x41\x02\x02\x04R\x08password\"p\n\rLoginResponse\x12!\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\tR\x0b\x61\x63\x63\x65ssToken\x12\x1d\n\ntoken_type\x18\x02 \x01(\tR\ttokenType\x12\x1d\n\nexpires_in\x18\x03 \x01(\x05R\texpiresIn\"\x17\n\x15GetCurrentUserRequest\"j\n\x13\x43reateApiKeyRequest\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\x12\x39\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\"\xc2\x01\n\x14\x43reateApiKeyResponse\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x10\n\x03key\x18\x03 \x01(\tR\x03key\x12\x39\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x39\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\texpiresAt\"\x14\n\x12ListApiKeysRequest\"I\n\x13ListApiKeysResponse\x12\x32\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x17.agentruntime.v1.ApiKeyR\x07\x61piKeys\"2\n\x13RevokeApiKeyRequest\x12\x1b\n\x06key_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x05keyId\"\x12\n\x10ListUsersRequest\"@\n\x11ListUsersResponse\x12+\n\x05users\x18\x01 \x03(\x0b\x32\x15.agentruntime.v1.UserR\x05users\"\x16\n\x14ListUsersJsonRequest2\xdc\x06\n\x0fIdentityService\x12\x62\n\x08Register\x12 .agentruntime.v1.RegisterRequest\x1a\x15.agentruntime.v1.User\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x12/api/auth/register:\x01*\x12\x62\n\x05Login\x12\x1d.agentruntime.v1.LoginRequest\x1a\x1e.agentruntime.v1.LoginResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\"\x0f/api/auth/login:\x01*\x12\x65\n\x0eGetCurrentUser\x12&.agentruntime.v1.GetCurrentUserRequest\x1a\x15.agentruntime.v1.User\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/api/auth/me\x12z\n\x0c\x43reateApiKey\x12$.agentruntime.v1.CreateApiKeyRequest\x1a%.agentruntime.v1.CreateApiKeyResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\"\x12/api/auth/api-keys:\x01*\x12t\n\x0bListApiKeys\x12#.agentruntime.v1.ListApiKeysRequest\x1a$.agentruntime.v1.ListApiKeysResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/api/auth/api-keys\x12r\n\x0cRevokeApiKey\x12$.agentruntime.v1.RevokeApiKeyRequest\x1a\x17.agentruntime.v1.ApiKey\"#\x82\xd3\xe4\x93\x02\x1d*\x1b/api/auth/api-keys/{key_id}\x12R\n\tListUsers\x12!.agentruntime.v1.ListUsersRequest\x1a\".agentruntime.v1.ListUsersResponse\x12`\n\rListUsersJson\x12%.agentruntime.v1.ListUsersJsonRequest\x1a\x14.google.api.HttpBody\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/api/usersb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agentruntime.v1.identity_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_IDENTITYSERVICE']._serialized_start=51
-  _globals['_IDENTITYSERVICE']._serialized_end=68
+  _globals['_USER'].fields_by_name['id']._loaded_options = None
+  _globals['_USER'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_USER'].fields_by_name['created_at']._loaded_options = None
+  _globals['_USER'].fields_by_name['created_at']._serialized_options = b'\342A\001\003'
+  _globals['_APIKEY'].fields_by_name['id']._loaded_options = None
+  _globals['_APIKEY'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_APIKEY'].fields_by_name['prefix']._loaded_options = None
+  _globals['_APIKEY'].fields_by_name['prefix']._serialized_options = b'\342A\001\003'
+  _globals['_APIKEY'].fields_by_name['user_id']._loaded_options = None
+  _globals['_APIKEY'].fields_by_name['user_id']._serialized_options = b'\342A\001\003'
+  _globals['_APIKEY'].fields_by_name['created_at']._loaded_options = None
+  _globals['_APIKEY'].fields_by_name['created_at']._serialized_options = b'\342A\001\003'
+  _globals['_APIKEY'].fields_by_name['revoked_at']._loaded_options = None
+  _globals['_APIKEY'].fields_by_name['revoked_at']._serialized_options = b'\342A\001\003'
+  _globals['_APIKEY'].fields_by_name['last_used_at']._loaded_options = None
+  _globals['_APIKEY'].fields_by_name['last_used_at']._serialized_options = b'\342A\001\003'
+  _globals['_REGISTERREQUEST'].fields_by_name['email']._loaded_options = None
+  _globals['_REGISTERREQUEST'].fields_by_name['email']._serialized_options = b'\342A\001\002'
+  _globals['_REGISTERREQUEST'].fields_by_name['password']._loaded_options = None
+  _globals['_REGISTERREQUEST'].fields_by_name['password']._serialized_options = b'\342A\002\002\004'
+  _globals['_LOGINREQUEST'].fields_by_name['email']._loaded_options = None
+  _globals['_LOGINREQUEST'].fields_by_name['email']._serialized_options = b'\342A\001\002'
+  _globals['_LOGINREQUEST'].fields_by_name['password']._loaded_options = None
+  _globals['_LOGINREQUEST'].fields_by_name['password']._serialized_options = b'\342A\002\002\004'
+  _globals['_CREATEAPIKEYREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_CREATEAPIKEYREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_REVOKEAPIKEYREQUEST'].fields_by_name['key_id']._loaded_options = None
+  _globals['_REVOKEAPIKEYREQUEST'].fields_by_name['key_id']._serialized_options = b'\342A\001\002'
+  _globals['_IDENTITYSERVICE'].methods_by_name['Register']._loaded_options = None
+  _globals['_IDENTITYSERVICE'].methods_by_name['Register']._serialized_options = b'\202\323\344\223\002\027\"\022/api/auth/register:\001*'
+  _globals['_IDENTITYSERVICE'].methods_by_name['Login']._loaded_options = None
+  _globals['_IDENTITYSERVICE'].methods_by_name['Login']._serialized_options = b'\202\323\344\223\002\024\"\017/api/auth/login:\001*'
+  _globals['_IDENTITYSERVICE'].methods_by_name['GetCurrentUser']._loaded_options = None
+  _globals['_IDENTITYSERVICE'].methods_by_name['GetCurrentUser']._serialized_options = b'\202\323\344\223\002\016\022\014/api/auth/me'
+  _globals['_IDENTITYSERVICE'].methods_by_name['CreateApiKey']._loaded_options = None
+  _globals['_IDENTITYSERVICE'].methods_by_name['CreateApiKey']._serialized_options = b'\202\323\344\223\002\027\"\022/api/auth/api-keys:\001*'
+  _globals['_IDENTITYSERVICE'].methods_by_name['ListApiKeys']._loaded_options = None
+  _globals['_IDENTITYSERVICE'].methods_by_name['ListApiKeys']._serialized_options = b'\202\323\344\223\002\024\022\022/api/auth/api-keys'
+  _globals['_IDENTITYSERVICE'].methods_by_name['RevokeApiKey']._loaded_options = None
+  _globals['_IDENTITYSERVICE'].methods_by_name['RevokeApiKey']._serialized_options = b'\202\323\344\223\002\035*\033/api/auth/api-keys/{key_id}'
+  _globals['_IDENTITYSERVICE'].methods_by_name['ListUsersJson']._loaded_options = None
+  _globals['_IDENTITYSERVICE'].methods_by_name['ListUsersJson']._serialized_options = b'\202\323\344\223\002\014\022\n/api/users'
+  _globals['_USER']._serialized_start=175
+  _globals['_USER']._serialized_end=338
+  _globals['_APIKEY']._serialized_start=341
+  _globals['_APIKEY']._serialized_end=709
+  _globals['_REGISTERREQUEST']._serialized_start=712
+  _globals['_REGISTERREQUEST']._serialized_end=840
+  _globals['_LOGINREQUEST']._serialized_start=842
+  _globals['_LOGINREQUEST']._serialized_end=919
+  _globals['_LOGINRESPONSE']._serialized_start=921
+  _globals['_LOGINRESPONSE']._serialized_end=1033
+  _globals['_GETCURRENTUSERREQUEST']._serialized_start=1035
+  _globals['_GETCURRENTUSERREQUEST']._serialized_end=1058
+  _globals['_CREATEAPIKEYREQUEST']._serialized_start=1060
+  _globals['_CREATEAPIKEYREQUEST']._serialized_end=1166
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=1169
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=1363
+  _globals['_LISTAPIKEYSREQUEST']._serialized_start=1365
+  _globals['_LISTAPIKEYSREQUEST']._serialized_end=1385
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=1387
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=1460
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=1462
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=1512
+  _globals['_LISTUSERSREQUEST']._serialized_start=1514
+  _globals['_LISTUSERSREQUEST']._serialized_end=1532
+  _globals['_LISTUSERSRESPONSE']._serialized_start=1534
+  _globals['_LISTUSERSRESPONSE']._serialized_end=1598
+  _globals['_LISTUSERSJSONREQUEST']._serialized_start=1600
+  _globals['_LISTUSERSJSONREQUEST']._serialized_end=1622
+  _globals['_IDENTITYSERVICE']._serialized_start=1625
+  _globals['_IDENTITYSERVICE']._serialized_end=2485
 # @@protoc_insertion_point(module_scope)

@@ -3,6 +3,8 @@
 import grpc
 import warnings
 
+from agentruntime.v1 import identity_pb2 as agentruntime_dot_v1_dot_identity__pb2
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -25,9 +27,13 @@ if _version_not_supported:
 
 
 class IdentityServiceStub:
-    """IdentityService registers users, issues JWTs and API keys (identity issue).
-    Declared now so that every service is known to reflection and to the
-    gateway; its RPCs arrive with the issue that owns it.
+    """IdentityService registers users, logs them in (JWT access tokens), issues
+    and revokes their `md_…` API keys and lists users. It serves the
+    mini-devin document's `/api/auth/…` and the agent-runtime-devin
+    document's `/api/users/`. Register and Login are the only RPCs callable
+    without credentials; every other RPC of every service needs one of
+    `X-API-Key`, `Authorization: Bearer`, `x-internal-auth` (or `?token=` on
+    WebSocket URLs).
     """
 
     def __init__(self, channel):
@@ -36,17 +42,173 @@ class IdentityServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.Register = channel.unary_unary(
+                '/agentruntime.v1.IdentityService/Register',
+                request_serializer=agentruntime_dot_v1_dot_identity__pb2.RegisterRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_identity__pb2.User.FromString,
+                _registered_method=True)
+        self.Login = channel.unary_unary(
+                '/agentruntime.v1.IdentityService/Login',
+                request_serializer=agentruntime_dot_v1_dot_identity__pb2.LoginRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_identity__pb2.LoginResponse.FromString,
+                _registered_method=True)
+        self.GetCurrentUser = channel.unary_unary(
+                '/agentruntime.v1.IdentityService/GetCurrentUser',
+                request_serializer=agentruntime_dot_v1_dot_identity__pb2.GetCurrentUserRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_identity__pb2.User.FromString,
+                _registered_method=True)
+        self.CreateApiKey = channel.unary_unary(
+                '/agentruntime.v1.IdentityService/CreateApiKey',
+                request_serializer=agentruntime_dot_v1_dot_identity__pb2.CreateApiKeyRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_identity__pb2.CreateApiKeyResponse.FromString,
+                _registered_method=True)
+        self.ListApiKeys = channel.unary_unary(
+                '/agentruntime.v1.IdentityService/ListApiKeys',
+                request_serializer=agentruntime_dot_v1_dot_identity__pb2.ListApiKeysRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_identity__pb2.ListApiKeysResponse.FromString,
+                _registered_method=True)
+        self.RevokeApiKey = channel.unary_unary(
+                '/agentruntime.v1.IdentityService/RevokeApiKey',
+                request_serializer=agentruntime_dot_v1_dot_identity__pb2.RevokeApiKeyRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_identity__pb2.ApiKey.FromString,
+                _registered_method=True)
+        self.ListUsers = channel.unary_unary(
+                '/agentruntime.v1.IdentityService/ListUsers',
+                request_serializer=agentruntime_dot_v1_dot_identity__pb2.ListUsersRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_identity__pb2.ListUsersResponse.FromString,
+                _registered_method=True)
+        self.ListUsersJson = channel.unary_unary(
+                '/agentruntime.v1.IdentityService/ListUsersJson',
+                request_serializer=agentruntime_dot_v1_dot_identity__pb2.ListUsersJsonRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
-    """IdentityService registers users, issues JWTs and API keys (identity issue).
-    Declared now so that every service is known to reflection and to the
-    gateway; its RPCs arrive with the issue that owns it.
+    """IdentityService registers users, logs them in (JWT access tokens), issues
+    and revokes their `md_…` API keys and lists users. It serves the
+    mini-devin document's `/api/auth/…` and the agent-runtime-devin
+    document's `/api/users/`. Register and Login are the only RPCs callable
+    without credentials; every other RPC of every service needs one of
+    `X-API-Key`, `Authorization: Bearer`, `x-internal-auth` (or `?token=` on
+    WebSocket URLs).
     """
+
+    def Register(self, request, context):
+        """Creates a user with an email and a password. ALREADY_EXISTS (HTTP 409)
+        when the email is taken; VALIDATION_ERROR (HTTP 422) with per-field
+        details for a malformed email, a short password or an over-long name.
+        When registration is closed (ALLOW_REGISTRATION=false) only
+        administrators may call it: UNAUTHENTICATED without credentials,
+        PERMISSION_DENIED (HTTP 403) for a user.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Login(self, request, context):
+        """Checks an email and password and returns a JWT access token for
+        `Authorization: Bearer`. UNAUTHENTICATED (HTTP 401) for an unknown
+        email or a wrong password (the same answer for both).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCurrentUser(self, request, context):
+        """Returns the caller. Administrator credentials (the configured API key,
+        the service token) are described as a user whose id names the
+        credential.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateApiKey(self, request, context):
+        """Issues an API key for the caller. The key itself is in the response
+        only: the server keeps a hash. Keys issued with an administrator
+        credential are administrator keys.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApiKeys(self, request, context):
+        """Lists the caller's API keys (administrators: every key), newest first,
+        without the secret keys.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeApiKey(self, request, context):
+        """Revokes one of the caller's API keys; it stops working at once.
+        NOT_FOUND for another user's key. Revoking a revoked key returns it
+        unchanged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUsers(self, request, context):
+        """Lists users, oldest first: every user for administrators, the caller
+        alone for a user.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListUsersJson(self, request, context):
+        """ListUsers for REST clients: the same users as a bare JSON array
+        (`GET /api/users/`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'Register': grpc.unary_unary_rpc_method_handler(
+                    servicer.Register,
+                    request_deserializer=agentruntime_dot_v1_dot_identity__pb2.RegisterRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_identity__pb2.User.SerializeToString,
+            ),
+            'Login': grpc.unary_unary_rpc_method_handler(
+                    servicer.Login,
+                    request_deserializer=agentruntime_dot_v1_dot_identity__pb2.LoginRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_identity__pb2.LoginResponse.SerializeToString,
+            ),
+            'GetCurrentUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCurrentUser,
+                    request_deserializer=agentruntime_dot_v1_dot_identity__pb2.GetCurrentUserRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_identity__pb2.User.SerializeToString,
+            ),
+            'CreateApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateApiKey,
+                    request_deserializer=agentruntime_dot_v1_dot_identity__pb2.CreateApiKeyRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_identity__pb2.CreateApiKeyResponse.SerializeToString,
+            ),
+            'ListApiKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiKeys,
+                    request_deserializer=agentruntime_dot_v1_dot_identity__pb2.ListApiKeysRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_identity__pb2.ListApiKeysResponse.SerializeToString,
+            ),
+            'RevokeApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeApiKey,
+                    request_deserializer=agentruntime_dot_v1_dot_identity__pb2.RevokeApiKeyRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_identity__pb2.ApiKey.SerializeToString,
+            ),
+            'ListUsers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUsers,
+                    request_deserializer=agentruntime_dot_v1_dot_identity__pb2.ListUsersRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_identity__pb2.ListUsersResponse.SerializeToString,
+            ),
+            'ListUsersJson': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListUsersJson,
+                    request_deserializer=agentruntime_dot_v1_dot_identity__pb2.ListUsersJsonRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'agentruntime.v1.IdentityService', rpc_method_handlers)
@@ -56,7 +218,227 @@ def add_IdentityServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class IdentityService:
-    """IdentityService registers users, issues JWTs and API keys (identity issue).
-    Declared now so that every service is known to reflection and to the
-    gateway; its RPCs arrive with the issue that owns it.
+    """IdentityService registers users, logs them in (JWT access tokens), issues
+    and revokes their `md_…` API keys and lists users. It serves the
+    mini-devin document's `/api/auth/…` and the agent-runtime-devin
+    document's `/api/users/`. Register and Login are the only RPCs callable
+    without credentials; every other RPC of every service needs one of
+    `X-API-Key`, `Authorization: Bearer`, `x-internal-auth` (or `?token=` on
+    WebSocket URLs).
     """
+
+    @staticmethod
+    def Register(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.IdentityService/Register',
+            agentruntime_dot_v1_dot_identity__pb2.RegisterRequest.SerializeToString,
+            agentruntime_dot_v1_dot_identity__pb2.User.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Login(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.IdentityService/Login',
+            agentruntime_dot_v1_dot_identity__pb2.LoginRequest.SerializeToString,
+            agentruntime_dot_v1_dot_identity__pb2.LoginResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCurrentUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.IdentityService/GetCurrentUser',
+            agentruntime_dot_v1_dot_identity__pb2.GetCurrentUserRequest.SerializeToString,
+            agentruntime_dot_v1_dot_identity__pb2.User.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.IdentityService/CreateApiKey',
+            agentruntime_dot_v1_dot_identity__pb2.CreateApiKeyRequest.SerializeToString,
+            agentruntime_dot_v1_dot_identity__pb2.CreateApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.IdentityService/ListApiKeys',
+            agentruntime_dot_v1_dot_identity__pb2.ListApiKeysRequest.SerializeToString,
+            agentruntime_dot_v1_dot_identity__pb2.ListApiKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.IdentityService/RevokeApiKey',
+            agentruntime_dot_v1_dot_identity__pb2.RevokeApiKeyRequest.SerializeToString,
+            agentruntime_dot_v1_dot_identity__pb2.ApiKey.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUsers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.IdentityService/ListUsers',
+            agentruntime_dot_v1_dot_identity__pb2.ListUsersRequest.SerializeToString,
+            agentruntime_dot_v1_dot_identity__pb2.ListUsersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListUsersJson(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.IdentityService/ListUsersJson',
+            agentruntime_dot_v1_dot_identity__pb2.ListUsersJsonRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

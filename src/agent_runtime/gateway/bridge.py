@@ -54,10 +54,33 @@ def feed_message(update: session_pb2.WatchSessionsResponse) -> dict[str, Any]:
     return {"type": update.type, "session": message_to_dict(update.session)}
 
 
-def _error_response(status: int, detail: str, code: str) -> Response:
-    body = json.dumps({"detail": detail, "code": code, "timestamp": iso(utc_now())}).encode()
-    headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+# Response headers of the feed call passed on to the WebSocket client.
+PASSED_RESPONSE_HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after")
+
+
+def _passed_headers(metadata) -> list[tuple[str, str]]:
+    return [(key, value) for key, value in (metadata or ()) if key in PASSED_RESPONSE_HEADERS]
+
+
+def _error_response(status: int, detail: str, code: str, extra_headers=(), body: bytes | None = None) -> Response:
+    if body is None:
+        body = json.dumps({"detail": detail, "code": code, "timestamp": iso(utc_now())}).encode()
+    headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body))), *extra_headers])
     return Response(status, http.HTTPStatus(status).phrase, headers, body)
+
+
+def _rpc_error_response(error: grpc.aio.AioRpcError) -> Response:
+    """The server's own error body and status (x-error-body, x-http-status
+    trailers), as Envoy's Lua filter gives REST clients."""
+    trailers = error.trailing_metadata() or ()
+    status, code = _GRPC_TO_HTTP.get(error.code(), (500, "INTERNAL_ERROR"))
+    body = None
+    for key, value in trailers:
+        if key == "x-http-status" and value.isdigit() and 400 <= int(value) <= 599:
+            status = int(value)
+        elif key == "x-error-body":
+            body = value.encode()
+    return _error_response(status, error.details() or code, code, _passed_headers(trailers), body)
 
 
 _GRPC_TO_HTTP = {
@@ -92,7 +115,9 @@ class WebSocketBridge:
         self._pending: dict[int, tuple[Any, session_pb2.WatchSessionsResponse]] = {}
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
-        self._server = await serve(self._handle, host, port, process_request=self._open_feed)
+        self._server = await serve(
+            self._handle, host, port, process_request=self._open_feed, process_response=self._add_headers
+        )
         return self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -122,12 +147,20 @@ class WebSocketBridge:
         try:
             first = await call.read()
         except grpc.aio.AioRpcError as error:
-            status, code = _GRPC_TO_HTTP.get(error.code(), (500, "INTERNAL_ERROR"))
-            return _error_response(status, error.details() or code, code)
+            return _rpc_error_response(error)
         if first is grpc.aio.EOF:
             return _error_response(503, "The session feed ended before it started", "UNAVAILABLE")
         self._pending[id(connection)] = (call, first)
         return None
+
+    async def _add_headers(self, connection: ServerConnection, request: Request, response: Response) -> Response:
+        """The feed call's rate-limit headers on the handshake response."""
+        pending = self._pending.get(id(connection))
+        if pending is not None and response.status_code == 101:
+            with contextlib.suppress(Exception):
+                for key, value in _passed_headers(await pending[0].initial_metadata()):
+                    response.headers[key] = value
+        return response
 
     async def _handle(self, connection: ServerConnection) -> None:
         call, first = self._pending.pop(id(connection))

@@ -4,6 +4,7 @@ package does) to act around the call itself."""
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 from typing import Any, AsyncIterator, Awaitable, Callable
 
@@ -11,6 +12,13 @@ import grpc
 
 UnaryBehaviour = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 StreamBehaviour = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
+
+# Headers every response of the current call carries (the rate-limit
+# headers): sent as initial metadata on success, added to the trailers of a
+# trailers-only error response by the error interceptor.
+response_headers: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.ContextVar(
+    "response_headers", default=()
+)
 
 
 class HandlerInterceptor(grpc.aio.ServerInterceptor):

@@ -1,6 +1,19 @@
-"""The auth check: one interceptor for every service, with the credential
-rules behind a pluggable Authenticator. The identity issue adds JWTs, issued
-API keys and service tokens as further authenticators."""
+"""The auth check: one interceptor for every service. It resolves the
+caller's credential to a Principal (CredentialAuthenticator), applies the
+rate limit of that credential (else of the client IP), and sends the
+X-RateLimit-* headers with every response.
+
+Credentials, on every surface (gRPC metadata = HTTP headers through Envoy):
+- `x-internal-auth: <service token>` (INTERNAL_AUTH_TOKEN): administrator;
+- `x-api-key: <AGENT_API_KEY>`: administrator; `x-api-key: md_…`: an issued
+  key (its user's rights, or administrator for keys issued by one);
+- `authorization: Bearer <JWT from /api/auth/login>` (or `Bearer md_…`,
+  or `Bearer <AGENT_API_KEY>`); the WebSocket bridge turns `?token=` into
+  this header.
+A credential that is present but wrong is refused (401); it never falls
+back to another credential. On open methods it is ignored (the caller counts
+as unauthenticated, per client IP).
+"""
 
 from __future__ import annotations
 
@@ -10,16 +23,32 @@ import hmac
 from typing import Protocol
 
 from agent_runtime.config import Settings, is_loopback
-from agent_runtime.errors import Unauthenticated
-from agent_runtime.interceptors import HandlerInterceptor, metadata_value
+from agent_runtime.errors import RateLimited, Unauthenticated
+from agent_runtime.interceptors import HandlerInterceptor, metadata_value, response_headers
 
-# Methods anyone may call: health, service info, reflection.
+# Methods anyone may call: health, service info, reflection, register and
+# log in. A credential sent to them still counts (rate limits) when valid.
 OPEN_METHODS = frozenset(
     {
         "/agentruntime.v1.ComputeService/GetHealth",
         "/agentruntime.v1.ComputeService/GetServiceInfo",
         "/agentruntime.v1.DocsService/GetOpenApiDocument",
         "/agentruntime.v1.DocsService/GetDocsPage",
+        "/agentruntime.v1.IdentityService/Register",
+        "/agentruntime.v1.IdentityService/Login",
+        "/grpc.health.v1.Health/Check",
+        "/grpc.health.v1.Health/Watch",
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    }
+)
+
+# Health probes and reflection are not counted against rate limits (load
+# balancers and the /ws heartbeat poll them); their responses still report
+# the caller's current budget.
+UNCOUNTED_METHODS = frozenset(
+    {
+        "/agentruntime.v1.ComputeService/GetHealth",
         "/grpc.health.v1.Health/Check",
         "/grpc.health.v1.Health/Watch",
         "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
@@ -32,14 +61,28 @@ OPEN_METHODS = frozenset(
 # client sent.
 CLIENT_ADDRESS_HEADER = "x-client-address"
 
+# Credential header values longer than this are refused unread.
+MAX_CREDENTIAL_LENGTH = 4096
+
 
 @dataclasses.dataclass(frozen=True)
 class Principal:
-    """Who is calling. `admin` principals see every user's resources."""
+    """Who is calling. `admin` principals see every user's resources.
+
+    kind: `api_key` (the configured key), `service` (x-internal-auth),
+    `user_key` / `admin_key` (an issued md_ key), `jwt` (a user's bearer
+    token) or `anonymous`. `user_id` is set for a user's credentials; it is
+    the owner stamped on what they create (agent_runtime.identity.ownership).
+    """
 
     kind: str
     subject: str
     admin: bool = False
+    user_id: str | None = None
+
+    @property
+    def authenticated(self) -> bool:
+        return self.kind != "anonymous"
 
 
 ANONYMOUS = Principal(kind="anonymous", subject="anonymous")
@@ -51,6 +94,14 @@ class Authenticator(Protocol):
         """Returns the caller, or raises Unauthenticated."""
 
 
+class IssuedCredentials(Protocol):
+    """Issued md_ keys and JWTs (agent_runtime.identity.service.IdentityService)."""
+
+    async def principal_for_key(self, key: str) -> Principal: ...
+
+    async def principal_for_token(self, token: str) -> Principal: ...
+
+
 def client_address(metadata, peer: str) -> str:
     """The calling client's IP. Behind our Envoy or bridge (a loopback peer)
     it is the x-client-address that Envoy sets; a peer beyond loopback is the
@@ -59,7 +110,7 @@ def client_address(metadata, peer: str) -> str:
     if is_loopback(host):
         forwarded = metadata_value(metadata, CLIENT_ADDRESS_HEADER)
         if forwarded:
-            return forwarded.strip()
+            return forwarded.strip()[:64]
     return host
 
 
@@ -73,44 +124,145 @@ def _peer_host(peer: str) -> str:
     return rest or peer
 
 
-class ApiKeyAuthenticator:
-    """`X-API-Key` against the configured key (or `dev-api-key` on a
-    loopback-only server); keyless local clients when
-    --allow-anonymous-local is on."""
+def _matches(value: str, accepted: frozenset[str]) -> bool:
+    encoded = value.encode("utf-8", "surrogatepass")
+    return any(hmac.compare_digest(encoded, candidate.encode()) for candidate in accepted)
 
-    def __init__(self, settings: Settings):
+
+class CredentialAuthenticator:
+    """Resolves the credential a call carries. Without credentials: keyless
+    local clients when --allow-anonymous-local is on, else 401."""
+
+    def __init__(self, settings: Settings, issued: IssuedCredentials | None = None):
         self._keys = settings.accepted_api_keys()
+        self._service_tokens = settings.accepted_service_tokens()
         self._allow_anonymous_local = settings.allow_anonymous_local
+        self._issued = issued
 
     async def authenticate(self, metadata, peer: str) -> Principal:
-        key = metadata_value(metadata, "x-api-key")
-        authorization = metadata_value(metadata, "authorization") or ""
-        if key is None and authorization.lower().startswith("bearer "):
-            # The key as a bearer token: what `?token=` on a WebSocket URL becomes.
-            key = authorization[7:].strip()
-        if key is not None:
-            if any(hmac.compare_digest(key.encode(), accepted.encode()) for accepted in self._keys):
-                return Principal(kind="api_key", subject="configured-key", admin=True)
-            raise Unauthenticated("Invalid API key")
+        service_token = metadata_value(metadata, "x-internal-auth")
+        api_key = metadata_value(metadata, "x-api-key")
+        authorization = metadata_value(metadata, "authorization")
+        for value in (service_token, api_key, authorization):
+            if value is not None and len(value) > MAX_CREDENTIAL_LENGTH:
+                raise Unauthenticated("Invalid credentials: the credential header is too long")
+        if service_token is not None:
+            if service_token and _matches(service_token, self._service_tokens):
+                return Principal(kind="service", subject="internal", admin=True)
+            raise Unauthenticated("Invalid x-internal-auth service token")
+        if api_key is not None:
+            return await self._key(api_key)
+        if authorization is not None:
+            scheme, _, token = authorization.strip().partition(" ")
+            token = token.strip()
+            if scheme.lower() != "bearer" or not token:
+                raise Unauthenticated("Authorization header must be 'Bearer <token>'")
+            if token.startswith("md_") or _matches(token, self._keys):
+                return await self._key(token)
+            if self._issued is None:
+                raise Unauthenticated("Invalid bearer token")
+            return await self._issued.principal_for_token(token)
         if self._allow_anonymous_local and is_loopback(client_address(metadata, peer)):
             return Principal(kind="anonymous", subject="local", admin=True)
-        raise Unauthenticated("Missing credentials: send the X-API-Key header")
+        raise Unauthenticated(
+            "Missing credentials: send X-API-Key, Authorization: Bearer <token> or x-internal-auth"
+        )
+
+    async def _key(self, key: str) -> Principal:
+        if key and _matches(key, self._keys):
+            return Principal(kind="api_key", subject="configured-key", admin=True)
+        if key.startswith("md_") and self._issued is not None:
+            return await self._issued.principal_for_key(key)
+        raise Unauthenticated("Invalid API key")
+
+
+# The foundation's name for it.
+ApiKeyAuthenticator = CredentialAuthenticator
+
+
+@dataclasses.dataclass(frozen=True)
+class RateLimits:
+    """Requests per window for each kind of caller; 0 = no limit."""
+
+    authenticated: int = 100
+    unauthenticated: int = 10
+    admin: int = 6000
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "RateLimits":
+        return cls(settings.rate_limit_authenticated, settings.rate_limit_unauthenticated, settings.rate_limit_admin)
+
+    def for_principal(self, principal: Principal) -> int:
+        if principal.admin:
+            return self.admin
+        return self.authenticated if principal.authenticated else self.unauthenticated
+
+
+def rate_bucket(principal: Principal, metadata, peer: str) -> str:
+    """Per credential; per client IP for callers without one."""
+    if principal.authenticated:
+        return f"{principal.kind}:{principal.subject}"
+    return f"ip:{client_address(metadata, peer)}"
 
 
 class AuthInterceptor(HandlerInterceptor):
-    def __init__(self, authenticator: Authenticator):
+    def __init__(self, authenticator: Authenticator, limiter=None, limits: RateLimits | None = None):
         self._authenticator = authenticator
+        self._limiter = limiter
+        self._limits = limits or RateLimits()
 
-    async def _principal(self, context, method: str, metadata) -> Principal:
-        if method in OPEN_METHODS:
-            return ANONYMOUS
-        return await self._authenticator.authenticate(metadata, context.peer())
+    async def _admit(self, context, method: str, metadata) -> Principal:
+        response_headers.set(())
+        peer = context.peer()
+        refusal: Unauthenticated | None = None
+        try:
+            principal = await self._authenticator.authenticate(metadata, peer)
+        except Unauthenticated as error:
+            principal = ANONYMOUS
+            if method not in OPEN_METHODS:
+                refusal = error
+        if self._limiter is not None:
+            decision = self._limiter.hit(
+                rate_bucket(principal, metadata, peer),
+                self._limits.for_principal(principal),
+                count=method not in UNCOUNTED_METHODS,
+            )
+            if decision is not None:
+                response_headers.set(decision.headers())
+                if not decision.allowed:
+                    raise RateLimited(
+                        f"Rate limit of {decision.limit} requests per window exceeded: "
+                        f"retry in {decision.retry_after} s"
+                    )
+        if refusal is not None:
+            raise refusal
+        return principal
+
+    @staticmethod
+    async def _send_headers(context) -> None:
+        headers = response_headers.get()
+        if headers:
+            try:
+                await context.send_initial_metadata(headers)
+            except Exception:  # noqa: BLE001 - the handler already sent its own
+                pass
 
     async def around_unary(self, behaviour, request, context, method, metadata):
-        current_principal.set(await self._principal(context, method, metadata))
-        return await behaviour(request, context)
+        current_principal.set(await self._admit(context, method, metadata))
+        response = await behaviour(request, context)
+        # Sent only on success: an error must stay a trailers-only response,
+        # whose trailers Envoy's Lua filter reads as headers (the error
+        # interceptor puts the rate-limit headers among those trailers).
+        await self._send_headers(context)
+        return response
 
     async def around_stream(self, behaviour, request, context, method, metadata):
-        current_principal.set(await self._principal(context, method, metadata))
+        current_principal.set(await self._admit(context, method, metadata))
+        sent = False
         async for response in behaviour(request, context):
+            if not sent:
+                await self._send_headers(context)
+                sent = True
             yield response
+        if not sent:
+            await self._send_headers(context)

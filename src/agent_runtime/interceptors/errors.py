@@ -17,7 +17,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from agent_runtime.clock import iso, utc_now
 from agent_runtime.errors import DomainError
-from agent_runtime.interceptors import HandlerInterceptor
+from agent_runtime.interceptors import HandlerInterceptor, response_headers
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +50,9 @@ def status_for(error: DomainError) -> grpc.Status:
         ("x-error-body", json.dumps(body, ensure_ascii=True, separators=(",", ":"))),
         ("x-http-status", str(error.http_status)),
     ]
+    # The rate-limit headers (and Retry-After): a trailers-only response's
+    # trailers are its HTTP headers.
+    trailers.extend(response_headers.get())
     # Aborting replaces the trailers set earlier in the call.
     request_id = structlog.contextvars.get_contextvars().get("request_id")
     if request_id:

@@ -28,6 +28,9 @@ class SessionRecord:
     last_resumed_at: str | None = None
     event_count: int = 0
     last_sequence: int = 0
+    # The user who owns the session; None: created by an administrator
+    # credential (agent_runtime.identity.ownership).
+    owner_id: str | None = None
 
 
 @dataclasses.dataclass
@@ -66,6 +69,8 @@ class PendingAppend:
     session_id: str
     event: NewEvent
     create_if_missing: SessionRecord | None = None
+    # The caller's owner scope (identity.ownership): None sees every session.
+    scope: str | None = None
 
 
 @dataclasses.dataclass
@@ -86,3 +91,5 @@ class FeedItem:
     session: SessionRecord | None = None
     event: EventRecord | None = None
     sessions: list[SessionRecord] | None = None
+    # Owner of the session the item is about, so watchers see only their own.
+    owner_id: str | None = None

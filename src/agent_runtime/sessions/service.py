@@ -1,5 +1,9 @@
 """The session domain: create, change and delete sessions, append and read
-their events, and feed watchers."""
+their events, and feed watchers.
+
+Ownership (agent_runtime.identity.ownership): `owner` is stamped on what a
+call creates; `scope` (None = everything) limits what a call sees, and a
+session outside it answers exactly as a missing one."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import AsyncIterator
 from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
 from agent_runtime.events.bus import EventBus
+from agent_runtime.identity.ownership import visible
 from agent_runtime.sessions.models import (
     FINISHED,
     MESSAGE,
@@ -62,8 +67,8 @@ class SessionService:
     def _now(self) -> str:
         return iso(self._clock())
 
-    async def list_sessions(self, limit: int = 0, offset: int = 0) -> list[SessionRecord]:
-        return await self._repository.list_sessions(limit, offset)
+    async def list_sessions(self, limit: int = 0, offset: int = 0, *, scope: str | None = None) -> list[SessionRecord]:
+        return await self._repository.list_sessions(limit, offset, scope)
 
     async def create_session(
         self,
@@ -73,6 +78,7 @@ class SessionService:
         project_dir: str | None = None,
         agent_name: str | None = None,
         parent_session_name: str | None = None,
+        owner: str | None = None,
     ) -> SessionRecord:
         check_session_id(session_id)
         for name, value, limit in (
@@ -92,23 +98,24 @@ class SessionService:
             project_dir=project_dir,
             agent_name=agent_name,
             parent_session_name=parent_session_name,
+            owner_id=owner,
         )
         await self._repository.create_session(session)
-        self._bus.publish(FeedItem("session_created", session_id, session=session))
+        self._bus.publish(FeedItem("session_created", session_id, session=session, owner_id=owner))
         return session
 
-    async def get_session(self, session_id: str) -> SessionRecord:
+    async def get_session(self, session_id: str, *, scope: str | None = None) -> SessionRecord:
         session = await self._repository.get_session(session_id)
-        if session is None:
+        if session is None or not visible(session.owner_id, scope):
             raise _not_found(session_id)
         return session
 
-    async def session_status(self, session_id: str) -> str:
+    async def session_status(self, session_id: str, *, scope: str | None = None) -> str:
         session = await self._repository.get_session(session_id)
-        return session.status if session else NOT_EXISTENT
+        return session.status if session and visible(session.owner_id, scope) else NOT_EXISTENT
 
-    async def session_result(self, session_id: str) -> str:
-        session = await self.get_session(session_id)
+    async def session_result(self, session_id: str, *, scope: str | None = None) -> str:
+        session = await self.get_session(session_id, scope=scope)
         if session.status != FINISHED:
             raise FailedPrecondition(
                 f"Session {session_id} is not finished yet (status {session.status}); "
@@ -124,7 +131,7 @@ class SessionService:
             if isinstance(block, dict) and block.get("type") == "text"
         )
 
-    async def update_metadata(self, session_id: str, changes: dict[str, str]) -> SessionRecord:
+    async def update_metadata(self, session_id: str, changes: dict[str, str], *, scope: str | None = None) -> SessionRecord:
         if not changes:
             raise InvalidArgument(
                 "At least one of session_name, project_dir, agent_name must be provided"
@@ -133,40 +140,65 @@ class SessionService:
             _check_text(name, value, MAX_PATH_LENGTH if name == "project_dir" else MAX_NAME_LENGTH)
         if changes.get("session_name") == "":
             raise InvalidArgument("session_name must not be empty")
+        if scope is not None:
+            # The owner never changes, so checking first is race-free.
+            await self.get_session(session_id, scope=scope)
         session = await self._repository.update_session(session_id, changes, self._now())
         if session is None:
             raise _not_found(session_id)
-        self._bus.publish(FeedItem("session_updated", session_id, session=session))
+        self._bus.publish(FeedItem("session_updated", session_id, session=session, owner_id=session.owner_id))
         return session
 
-    async def delete_session(self, session_id: str) -> int:
+    async def delete_session(self, session_id: str, *, scope: str | None = None) -> int:
+        owner = (await self.get_session(session_id, scope=scope)).owner_id
         events_count = await self._repository.delete_session(session_id)
         if events_count is None:
             raise _not_found(session_id)
-        self._bus.publish(FeedItem("session_deleted", session_id))
+        self._bus.publish(FeedItem("session_deleted", session_id, owner_id=owner))
         return events_count
 
-    async def list_events(self, session_id: str, after_sequence: int = 0, limit: int = 0) -> list[EventRecord]:
+    async def list_events(
+        self, session_id: str, after_sequence: int = 0, limit: int = 0, *, scope: str | None = None
+    ) -> list[EventRecord]:
         if after_sequence < 0 or limit < 0:
             raise InvalidArgument("after_sequence and page_size must not be negative")
+        if scope is not None:
+            await self.get_session(session_id, scope=scope)
         events = await self._repository.list_events(session_id, after_sequence, limit)
         if not events and await self._repository.get_session(session_id) is None:
             raise _not_found(session_id)
         return events
 
-    async def append_event(self, session_id: str, event: NewEvent, *, create_on_start: bool = False) -> EventRecord:
+    async def append_event(
+        self,
+        session_id: str,
+        event: NewEvent,
+        *,
+        create_on_start: bool = False,
+        scope: str | None = None,
+        owner: str | None = None,
+    ) -> EventRecord:
         """Appends to a session's log. With create_on_start (the legacy
         ingestion), a `session_start` event creates a missing session."""
-        (result,) = await self.append_events([(session_id, event)], create_on_start=create_on_start)
+        (result,) = await self.append_events(
+            [(session_id, event)], create_on_start=create_on_start, scope=scope, owner=owner
+        )
         if isinstance(result, DomainError):
             raise result
         return result
 
     async def append_events(
-        self, items: list[tuple[str, NewEvent]], *, create_on_start: bool = False
+        self,
+        items: list[tuple[str, NewEvent]],
+        *,
+        create_on_start: bool = False,
+        scope: str | None = None,
+        owner: str | None = None,
     ) -> list[EventRecord | DomainError]:
         """Appends a batch with one commit; each item gets its stored event
-        or the error that refused it (the others are stored regardless)."""
+        or the error that refused it (the others are stored regardless).
+        `scope` limits the sessions the caller may append to; `owner` owns
+        sessions that a legacy `session_start` creates."""
         now = self._now()
         results: list[EventRecord | DomainError | None] = [None] * len(items)
         pending, positions = [], []
@@ -187,8 +219,9 @@ class SessionService:
                     status=RUNNING,
                     created_at=now,
                     updated_at=now,
+                    owner_id=owner,
                 )
-            pending.append(PendingAppend(session_id, event, new_session))
+            pending.append(PendingAppend(session_id, event, new_session, scope))
             positions.append(position)
         if pending:
             for position, outcome in zip(positions, await self._appends.submit(pending)):
@@ -205,11 +238,12 @@ class SessionService:
 
     def _publish_append(self, outcome: AppendOutcome) -> None:
         session_id = outcome.session.session_id
+        owner = outcome.session.owner_id
         if outcome.session_created:
-            self._bus.publish(FeedItem("session_created", session_id, session=outcome.session))
-        self._bus.publish(FeedItem("event", session_id, event=outcome.event))
+            self._bus.publish(FeedItem("session_created", session_id, session=outcome.session, owner_id=owner))
+        self._bus.publish(FeedItem("event", session_id, event=outcome.event, owner_id=owner))
         if outcome.session_changed:
-            self._bus.publish(FeedItem("session_updated", session_id, session=outcome.session))
+            self._bus.publish(FeedItem("session_updated", session_id, session=outcome.session, owner_id=owner))
 
     @staticmethod
     def _check_event(event: NewEvent) -> None:
@@ -229,6 +263,8 @@ class SessionService:
         session_id: str = "",
         after_sequence: int = 0,
         after_feed_sequence: int = 0,
+        *,
+        scope: str | None = None,
     ) -> AsyncIterator[FeedItem]:
         """init snapshot, then the events after the cursor from storage, then
         live items. Subscribes before reading storage, so nothing committed in
@@ -242,20 +278,24 @@ class SessionService:
             )
         if session_id:
             check_session_id(session_id)
-            # Resuming a session that is gone would silently wait forever.
-            if after_sequence and await self._repository.get_session(session_id) is None:
+            existing = await self._repository.get_session(session_id)
+            # Resuming a session that is gone would silently wait forever;
+            # another user's session is not there for this watcher.
+            if (after_sequence and existing is None) or (existing is not None and not visible(existing.owner_id, scope)):
                 raise _not_found(session_id)
         subscription = self._bus.subscribe(
-            (lambda item: item.session_id == session_id) if session_id else (lambda _item: True)
+            (lambda item: item.session_id == session_id and visible(item.owner_id, scope))
+            if session_id
+            else (lambda item: visible(item.owner_id, scope))
         )
         try:
             replay_from = after_feed_sequence
             replaying = bool(after_sequence or after_feed_sequence)
             last_feed = after_feed_sequence
             while True:
-                yield FeedItem("init", session_id, sessions=await self._snapshot(session_id))
+                yield FeedItem("init", session_id, sessions=await self._snapshot(session_id, scope))
                 if replaying:
-                    async for event in self._replay(session_id, after_sequence, replay_from):
+                    async for event in self._replay(session_id, after_sequence, replay_from, scope):
                         last_feed = max(last_feed, event.feed_sequence)
                         yield FeedItem("event", event.session_id, event=event)
                 while True:
@@ -275,18 +315,20 @@ class SessionService:
         finally:
             subscription.close()
 
-    async def _snapshot(self, session_id: str) -> list[SessionRecord]:
+    async def _snapshot(self, session_id: str, scope: str | None) -> list[SessionRecord]:
         if not session_id:
-            return await self._repository.list_sessions(0, 0)
+            return await self._repository.list_sessions(0, 0, scope)
         session = await self._repository.get_session(session_id)
-        return [session] if session else []
+        return [session] if session and visible(session.owner_id, scope) else []
 
-    async def _replay(self, session_id: str, after_sequence: int, after_feed: int) -> AsyncIterator[EventRecord]:
+    async def _replay(
+        self, session_id: str, after_sequence: int, after_feed: int, scope: str | None
+    ) -> AsyncIterator[EventRecord]:
         while True:
             if session_id and after_sequence:
                 page = await self._repository.list_events(session_id, after_sequence, REPLAY_PAGE)
             else:
-                page = await self._repository.list_feed(after_feed, REPLAY_PAGE)
+                page = await self._repository.list_feed(after_feed, REPLAY_PAGE, scope)
             for event in page:
                 if not session_id or event.session_id == session_id:
                     yield event

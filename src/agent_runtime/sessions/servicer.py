@@ -13,6 +13,7 @@ from agent_runtime.clock import iso, parse_iso
 from agent_runtime.errors import DomainError, InvalidArgument
 from agent_runtime.interceptors.errors import rpc_status
 from agent_runtime.interceptors.validation import validate
+from agent_runtime.identity.ownership import new_owner, owner_scope
 from agent_runtime.sessions.models import EventRecord, FeedItem, NewEvent, SessionRecord
 from agent_runtime.sessions.service import SessionService
 
@@ -107,7 +108,7 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
 
     async def ListSessions(self, request: pb.ListSessionsRequest, context) -> pb.ListSessionsResponse:
         limit, offset = _page(request.page_size, request.page_token)
-        sessions = await self._sessions.list_sessions(limit, offset)
+        sessions = await self._sessions.list_sessions(limit, offset, scope=owner_scope())
         next_token = str(offset + len(sessions)) if limit and len(sessions) == limit else ""
         return pb.ListSessionsResponse(
             sessions=[session_to_proto(s) for s in sessions], next_page_token=next_token
@@ -120,17 +121,23 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
             project_dir=request.project_dir if request.HasField("project_dir") else None,
             agent_name=request.agent_name if request.HasField("agent_name") else None,
             parent_session_name=request.parent_session_name if request.HasField("parent_session_name") else None,
+            owner=new_owner(),
         )
         return pb.CreateSessionResponse(ok=True, session=session_to_proto(session))
 
     async def GetSession(self, request: pb.GetSessionRequest, context) -> pb.GetSessionResponse:
-        return pb.GetSessionResponse(session=session_to_proto(await self._sessions.get_session(request.session_id)))
+        session = await self._sessions.get_session(request.session_id, scope=owner_scope())
+        return pb.GetSessionResponse(session=session_to_proto(session))
 
     async def GetSessionStatus(self, request: pb.GetSessionStatusRequest, context) -> pb.GetSessionStatusResponse:
-        return pb.GetSessionStatusResponse(status=await self._sessions.session_status(request.session_id))
+        return pb.GetSessionStatusResponse(
+            status=await self._sessions.session_status(request.session_id, scope=owner_scope())
+        )
 
     async def GetSessionResult(self, request: pb.GetSessionResultRequest, context) -> pb.GetSessionResultResponse:
-        return pb.GetSessionResultResponse(result=await self._sessions.session_result(request.session_id))
+        return pb.GetSessionResultResponse(
+            result=await self._sessions.session_result(request.session_id, scope=owner_scope())
+        )
 
     async def UpdateSessionMetadata(
         self, request: pb.UpdateSessionMetadataRequest, context
@@ -140,11 +147,11 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
             for name in ("session_name", "project_dir", "agent_name")
             if request.HasField(name)
         }
-        session = await self._sessions.update_metadata(request.session_id, changes)
+        session = await self._sessions.update_metadata(request.session_id, changes, scope=owner_scope())
         return pb.UpdateSessionMetadataResponse(ok=True, session=session_to_proto(session))
 
     async def DeleteSession(self, request: pb.DeleteSessionRequest, context) -> pb.DeleteSessionResponse:
-        events_count = await self._sessions.delete_session(request.session_id)
+        events_count = await self._sessions.delete_session(request.session_id, scope=owner_scope())
         return pb.DeleteSessionResponse(
             ok=True,
             session_id=request.session_id,
@@ -154,7 +161,7 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
     async def ListEvents(self, request: pb.ListEventsRequest, context) -> pb.ListEventsResponse:
         limit, offset = _page(request.page_size, request.page_token)
         after = max(request.after_sequence, offset)
-        events = await self._sessions.list_events(request.session_id, after, limit)
+        events = await self._sessions.list_events(request.session_id, after, limit, scope=owner_scope())
         next_token = str(events[-1].sequence) if limit and len(events) == limit else ""
         return pb.ListEventsResponse(events=[event_to_proto(e) for e in events], next_page_token=next_token)
 
@@ -163,12 +170,18 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
             raise InvalidArgument(
                 f"event session_id {request.event.session_id!r} differs from the path's {request.session_id!r}"
             )
-        stored = await self._sessions.append_event(request.session_id, event_from_proto(request.event))
+        stored = await self._sessions.append_event(
+            request.session_id, event_from_proto(request.event), scope=owner_scope()
+        )
         return pb.CreateEventResponse(ok=True, event=event_to_proto(stored))
 
     async def IngestEvent(self, request: pb.IngestEventRequest, context) -> pb.IngestEventResponse:
         stored = await self._sessions.append_event(
-            request.event.session_id, event_from_proto(request.event), create_on_start=True
+            request.event.session_id,
+            event_from_proto(request.event),
+            create_on_start=True,
+            scope=owner_scope(),
+            owner=new_owner(),
         )
         return pb.IngestEventResponse(ok=True, event=event_to_proto(stored))
 
@@ -176,6 +189,7 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
         # Reading runs ahead of committing, so whatever arrived while one
         # batch was being committed becomes the next batch.
         inbox: asyncio.Queue[pb.AppendEventsRequest | None] = asyncio.Queue(APPEND_INBOX)
+        scope = owner_scope()
 
         async def receive() -> None:
             async for request in requests:
@@ -201,7 +215,7 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
                         positions.append(position)
                     except DomainError as error:
                         results[position] = error
-                for position, result in zip(positions, await self._sessions.append_events(accepted)):
+                for position, result in zip(positions, await self._sessions.append_events(accepted, scope=scope)):
                     results[position] = result
                 for result in results:
                     if isinstance(result, DomainError):
@@ -213,6 +227,6 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
 
     async def WatchSessions(self, request: pb.WatchSessionsRequest, context) -> AsyncIterator[pb.WatchSessionsResponse]:
         async for item in self._sessions.watch(
-            request.session_id, request.after_sequence, request.after_feed_sequence
+            request.session_id, request.after_sequence, request.after_feed_sequence, scope=owner_scope()
         ):
             yield feed_item_to_proto(item)

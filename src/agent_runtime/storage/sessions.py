@@ -18,7 +18,7 @@ from agent_runtime.storage.database import Database
 
 _SESSION_COLUMNS = (
     "session_id, session_name, status, created_at, updated_at, project_dir, agent_name,"
-    " parent_session_name, last_resumed_at, event_count, last_sequence"
+    " parent_session_name, last_resumed_at, event_count, last_sequence, owner_id"
 )
 _EVENT_COLUMNS = "event_id, session_id, sequence, feed_sequence, event_type, timestamp, body"
 
@@ -28,7 +28,9 @@ class SessionRepository(Protocol):
 
     async def get_session(self, session_id: str) -> SessionRecord | None: ...
 
-    async def list_sessions(self, limit: int, offset: int) -> list[SessionRecord]: ...
+    async def list_sessions(self, limit: int, offset: int, owner: str | None = None) -> list[SessionRecord]:
+        """Newest first; only `owner`'s sessions unless owner is None."""
+        ...
 
     async def update_session(self, session_id: str, changes: dict[str, str], now: str) -> SessionRecord | None: ...
 
@@ -38,7 +40,7 @@ class SessionRepository(Protocol):
 
     async def list_events(self, session_id: str, after_sequence: int, limit: int) -> list[EventRecord]: ...
 
-    async def list_feed(self, after_feed_sequence: int, limit: int) -> list[EventRecord]: ...
+    async def list_feed(self, after_feed_sequence: int, limit: int, owner: str | None = None) -> list[EventRecord]: ...
 
     async def last_assistant_message(self, session_id: str) -> EventRecord | None: ...
 
@@ -74,7 +76,7 @@ class SqliteSessionRepository:
     @staticmethod
     async def _insert_session(tx, session: SessionRecord) -> None:
         await tx.execute(
-            f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 session.session_id,
                 session.session_name,
@@ -87,6 +89,7 @@ class SqliteSessionRepository:
                 session.last_resumed_at,
                 session.event_count,
                 session.last_sequence,
+                session.owner_id,
             ),
         )
 
@@ -94,10 +97,11 @@ class SqliteSessionRepository:
         row = await self._db.fetch_one(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))
         return _session(row) if row else None
 
-    async def list_sessions(self, limit: int, offset: int) -> list[SessionRecord]:
+    async def list_sessions(self, limit: int, offset: int, owner: str | None = None) -> list[SessionRecord]:
         rows = await self._db.fetch_all(
-            f"SELECT {_SESSION_COLUMNS} FROM sessions ORDER BY created_at DESC, session_id LIMIT ? OFFSET ?",
-            (limit if limit > 0 else -1, offset),
+            f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE (? IS NULL OR owner_id = ?)"
+            " ORDER BY created_at DESC, session_id LIMIT ? OFFSET ?",
+            (owner, owner, limit if limit > 0 else -1, offset),
         )
         return [_session(row) for row in rows]
 
@@ -140,6 +144,11 @@ class SqliteSessionRepository:
                 session_id, event = pending.session_id, pending.event
                 if session_id not in sessions:
                     row = await tx.fetch_one(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))
+                    if row is not None and pending.scope is not None and row["owner_id"] != pending.scope:
+                        # Someone else's session: as if it did not exist, and
+                        # never created over.
+                        results.append(NotFound(f"Session {session_id} not found", code="SESSION_NOT_FOUND"))
+                        continue
                     if row is not None:
                         sessions[session_id] = (_session(row), False)
                     elif pending.create_if_missing is not None:
@@ -207,12 +216,20 @@ class SqliteSessionRepository:
         )
         return [_event(row) for row in rows]
 
-    async def list_feed(self, after_feed_sequence: int, limit: int) -> list[EventRecord]:
-        rows = await self._db.fetch_all(
-            f"SELECT {_EVENT_COLUMNS} FROM events"
-            " WHERE feed_sequence > ? ORDER BY feed_sequence LIMIT ?",
-            (after_feed_sequence, limit if limit > 0 else -1),
-        )
+    async def list_feed(self, after_feed_sequence: int, limit: int, owner: str | None = None) -> list[EventRecord]:
+        if owner is None:
+            rows = await self._db.fetch_all(
+                f"SELECT {_EVENT_COLUMNS} FROM events"
+                " WHERE feed_sequence > ? ORDER BY feed_sequence LIMIT ?",
+                (after_feed_sequence, limit if limit > 0 else -1),
+            )
+        else:
+            columns = ", ".join(f"e.{c.strip()}" for c in _EVENT_COLUMNS.split(","))
+            rows = await self._db.fetch_all(
+                f"SELECT {columns} FROM events e JOIN sessions s ON s.session_id = e.session_id"
+                " WHERE e.feed_sequence > ? AND s.owner_id = ? ORDER BY e.feed_sequence LIMIT ?",
+                (after_feed_sequence, owner, limit if limit > 0 else -1),
+            )
         return [_event(row) for row in rows]
 
     async def last_assistant_message(self, session_id: str) -> EventRecord | None:

@@ -1,0 +1,200 @@
+"""A user sees and changes only their own sessions, on every surface (REST
+through Envoy, gRPC, the /ws feed); administrator credentials see all."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import grpc
+import pytest
+import pytest_asyncio
+import websockets
+
+from agentruntime.v1 import session_pb2, session_pb2_grpc
+from agent_runtime.errors import NotFound, PermissionDenied
+from agent_runtime.identity.ownership import check_visible, new_owner, owner_scope, require_admin, visible
+from agent_runtime.interceptors.auth import ANONYMOUS, Principal
+from conftest import TEST_API_KEY, http_client, make_settings, running
+from identity_helpers import TEST_INTERNAL_TOKEN, bearer, issue_key, new_user
+
+ADMIN = {"x-api-key": TEST_API_KEY}
+
+
+def new_id(tag: str) -> str:
+    return f"{tag}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest_asyncio.fixture(scope="module")
+async def runtime(tmp_path_factory):
+    settings = make_settings(
+        tmp_path_factory.mktemp("owners"),
+        internal_auth_token=TEST_INTERNAL_TOKEN,
+        rate_limit_unauthenticated=0,
+        rate_limit_authenticated=0,
+        rate_limit_admin=0,
+    )
+    async with running(settings) as started:
+        yield started
+
+
+@pytest_asyncio.fixture(scope="module")
+async def http(runtime):
+    async with http_client(runtime, None) as client:
+        yield client
+
+
+@pytest_asyncio.fixture(scope="module")
+async def users(http):
+    """Alice (JWT), Bob (JWT) and Bob's md_ key, each with one session."""
+    _, alice = await new_user(http, "alice")
+    _, bob = await new_user(http, "bob")
+    bob_key = (await issue_key(http, bearer(bob)))["key"]
+    sessions = {}
+    for name, headers in (("alice", bearer(alice)), ("bob", bearer(bob))):
+        session_id = new_id(name)
+        created = await http.post("/sessions", json={"session_id": session_id}, headers=headers)
+        assert created.status_code == 200, created.text
+        event = await http.post(f"/sessions/{session_id}/events", json={"event_type": "pre_tool"}, headers=headers)
+        assert event.status_code == 200
+        sessions[name] = session_id
+    return {
+        "alice": bearer(alice),
+        "bob": bearer(bob),
+        "bob_key": {"x-api-key": bob_key},
+        "alice_session": sessions["alice"],
+        "bob_session": sessions["bob"],
+    }
+
+
+async def test_rest_user_a_gets_404_for_user_b_session(http, users):
+    bob_session, alice = users["bob_session"], users["alice"]
+    for method, path, body in (
+        ("GET", f"/sessions/{bob_session}", None),
+        ("GET", f"/sessions/{bob_session}/result", None),
+        ("GET", f"/sessions/{bob_session}/events", None),
+        ("GET", f"/events/{bob_session}", None),
+        ("PATCH", f"/sessions/{bob_session}/metadata", {"session_name": "stolen"}),
+        ("POST", f"/sessions/{bob_session}/events", {"event_type": "pre_tool"}),
+        ("POST", "/events", {"event_type": "session_start", "session_id": bob_session}),
+        ("DELETE", f"/sessions/{bob_session}", None),
+    ):
+        response = await http.request(method, path, json=body, headers=alice)
+        assert response.status_code == 404, (method, path, response.text)
+        assert response.json()["code"] == "SESSION_NOT_FOUND"
+    status = await http.get(f"/sessions/{bob_session}/status", headers=alice)
+    assert status.json() == {"status": "not_existent"}
+    listed = (await http.get("/sessions", headers=alice)).json()["sessions"]
+    assert [s["session_id"] for s in listed] == [users["alice_session"]]
+    # Nothing changed for Bob, with his JWT or his key.
+    for headers in (users["bob"], users["bob_key"]):
+        mine = await http.get(f"/sessions/{bob_session}", headers=headers)
+        assert mine.status_code == 200 and mine.json()["session"]["event_count"] == 1
+        assert mine.json()["session"]["session_name"] == bob_session
+
+
+async def test_administrators_see_and_change_every_session(http, users):
+    for headers in (ADMIN, {"x-internal-auth": TEST_INTERNAL_TOKEN}):
+        ids = {s["session_id"] for s in (await http.get("/sessions", headers=headers)).json()["sessions"]}
+        assert {users["alice_session"], users["bob_session"]} <= ids
+        assert (await http.get(f"/sessions/{users['bob_session']}", headers=headers)).status_code == 200
+    admin_session = new_id("admin")
+    await http.post("/sessions", json={"session_id": admin_session}, headers=ADMIN)
+    assert (await http.get(f"/sessions/{admin_session}", headers=users["alice"])).status_code == 404
+
+
+async def test_ingest_creates_owned_sessions(http, users):
+    session_id = new_id("ingest")
+    created = await http.post("/events", json={"event_type": "session_start", "session_id": session_id}, headers=users["alice"])
+    assert created.status_code == 200
+    assert (await http.get(f"/sessions/{session_id}", headers=users["alice"])).status_code == 200
+    assert (await http.get(f"/sessions/{session_id}", headers=users["bob"])).status_code == 404
+
+
+async def test_grpc_user_a_gets_not_found_for_user_b_session(runtime, users):
+    alice = (("authorization", users["alice"]["authorization"]),)
+    async with grpc.aio.insecure_channel(runtime.grpc_target) as channel:
+        stub = session_pb2_grpc.SessionServiceStub(channel)
+        for call in (
+            stub.GetSession(session_pb2.GetSessionRequest(session_id=users["bob_session"]), metadata=alice),
+            stub.ListEvents(session_pb2.ListEventsRequest(session_id=users["bob_session"]), metadata=alice),
+            stub.DeleteSession(session_pb2.DeleteSessionRequest(session_id=users["bob_session"]), metadata=alice),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as failure:
+                await call
+            assert failure.value.code() == grpc.StatusCode.NOT_FOUND
+        listed = await stub.ListSessions(session_pb2.ListSessionsRequest(), metadata=alice)
+        ids = [s.session_id for s in listed.sessions]
+        assert users["alice_session"] in ids and users["bob_session"] not in ids
+        feed = stub.WatchSessions(session_pb2.WatchSessionsRequest(session_id=users["bob_session"]), metadata=alice)
+        with pytest.raises(grpc.aio.AioRpcError) as failure:
+            await feed.read()
+        assert failure.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def ws_url(runtime, query: str = "") -> str:
+    return runtime.http_url.replace("http://", "ws://") + "/ws" + (f"?{query}" if query else "")
+
+
+async def next_message(socket, timeout: float = 5.0) -> dict:
+    while True:
+        message = json.loads(await asyncio.wait_for(socket.recv(), timeout))
+        if message["type"] != "heartbeat":
+            return message
+
+
+async def test_ws_user_a_gets_404_for_user_b_session(runtime, users):
+    with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+        await websockets.connect(ws_url(runtime, f"session_id={users['bob_session']}"), additional_headers=users["alice"])
+    assert refused.value.response.status_code == 404
+    assert json.loads(refused.value.response.body)["code"] == "SESSION_NOT_FOUND"
+    token = users["alice"]["authorization"].removeprefix("Bearer ")
+    with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+        await websockets.connect(ws_url(runtime, f"session_id={users['bob_session']}&after_sequence=0&token={token}"))
+    assert refused.value.response.status_code == 404
+
+
+async def test_ws_feed_carries_only_the_watchers_sessions(runtime, http, users):
+    token = users["alice"]["authorization"].removeprefix("Bearer ")
+    for who in ("bob", "alice"):
+        posted = await http.post(f"/sessions/{users[who + '_session']}/events", json={"event_type": "post_tool"}, headers=users[who])
+        assert posted.status_code == 200
+    async with websockets.connect(ws_url(runtime, f"token={token}&after_feed_sequence=1")) as socket:
+        assert (await next_message(socket))["type"] == "connected"
+        init = await next_message(socket)
+        assert users["bob_session"] not in {s["session_id"] for s in init["sessions"]}
+        assert users["alice_session"] in {s["session_id"] for s in init["sessions"]}
+        # The replay follows init at once; the first heartbeat comes later.
+        replayed = []
+        while (message := json.loads(await asyncio.wait_for(socket.recv(), 5)))["type"] == "event":
+            replayed.append(message)
+        assert users["alice_session"] in {m["data"]["session_id"] for m in replayed}
+        assert all(m["data"]["session_id"] != users["bob_session"] for m in replayed)
+    async with websockets.connect(ws_url(runtime, f"token={token}")) as socket:
+        await next_message(socket)
+        await next_message(socket)
+        # Bob's activity is invisible; Alice's own arrives.
+        await http.post(f"/sessions/{users['bob_session']}/events", json={"event_type": "pre_tool"}, headers=users["bob"])
+        await http.post("/sessions", json={"session_id": new_id("bob")}, headers=users["bob"])
+        own = new_id("alice")
+        await http.post("/sessions", json={"session_id": own}, headers=users["alice"])
+        created = await next_message(socket)
+        assert created["type"] == "session_created" and created["session"]["session_id"] == own
+
+
+def test_ownership_helpers():
+    alice = Principal(kind="jwt", subject="a", user_id="a")
+    admin = Principal(kind="api_key", subject="configured-key", admin=True)
+    assert new_owner(alice) == "a" and new_owner(admin) is None
+    assert owner_scope(alice) == "a" and owner_scope(admin) is None
+    assert visible("a", owner_scope(alice)) and not visible("b", owner_scope(alice)) and not visible(None, "a")
+    assert visible("b", owner_scope(admin)) and visible(None, owner_scope(admin))
+    assert not visible(None, owner_scope(ANONYMOUS)) and not visible("a", owner_scope(ANONYMOUS))
+    with pytest.raises(NotFound):
+        check_visible("b", "a", NotFound("Task t not found"))
+    check_visible("a", "a", NotFound("unused"))
+    with pytest.raises(PermissionDenied) as denied:
+        require_admin("Deleting users", alice)
+    assert denied.value.http_status == 403 and denied.value.code == "FORBIDDEN"
+    require_admin("Deleting users", admin)
