@@ -23,3 +23,21 @@ function envoy_on_response(handle)
   headers:replace("content-type", "application/json")
   handle:body(true):setBytes(body)
 end
+
+-- `GET /metrics` with `Accept: text/plain` (and not JSON) is the Prometheus
+-- text: the transcoder routes by path only, so the path is switched to
+-- /metrics/prometheus here, before the transcoder sees it.
+function envoy_on_request(handle)
+  local headers = handle:headers()
+  if headers:get(":method") ~= "GET" then
+    return
+  end
+  local path = headers:get(":path")
+  if path ~= "/metrics" and string.sub(path, 1, 9) ~= "/metrics?" then
+    return
+  end
+  local accept = headers:get("accept")
+  if accept ~= nil and string.find(accept, "text/plain", 1, true) and not string.find(accept, "json", 1, true) then
+    headers:replace(":path", "/metrics/prometheus" .. string.sub(path, 9))
+  end
+end

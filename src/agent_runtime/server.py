@@ -23,6 +23,10 @@ from grpc_reflection.v1alpha import reflection
 
 from agentruntime.v1 import compute_pb2, compute_pb2_grpc, session_pb2, session_pb2_grpc
 from agent_runtime import __version__
+from agent_runtime.compute.insights import InsightService
+from agent_runtime.compute.metrics import MetricsCollector
+from agent_runtime.compute.registry import BackendRegistry
+from agent_runtime.compute.service import ComputeLimits, ComputeService
 from agent_runtime.compute.servicer import ComputeServicer
 from agent_runtime.config import Settings
 from agent_runtime.events.bus import EventBus
@@ -35,6 +39,7 @@ from agent_runtime.interceptors.request_context import RequestContextInterceptor
 from agent_runtime.logs import configure_logging
 from agent_runtime.sessions.service import SessionService
 from agent_runtime.sessions.servicer import SessionServicer
+from agent_runtime.storage.compute import SqliteComputeRepository
 from agent_runtime.storage.database import Database
 from agent_runtime.storage.sessions import SqliteSessionRepository
 
@@ -63,6 +68,8 @@ class Runtime:
     bridge_port: int = 0
     envoy: EnvoySupervisor | None = None
     sessions: SessionService | None = None
+    compute: ComputeService | None = None
+    compute_metrics: MetricsCollector | None = None
 
     @property
     def grpc_target(self) -> str:
@@ -80,6 +87,10 @@ class Runtime:
             await self.envoy.stop()
         if self.bridge:
             await self.bridge.stop()
+        if self.compute_metrics:
+            await self.compute_metrics.stop()
+        if self.compute:
+            await self.compute.stop()
         await self.grpc_server.stop(self.settings.shutdown_grace_seconds)
         await self.database.close()
         log.info("server.stopped")
@@ -126,6 +137,30 @@ async def start_runtime(settings: Settings) -> Runtime:
 
     health_reporter.add_dependency("database", database_state)
 
+    compute_repository = SqliteComputeRepository(database)
+    compute = ComputeService(
+        compute_repository,
+        await asyncio.to_thread(BackendRegistry),
+        limits=ComputeLimits(
+            max_concurrency=settings.compute_max_concurrency,
+            max_queued=settings.compute_max_queued,
+            default_timeout_seconds=settings.compute_task_timeout_seconds,
+            max_timeout_seconds=settings.compute_max_task_timeout_seconds,
+            max_task_memory_mb=settings.compute_max_task_memory_mb,
+        ),
+    )
+    await compute.start()
+    compute_metrics = MetricsCollector(
+        compute,
+        compute_repository,
+        interval_seconds=settings.compute_metrics_interval_seconds,
+        ai_tasks_processed=lambda: health_reporter.ai_tasks_processed(),
+    )
+    compute_metrics.start()
+    health_reporter.device_count = lambda: len(compute.registry.devices)
+    health_reporter.active_tasks = lambda: compute.active_tasks
+    health_reporter.gpu_utilization = lambda: compute_metrics.gpu_utilization
+
     server = grpc.aio.server(
         interceptors=[
             RequestContextInterceptor(),
@@ -135,19 +170,32 @@ async def start_runtime(settings: Settings) -> Runtime:
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", settings.max_request_bytes)],
     )
     session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(sessions), server)
-    compute_pb2_grpc.add_ComputeServiceServicer_to_server(ComputeServicer(health_reporter), server)
+    compute_pb2_grpc.add_ComputeServiceServicer_to_server(
+        ComputeServicer(health_reporter, compute, compute_metrics, InsightService(compute_repository)), server
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     try:
         grpc_port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
     except RuntimeError as error:
+        await compute_metrics.stop()
+        await compute.stop()
         await database.close()
         raise StartupError(f"gRPC port {settings.grpc_host}:{settings.grpc_port} cannot be bound: {error}") from None
     await server.start()
     for name in (*SERVICE_NAMES, ""):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    runtime = Runtime(settings, database, server, health_servicer, grpc_port, sessions=sessions)
+    runtime = Runtime(
+        settings,
+        database,
+        server,
+        health_servicer,
+        grpc_port,
+        sessions=sessions,
+        compute=compute,
+        compute_metrics=compute_metrics,
+    )
     log.info("grpc.listening", address=f"{settings.grpc_host}:{grpc_port}")
 
     if settings.run_envoy:
