@@ -50,11 +50,13 @@ LONG_TASK = {"size": 512, "iterations": 1000}
 
 
 async def test_priority_queue_runs_higher_priority_first_then_arrival_order(service, database):
-    blocker = await service.submit("matrix_multiply", {"size": 256, "iterations": 40}, device_preference="cpu_0", wait=False)
+    # A long task holds the only worker until everything is queued.
+    blocker = await service.submit("matrix_multiply", LONG_TASK, device_preference="cpu_0", wait=False)
     submitted = []
     for priority in (1, 5, 10, 5):
         record = await service.submit("vector_operations", {"size": 1000, "iterations": 1}, priority=priority, wait=False)
         submitted.append((priority, record.task_id))
+    await service.cancel(blocker.task_id)
     finished = [await service.wait(task_id) for _, task_id in submitted]
     assert all(r.status == "completed" for r in finished)
     await service.wait(blocker.task_id)

@@ -149,7 +149,8 @@ async def start_runtime(settings: Settings) -> Runtime:
             max_task_memory_mb=settings.compute_max_task_memory_mb,
         ),
     )
-    await compute.start()
+    started = asyncio.Event()
+    await compute.start(probe_after=started)
     compute_metrics = MetricsCollector(
         compute,
         compute_repository,
@@ -220,6 +221,7 @@ async def start_runtime(settings: Settings) -> Runtime:
             await runtime.stop()
             raise
         log.info("http.listening", url=runtime.http_url, compat_ports=list(settings.compat_ports))
+    started.set()
     return runtime
 
 

@@ -104,9 +104,11 @@ class ComputeService:
 
     # -- life cycle ----------------------------------------------------------
 
-    async def start(self, *, probe: bool = True) -> None:
+    async def start(self, *, probe: bool = True, probe_after: asyncio.Event | None = None) -> None:
         """Marks tasks a previous run left unfinished as failed, then starts
-        the workers and (unless the registry was probed already) the probe."""
+        the workers and (unless the registry was probed already) the probe,
+        once `probe_after` is set (the server passes "start-up finished":
+        start-up work on the CPU would disturb the measurements)."""
         now = self._clock()
         failed = await self._repo.fail_unfinished(
             "the server stopped before the task finished; submit it again", iso(now), now.timestamp()
@@ -117,7 +119,7 @@ class ComputeService:
             max_workers=self.limits.max_concurrency, thread_name_prefix="compute"
         )
         if probe:
-            self._probe_task = asyncio.create_task(self._probe())
+            self._probe_task = asyncio.create_task(self._probe(probe_after))
         else:
             self._probe_ready.set()
         self._workers = [asyncio.create_task(self._worker()) for _ in range(self.limits.max_concurrency)]
@@ -131,10 +133,12 @@ class ComputeService:
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def _probe(self) -> None:
+    async def _probe(self, after: asyncio.Event | None = None) -> None:
         """Start-up probe: a first pass that tasks wait for, then a second
         pass a few seconds later (start-up itself loads the CPU and can
         disturb the first); each device keeps its best figure."""
+        if after is not None:
+            await after.wait()
         loop = asyncio.get_running_loop()
         delays = [0.0]
         if self.limits.probe_second_pass_delay_seconds is not None:
