@@ -14,7 +14,7 @@ waits for the start-up probe, then measures:
 - load: 1000 tasks submitted without waiting (accepted vs refused with 429)
   while GET /health is timed (p50/p99).
 
-Each figure is the best of `--repeats` runs on both sides. Default run stays
+Service and raw runs alternate; each figure is the best of `--repeats` runs. Default run stays
 around two minutes on 2 cores (`--quick` for a short check, `--full` adds the
 MLX baseline at 4096, which takes minutes on CPU-only MLX).
 
@@ -117,8 +117,9 @@ def raw_numpy_copy(size_mb: int, iterations: int) -> float:
     return 2.0 * src.nbytes * iterations / (time.perf_counter() - started) / 1e9
 
 
-def best(function, repeats: int, *args) -> float:
-    return max(function(*args) for _ in range(repeats))
+# BLAS and MLX worker threads keep spinning for a moment after their work:
+# each side pauses first so that it does not run against the other's spin.
+SETTLE_SECONDS = 0.3
 
 
 # -- the service --------------------------------------------------------------
@@ -196,10 +197,22 @@ async def task(client: httpx.AsyncClient, operation: str, parameters: dict, **fi
     return body
 
 
-async def service_best(client, repeats: int, operation: str, parameters: dict, key: str) -> tuple[float, str]:
-    results = [await task(client, operation, parameters) for _ in range(repeats)]
-    top = max(results, key=lambda r: r["result"]["output"][key])
-    return top["result"]["output"][key], top["result"]["device_used"]
+async def interleaved(client, repeats: int, operation: str, parameters: dict, key: str, raws: dict) -> tuple[float, str, dict]:
+    """Alternates service and raw runs (service, raw A, raw B, service, …) so
+    that other work on the machine disturbs every side alike; best of each.
+    `raws` maps a name to (function, args, repeats)."""
+    served: list[tuple[float, str]] = []
+    raw_results: dict[str, list[float]] = {name: [] for name in raws}
+    for index in range(repeats):
+        await asyncio.sleep(SETTLE_SECONDS)
+        body = await task(client, operation, parameters)
+        served.append((body["result"]["output"][key], body["result"]["device_used"]))
+        for name, (function, args, times) in raws.items():
+            if index < times:
+                time.sleep(SETTLE_SECONDS)
+                raw_results[name].append(function(*args))
+    rate, device = max(served)
+    return rate, device, {name: max(values) for name, values in raw_results.items()}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -246,15 +259,15 @@ async def main() -> None:
             print("| n | iterations | service (device) | plain NumPy | plain MLX | service / best raw |")
             print("|---|---|---|---|---|---|")
             for n, iterations in sizes:
-                served, device = await service_best(
-                    client, repeats, "matrix_multiply", {"size": n, "iterations": iterations}, "gflops"
-                )
-                numpy_rate = best(raw_numpy_matmul, repeats, n, iterations)
-                mlx_rate = None
+                raws = {"numpy": (raw_numpy_matmul, (n, iterations), repeats)}
                 if mx is not None and (n < 4096 or args.full):
                     # CPU-only MLX is slow at large sizes: one run, fewer iterations.
                     mlx_iterations = max(1, iterations // (4 if n >= 1024 else 1))
-                    mlx_rate = best(raw_mlx_matmul, 1 if n >= 1024 else repeats, n, mlx_iterations)
+                    raws["mlx"] = (raw_mlx_matmul, (n, mlx_iterations), 1 if n >= 1024 else repeats)
+                served, device, raw = await interleaved(
+                    client, repeats, "matrix_multiply", {"size": n, "iterations": iterations}, "gflops", raws
+                )
+                numpy_rate, mlx_rate = raw["numpy"], raw.get("mlx")
                 best_raw = max(r for r in (numpy_rate, mlx_rate) if r is not None)
                 mlx_text = f"{mlx_rate:.1f}" if mlx_rate is not None else ("skipped (--full)" if mx else "n/a")
                 print(f"| {n} | {iterations} | {served:.1f} ({device}) | {numpy_rate:.1f} | {mlx_text} | {served / best_raw:.2f} |")
@@ -264,11 +277,13 @@ async def main() -> None:
             print("| elements | iterations | service (device) | plain NumPy | plain MLX | service / best raw |")
             print("|---|---|---|---|---|---|")
             for n, iterations in ((100_000, 50), (1_000_000, 20), (10_000_000, 5)):
-                served, device = await service_best(
-                    client, repeats, "vector_operations", {"size": n, "iterations": iterations}, "gflops"
+                raws = {"numpy": (raw_numpy_vector, (n, iterations), repeats)}
+                if mx is not None:
+                    raws["mlx"] = (raw_mlx_vector, (n, iterations), repeats)
+                served, device, raw = await interleaved(
+                    client, repeats, "vector_operations", {"size": n, "iterations": iterations}, "gflops", raws
                 )
-                numpy_rate = best(raw_numpy_vector, repeats, n, iterations)
-                mlx_rate = best(raw_mlx_vector, repeats, n, iterations) if mx is not None else None
+                numpy_rate, mlx_rate = raw["numpy"], raw.get("mlx")
                 best_raw = max(r for r in (numpy_rate, mlx_rate) if r is not None)
                 mlx_text = f"{mlx_rate:.2f}" if mlx_rate is not None else "n/a"
                 print(f"| {n:,} | {iterations} | {served:.2f} ({device}) | {numpy_rate:.2f} | {mlx_text} | {served / best_raw:.2f} |")
@@ -278,10 +293,15 @@ async def main() -> None:
             print("| MB per copy | iterations | service (device) | plain NumPy copyto | service / NumPy |")
             print("|---|---|---|---|---|")
             for size_mb, iterations in ((8, 50), (64, 10), (256, 4)):
-                served, device = await service_best(
-                    client, repeats, "memory_bandwidth", {"size_mb": size_mb, "iterations": iterations}, "bandwidth_gb_s"
+                served, device, raw = await interleaved(
+                    client,
+                    repeats,
+                    "memory_bandwidth",
+                    {"size_mb": size_mb, "iterations": iterations},
+                    "bandwidth_gb_s",
+                    {"numpy": (raw_numpy_copy, (size_mb, iterations), repeats)},
                 )
-                numpy_rate = best(raw_numpy_copy, repeats, size_mb, iterations)
+                numpy_rate = raw["numpy"]
                 print(f"| {size_mb} | {iterations} | {served:.1f} ({device}) | {numpy_rate:.1f} | {served / numpy_rate:.2f} |")
             print()
 

@@ -18,7 +18,7 @@ from agent_runtime.compute.operations import OPERATIONS
 from agent_runtime.compute.registry import BackendRegistry
 from agent_runtime.compute.service import ComputeLimits, ComputeService
 from agent_runtime.errors import FailedPrecondition, PayloadTooLarge, RateLimited, ValidationFailed
-from agent_runtime.storage.compute import MetricSample, SqliteComputeRepository
+from agent_runtime.storage.compute import MetricSample, SqliteComputeRepository, TaskRecord
 from agent_runtime.storage.database import Database
 
 
@@ -169,18 +169,43 @@ async def test_outputs_match_plain_numpy(service):
     assert record.output["checksums"]["dot"] == pytest.approx(float(np.dot(x, y)), rel=1e-5)
 
 
-async def test_restart_fails_unfinished_tasks_with_a_reason(database, registry):
+async def test_shutdown_stores_an_outcome_for_every_task(database, registry):
     first = ComputeService(SqliteComputeRepository(database), registry, limits=ComputeLimits(probe_second_pass_delay_seconds=None))
     await first.start(probe=False)
-    record = await first.submit("matrix_multiply", LONG_TASK, device_preference="cpu_0", wait=False)
+    running = await first.submit("matrix_multiply", LONG_TASK, device_preference="cpu_0", wait=False)
+    queued = await first.submit("compute", {"size": 10}, wait=False)
+    while (await first.get(running.task_id)).status != "running":
+        await asyncio.sleep(0.01)
     await first.stop()
-    second = ComputeService(SqliteComputeRepository(database), registry, limits=ComputeLimits(probe_second_pass_delay_seconds=None))
-    await second.start(probe=False)
+    repository = SqliteComputeRepository(database)
+    stopped, never_started = await repository.get_task(running.task_id), await repository.get_task(queued.task_id)
+    assert stopped.status == "cancelled" and "shut down while the task ran" in stopped.error
+    assert never_started.status == "failed" and "shut down before the task started" in never_started.error
+
+
+async def test_restart_fails_tasks_a_crash_left_unfinished(database, registry):
+    repository = SqliteComputeRepository(database)
+    now = iso(dt.datetime.now(dt.timezone.utc))
+    await repository.insert_task(
+        TaskRecord(
+            task_id="task_crashed",
+            operation="compute",
+            status="running",
+            priority=5,
+            device_preference="auto",
+            parameters={"size": 10},
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    service = ComputeService(repository, registry, limits=ComputeLimits(probe_second_pass_delay_seconds=None))
+    await service.start(probe=False)
     try:
-        stored = await second.get(record.task_id)
-        assert stored.status == "failed" and "server stopped" in stored.error
+        stored = await service.get("task_crashed")
+        assert stored.status == "failed" and "server stopped before the task finished" in stored.error
+        assert stored.finished_at is not None
     finally:
-        await second.stop()
+        await service.stop()
 
 
 def _sample(epoch: float, **values) -> MetricSample:

@@ -27,7 +27,7 @@ from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.compute.backends import system_memory
 from agent_runtime.compute.operations import check_parameters
 from agent_runtime.compute.registry import BackendRegistry
-from agent_runtime.errors import FailedPrecondition, NotFound, RateLimited, ValidationFailed
+from agent_runtime.errors import FailedPrecondition, NotFound, RateLimited, Unavailable, ValidationFailed
 from agent_runtime.events.bus import EventBus
 from agent_runtime.storage.compute import ComputeRepository, TaskRecord
 
@@ -62,6 +62,7 @@ class _Handle:
     timeout: float
     done: asyncio.Future
     cancel: threading.Event = dataclasses.field(default_factory=threading.Event)
+    cancel_reason: str = "cancelled by request"
     enqueued: float = dataclasses.field(default_factory=time.monotonic)
 
 
@@ -101,6 +102,7 @@ class ComputeService:
         self._workers: list[asyncio.Task] = []
         self._probe_ready = asyncio.Event()
         self._probe_task: asyncio.Task | None = None
+        self._stopping = False
 
     # -- life cycle ----------------------------------------------------------
 
@@ -124,9 +126,21 @@ class ComputeService:
             self._probe_ready.set()
         self._workers = [asyncio.create_task(self._worker()) for _ in range(self.limits.max_concurrency)]
 
-    async def stop(self) -> None:
-        for handle in self._handles.values():
-            handle.cancel.set()
+    async def stop(self, grace_seconds: float = 5.0) -> None:
+        """Shutdown: no new tasks; queued ones fail with a reason, running
+        ones stop at their next checkpoint (waited for up to
+        `grace_seconds`), and every outcome is stored."""
+        self._stopping = True
+        running = []
+        for handle in list(self._handles.values()):
+            if handle.record.status == "queued":
+                await self._finish(handle, "failed", "the server shut down before the task started; submit it again")
+            else:
+                handle.cancel_reason = "the server shut down while the task ran; submit it again"
+                handle.cancel.set()
+                running.append(handle.done)
+        if running:
+            await asyncio.wait([asyncio.shield(done) for done in running], timeout=grace_seconds)
         for task in (*self._workers, *([self._probe_task] if self._probe_task else [])):
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
@@ -181,6 +195,8 @@ class ComputeService:
         timeout: float | None = None,
         wait: bool = True,
     ) -> TaskRecord:
+        if self._stopping:
+            raise Unavailable("The server is shutting down: submit the task again once it is back")
         priority = DEFAULT_PRIORITY if priority is None else priority
         if not 1 <= priority <= 10:
             raise ValidationFailed(f"priority must be between 1 and 10, got {priority}", fields={"priority": "must be 1-10"})
@@ -255,6 +271,7 @@ class ComputeService:
         return dataclasses.replace(handle.record)
 
     async def _cancel_handle(self, handle: _Handle, reason: str) -> None:
+        handle.cancel_reason = reason
         handle.cancel.set()
         if handle.record.status == "queued":
             # Not started: finish it here; the worker skips it.
@@ -322,7 +339,7 @@ class ComputeService:
 
             def checkpoint() -> None:
                 if handle.cancel.is_set():
-                    raise _Stop("cancelled", "cancelled by request")
+                    raise _Stop("cancelled", handle.cancel_reason)
                 if time.monotonic() > deadline:
                     raise _Stop("timeout", f"stopped after its timeout of {handle.timeout:g} s")
 
@@ -334,7 +351,7 @@ class ComputeService:
                 )
             except _Stop as stop:
                 record.execution_time = round(time.perf_counter() - started, 6)
-                await self._finish(handle, stop.status, handle.record.error or stop.reason)
+                await self._finish(handle, stop.status, stop.reason)
                 return
             except MemoryError:
                 record.execution_time = round(time.perf_counter() - started, 6)
