@@ -21,9 +21,12 @@ log = structlog.get_logger(__name__)
 # is not probed at the next, larger class (it would only cost start-up time);
 # its last figure, scaled by the work ratio, stands in.
 SKIP_FACTOR = 3.0
-# Each figure is the best of this many timed runs after one warm-up run:
-# the minimum is the least disturbed by other work on the machine.
-PROBE_REPEATS = 3
+# Each figure is the best of this many timed runs after one warm-up run,
+# spread over time by a short pause between rounds: the minimum is the least
+# disturbed by other work on the machine (a multi-threaded BLAS waiting for a
+# descheduled thread can look 100x slower on small matrices for a moment).
+PROBE_REPEATS = 5
+PROBE_PAUSE_SECONDS = 0.01
 
 
 def _no_checkpoint() -> None:
@@ -87,6 +90,7 @@ class BackendRegistry:
                 # hits every device, not just one.
                 samples: dict[str, list[float]] = {d.id: [] for d in measured}
                 for _ in range(PROBE_REPEATS):
+                    time.sleep(PROBE_PAUSE_SECONDS)
                     for device in measured:
                         samples[device.id].append(self.run(device, name, params, _no_checkpoint).compute_seconds)
                 earlier = self._timings.get((name, size_class), {})
