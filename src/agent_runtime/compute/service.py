@@ -335,12 +335,16 @@ class ComputeService:
         try:
             await self._repo.update_task(record)
             self._publish(record)
-            deadline = time.monotonic() + handle.timeout
+            # The clock starts when the worker thread does (not while the
+            # executor is still busy with the start-up probe).
+            deadline: list[float] = []
 
             def checkpoint() -> None:
+                if not deadline:
+                    deadline.append(time.monotonic() + handle.timeout)
                 if handle.cancel.is_set():
                     raise _Stop("cancelled", handle.cancel_reason)
-                if time.monotonic() > deadline:
+                if time.monotonic() > deadline[0]:
                     raise _Stop("timeout", f"stopped after its timeout of {handle.timeout:g} s")
 
             loop = asyncio.get_running_loop()
