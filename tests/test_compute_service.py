@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 
 from agent_runtime.clock import iso
+from agent_runtime.compute.backends import DeviceInfo, parse_nvidia_smi
 from agent_runtime.compute.insights import DeterministicAnalyzer, InsightService
 from agent_runtime.compute.operations import OPERATIONS
 from agent_runtime.compute.registry import BackendRegistry
@@ -263,3 +264,27 @@ async def test_insights_reject_unknown_metric_type_and_timeframe(database):
     empty = await insights.generate("errors", "5m")
     assert empty.sample_count == 0 and "No metric samples" in empty.text
     assert not math.isnan(empty.averages["memory_usage"])
+
+
+def test_nvidia_smi_rows_are_parsed_and_backendless_gpus_never_picked(registry):
+    rows = parse_nvidia_smi("0, NVIDIA H100 80GB HBM3, 81559, 81000, 9.0\n1, NVIDIA H100 80GB HBM3, 81559, 40000, 9.0\n")
+    assert [g["index"] for g in rows] == [0, 1]
+    assert rows[0]["name"] == "NVIDIA H100 80GB HBM3" and rows[1]["memory_free"] == 40000 * 1024 * 1024
+    assert parse_nvidia_smi("garbage\n") == []
+    gpu = DeviceInfo(
+        id="cuda_9", name="test GPU", type="gpu", backend="none", capabilities=["cuda"], compute_units=0,
+        dtypes=(), memory=lambda: (1.0, 1.0),
+    )
+    registry.devices.append(gpu)
+    try:
+        spec = OPERATIONS["matrix_multiply"]
+        params = {"size": 64, "iterations": 1, "dtype": "float32"}
+        assert gpu not in registry.candidates(spec, "float32")
+        with pytest.raises(ValidationFailed, match="no compute backend"):
+            registry.check_preference(spec, params, "cuda_9")
+        device, reason = registry.select(spec, params, "gpu")
+        assert device.backend in registry.backends
+        if not any(d.type == "gpu" for d in registry.candidates(spec, "float32")):
+            assert "no gpu device" in reason
+    finally:
+        registry.devices.remove(gpu)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
+import shutil
+import subprocess
 import threading
 import time
 from typing import Any, Callable, Protocol
@@ -115,6 +117,76 @@ def numpy_blas() -> list[str]:
         if known in name:
             names.append(known)
     return names
+
+
+NVIDIA_QUERY = "index,name,memory.total,memory.free,compute_cap"
+
+
+def parse_nvidia_smi(text: str) -> list[dict[str, Any]]:
+    """Rows of `nvidia-smi --query-gpu=index,name,memory.total,memory.free,
+    compute_cap --format=csv,noheader,nounits` (memory in MiB)."""
+    gpus = []
+    for line in text.strip().splitlines():
+        parts = [part.strip() for part in line.split(",")]
+        if len(parts) != 5:
+            continue
+        try:
+            gpus.append(
+                {
+                    "index": int(parts[0]),
+                    "name": parts[1],
+                    "memory_total": float(parts[2]) * 1024 * 1024,
+                    "memory_free": float(parts[3]) * 1024 * 1024,
+                    "compute_cap": parts[4],
+                }
+            )
+        except ValueError:
+            continue
+    return gpus
+
+
+def nvidia_gpus() -> list[dict[str, Any]]:
+    """CUDA GPUs as the NVIDIA driver reports them; none without nvidia-smi."""
+    binary = shutil.which("nvidia-smi")
+    if binary is None:
+        return []
+    try:
+        done = subprocess.run(
+            [binary, f"--query-gpu={NVIDIA_QUERY}", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return parse_nvidia_smi(done.stdout)
+
+
+def cuda_devices_without_backend() -> list[DeviceInfo]:
+    """CUDA GPUs that no installed backend drives (MLX here is the CPU build):
+    listed with their real memory so clients see them, never picked for work
+    (no dtypes)."""
+    devices = []
+    for gpu in nvidia_gpus():
+
+        def memory(index: int = gpu["index"], total: float = gpu["memory_total"]) -> tuple[float, float]:
+            current = next((g for g in nvidia_gpus() if g["index"] == index), None)
+            return total, current["memory_free"] if current else 0.0
+
+        devices.append(
+            DeviceInfo(
+                id=f"cuda_{gpu['index']}",
+                name=gpu["name"],
+                type="gpu",
+                backend="none",
+                capabilities=["cuda", f"compute_capability_{gpu['compute_cap']}"],
+                compute_units=0,
+                dtypes=(),
+                memory=memory,
+            )
+        )
+    return devices
 
 
 class Backend(Protocol):

@@ -129,7 +129,8 @@ class MetricsCollector:
         self._last_cpu = self._cpu.percent()
         gpu_busy = counters.gpu_busy_seconds - self._last_gpu_busy
         self._last_gpu_busy = counters.gpu_busy_seconds
-        gpu_devices = sum(1 for d in self._service.registry.devices if d.type == "gpu")
+        registry = self._service.registry
+        gpu_devices = sum(1 for d in registry.devices if d.type == "gpu" and d.backend in registry.backends)
         self._last_gpu = round(min(100.0, 100.0 * gpu_busy / elapsed / gpu_devices), 1) if gpu_devices else 0.0
         finished = counters.window_finished
         now = self._clock()

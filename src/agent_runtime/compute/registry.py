@@ -10,7 +10,15 @@ from typing import Any
 
 import structlog
 
-from agent_runtime.compute.backends import Backend, Checkpoint, DeviceInfo, KernelResult, MlxBackend, NumpyBackend
+from agent_runtime.compute.backends import (
+    Backend,
+    Checkpoint,
+    DeviceInfo,
+    KernelResult,
+    MlxBackend,
+    NumpyBackend,
+    cuda_devices_without_backend,
+)
 from agent_runtime.compute.operations import OPERATIONS, OperationSpec
 from agent_runtime.errors import ValidationFailed
 from agent_runtime.storage.compute import ProbeResult
@@ -39,6 +47,8 @@ class BackendRegistry:
             backends = [NumpyBackend(), MlxBackend()]
         self.backends: dict[str, Backend] = {b.name: b for b in backends}
         self.devices: list[DeviceInfo] = [device for backend in backends for device in backend.devices()]
+        if not any("cuda" in d.capabilities for d in self.devices):
+            self.devices.extend(cuda_devices_without_backend())
         self.unavailable: dict[str, str] = {
             b.name: b.unavailable_reason for b in backends if getattr(b, "unavailable_reason", "")
         }
@@ -51,7 +61,9 @@ class BackendRegistry:
 
     def candidates(self, spec: OperationSpec, dtype: str) -> list[DeviceInfo]:
         return [
-            d for d in self.devices if (not spec.mlx_only or d.backend == "mlx") and dtype in d.dtypes
+            d
+            for d in self.devices
+            if d.backend in self.backends and (not spec.mlx_only or d.backend == "mlx") and dtype in d.dtypes
         ]
 
     def run(self, device: DeviceInfo, operation: str, params: dict[str, Any], checkpoint: Checkpoint) -> KernelResult:
@@ -134,6 +146,12 @@ class BackendRegistry:
                 f"device_preference must be auto, cpu, gpu or a device id ({', '.join(d.id for d in self.devices)}), "
                 f"got {preference!r}",
                 fields={"device_preference": "unknown device"},
+            )
+        if device.backend not in self.backends:
+            raise ValidationFailed(
+                f"device {device.id} has no compute backend on this server (install MLX with CUDA support to use it); "
+                "devices that can run tasks: " + ", ".join(d.id for d in candidates),
+                fields={"device_preference": "device has no backend"},
             )
         if device not in candidates:
             raise ValidationFailed(

@@ -181,6 +181,9 @@ class ComputeService:
         return sum(1 for h in self._handles.values() if h.record.status == "queued")
 
     def device_status(self, device_id: str) -> str:
+        device = self.registry.device(device_id)
+        if device is not None and device.backend not in self.registry.backends:
+            return "unavailable"
         return "busy" if self._busy_devices.get(device_id) else "available"
 
     # -- tasks ---------------------------------------------------------------
