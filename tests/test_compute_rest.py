@@ -274,3 +274,22 @@ async def test_compute_over_native_grpc(channel):
     assert task.status == "completed" and task.result.device_used == "cpu_0"
     devices = await stub.ListDevices(compute_pb2.ListDevicesRequest(), metadata=grpc_metadata())
     assert any(d.id == "cpu_0" for d in devices.devices)
+
+
+async def test_watch_tasks_stream_over_native_grpc(channel, http):
+    from agentruntime.v1 import compute_pb2, compute_pb2_grpc
+    from conftest import grpc_metadata
+
+    stub = compute_pb2_grpc.ComputeServiceStub(channel)
+    call = stub.WatchTasks(compute_pb2.WatchTasksRequest(), metadata=grpc_metadata())
+    first = await asyncio.wait_for(call.read(), 5)
+    assert first.status == "watching" and first.task_id == ""
+    task = await submit(http, "vector_operations", {"size": 100})
+    seen = []
+    while "completed" not in seen:
+        update = await asyncio.wait_for(call.read(), 5)
+        if update.task_id == task["task_id"]:
+            seen.append(update.status)
+            assert update.operation == "vector_operations"
+    assert seen == ["queued", "running", "completed"]
+    call.cancel()
