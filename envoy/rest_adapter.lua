@@ -3,16 +3,39 @@
 -- Requests: drops headers whose names gRPC cannot carry as metadata (HTTP
 -- allows e.g. `~` and `^` in names, gRPC keys only [0-9a-z_.-]); forwarded,
 -- they would fail the whole call with INTERNAL.
-function envoy_on_request(handle)
+local function drop_headers_grpc_cannot_carry(headers)
   local invalid = {}
-  for name, _ in pairs(handle:headers()) do
+  for name, _ in pairs(headers) do
     if string.sub(name, 1, 1) ~= ":" and string.find(name, "[^0-9a-z_.%-]") then
       invalid[#invalid + 1] = name
     end
   end
   for _, name in ipairs(invalid) do
-    handle:headers():remove(name)
+    headers:remove(name)
   end
+end
+
+-- `GET /metrics` with `Accept: text/plain` (and not JSON) is the Prometheus
+-- text: the transcoder routes by path only, so the path is switched to
+-- /metrics/prometheus here, before the transcoder sees it.
+local function route_prometheus_metrics(headers)
+  if headers:get(":method") ~= "GET" then
+    return
+  end
+  local path = headers:get(":path")
+  if path ~= "/metrics" and string.sub(path, 1, 9) ~= "/metrics?" then
+    return
+  end
+  local accept = headers:get("accept")
+  if accept ~= nil and string.find(accept, "text/plain", 1, true) and not string.find(accept, "json", 1, true) then
+    headers:replace(":path", "/metrics/prometheus" .. string.sub(path, 9))
+  end
+end
+
+function envoy_on_request(handle)
+  local headers = handle:headers()
+  drop_headers_grpc_cannot_carry(headers)
+  route_prometheus_metrics(headers)
 end
 
 -- Responses: shapes gRPC errors that the transcoder turned into HTTP responses: the

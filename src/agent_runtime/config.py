@@ -32,6 +32,16 @@ def _env_int(name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {value!r}") from None
 
 
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -85,6 +95,17 @@ class Settings:
     rate_limit_unauthenticated: int = 10
     rate_limit_admin: int = 6000
     rate_limit_window_seconds: float = 60.0
+    # Compute tasks running at once (each in a worker thread).
+    compute_max_concurrency: int = 1
+    # Compute tasks waiting in the queue before POST /tasks answers 429.
+    compute_max_queued: int = 256
+    # Default and largest per-task timeout, in seconds.
+    compute_task_timeout_seconds: float = 60.0
+    compute_max_task_timeout_seconds: float = 600.0
+    # Largest memory one compute task may allocate (413 beyond), in MB.
+    compute_max_task_memory_mb: int = 1024
+    # Seconds between stored metric samples (the series /ai/insights reads).
+    compute_metrics_interval_seconds: float = 10.0
 
     @property
     def database_path(self) -> pathlib.Path:
@@ -141,6 +162,13 @@ class Settings:
                 raise ValueError(f"{name.upper()} must not be negative (0 turns the limit off)")
         if self.rate_limit_window_seconds <= 0:
             raise ValueError("RATE_LIMIT_WINDOW_SECONDS must be positive")
+        for name in ("compute_max_concurrency", "compute_max_queued", "compute_max_task_memory_mb"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name.upper()} must be at least 1, got {getattr(self, name)}")
+        if not 0 < self.compute_task_timeout_seconds <= self.compute_max_task_timeout_seconds:
+            raise ValueError("COMPUTE_TASK_TIMEOUT_SECONDS must be positive and at most COMPUTE_MAX_TASK_TIMEOUT_SECONDS")
+        if self.compute_metrics_interval_seconds <= 0:
+            raise ValueError("COMPUTE_METRICS_INTERVAL must be positive")
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -166,6 +194,16 @@ class Settings:
             "rate_limit_unauthenticated": _env_int("RATE_LIMIT_UNAUTHENTICATED", cls.rate_limit_unauthenticated),
             "rate_limit_admin": _env_int("RATE_LIMIT_ADMIN", cls.rate_limit_admin),
             "rate_limit_window_seconds": float(_env_int("RATE_LIMIT_WINDOW_SECONDS", int(cls.rate_limit_window_seconds))),
+            "compute_max_concurrency": _env_int("COMPUTE_MAX_CONCURRENCY", cls.compute_max_concurrency),
+            "compute_max_queued": _env_int("COMPUTE_MAX_QUEUED", cls.compute_max_queued),
+            "compute_task_timeout_seconds": _env_float("COMPUTE_TASK_TIMEOUT_SECONDS", cls.compute_task_timeout_seconds),
+            "compute_max_task_timeout_seconds": _env_float(
+                "COMPUTE_MAX_TASK_TIMEOUT_SECONDS", cls.compute_max_task_timeout_seconds
+            ),
+            "compute_max_task_memory_mb": _env_int("COMPUTE_MAX_TASK_MEMORY_MB", cls.compute_max_task_memory_mb),
+            "compute_metrics_interval_seconds": _env_float(
+                "COMPUTE_METRICS_INTERVAL", cls.compute_metrics_interval_seconds
+            ),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

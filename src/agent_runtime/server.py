@@ -24,6 +24,10 @@ from grpc_reflection.v1alpha import reflection
 from agentruntime.v1 import compute_pb2, compute_pb2_grpc, docs_pb2, docs_pb2_grpc, session_pb2, session_pb2_grpc
 from agentruntime.v1 import identity_pb2, identity_pb2_grpc
 from agent_runtime import __version__
+from agent_runtime.compute.insights import InsightService
+from agent_runtime.compute.metrics import MetricsCollector
+from agent_runtime.compute.registry import BackendRegistry
+from agent_runtime.compute.service import ComputeLimits, ComputeService
 from agent_runtime.compute.servicer import ComputeServicer
 from agent_runtime.config import Settings
 from agent_runtime.events.bus import EventBus
@@ -42,6 +46,7 @@ from agent_runtime.interceptors.validation import ValidationInterceptor
 from agent_runtime.logs import configure_logging
 from agent_runtime.sessions.service import SessionService
 from agent_runtime.sessions.servicer import SessionServicer
+from agent_runtime.storage.compute import SqliteComputeRepository
 from agent_runtime.storage.database import Database
 from agent_runtime.storage.identity import SqliteIdentityRepository
 from agent_runtime.storage.sessions import SqliteSessionRepository
@@ -78,6 +83,8 @@ class Runtime:
     envoy: EnvoySupervisor | None = None
     sessions: SessionService | None = None
     identity: IdentityService | None = None
+    compute: ComputeService | None = None
+    compute_metrics: MetricsCollector | None = None
 
     @property
     def grpc_target(self) -> str:
@@ -95,6 +102,10 @@ class Runtime:
             await self.envoy.stop()
         if self.bridge:
             await self.bridge.stop()
+        if self.compute_metrics:
+            await self.compute_metrics.stop()
+        if self.compute:
+            await self.compute.stop()
         await self.grpc_server.stop(self.settings.shutdown_grace_seconds)
         await self.database.close()
         log.info("server.stopped")
@@ -151,6 +162,31 @@ async def start_runtime(settings: Settings) -> Runtime:
 
     health_reporter.add_dependency("database", database_state)
 
+    compute_repository = SqliteComputeRepository(database)
+    compute = ComputeService(
+        compute_repository,
+        await asyncio.to_thread(BackendRegistry),
+        limits=ComputeLimits(
+            max_concurrency=settings.compute_max_concurrency,
+            max_queued=settings.compute_max_queued,
+            default_timeout_seconds=settings.compute_task_timeout_seconds,
+            max_timeout_seconds=settings.compute_max_task_timeout_seconds,
+            max_task_memory_mb=settings.compute_max_task_memory_mb,
+        ),
+    )
+    started = asyncio.Event()
+    await compute.start(probe_after=started)
+    compute_metrics = MetricsCollector(
+        compute,
+        compute_repository,
+        interval_seconds=settings.compute_metrics_interval_seconds,
+        ai_tasks_processed=lambda: health_reporter.ai_tasks_processed(),
+    )
+    compute_metrics.start()
+    health_reporter.device_count = lambda: len(compute.registry.devices)
+    health_reporter.active_tasks = lambda: compute.active_tasks
+    health_reporter.gpu_utilization = lambda: compute_metrics.gpu_utilization
+
     server = grpc.aio.server(
         interceptors=[
             RequestContextInterceptor(),
@@ -173,7 +209,9 @@ async def start_runtime(settings: Settings) -> Runtime:
         ],
     )
     session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(sessions), server)
-    compute_pb2_grpc.add_ComputeServiceServicer_to_server(ComputeServicer(health_reporter), server)
+    compute_pb2_grpc.add_ComputeServiceServicer_to_server(
+        ComputeServicer(health_reporter, compute, compute_metrics, InsightService(compute_repository)), server
+    )
     docs_pb2_grpc.add_DocsServiceServicer_to_server(DocsServicer(), server)
     identity_pb2_grpc.add_IdentityServiceServicer_to_server(
         IdentityServicer(identity, allow_registration=settings.allow_registration), server
@@ -184,12 +222,24 @@ async def start_runtime(settings: Settings) -> Runtime:
     try:
         grpc_port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
     except RuntimeError as error:
+        await compute_metrics.stop()
+        await compute.stop()
         await database.close()
         raise StartupError(f"gRPC port {settings.grpc_host}:{settings.grpc_port} cannot be bound: {error}") from None
     await server.start()
     for name in (*SERVICE_NAMES, ""):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    runtime = Runtime(settings, database, server, health_servicer, grpc_port, sessions=sessions, identity=identity)
+    runtime = Runtime(
+        settings,
+        database,
+        server,
+        health_servicer,
+        grpc_port,
+        sessions=sessions,
+        compute=compute,
+        compute_metrics=compute_metrics,
+        identity=identity,
+    )
     log.info("grpc.listening", address=f"{settings.grpc_host}:{grpc_port}")
 
     if settings.run_envoy:
@@ -214,6 +264,7 @@ async def start_runtime(settings: Settings) -> Runtime:
             await runtime.stop()
             raise
         log.info("http.listening", url=runtime.http_url, compat_ports=list(settings.compat_ports))
+    started.set()
     return runtime
 
 

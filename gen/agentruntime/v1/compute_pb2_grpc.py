@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from agentruntime.v1 import compute_pb2 as agentruntime_dot_v1_dot_compute__pb2
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -27,8 +28,8 @@ if _version_not_supported:
 
 class ComputeServiceStub:
     """ComputeService serves the openruntime-compute document: service info,
-    health, devices and compute tasks. Devices, tasks and metrics come with
-    the compute issue; service info and health serve every document now.
+    health, devices, compute tasks run through a backend registry (NumPy and
+    MLX), metrics and insights drawn from the stored metrics series.
     """
 
     def __init__(self, channel):
@@ -47,12 +48,57 @@ class ComputeServiceStub:
                 request_serializer=agentruntime_dot_v1_dot_compute__pb2.GetHealthRequest.SerializeToString,
                 response_deserializer=agentruntime_dot_v1_dot_compute__pb2.GetHealthResponse.FromString,
                 _registered_method=True)
+        self.ListDevices = channel.unary_unary(
+                '/agentruntime.v1.ComputeService/ListDevices',
+                request_serializer=agentruntime_dot_v1_dot_compute__pb2.ListDevicesRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_compute__pb2.ListDevicesResponse.FromString,
+                _registered_method=True)
+        self.CreateTask = channel.unary_unary(
+                '/agentruntime.v1.ComputeService/CreateTask',
+                request_serializer=agentruntime_dot_v1_dot_compute__pb2.CreateTaskRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_compute__pb2.ComputeTask.FromString,
+                _registered_method=True)
+        self.ListTasksEnhanced = channel.unary_unary(
+                '/agentruntime.v1.ComputeService/ListTasksEnhanced',
+                request_serializer=agentruntime_dot_v1_dot_compute__pb2.ListTasksEnhancedRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_compute__pb2.ListTasksEnhancedResponse.FromString,
+                _registered_method=True)
+        self.GetTask = channel.unary_unary(
+                '/agentruntime.v1.ComputeService/GetTask',
+                request_serializer=agentruntime_dot_v1_dot_compute__pb2.GetTaskRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_compute__pb2.ComputeTask.FromString,
+                _registered_method=True)
+        self.CancelTask = channel.unary_unary(
+                '/agentruntime.v1.ComputeService/CancelTask',
+                request_serializer=agentruntime_dot_v1_dot_compute__pb2.CancelTaskRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_compute__pb2.ComputeTask.FromString,
+                _registered_method=True)
+        self.GetMetrics = channel.unary_unary(
+                '/agentruntime.v1.ComputeService/GetMetrics',
+                request_serializer=agentruntime_dot_v1_dot_compute__pb2.GetMetricsRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_compute__pb2.GetMetricsResponse.FromString,
+                _registered_method=True)
+        self.GetPrometheusMetrics = channel.unary_unary(
+                '/agentruntime.v1.ComputeService/GetPrometheusMetrics',
+                request_serializer=agentruntime_dot_v1_dot_compute__pb2.GetPrometheusMetricsRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.GenerateInsights = channel.unary_unary(
+                '/agentruntime.v1.ComputeService/GenerateInsights',
+                request_serializer=agentruntime_dot_v1_dot_compute__pb2.GenerateInsightsRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_compute__pb2.GenerateInsightsResponse.FromString,
+                _registered_method=True)
+        self.WatchTasks = channel.unary_stream(
+                '/agentruntime.v1.ComputeService/WatchTasks',
+                request_serializer=agentruntime_dot_v1_dot_compute__pb2.WatchTasksRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_compute__pb2.WatchTasksResponse.FromString,
+                _registered_method=True)
 
 
 class ComputeServiceServicer:
     """ComputeService serves the openruntime-compute document: service info,
-    health, devices and compute tasks. Devices, tasks and metrics come with
-    the compute issue; service info and health serve every document now.
+    health, devices, compute tasks run through a backend registry (NumPy and
+    MLX), metrics and insights drawn from the stored metrics series.
     """
 
     def GetServiceInfo(self, request, context):
@@ -65,6 +111,83 @@ class ComputeServiceServicer:
     def GetHealth(self, request, context):
         """Reports health with the union of the fields that the documents' clients
         read (`GET /health`). Open without credentials.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDevices(self, request, context):
+        """Lists the compute devices found at start-up with their detected
+        capabilities and current memory figures (`GET /devices`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateTask(self, request, context):
+        """Submits a compute task (`POST /tasks`). The task waits in a priority
+        queue (higher priority first, then arrival order) and runs off the event
+        loop; by default the call answers once the task finished. Invalid
+        parameters give INVALID_ARGUMENT (HTTP 422), sizes beyond the limits
+        HTTP 413 before anything is allocated, a full queue RESOURCE_EXHAUSTED
+        (HTTP 429).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTasksEnhanced(self, request, context):
+        """Lists finished and pending tasks with their performance metrics, newest
+        first (`GET /tasks/enhanced`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTask(self, request, context):
+        """Returns one task; NOT_FOUND (HTTP 404) for an unknown id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelTask(self, request, context):
+        """Cancels a queued or running task. A running task stops at its next
+        checkpoint (between iterations). Cancelling a finished task is
+        FAILED_PRECONDITION (HTTP 400).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMetrics(self, request, context):
+        """Current system and task metrics (`GET /metrics`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPrometheusMetrics(self, request, context):
+        """The same metrics in the Prometheus text exposition format
+        (`GET /metrics/prometheus`, and `GET /metrics` with `Accept: text/plain`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GenerateInsights(self, request, context):
+        """Analyses the stored metrics series of a time window: averages, peaks,
+        trends, anomalies and advice (`POST /ai/insights`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchTasks(self, request, context):
+        """Streams a message for every task change (queued, running, completed,
+        failed, cancelled, timeout), after a first message with status
+        `watching` that says the watch is in place. The `/ws` feed merges these
+        as `task_update` messages.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -83,6 +206,51 @@ def add_ComputeServiceServicer_to_server(servicer, server):
                     request_deserializer=agentruntime_dot_v1_dot_compute__pb2.GetHealthRequest.FromString,
                     response_serializer=agentruntime_dot_v1_dot_compute__pb2.GetHealthResponse.SerializeToString,
             ),
+            'ListDevices': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDevices,
+                    request_deserializer=agentruntime_dot_v1_dot_compute__pb2.ListDevicesRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_compute__pb2.ListDevicesResponse.SerializeToString,
+            ),
+            'CreateTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTask,
+                    request_deserializer=agentruntime_dot_v1_dot_compute__pb2.CreateTaskRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_compute__pb2.ComputeTask.SerializeToString,
+            ),
+            'ListTasksEnhanced': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTasksEnhanced,
+                    request_deserializer=agentruntime_dot_v1_dot_compute__pb2.ListTasksEnhancedRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_compute__pb2.ListTasksEnhancedResponse.SerializeToString,
+            ),
+            'GetTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTask,
+                    request_deserializer=agentruntime_dot_v1_dot_compute__pb2.GetTaskRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_compute__pb2.ComputeTask.SerializeToString,
+            ),
+            'CancelTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelTask,
+                    request_deserializer=agentruntime_dot_v1_dot_compute__pb2.CancelTaskRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_compute__pb2.ComputeTask.SerializeToString,
+            ),
+            'GetMetrics': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMetrics,
+                    request_deserializer=agentruntime_dot_v1_dot_compute__pb2.GetMetricsRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_compute__pb2.GetMetricsResponse.SerializeToString,
+            ),
+            'GetPrometheusMetrics': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPrometheusMetrics,
+                    request_deserializer=agentruntime_dot_v1_dot_compute__pb2.GetPrometheusMetricsRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'GenerateInsights': grpc.unary_unary_rpc_method_handler(
+                    servicer.GenerateInsights,
+                    request_deserializer=agentruntime_dot_v1_dot_compute__pb2.GenerateInsightsRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_compute__pb2.GenerateInsightsResponse.SerializeToString,
+            ),
+            'WatchTasks': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchTasks,
+                    request_deserializer=agentruntime_dot_v1_dot_compute__pb2.WatchTasksRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_compute__pb2.WatchTasksResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'agentruntime.v1.ComputeService', rpc_method_handlers)
@@ -93,8 +261,8 @@ def add_ComputeServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class ComputeService:
     """ComputeService serves the openruntime-compute document: service info,
-    health, devices and compute tasks. Devices, tasks and metrics come with
-    the compute issue; service info and health serve every document now.
+    health, devices, compute tasks run through a backend registry (NumPy and
+    MLX), metrics and insights drawn from the stored metrics series.
     """
 
     @staticmethod
@@ -141,6 +309,249 @@ class ComputeService:
             '/agentruntime.v1.ComputeService/GetHealth',
             agentruntime_dot_v1_dot_compute__pb2.GetHealthRequest.SerializeToString,
             agentruntime_dot_v1_dot_compute__pb2.GetHealthResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDevices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.ComputeService/ListDevices',
+            agentruntime_dot_v1_dot_compute__pb2.ListDevicesRequest.SerializeToString,
+            agentruntime_dot_v1_dot_compute__pb2.ListDevicesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.ComputeService/CreateTask',
+            agentruntime_dot_v1_dot_compute__pb2.CreateTaskRequest.SerializeToString,
+            agentruntime_dot_v1_dot_compute__pb2.ComputeTask.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTasksEnhanced(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.ComputeService/ListTasksEnhanced',
+            agentruntime_dot_v1_dot_compute__pb2.ListTasksEnhancedRequest.SerializeToString,
+            agentruntime_dot_v1_dot_compute__pb2.ListTasksEnhancedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.ComputeService/GetTask',
+            agentruntime_dot_v1_dot_compute__pb2.GetTaskRequest.SerializeToString,
+            agentruntime_dot_v1_dot_compute__pb2.ComputeTask.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.ComputeService/CancelTask',
+            agentruntime_dot_v1_dot_compute__pb2.CancelTaskRequest.SerializeToString,
+            agentruntime_dot_v1_dot_compute__pb2.ComputeTask.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMetrics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.ComputeService/GetMetrics',
+            agentruntime_dot_v1_dot_compute__pb2.GetMetricsRequest.SerializeToString,
+            agentruntime_dot_v1_dot_compute__pb2.GetMetricsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPrometheusMetrics(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.ComputeService/GetPrometheusMetrics',
+            agentruntime_dot_v1_dot_compute__pb2.GetPrometheusMetricsRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GenerateInsights(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.ComputeService/GenerateInsights',
+            agentruntime_dot_v1_dot_compute__pb2.GenerateInsightsRequest.SerializeToString,
+            agentruntime_dot_v1_dot_compute__pb2.GenerateInsightsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/agentruntime.v1.ComputeService/WatchTasks',
+            agentruntime_dot_v1_dot_compute__pb2.WatchTasksRequest.SerializeToString,
+            agentruntime_dot_v1_dot_compute__pb2.WatchTasksResponse.FromString,
             options,
             channel_credentials,
             insecure,

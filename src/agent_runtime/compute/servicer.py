@@ -1,32 +1,108 @@
-"""gRPC ComputeService: service info and health (devices and tasks follow in
-the compute issue)."""
+"""gRPC ComputeService: converts messages and calls the compute domain
+classes (tasks, devices, metrics, insights)."""
 
 from __future__ import annotations
 
-from google.protobuf import timestamp_pb2
+from google.api import httpbody_pb2
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from agentruntime.v1 import compute_pb2 as pb
 from agentruntime.v1 import compute_pb2_grpc
 from agent_runtime import __version__
+from agent_runtime.clock import parse_iso
 from agent_runtime.health import HealthReporter
 
 PRODUCT_NAME = "Agent Runtime"
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def _now() -> timestamp_pb2.Timestamp:
+    now = timestamp_pb2.Timestamp()
+    now.GetCurrentTime()
+    return now
+
+
+def _timestamp(text: str | None) -> timestamp_pb2.Timestamp | None:
+    if not text:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(parse_iso(text))
+    return stamp
+
+
+def _struct(value: dict) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(value)
+    return struct
+
+
+def task_to_proto(record) -> pb.ComputeTask:
+    task = pb.ComputeTask(
+        task_id=record.task_id,
+        status=record.status,
+        execution_time=record.execution_time,
+        timestamp=_timestamp(record.updated_at),
+        operation=record.operation,
+        priority=record.priority,
+        error=record.error,
+        queue_time_ms=record.queue_time_ms,
+    )
+    if record.status == "completed" and record.output is not None:
+        task.result.CopyFrom(
+            pb.TaskResult(
+                execution_time=record.execution_time, device_used=record.device_used, output=_struct(record.output)
+            )
+        )
+    return task
+
+
+def enhanced_to_proto(record) -> pb.EnhancedTask:
+    return pb.EnhancedTask(
+        task_id=record.task_id,
+        operation=record.operation,
+        status=record.status,
+        performance_metrics=pb.PerformanceMetrics(
+            execution_time_ms=round(record.execution_time * 1000, 3),
+            memory_used_mb=record.memory_used_mb,
+            gpu_utilization=record.gpu_utilization,
+            queue_time_ms=record.queue_time_ms,
+            gflops=record.gflops,
+            bandwidth_gb_s=record.bandwidth_gb_s,
+        ),
+        timestamp=_timestamp(record.updated_at),
+        device_used=record.device_used,
+        priority=record.priority,
+        error=record.error,
+    )
+
+
+def update_to_proto(record) -> pb.WatchTasksResponse:
+    return pb.WatchTasksResponse(
+        task_id=record.task_id,
+        status=record.status,
+        execution_time=record.execution_time,
+        operation=record.operation,
+        device_used=record.device_used,
+        error=record.error,
+        timestamp=_timestamp(record.updated_at),
+    )
 
 
 class ComputeServicer(compute_pb2_grpc.ComputeServiceServicer):
-    def __init__(self, health: HealthReporter):
+    def __init__(self, health: HealthReporter, compute=None, metrics=None, insights=None):
         self._health = health
+        self._compute = compute
+        self._metrics = metrics
+        self._insights = insights
 
     async def GetServiceInfo(self, request, context) -> pb.GetServiceInfoResponse:
         return pb.GetServiceInfoResponse(name=PRODUCT_NAME, version=__version__, status="running")
 
     async def GetHealth(self, request, context) -> pb.GetHealthResponse:
         report = await self._health.report()
-        now = timestamp_pb2.Timestamp()
-        now.GetCurrentTime()
         return pb.GetHealthResponse(
             status=report.status,
-            timestamp=now,
+            timestamp=_now(),
             service=report.service,
             version=report.version,
             devices=report.devices,
@@ -44,3 +120,91 @@ class ComputeServicer(compute_pb2_grpc.ComputeServiceServicer):
             ),
             uptime_seconds=report.uptime_seconds,
         )
+
+    async def ListDevices(self, request, context) -> pb.ListDevicesResponse:
+        devices = []
+        for device in self._compute.registry.devices:
+            total, available = device.memory()
+            devices.append(
+                pb.Device(
+                    id=device.id,
+                    name=device.name,
+                    type=device.type,
+                    status=self._compute.device_status(device.id),
+                    capabilities=device.capabilities,
+                    memory_total=total,
+                    memory_available=available,
+                    backend=device.backend,
+                    compute_units=device.compute_units,
+                )
+            )
+        return pb.ListDevicesResponse(devices=devices)
+
+    async def CreateTask(self, request: pb.CreateTaskRequest, context) -> pb.ComputeTask:
+        record = await self._compute.submit(
+            request.operation,
+            json_format.MessageToDict(request.parameters),
+            device_preference=request.device_preference,
+            priority=request.priority if request.HasField("priority") else None,
+            timeout=request.timeout if request.HasField("timeout") else None,
+            wait=request.wait if request.HasField("wait") else True,
+        )
+        return task_to_proto(record)
+
+    async def ListTasksEnhanced(self, request: pb.ListTasksEnhancedRequest, context) -> pb.ListTasksEnhancedResponse:
+        tasks, total = await self._compute.list_tasks(request.limit, request.offset)
+        return pb.ListTasksEnhancedResponse(
+            tasks=[enhanced_to_proto(t) for t in tasks], total_count=total, timestamp=_now()
+        )
+
+    async def GetTask(self, request: pb.GetTaskRequest, context) -> pb.ComputeTask:
+        return task_to_proto(await self._compute.get(request.task_id))
+
+    async def CancelTask(self, request: pb.CancelTaskRequest, context) -> pb.ComputeTask:
+        return task_to_proto(await self._compute.cancel(request.task_id))
+
+    async def GetMetrics(self, request, context) -> pb.GetMetricsResponse:
+        from agent_runtime.compute.metrics import format_uptime
+
+        snap = self._metrics.snapshot()
+        return pb.GetMetricsResponse(
+            gpu_utilization=snap.gpu_utilization,
+            memory_usage=snap.memory_usage,
+            active_tasks=snap.active_tasks,
+            ai_tasks_processed=snap.ai_tasks_processed,
+            uptime=format_uptime(snap.uptime_seconds),
+            timestamp=_now(),
+            cpu_utilization=snap.cpu_utilization,
+            queued_tasks=snap.queued_tasks,
+            tasks_completed=snap.tasks_completed,
+            tasks_failed=snap.tasks_failed,
+            uptime_seconds=snap.uptime_seconds,
+            devices=snap.devices,
+        )
+
+    async def GetPrometheusMetrics(self, request, context) -> httpbody_pb2.HttpBody:
+        return httpbody_pb2.HttpBody(content_type=PROMETHEUS_CONTENT_TYPE, data=self._metrics.prometheus_text().encode())
+
+    async def GenerateInsights(self, request: pb.GenerateInsightsRequest, context) -> pb.GenerateInsightsResponse:
+        report = await self._insights.generate(request.metric_type, request.timeframe)
+        snap = self._metrics.snapshot()
+        return pb.GenerateInsightsResponse(
+            insights=report.text,
+            metrics=pb.InsightMetrics(
+                gpu_utilization=report.averages["gpu_utilization"],
+                memory_usage=report.averages["memory_usage"],
+                active_tasks=snap.active_tasks,
+                ai_tasks_processed=snap.ai_tasks_processed,
+            ),
+            timestamp=_now(),
+            analysis=_struct(report.analysis),
+            analyzer=report.analyzer,
+            sample_count=report.sample_count,
+        )
+
+    async def WatchTasks(self, request, context):
+        async for record in self._compute.watch():
+            if record is None:
+                yield pb.WatchTasksResponse(status="watching", timestamp=_now())
+            else:
+                yield update_to_proto(record)

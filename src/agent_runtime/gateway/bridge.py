@@ -3,14 +3,16 @@ gRPC client call of the streaming RPC behind it, with the caller's
 credentials forwarded, so auth, ownership and errors are the server's.
 
 `/ws` is the shared live feed (DESIGN rule 1): `connected`, then the
-session feed's `init`, `event` and `session_*` messages, and a `heartbeat`
-with system metrics every few seconds.
+session feed's `init`, `event` and `session_*` messages, `task_update` for
+every compute task change (from ComputeService.WatchTasks), and a
+`heartbeat` with system metrics every few seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import http
 import json
 import urllib.parse
@@ -113,6 +115,8 @@ class WebSocketBridge:
         self._server: Server | None = None
         # Feed calls opened during the handshake, taken over by the handler.
         self._pending: dict[int, tuple[Any, session_pb2.WatchSessionsResponse]] = {}
+        # Compute task watches opened during the handshake (None: not served).
+        self._task_watches: dict[int, Any] = {}
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         self._server = await serve(
@@ -126,6 +130,9 @@ class WebSocketBridge:
             await self._server.wait_closed()
         for call, _ in self._pending.values():
             call.cancel()
+        for call in self._task_watches.values():
+            if call is not None:
+                call.cancel()
         await self._channel.close()
 
     async def _open_feed(self, connection: ServerConnection, request: Request) -> Response | None:
@@ -151,6 +158,7 @@ class WebSocketBridge:
         if first is grpc.aio.EOF:
             return _error_response(503, "The session feed ended before it started", "UNAVAILABLE")
         self._pending[id(connection)] = (call, first)
+        self._task_watches[id(connection)] = await self._open_task_watch(request)
         return None
 
     async def _add_headers(self, connection: ServerConnection, request: Request, response: Response) -> Response:
@@ -162,8 +170,21 @@ class WebSocketBridge:
                     response.headers[key] = value
         return response
 
+    async def _open_task_watch(self, request: Request):
+        """Opens ComputeService.WatchTasks and waits for its `watching`
+        message, so no task change after the handshake is missed. A server
+        without it leaves the feed without task updates."""
+        call = self._compute.WatchTasks(compute_pb2.WatchTasksRequest(), metadata=credentials_metadata(request))
+        try:
+            first = await call.read()
+        except grpc.aio.AioRpcError as error:
+            log.warning("bridge.task_watch_unavailable", code=error.code().name)
+            return None
+        return None if first is grpc.aio.EOF else call
+
     async def _handle(self, connection: ServerConnection) -> None:
         call, first = self._pending.pop(id(connection))
+        task_watch = self._task_watches.pop(id(connection), None)
         tasks = []
         try:
             await connection.send(
@@ -174,6 +195,7 @@ class WebSocketBridge:
                 asyncio.create_task(self._forward_feed(connection, call)),
                 asyncio.create_task(self._heartbeat(connection, call)),
                 asyncio.create_task(self._drain_client(connection)),
+                asyncio.create_task(self._forward_task_updates(connection, task_watch)),
             ]
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
@@ -194,11 +216,40 @@ class WebSocketBridge:
             for task in tasks:
                 task.cancel()
             call.cancel()
+            if task_watch is not None:
+                task_watch.cancel()
 
     async def _forward_feed(self, connection: ServerConnection, call) -> None:
         # read(), not iteration: the handshake already used read() on this call.
         while (update := await call.read()) is not grpc.aio.EOF:
             await connection.send(dumps(feed_message(update)))
+
+    async def _forward_task_updates(self, connection: ServerConnection, call) -> None:
+        """`task_update` messages; never ends the socket on its own (the
+        session feed and the client decide that)."""
+        if call is not None:
+            try:
+                while (update := await call.read()) is not grpc.aio.EOF:
+                    await connection.send(
+                        dumps(
+                            {
+                                "type": "task_update",
+                                "data": {
+                                    "task_id": update.task_id,
+                                    "status": update.status,
+                                    "execution_time": update.execution_time,
+                                    "operation": update.operation,
+                                    "device_used": update.device_used,
+                                    "error": update.error,
+                                    "timestamp": iso(update.timestamp.ToDatetime(tzinfo=dt.timezone.utc)),
+                                },
+                            }
+                        )
+                    )
+            except grpc.aio.AioRpcError as error:
+                if error.code() != grpc.StatusCode.CANCELLED:
+                    log.warning("bridge.task_watch_ended", code=error.code().name)
+        await asyncio.Event().wait()
 
     async def _heartbeat(self, connection: ServerConnection, call) -> None:
         while True:
