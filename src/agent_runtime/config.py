@@ -65,6 +65,10 @@ class Settings:
     heartbeat_seconds: float = 5.0
     # Seconds in-flight calls get to finish on shutdown.
     shutdown_grace_seconds: float = 10.0
+    # Largest training/validation file accepted by /ml-api/files/ (413 beyond).
+    ml_max_file_bytes: int = 8 * 1024 * 1024
+    # Fine-tuning jobs that run at the same time; the rest wait in a queue.
+    ml_max_concurrent_jobs: int = 1
 
     @property
     def database_path(self) -> pathlib.Path:
@@ -98,6 +102,10 @@ class Settings:
             )
         if self.max_request_bytes <= 0:
             raise ValueError("MAX_REQUEST_BYTES must be positive")
+        if self.ml_max_file_bytes <= 0:
+            raise ValueError("ML_MAX_FILE_BYTES must be positive")
+        if self.ml_max_concurrent_jobs < 1:
+            raise ValueError("ML_MAX_CONCURRENT_JOBS must be at least 1")
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -115,6 +123,8 @@ class Settings:
             else DEFAULT_CORS_ORIGINS,
             "debug_logging": _env_bool("DEBUG_LOGGING", False),
             "max_request_bytes": _env_int("MAX_REQUEST_BYTES", cls.max_request_bytes),
+            "ml_max_file_bytes": _env_int("ML_MAX_FILE_BYTES", cls.ml_max_file_bytes),
+            "ml_max_concurrent_jobs": _env_int("ML_MAX_CONCURRENT_JOBS", cls.ml_max_concurrent_jobs),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -22,6 +22,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from agentruntime.v1 import compute_pb2, compute_pb2_grpc, session_pb2, session_pb2_grpc
+from agentruntime.v1 import ml_pb2, ml_pb2_grpc
 from agent_runtime import __version__
 from agent_runtime.compute.servicer import ComputeServicer
 from agent_runtime.config import Settings
@@ -33,9 +34,13 @@ from agent_runtime.interceptors.auth import ApiKeyAuthenticator, AuthInterceptor
 from agent_runtime.interceptors.errors import ErrorMappingInterceptor
 from agent_runtime.interceptors.request_context import RequestContextInterceptor
 from agent_runtime.logs import configure_logging
+from agent_runtime.ml import inference as ml_inference
+from agent_runtime.ml.service import MLService
+from agent_runtime.ml.servicer import MLServicer
 from agent_runtime.sessions.service import SessionService
 from agent_runtime.sessions.servicer import SessionServicer
 from agent_runtime.storage.database import Database
+from agent_runtime.storage.ml import SqliteMLRepository
 from agent_runtime.storage.sessions import SqliteSessionRepository
 
 log = structlog.get_logger(__name__)
@@ -43,6 +48,7 @@ log = structlog.get_logger(__name__)
 SERVICE_NAMES = (
     session_pb2.DESCRIPTOR.services_by_name["SessionService"].full_name,
     compute_pb2.DESCRIPTOR.services_by_name["ComputeService"].full_name,
+    ml_pb2.DESCRIPTOR.services_by_name["MLService"].full_name,
 )
 
 
@@ -63,6 +69,7 @@ class Runtime:
     bridge_port: int = 0
     envoy: EnvoySupervisor | None = None
     sessions: SessionService | None = None
+    ml: MLService | None = None
 
     @property
     def grpc_target(self) -> str:
@@ -81,6 +88,10 @@ class Runtime:
         if self.bridge:
             await self.bridge.stop()
         await self.grpc_server.stop(self.settings.shutdown_grace_seconds)
+        if self.ml:
+            # Running fine-tuning jobs checkpoint and resume on next start.
+            await self.ml.stop(self.settings.shutdown_grace_seconds)
+            ml_inference.set_default(None)
         await self.database.close()
         log.info("server.stopped")
 
@@ -120,6 +131,14 @@ async def start_runtime(settings: Settings) -> Runtime:
     bus: EventBus = EventBus()
     sessions = SessionService(SqliteSessionRepository(database), bus)
     health_reporter = HealthReporter(MultiAgentSettings.from_env())
+    ml = MLService(
+        SqliteMLRepository(database),
+        settings.data_dir,
+        max_file_bytes=settings.ml_max_file_bytes,
+        max_concurrent_jobs=settings.ml_max_concurrent_jobs,
+    )
+    await ml.start()
+    ml_inference.set_default(ml_inference.LocalInference(ml.locate))
 
     async def database_state() -> str:
         return "connected" if await database.ping() else "disconnected"
@@ -136,18 +155,20 @@ async def start_runtime(settings: Settings) -> Runtime:
     )
     session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(sessions), server)
     compute_pb2_grpc.add_ComputeServiceServicer_to_server(ComputeServicer(health_reporter), server)
+    ml_pb2_grpc.add_MLServiceServicer_to_server(MLServicer(ml), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     try:
         grpc_port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
     except RuntimeError as error:
+        await ml.stop(0)
         await database.close()
         raise StartupError(f"gRPC port {settings.grpc_host}:{settings.grpc_port} cannot be bound: {error}") from None
     await server.start()
     for name in (*SERVICE_NAMES, ""):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    runtime = Runtime(settings, database, server, health_servicer, grpc_port, sessions=sessions)
+    runtime = Runtime(settings, database, server, health_servicer, grpc_port, sessions=sessions, ml=ml)
     log.info("grpc.listening", address=f"{settings.grpc_host}:{grpc_port}")
 
     if settings.run_envoy:
