@@ -203,6 +203,10 @@ class JobRunner:
                 limit=1 << 20,
             )
         self._processes[job_id] = process
+        if self._stopping:
+            # stop() ran while this worker was starting: it checkpoints and exits.
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
         log.info("ml.job.started", job_id=job_id, pid=process.pid, resume_step=spec["resume_step"])
         metrics = dict(started.metrics or {})
         outcome: dict = {}

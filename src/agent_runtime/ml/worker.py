@@ -163,7 +163,9 @@ def run(spec: dict) -> int:
                 save(done)
                 state["last_saved"] = done
             if _stop_requested.is_set():
-                if state["last_saved"] != done and done > start_step:
+                # Always leave a checkpoint (step 0 included) so that the job
+                # resumes after a graceful stop.
+                if state["last_saved"] != done or not checkpoint_path(output_dir, done).exists():
                     save(done)
                 emit({"type": "stopped", "step": done})
                 sys.exit(STOPPED_EXIT_CODE)
