@@ -272,3 +272,21 @@ async def test_grpc_create_job_with_documented_fields(ml):
             ml_pb2.CreateFineTuningJobRequest(model_id="tiny", training_file="file-nope"), metadata=grpc_metadata()
         )
     assert error.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_worker_failure_fails_the_job_with_the_reason(http, ml, ml_runtime, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(ml_runtime.settings.data_dir / "models" / "tiny", broken)
+    registered = await http.post("/ml-api/models/", json={"path": str(broken), "id": "broken"})
+    assert registered.status_code == 200, registered.text
+    (broken / "model.safetensors").write_bytes(b"not weights")
+    train = await upload(http, chat_examples(8))
+    job = (await http.post("/ml-api/fine-tuning-jobs/", json={"model_id": "broken", "training_file": train,
+                                                               "hyperparameters": FAST})).json()
+    events = await watch(ml, job["id"])
+    assert events[-1].status == "failed"
+    failed = (await http.get(f"/ml-api/fine-tuning-jobs/{job['id']}/")).json()
+    assert failed["status"] == "failed" and failed["error"] and failed["fine_tuned_model"] is None
+    assert failed["error"] in events[-1].message
