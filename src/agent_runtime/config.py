@@ -106,6 +106,10 @@ class Settings:
     compute_max_task_memory_mb: int = 1024
     # Seconds between stored metric samples (the series /ai/insights reads).
     compute_metrics_interval_seconds: float = 10.0
+    # Largest training/validation file accepted by /ml-api/files/ (413 beyond).
+    ml_max_file_bytes: int = 8 * 1024 * 1024
+    # Fine-tuning jobs that run at the same time; the rest wait in a queue.
+    ml_max_concurrent_jobs: int = 1
 
     @property
     def database_path(self) -> pathlib.Path:
@@ -169,6 +173,10 @@ class Settings:
             raise ValueError("COMPUTE_TASK_TIMEOUT_SECONDS must be positive and at most COMPUTE_MAX_TASK_TIMEOUT_SECONDS")
         if self.compute_metrics_interval_seconds <= 0:
             raise ValueError("COMPUTE_METRICS_INTERVAL must be positive")
+        if self.ml_max_file_bytes <= 0:
+            raise ValueError("ML_MAX_FILE_BYTES must be positive")
+        if self.ml_max_concurrent_jobs < 1:
+            raise ValueError("ML_MAX_CONCURRENT_JOBS must be at least 1")
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -204,6 +212,8 @@ class Settings:
             "compute_metrics_interval_seconds": _env_float(
                 "COMPUTE_METRICS_INTERVAL", cls.compute_metrics_interval_seconds
             ),
+            "ml_max_file_bytes": _env_int("ML_MAX_FILE_BYTES", cls.ml_max_file_bytes),
+            "ml_max_concurrent_jobs": _env_int("ML_MAX_CONCURRENT_JOBS", cls.ml_max_concurrent_jobs),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -23,6 +23,7 @@ from grpc_reflection.v1alpha import reflection
 
 from agentruntime.v1 import compute_pb2, compute_pb2_grpc, docs_pb2, docs_pb2_grpc, session_pb2, session_pb2_grpc
 from agentruntime.v1 import identity_pb2, identity_pb2_grpc
+from agentruntime.v1 import ml_pb2, ml_pb2_grpc
 from agent_runtime import __version__
 from agent_runtime.compute.insights import InsightService
 from agent_runtime.compute.metrics import MetricsCollector
@@ -44,11 +45,15 @@ from agent_runtime.interceptors.errors import ErrorMappingInterceptor
 from agent_runtime.interceptors.request_context import RequestContextInterceptor
 from agent_runtime.interceptors.validation import ValidationInterceptor
 from agent_runtime.logs import configure_logging
+from agent_runtime.ml import inference as ml_inference
+from agent_runtime.ml.service import MLService
+from agent_runtime.ml.servicer import MLServicer
 from agent_runtime.sessions.service import SessionService
 from agent_runtime.sessions.servicer import SessionServicer
 from agent_runtime.storage.compute import SqliteComputeRepository
 from agent_runtime.storage.database import Database
 from agent_runtime.storage.identity import SqliteIdentityRepository
+from agent_runtime.storage.ml import SqliteMLRepository
 from agent_runtime.storage.sessions import SqliteSessionRepository
 
 log = structlog.get_logger(__name__)
@@ -58,6 +63,7 @@ SERVICE_NAMES = (
     compute_pb2.DESCRIPTOR.services_by_name["ComputeService"].full_name,
     docs_pb2.DESCRIPTOR.services_by_name["DocsService"].full_name,
     identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name,
+    ml_pb2.DESCRIPTOR.services_by_name["MLService"].full_name,
 )
 
 
@@ -85,6 +91,7 @@ class Runtime:
     identity: IdentityService | None = None
     compute: ComputeService | None = None
     compute_metrics: MetricsCollector | None = None
+    ml: MLService | None = None
 
     @property
     def grpc_target(self) -> str:
@@ -107,6 +114,10 @@ class Runtime:
         if self.compute:
             await self.compute.stop()
         await self.grpc_server.stop(self.settings.shutdown_grace_seconds)
+        if self.ml:
+            # Running fine-tuning jobs checkpoint and resume on next start.
+            await self.ml.stop(self.settings.shutdown_grace_seconds)
+            ml_inference.set_default(None)
         await self.database.close()
         log.info("server.stopped")
 
@@ -156,6 +167,14 @@ async def start_runtime(settings: Settings) -> Runtime:
     identity = IdentityService(
         SqliteIdentityRepository(database), TokenIssuer(signing_key, settings.jwt_expires_seconds)
     )
+    ml = MLService(
+        SqliteMLRepository(database),
+        settings.data_dir,
+        max_file_bytes=settings.ml_max_file_bytes,
+        max_concurrent_jobs=settings.ml_max_concurrent_jobs,
+    )
+    await ml.start()
+    ml_inference.set_default(ml_inference.LocalInference(ml.locate))
 
     async def database_state() -> str:
         return "connected" if await database.ping() else "disconnected"
@@ -216,6 +235,7 @@ async def start_runtime(settings: Settings) -> Runtime:
     identity_pb2_grpc.add_IdentityServiceServicer_to_server(
         IdentityServicer(identity, allow_registration=settings.allow_registration), server
     )
+    ml_pb2_grpc.add_MLServiceServicer_to_server(MLServicer(ml), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
@@ -224,6 +244,7 @@ async def start_runtime(settings: Settings) -> Runtime:
     except RuntimeError as error:
         await compute_metrics.stop()
         await compute.stop()
+        await ml.stop(0)
         await database.close()
         raise StartupError(f"gRPC port {settings.grpc_host}:{settings.grpc_port} cannot be bound: {error}") from None
     await server.start()
@@ -239,6 +260,7 @@ async def start_runtime(settings: Settings) -> Runtime:
         compute=compute,
         compute_metrics=compute_metrics,
         identity=identity,
+        ml=ml,
     )
     log.info("grpc.listening", address=f"{settings.grpc_host}:{grpc_port}")
 

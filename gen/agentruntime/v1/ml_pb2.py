@@ -22,15 +22,147 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61gentruntime/v1/ml.proto\x12\x0f\x61gentruntime.v12\x0b\n\tMLServiceb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61gentruntime/v1/ml.proto\x12\x0f\x61gentruntime.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x1cgoogle/protobuf/struct.proto\"\x12\n\x10GetMLInfoRequest\"\x8f\x01\n\x11GetMLInfoResponse\x12\x16\n\x06status\x18\x01 \x01(\tR\x06status\x12\x18\n\x07version\x18\x02 \x01(\tR\x07version\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\x12.\n\x13ml_client_available\x18\x04 \x01(\x08R\x11mlClientAvailable\"\x13\n\x11ListModelsRequest\"\x17\n\x15ListModelsJsonRequest\"J\n\x12ListModelsResponse\x12\x34\n\x06models\x18\x01 \x03(\x0b\x32\x1c.agentruntime.v1.ModelDetailR\x06models\"2\n\x0fGetModelRequest\x12\x1f\n\x08model_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x07modelId\"6\n\x13GetModelJsonRequest\x12\x1f\n\x08model_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x07modelId\"F\n\x10GetModelResponse\x12\x32\n\x05model\x18\x01 \x01(\x0b\x32\x1c.agentruntime.v1.ModelDetailR\x05model\"\xb8\x02\n\x0bModelDetail\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n\x07version\x18\x03 \x01(\tR\x07version\x12 \n\x0b\x64\x65scription\x18\x04 \x01(\tR\x0b\x64\x65scription\x12L\n\nparameters\x18\x05 \x03(\x0b\x32,.agentruntime.v1.ModelDetail.ParametersEntryR\nparameters\x12\x1d\n\ncreated_at\x18\x06 \x01(\tR\tcreatedAt\x12\x1d\n\nupdated_at\x18\x07 \x01(\tR\tupdatedAt\x1a=\n\x0fParametersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xc9\x01\n\x14RegisterModelRequest\x12\x18\n\x04path\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04path\x12\x0e\n\x02id\x18\x02 \x01(\tR\x02id\x12\x12\n\x04name\x18\x03 \x01(\tR\x04name\x12\x18\n\x07version\x18\x04 \x01(\tR\x07version\x12 \n\x0b\x64\x65scription\x18\x05 \x01(\tR\x0b\x64\x65scription\x12\x37\n\nparameters\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructR\nparameters\"\xe8\x01\n\x04\x46ile\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n\x06object\x18\x02 \x01(\tR\x06object\x12\x14\n\x05\x62ytes\x18\x03 \x01(\x05R\x05\x62ytes\x12\x1d\n\ncreated_at\x18\x04 \x01(\rR\tcreatedAt\x12\x1a\n\x08\x66ilename\x18\x05 \x01(\tR\x08\x66ilename\x12\x18\n\x07purpose\x18\x06 \x01(\tR\x07purpose\x12\x1d\n\nline_count\x18\x07 \x01(\x05R\tlineCount\x12\x16\n\x06\x66ormat\x18\x08 \x01(\tR\x06\x66ormat\x12\x16\n\x06status\x18\t \x01(\tR\x06status\"\x82\x01\n\x11UploadFileRequest\x12\x37\n\thttp_body\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBodyB\x04\xe2\x41\x01\x02R\x08httpBody\x12\x1a\n\x08\x66ilename\x18\x02 \x01(\tR\x08\x66ilename\x12\x18\n\x07purpose\x18\x03 \x01(\tR\x07purpose\"\x12\n\x10ListFilesRequest\"V\n\x11ListFilesResponse\x12\x16\n\x06object\x18\x01 \x01(\tR\x06object\x12)\n\x04\x64\x61ta\x18\x02 \x03(\x0b\x32\x15.agentruntime.v1.FileR\x04\x64\x61ta\"/\n\x0eGetFileRequest\x12\x1d\n\x07\x66ile_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x06\x66ileId\"2\n\x11\x44\x65leteFileRequest\x12\x1d\n\x07\x66ile_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x06\x66ileId\"V\n\x12\x44\x65leteFileResponse\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n\x06object\x18\x02 \x01(\tR\x06object\x12\x18\n\x07\x64\x65leted\x18\x03 \x01(\x08R\x07\x64\x65leted\"\xd3\x02\n\x0fHyperparameters\x12\x17\n\x07n_steps\x18\x01 \x01(\x05R\x06nSteps\x12\x1d\n\nbatch_size\x18\x02 \x01(\x05R\tbatchSize\x12#\n\rlearning_rate\x18\x03 \x01(\x01R\x0clearningRate\x12\x1b\n\tlora_rank\x18\x04 \x01(\x05R\x08loraRank\x12\x1f\n\x0blora_layers\x18\x05 \x01(\x05R\nloraLayers\x12\x1d\n\neval_every\x18\x06 \x01(\x05R\tevalEvery\x12)\n\x10\x63heckpoint_every\x18\x07 \x01(\x05R\x0f\x63heckpointEvery\x12$\n\x0emax_seq_length\x18\x08 \x01(\x05R\x0cmaxSeqLength\x12\x12\n\x04seed\x18\t \x01(\x05R\x04seed\x12!\n\x0creport_every\x18\n \x01(\x05R\x0breportEvery\"\x9e\x03\n\x1a\x43reateFineTuningJobRequest\x12\x1f\n\x08model_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x07modelId\x12)\n\rtraining_file\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x0ctrainingFile\x12\'\n\x0fvalidation_file\x18\x03 \x01(\tR\x0evalidationFile\x12\x16\n\x06suffix\x18\x04 \x01(\tR\x06suffix\x12\x65\n\x0e\x63ompute_config\x18\x05 \x03(\x0b\x32>.agentruntime.v1.CreateFineTuningJobRequest.ComputeConfigEntryR\rcomputeConfig\x12J\n\x0fhyperparameters\x18\x06 \x01(\x0b\x32 .agentruntime.v1.HyperparametersR\x0fhyperparameters\x1a@\n\x12\x43omputeConfigEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xb9\x02\n\x1e\x43reateFineTuningJobJsonRequest\x12\x1f\n\x08model_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x07modelId\x12)\n\rtraining_file\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x0ctrainingFile\x12\'\n\x0fvalidation_file\x18\x03 \x01(\tR\x0evalidationFile\x12\x16\n\x06suffix\x18\x04 \x01(\tR\x06suffix\x12>\n\x0e\x63ompute_config\x18\x05 \x01(\x0b\x32\x17.google.protobuf.StructR\rcomputeConfig\x12J\n\x0fhyperparameters\x18\x06 \x01(\x0b\x32 .agentruntime.v1.HyperparametersR\x0fhyperparameters\"\xf3\x03\n\x15\x46ineTuningJobResponse\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x19\n\x08model_id\x18\x02 \x01(\tR\x07modelId\x12\x16\n\x06status\x18\x03 \x01(\tR\x06status\x12\x1d\n\ncreated_at\x18\x04 \x01(\tR\tcreatedAt\x12\x1d\n\nupdated_at\x18\x05 \x01(\tR\tupdatedAt\x12-\n\x10\x66ine_tuned_model\x18\x06 \x01(\tH\x00R\x0e\x66ineTunedModel\x88\x01\x01\x12#\n\rtraining_file\x18\x07 \x01(\tR\x0ctrainingFile\x12,\n\x0fvalidation_file\x18\x08 \x01(\tH\x01R\x0evalidationFile\x88\x01\x01\x12M\n\x07metrics\x18\t \x03(\x0b\x32\x33.agentruntime.v1.FineTuningJobResponse.MetricsEntryR\x07metrics\x12\x19\n\x05\x65rror\x18\n \x01(\tH\x02R\x05\x65rror\x88\x01\x01\x1a:\n\x0cMetricsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x02R\x05value:\x02\x38\x01\x42\x13\n\x11_fine_tuned_modelB\x12\n\x10_validation_fileB\x08\n\x06_error\"\x1b\n\x19ListFineTuningJobsRequest\"\x1f\n\x1dListFineTuningJobsJsonRequest\"X\n\x1aListFineTuningJobsResponse\x12:\n\x04jobs\x18\x01 \x03(\x0b\x32&.agentruntime.v1.FineTuningJobResponseR\x04jobs\"6\n\x17GetFineTuningJobRequest\x12\x1b\n\x06job_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x05jobId\":\n\x1bGetFineTuningJobJsonRequest\x12\x1b\n\x06job_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x05jobId\"9\n\x1a\x43\x61ncelFineTuningJobRequest\x12\x1b\n\x06job_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x05jobId\"O\n\x1b\x43\x61ncelFineTuningJobResponse\x12\x16\n\x06status\x18\x01 \x01(\tR\x06status\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\"_\n\x19WatchFineTuningJobRequest\x12\x1b\n\x06job_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x05jobId\x12%\n\x0e\x61\x66ter_sequence\x18\x02 \x01(\x05R\rafterSequence\"\xc8\x02\n\x12\x46ineTuningJobEvent\x12\x15\n\x06job_id\x18\x01 \x01(\tR\x05jobId\x12\x1a\n\x08sequence\x18\x02 \x01(\x05R\x08sequence\x12\x12\n\x04type\x18\x03 \x01(\tR\x04type\x12\x1d\n\ncreated_at\x18\x04 \x01(\tR\tcreatedAt\x12\x18\n\x07message\x18\x05 \x01(\tR\x07message\x12\x16\n\x06status\x18\x06 \x01(\tR\x06status\x12J\n\x07metrics\x18\x07 \x03(\x0b\x32\x30.agentruntime.v1.FineTuningJobEvent.MetricsEntryR\x07metrics\x12\x12\n\x04step\x18\x08 \x01(\x05R\x04step\x1a:\n\x0cMetricsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x02R\x05value:\x02\x38\x01\x32\xf7\x0f\n\tMLService\x12\x63\n\tGetMLInfo\x12!.agentruntime.v1.GetMLInfoRequest\x1a\".agentruntime.v1.GetMLInfoResponse\"\x0f\x82\xd3\xe4\x93\x02\t\x12\x07/ml-api\x12U\n\nListModels\x12\".agentruntime.v1.ListModelsRequest\x1a#.agentruntime.v1.ListModelsResponse\x12\x66\n\x0eListModelsJson\x12&.agentruntime.v1.ListModelsJsonRequest\x1a\x14.google.api.HttpBody\"\x16\x82\xd3\xe4\x93\x02\x10\x12\x0e/ml-api/models\x12O\n\x08GetModel\x12 .agentruntime.v1.GetModelRequest\x1a!.agentruntime.v1.GetModelResponse\x12m\n\x0cGetModelJson\x12$.agentruntime.v1.GetModelJsonRequest\x1a\x14.google.api.HttpBody\"!\x82\xd3\xe4\x93\x02\x1b\x12\x19/ml-api/models/{model_id}\x12o\n\rRegisterModel\x12%.agentruntime.v1.RegisterModelRequest\x1a\x1c.agentruntime.v1.ModelDetail\"\x19\x82\xd3\xe4\x93\x02\x13\"\x0e/ml-api/models:\x01*\x12i\n\nUploadFile\x12\".agentruntime.v1.UploadFileRequest\x1a\x15.agentruntime.v1.File\" \x82\xd3\xe4\x93\x02\x1a\"\r/ml-api/files:\thttp_body\x12i\n\tListFiles\x12!.agentruntime.v1.ListFilesRequest\x1a\".agentruntime.v1.ListFilesResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/ml-api/files\x12\x62\n\x07GetFile\x12\x1f.agentruntime.v1.GetFileRequest\x1a\x15.agentruntime.v1.File\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/ml-api/files/{file_id}\x12v\n\nDeleteFile\x12\".agentruntime.v1.DeleteFileRequest\x1a#.agentruntime.v1.DeleteFileResponse\"\x1f\x82\xd3\xe4\x93\x02\x19*\x17/ml-api/files/{file_id}\x12j\n\x13\x43reateFineTuningJob\x12+.agentruntime.v1.CreateFineTuningJobRequest\x1a&.agentruntime.v1.FineTuningJobResponse\x12\x85\x01\n\x17\x43reateFineTuningJobJson\x12/.agentruntime.v1.CreateFineTuningJobJsonRequest\x1a\x14.google.api.HttpBody\"#\x82\xd3\xe4\x93\x02\x1d\"\x18/ml-api/fine-tuning-jobs:\x01*\x12m\n\x12ListFineTuningJobs\x12*.agentruntime.v1.ListFineTuningJobsRequest\x1a+.agentruntime.v1.ListFineTuningJobsResponse\x12\x80\x01\n\x16ListFineTuningJobsJson\x12..agentruntime.v1.ListFineTuningJobsJsonRequest\x1a\x14.google.api.HttpBody\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/ml-api/fine-tuning-jobs\x12\x64\n\x10GetFineTuningJob\x12(.agentruntime.v1.GetFineTuningJobRequest\x1a&.agentruntime.v1.FineTuningJobResponse\x12\x85\x01\n\x14GetFineTuningJobJson\x12,.agentruntime.v1.GetFineTuningJobJsonRequest\x1a\x14.google.api.HttpBody\")\x82\xd3\xe4\x93\x02#\x12!/ml-api/fine-tuning-jobs/{job_id}\x12\xa5\x01\n\x13\x43\x61ncelFineTuningJob\x12+.agentruntime.v1.CancelFineTuningJobRequest\x1a,.agentruntime.v1.CancelFineTuningJobResponse\"3\x82\xd3\xe4\x93\x02-\"(/ml-api/fine-tuning-jobs/{job_id}/cancel:\x01*\x12g\n\x12WatchFineTuningJob\x12*.agentruntime.v1.WatchFineTuningJobRequest\x1a#.agentruntime.v1.FineTuningJobEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'agentruntime.v1.ml_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MLSERVICE']._serialized_start=45
-  _globals['_MLSERVICE']._serialized_end=56
+  _globals['_GETMODELREQUEST'].fields_by_name['model_id']._loaded_options = None
+  _globals['_GETMODELREQUEST'].fields_by_name['model_id']._serialized_options = b'\342A\001\002'
+  _globals['_GETMODELJSONREQUEST'].fields_by_name['model_id']._loaded_options = None
+  _globals['_GETMODELJSONREQUEST'].fields_by_name['model_id']._serialized_options = b'\342A\001\002'
+  _globals['_MODELDETAIL_PARAMETERSENTRY']._loaded_options = None
+  _globals['_MODELDETAIL_PARAMETERSENTRY']._serialized_options = b'8\001'
+  _globals['_REGISTERMODELREQUEST'].fields_by_name['path']._loaded_options = None
+  _globals['_REGISTERMODELREQUEST'].fields_by_name['path']._serialized_options = b'\342A\001\002'
+  _globals['_UPLOADFILEREQUEST'].fields_by_name['http_body']._loaded_options = None
+  _globals['_UPLOADFILEREQUEST'].fields_by_name['http_body']._serialized_options = b'\342A\001\002'
+  _globals['_GETFILEREQUEST'].fields_by_name['file_id']._loaded_options = None
+  _globals['_GETFILEREQUEST'].fields_by_name['file_id']._serialized_options = b'\342A\001\002'
+  _globals['_DELETEFILEREQUEST'].fields_by_name['file_id']._loaded_options = None
+  _globals['_DELETEFILEREQUEST'].fields_by_name['file_id']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEFINETUNINGJOBREQUEST_COMPUTECONFIGENTRY']._loaded_options = None
+  _globals['_CREATEFINETUNINGJOBREQUEST_COMPUTECONFIGENTRY']._serialized_options = b'8\001'
+  _globals['_CREATEFINETUNINGJOBREQUEST'].fields_by_name['model_id']._loaded_options = None
+  _globals['_CREATEFINETUNINGJOBREQUEST'].fields_by_name['model_id']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEFINETUNINGJOBREQUEST'].fields_by_name['training_file']._loaded_options = None
+  _globals['_CREATEFINETUNINGJOBREQUEST'].fields_by_name['training_file']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEFINETUNINGJOBJSONREQUEST'].fields_by_name['model_id']._loaded_options = None
+  _globals['_CREATEFINETUNINGJOBJSONREQUEST'].fields_by_name['model_id']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEFINETUNINGJOBJSONREQUEST'].fields_by_name['training_file']._loaded_options = None
+  _globals['_CREATEFINETUNINGJOBJSONREQUEST'].fields_by_name['training_file']._serialized_options = b'\342A\001\002'
+  _globals['_FINETUNINGJOBRESPONSE_METRICSENTRY']._loaded_options = None
+  _globals['_FINETUNINGJOBRESPONSE_METRICSENTRY']._serialized_options = b'8\001'
+  _globals['_GETFINETUNINGJOBREQUEST'].fields_by_name['job_id']._loaded_options = None
+  _globals['_GETFINETUNINGJOBREQUEST'].fields_by_name['job_id']._serialized_options = b'\342A\001\002'
+  _globals['_GETFINETUNINGJOBJSONREQUEST'].fields_by_name['job_id']._loaded_options = None
+  _globals['_GETFINETUNINGJOBJSONREQUEST'].fields_by_name['job_id']._serialized_options = b'\342A\001\002'
+  _globals['_CANCELFINETUNINGJOBREQUEST'].fields_by_name['job_id']._loaded_options = None
+  _globals['_CANCELFINETUNINGJOBREQUEST'].fields_by_name['job_id']._serialized_options = b'\342A\001\002'
+  _globals['_WATCHFINETUNINGJOBREQUEST'].fields_by_name['job_id']._loaded_options = None
+  _globals['_WATCHFINETUNINGJOBREQUEST'].fields_by_name['job_id']._serialized_options = b'\342A\001\002'
+  _globals['_FINETUNINGJOBEVENT_METRICSENTRY']._loaded_options = None
+  _globals['_FINETUNINGJOBEVENT_METRICSENTRY']._serialized_options = b'8\001'
+  _globals['_MLSERVICE'].methods_by_name['GetMLInfo']._loaded_options = None
+  _globals['_MLSERVICE'].methods_by_name['GetMLInfo']._serialized_options = b'\202\323\344\223\002\t\022\007/ml-api'
+  _globals['_MLSERVICE'].methods_by_name['ListModelsJson']._loaded_options = None
+  _globals['_MLSERVICE'].methods_by_name['ListModelsJson']._serialized_options = b'\202\323\344\223\002\020\022\016/ml-api/models'
+  _globals['_MLSERVICE'].methods_by_name['GetModelJson']._loaded_options = None
+  _globals['_MLSERVICE'].methods_by_name['GetModelJson']._serialized_options = b'\202\323\344\223\002\033\022\031/ml-api/models/{model_id}'
+  _globals['_MLSERVICE'].methods_by_name['RegisterModel']._loaded_options = None
+  _globals['_MLSERVICE'].methods_by_name['RegisterModel']._serialized_options = b'\202\323\344\223\002\023\"\016/ml-api/models:\001*'
+  _globals['_MLSERVICE'].methods_by_name['UploadFile']._loaded_options = None
+  _globals['_MLSERVICE'].methods_by_name['UploadFile']._serialized_options = b'\202\323\344\223\002\032\"\r/ml-api/files:\thttp_body'
+  _globals['_MLSERVICE'].methods_by_name['ListFiles']._loaded_options = None
+  _globals['_MLSERVICE'].methods_by_name['ListFiles']._serialized_options = b'\202\323\344\223\002\017\022\r/ml-api/files'
+  _globals['_MLSERVICE'].methods_by_name['GetFile']._loaded_options = None
+  _globals['_MLSERVICE'].methods_by_name['GetFile']._serialized_options = b'\202\323\344\223\002\031\022\027/ml-api/files/{file_id}'
+  _globals['_MLSERVICE'].methods_by_name['DeleteFile']._loaded_options = None
+  _globals['_MLSERVICE'].methods_by_name['DeleteFile']._serialized_options = b'\202\323\344\223\002\031*\027/ml-api/files/{file_id}'
+  _globals['_MLSERVICE'].methods_by_name['CreateFineTuningJobJson']._loaded_options = None
+  _globals['_MLSERVICE'].methods_by_name['CreateFineTuningJobJson']._serialized_options = b'\202\323\344\223\002\035\"\030/ml-api/fine-tuning-jobs:\001*'
+  _globals['_MLSERVICE'].methods_by_name['ListFineTuningJobsJson']._loaded_options = None
+  _globals['_MLSERVICE'].methods_by_name['ListFineTuningJobsJson']._serialized_options = b'\202\323\344\223\002\032\022\030/ml-api/fine-tuning-jobs'
+  _globals['_MLSERVICE'].methods_by_name['GetFineTuningJobJson']._loaded_options = None
+  _globals['_MLSERVICE'].methods_by_name['GetFineTuningJobJson']._serialized_options = b'\202\323\344\223\002#\022!/ml-api/fine-tuning-jobs/{job_id}'
+  _globals['_MLSERVICE'].methods_by_name['CancelFineTuningJob']._loaded_options = None
+  _globals['_MLSERVICE'].methods_by_name['CancelFineTuningJob']._serialized_options = b'\202\323\344\223\002-\"(/ml-api/fine-tuning-jobs/{job_id}/cancel:\001*'
+  _globals['_GETMLINFOREQUEST']._serialized_start=165
+  _globals['_GETMLINFOREQUEST']._serialized_end=183
+  _globals['_GETMLINFORESPONSE']._serialized_start=186
+  _globals['_GETMLINFORESPONSE']._serialized_end=329
+  _globals['_LISTMODELSREQUEST']._serialized_start=331
+  _globals['_LISTMODELSREQUEST']._serialized_end=350
+  _globals['_LISTMODELSJSONREQUEST']._serialized_start=352
+  _globals['_LISTMODELSJSONREQUEST']._serialized_end=375
+  _globals['_LISTMODELSRESPONSE']._serialized_start=377
+  _globals['_LISTMODELSRESPONSE']._serialized_end=451
+  _globals['_GETMODELREQUEST']._serialized_start=453
+  _globals['_GETMODELREQUEST']._serialized_end=503
+  _globals['_GETMODELJSONREQUEST']._serialized_start=505
+  _globals['_GETMODELJSONREQUEST']._serialized_end=559
+  _globals['_GETMODELRESPONSE']._serialized_start=561
+  _globals['_GETMODELRESPONSE']._serialized_end=631
+  _globals['_MODELDETAIL']._serialized_start=634
+  _globals['_MODELDETAIL']._serialized_end=946
+  _globals['_MODELDETAIL_PARAMETERSENTRY']._serialized_start=885
+  _globals['_MODELDETAIL_PARAMETERSENTRY']._serialized_end=946
+  _globals['_REGISTERMODELREQUEST']._serialized_start=949
+  _globals['_REGISTERMODELREQUEST']._serialized_end=1150
+  _globals['_FILE']._serialized_start=1153
+  _globals['_FILE']._serialized_end=1385
+  _globals['_UPLOADFILEREQUEST']._serialized_start=1388
+  _globals['_UPLOADFILEREQUEST']._serialized_end=1518
+  _globals['_LISTFILESREQUEST']._serialized_start=1520
+  _globals['_LISTFILESREQUEST']._serialized_end=1538
+  _globals['_LISTFILESRESPONSE']._serialized_start=1540
+  _globals['_LISTFILESRESPONSE']._serialized_end=1626
+  _globals['_GETFILEREQUEST']._serialized_start=1628
+  _globals['_GETFILEREQUEST']._serialized_end=1675
+  _globals['_DELETEFILEREQUEST']._serialized_start=1677
+  _globals['_DELETEFILEREQUEST']._serialized_end=1727
+  _globals['_DELETEFILERESPONSE']._serialized_start=1729
+  _globals['_DELETEFILERESPONSE']._serialized_end=1815
+  _globals['_HYPERPARAMETERS']._serialized_start=1818
+  _globals['_HYPERPARAMETERS']._serialized_end=2157
+  _globals['_CREATEFINETUNINGJOBREQUEST']._serialized_start=2160
+  _globals['_CREATEFINETUNINGJOBREQUEST']._serialized_end=2574
+  _globals['_CREATEFINETUNINGJOBREQUEST_COMPUTECONFIGENTRY']._serialized_start=2510
+  _globals['_CREATEFINETUNINGJOBREQUEST_COMPUTECONFIGENTRY']._serialized_end=2574
+  _globals['_CREATEFINETUNINGJOBJSONREQUEST']._serialized_start=2577
+  _globals['_CREATEFINETUNINGJOBJSONREQUEST']._serialized_end=2890
+  _globals['_FINETUNINGJOBRESPONSE']._serialized_start=2893
+  _globals['_FINETUNINGJOBRESPONSE']._serialized_end=3392
+  _globals['_FINETUNINGJOBRESPONSE_METRICSENTRY']._serialized_start=3283
+  _globals['_FINETUNINGJOBRESPONSE_METRICSENTRY']._serialized_end=3341
+  _globals['_LISTFINETUNINGJOBSREQUEST']._serialized_start=3394
+  _globals['_LISTFINETUNINGJOBSREQUEST']._serialized_end=3421
+  _globals['_LISTFINETUNINGJOBSJSONREQUEST']._serialized_start=3423
+  _globals['_LISTFINETUNINGJOBSJSONREQUEST']._serialized_end=3454
+  _globals['_LISTFINETUNINGJOBSRESPONSE']._serialized_start=3456
+  _globals['_LISTFINETUNINGJOBSRESPONSE']._serialized_end=3544
+  _globals['_GETFINETUNINGJOBREQUEST']._serialized_start=3546
+  _globals['_GETFINETUNINGJOBREQUEST']._serialized_end=3600
+  _globals['_GETFINETUNINGJOBJSONREQUEST']._serialized_start=3602
+  _globals['_GETFINETUNINGJOBJSONREQUEST']._serialized_end=3660
+  _globals['_CANCELFINETUNINGJOBREQUEST']._serialized_start=3662
+  _globals['_CANCELFINETUNINGJOBREQUEST']._serialized_end=3719
+  _globals['_CANCELFINETUNINGJOBRESPONSE']._serialized_start=3721
+  _globals['_CANCELFINETUNINGJOBRESPONSE']._serialized_end=3800
+  _globals['_WATCHFINETUNINGJOBREQUEST']._serialized_start=3802
+  _globals['_WATCHFINETUNINGJOBREQUEST']._serialized_end=3897
+  _globals['_FINETUNINGJOBEVENT']._serialized_start=3900
+  _globals['_FINETUNINGJOBEVENT']._serialized_end=4228
+  _globals['_FINETUNINGJOBEVENT_METRICSENTRY']._serialized_start=3283
+  _globals['_FINETUNINGJOBEVENT_METRICSENTRY']._serialized_end=3341
+  _globals['_MLSERVICE']._serialized_start=4231
+  _globals['_MLSERVICE']._serialized_end=6270
 # @@protoc_insertion_point(module_scope)

@@ -3,6 +3,8 @@
 import grpc
 import warnings
 
+from agentruntime.v1 import ml_pb2 as agentruntime_dot_v1_dot_ml__pb2
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -25,9 +27,15 @@ if _version_not_supported:
 
 
 class MLServiceStub:
-    """MLService keeps the model registry, training files and fine-tuning jobs (ML issue).
-    Declared now so that every service is known to reflection and to the
-    gateway; its RPCs arrive with the issue that owns it.
+    """MLService keeps the model registry (local MLX model directories and the
+    models that fine-tuning produced), training files and LoRA fine-tuning
+    jobs. It serves the `/ml-api/` part of the agent-runtime-devin document;
+    the documented RPCs and messages keep their names and field numbers.
+
+    REST bindings that the document answers with a bare JSON array or with
+    numbers where the gRPC message has strings are served by `…Json` RPCs that
+    return google.api.HttpBody printed from the typed message (DESIGN.md rules
+    4 and 6); gRPC clients call the typed RPCs.
     """
 
     def __init__(self, channel):
@@ -36,17 +44,348 @@ class MLServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.GetMLInfo = channel.unary_unary(
+                '/agentruntime.v1.MLService/GetMLInfo',
+                request_serializer=agentruntime_dot_v1_dot_ml__pb2.GetMLInfoRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_ml__pb2.GetMLInfoResponse.FromString,
+                _registered_method=True)
+        self.ListModels = channel.unary_unary(
+                '/agentruntime.v1.MLService/ListModels',
+                request_serializer=agentruntime_dot_v1_dot_ml__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_ml__pb2.ListModelsResponse.FromString,
+                _registered_method=True)
+        self.ListModelsJson = channel.unary_unary(
+                '/agentruntime.v1.MLService/ListModelsJson',
+                request_serializer=agentruntime_dot_v1_dot_ml__pb2.ListModelsJsonRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.GetModel = channel.unary_unary(
+                '/agentruntime.v1.MLService/GetModel',
+                request_serializer=agentruntime_dot_v1_dot_ml__pb2.GetModelRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_ml__pb2.GetModelResponse.FromString,
+                _registered_method=True)
+        self.GetModelJson = channel.unary_unary(
+                '/agentruntime.v1.MLService/GetModelJson',
+                request_serializer=agentruntime_dot_v1_dot_ml__pb2.GetModelJsonRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.RegisterModel = channel.unary_unary(
+                '/agentruntime.v1.MLService/RegisterModel',
+                request_serializer=agentruntime_dot_v1_dot_ml__pb2.RegisterModelRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_ml__pb2.ModelDetail.FromString,
+                _registered_method=True)
+        self.UploadFile = channel.unary_unary(
+                '/agentruntime.v1.MLService/UploadFile',
+                request_serializer=agentruntime_dot_v1_dot_ml__pb2.UploadFileRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_ml__pb2.File.FromString,
+                _registered_method=True)
+        self.ListFiles = channel.unary_unary(
+                '/agentruntime.v1.MLService/ListFiles',
+                request_serializer=agentruntime_dot_v1_dot_ml__pb2.ListFilesRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_ml__pb2.ListFilesResponse.FromString,
+                _registered_method=True)
+        self.GetFile = channel.unary_unary(
+                '/agentruntime.v1.MLService/GetFile',
+                request_serializer=agentruntime_dot_v1_dot_ml__pb2.GetFileRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_ml__pb2.File.FromString,
+                _registered_method=True)
+        self.DeleteFile = channel.unary_unary(
+                '/agentruntime.v1.MLService/DeleteFile',
+                request_serializer=agentruntime_dot_v1_dot_ml__pb2.DeleteFileRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_ml__pb2.DeleteFileResponse.FromString,
+                _registered_method=True)
+        self.CreateFineTuningJob = channel.unary_unary(
+                '/agentruntime.v1.MLService/CreateFineTuningJob',
+                request_serializer=agentruntime_dot_v1_dot_ml__pb2.CreateFineTuningJobRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_ml__pb2.FineTuningJobResponse.FromString,
+                _registered_method=True)
+        self.CreateFineTuningJobJson = channel.unary_unary(
+                '/agentruntime.v1.MLService/CreateFineTuningJobJson',
+                request_serializer=agentruntime_dot_v1_dot_ml__pb2.CreateFineTuningJobJsonRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.ListFineTuningJobs = channel.unary_unary(
+                '/agentruntime.v1.MLService/ListFineTuningJobs',
+                request_serializer=agentruntime_dot_v1_dot_ml__pb2.ListFineTuningJobsRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_ml__pb2.ListFineTuningJobsResponse.FromString,
+                _registered_method=True)
+        self.ListFineTuningJobsJson = channel.unary_unary(
+                '/agentruntime.v1.MLService/ListFineTuningJobsJson',
+                request_serializer=agentruntime_dot_v1_dot_ml__pb2.ListFineTuningJobsJsonRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.GetFineTuningJob = channel.unary_unary(
+                '/agentruntime.v1.MLService/GetFineTuningJob',
+                request_serializer=agentruntime_dot_v1_dot_ml__pb2.GetFineTuningJobRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_ml__pb2.FineTuningJobResponse.FromString,
+                _registered_method=True)
+        self.GetFineTuningJobJson = channel.unary_unary(
+                '/agentruntime.v1.MLService/GetFineTuningJobJson',
+                request_serializer=agentruntime_dot_v1_dot_ml__pb2.GetFineTuningJobJsonRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.CancelFineTuningJob = channel.unary_unary(
+                '/agentruntime.v1.MLService/CancelFineTuningJob',
+                request_serializer=agentruntime_dot_v1_dot_ml__pb2.CancelFineTuningJobRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_ml__pb2.CancelFineTuningJobResponse.FromString,
+                _registered_method=True)
+        self.WatchFineTuningJob = channel.unary_stream(
+                '/agentruntime.v1.MLService/WatchFineTuningJob',
+                request_serializer=agentruntime_dot_v1_dot_ml__pb2.WatchFineTuningJobRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_ml__pb2.FineTuningJobEvent.FromString,
+                _registered_method=True)
 
 
 class MLServiceServicer:
-    """MLService keeps the model registry, training files and fine-tuning jobs (ML issue).
-    Declared now so that every service is known to reflection and to the
-    gateway; its RPCs arrive with the issue that owns it.
+    """MLService keeps the model registry (local MLX model directories and the
+    models that fine-tuning produced), training files and LoRA fine-tuning
+    jobs. It serves the `/ml-api/` part of the agent-runtime-devin document;
+    the documented RPCs and messages keep their names and field numbers.
+
+    REST bindings that the document answers with a bare JSON array or with
+    numbers where the gRPC message has strings are served by `…Json` RPCs that
+    return google.api.HttpBody printed from the typed message (DESIGN.md rules
+    4 and 6); gRPC clients call the typed RPCs.
     """
+
+    def GetMLInfo(self, request, context):
+        """Reports that the ML API runs and whether MLX can be used (`GET /ml-api/`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModels(self, request, context):
+        """Lists every registered model, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModelsJson(self, request, context):
+        """REST form of ListModels (`GET /ml-api/models/`): a bare JSON array of
+        models whose `parameters` are numbers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetModel(self, request, context):
+        """Returns one model; NOT_FOUND (HTTP 404) for an unknown id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetModelJson(self, request, context):
+        """REST form of GetModel (`GET /ml-api/models/{model_id}/`): the model
+        itself, `parameters` as numbers.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RegisterModel(self, request, context):
+        """Registers a local MLX model directory (config.json, *.safetensors and a
+        tokenizer). INVALID_ARGUMENT (HTTP 400) when the directory is not a
+        loadable model; ALREADY_EXISTS (HTTP 409) when the id is taken.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UploadFile(self, request, context):
+        """Uploads a JSONL training or validation file, validated line by line.
+        The HTTP body is either the raw JSONL (any content type but JSON, with
+        `?filename=` and `?purpose=`) or a JSON object
+        `{"filename", "purpose", "content": "<jsonl>"}` or
+        `{"filename", "purpose", "data": [{…}, …]}`. Bad lines give
+        VALIDATION_ERROR (HTTP 400) naming each line; a file over the size limit
+        gives PAYLOAD_TOO_LARGE (HTTP 413).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFiles(self, request, context):
+        """Lists uploaded files, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFile(self, request, context):
+        """Returns one file's metadata; NOT_FOUND (HTTP 404) for an unknown id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteFile(self, request, context):
+        """Deletes a file. CONFLICT (HTTP 409) while a queued or running job uses it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateFineTuningJob(self, request, context):
+        """Creates a LoRA fine-tuning job in status `created`; it is queued at once
+        and runs when no other job runs. NOT_FOUND (HTTP 404) for an unknown
+        model or file, INVALID_ARGUMENT (HTTP 400) for bad settings.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateFineTuningJobJson(self, request, context):
+        """REST form of CreateFineTuningJob (`POST /ml-api/fine-tuning-jobs/`):
+        accepts `compute_config` values of any JSON type and prints `null` for
+        unset `fine_tuned_model`, `metrics` and `error`, as documented.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFineTuningJobs(self, request, context):
+        """Lists fine-tuning jobs, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListFineTuningJobsJson(self, request, context):
+        """REST form of ListFineTuningJobs (`GET /ml-api/fine-tuning-jobs/`): a
+        bare JSON array of jobs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFineTuningJob(self, request, context):
+        """Returns one job; NOT_FOUND (HTTP 404) for an unknown id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFineTuningJobJson(self, request, context):
+        """REST form of GetFineTuningJob (`GET /ml-api/fine-tuning-jobs/{job_id}/`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelFineTuningJob(self, request, context):
+        """Cancels a job that has not finished; a running job's process is stopped
+        within seconds. FAILED_PRECONDITION (HTTP 400) for a job that already
+        succeeded, failed or was cancelled.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchFineTuningJob(self, request, context):
+        """Streams a job's events: those after `after_sequence` from storage, then
+        each new one as it happens (status changes, metrics, checkpoints), until
+        the job reaches a final status.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
 
 def add_MLServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'GetMLInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMLInfo,
+                    request_deserializer=agentruntime_dot_v1_dot_ml__pb2.GetMLInfoRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_ml__pb2.GetMLInfoResponse.SerializeToString,
+            ),
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=agentruntime_dot_v1_dot_ml__pb2.ListModelsRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_ml__pb2.ListModelsResponse.SerializeToString,
+            ),
+            'ListModelsJson': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModelsJson,
+                    request_deserializer=agentruntime_dot_v1_dot_ml__pb2.ListModelsJsonRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'GetModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetModel,
+                    request_deserializer=agentruntime_dot_v1_dot_ml__pb2.GetModelRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_ml__pb2.GetModelResponse.SerializeToString,
+            ),
+            'GetModelJson': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetModelJson,
+                    request_deserializer=agentruntime_dot_v1_dot_ml__pb2.GetModelJsonRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'RegisterModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterModel,
+                    request_deserializer=agentruntime_dot_v1_dot_ml__pb2.RegisterModelRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_ml__pb2.ModelDetail.SerializeToString,
+            ),
+            'UploadFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.UploadFile,
+                    request_deserializer=agentruntime_dot_v1_dot_ml__pb2.UploadFileRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_ml__pb2.File.SerializeToString,
+            ),
+            'ListFiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFiles,
+                    request_deserializer=agentruntime_dot_v1_dot_ml__pb2.ListFilesRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_ml__pb2.ListFilesResponse.SerializeToString,
+            ),
+            'GetFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFile,
+                    request_deserializer=agentruntime_dot_v1_dot_ml__pb2.GetFileRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_ml__pb2.File.SerializeToString,
+            ),
+            'DeleteFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteFile,
+                    request_deserializer=agentruntime_dot_v1_dot_ml__pb2.DeleteFileRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_ml__pb2.DeleteFileResponse.SerializeToString,
+            ),
+            'CreateFineTuningJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateFineTuningJob,
+                    request_deserializer=agentruntime_dot_v1_dot_ml__pb2.CreateFineTuningJobRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_ml__pb2.FineTuningJobResponse.SerializeToString,
+            ),
+            'CreateFineTuningJobJson': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateFineTuningJobJson,
+                    request_deserializer=agentruntime_dot_v1_dot_ml__pb2.CreateFineTuningJobJsonRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'ListFineTuningJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFineTuningJobs,
+                    request_deserializer=agentruntime_dot_v1_dot_ml__pb2.ListFineTuningJobsRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_ml__pb2.ListFineTuningJobsResponse.SerializeToString,
+            ),
+            'ListFineTuningJobsJson': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFineTuningJobsJson,
+                    request_deserializer=agentruntime_dot_v1_dot_ml__pb2.ListFineTuningJobsJsonRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'GetFineTuningJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFineTuningJob,
+                    request_deserializer=agentruntime_dot_v1_dot_ml__pb2.GetFineTuningJobRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_ml__pb2.FineTuningJobResponse.SerializeToString,
+            ),
+            'GetFineTuningJobJson': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFineTuningJobJson,
+                    request_deserializer=agentruntime_dot_v1_dot_ml__pb2.GetFineTuningJobJsonRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'CancelFineTuningJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelFineTuningJob,
+                    request_deserializer=agentruntime_dot_v1_dot_ml__pb2.CancelFineTuningJobRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_ml__pb2.CancelFineTuningJobResponse.SerializeToString,
+            ),
+            'WatchFineTuningJob': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchFineTuningJob,
+                    request_deserializer=agentruntime_dot_v1_dot_ml__pb2.WatchFineTuningJobRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_ml__pb2.FineTuningJobEvent.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'agentruntime.v1.MLService', rpc_method_handlers)
@@ -56,7 +395,499 @@ def add_MLServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class MLService:
-    """MLService keeps the model registry, training files and fine-tuning jobs (ML issue).
-    Declared now so that every service is known to reflection and to the
-    gateway; its RPCs arrive with the issue that owns it.
+    """MLService keeps the model registry (local MLX model directories and the
+    models that fine-tuning produced), training files and LoRA fine-tuning
+    jobs. It serves the `/ml-api/` part of the agent-runtime-devin document;
+    the documented RPCs and messages keep their names and field numbers.
+
+    REST bindings that the document answers with a bare JSON array or with
+    numbers where the gRPC message has strings are served by `…Json` RPCs that
+    return google.api.HttpBody printed from the typed message (DESIGN.md rules
+    4 and 6); gRPC clients call the typed RPCs.
     """
+
+    @staticmethod
+    def GetMLInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.MLService/GetMLInfo',
+            agentruntime_dot_v1_dot_ml__pb2.GetMLInfoRequest.SerializeToString,
+            agentruntime_dot_v1_dot_ml__pb2.GetMLInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.MLService/ListModels',
+            agentruntime_dot_v1_dot_ml__pb2.ListModelsRequest.SerializeToString,
+            agentruntime_dot_v1_dot_ml__pb2.ListModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModelsJson(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.MLService/ListModelsJson',
+            agentruntime_dot_v1_dot_ml__pb2.ListModelsJsonRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.MLService/GetModel',
+            agentruntime_dot_v1_dot_ml__pb2.GetModelRequest.SerializeToString,
+            agentruntime_dot_v1_dot_ml__pb2.GetModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetModelJson(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.MLService/GetModelJson',
+            agentruntime_dot_v1_dot_ml__pb2.GetModelJsonRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.MLService/RegisterModel',
+            agentruntime_dot_v1_dot_ml__pb2.RegisterModelRequest.SerializeToString,
+            agentruntime_dot_v1_dot_ml__pb2.ModelDetail.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UploadFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.MLService/UploadFile',
+            agentruntime_dot_v1_dot_ml__pb2.UploadFileRequest.SerializeToString,
+            agentruntime_dot_v1_dot_ml__pb2.File.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.MLService/ListFiles',
+            agentruntime_dot_v1_dot_ml__pb2.ListFilesRequest.SerializeToString,
+            agentruntime_dot_v1_dot_ml__pb2.ListFilesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.MLService/GetFile',
+            agentruntime_dot_v1_dot_ml__pb2.GetFileRequest.SerializeToString,
+            agentruntime_dot_v1_dot_ml__pb2.File.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.MLService/DeleteFile',
+            agentruntime_dot_v1_dot_ml__pb2.DeleteFileRequest.SerializeToString,
+            agentruntime_dot_v1_dot_ml__pb2.DeleteFileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateFineTuningJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.MLService/CreateFineTuningJob',
+            agentruntime_dot_v1_dot_ml__pb2.CreateFineTuningJobRequest.SerializeToString,
+            agentruntime_dot_v1_dot_ml__pb2.FineTuningJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateFineTuningJobJson(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.MLService/CreateFineTuningJobJson',
+            agentruntime_dot_v1_dot_ml__pb2.CreateFineTuningJobJsonRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFineTuningJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.MLService/ListFineTuningJobs',
+            agentruntime_dot_v1_dot_ml__pb2.ListFineTuningJobsRequest.SerializeToString,
+            agentruntime_dot_v1_dot_ml__pb2.ListFineTuningJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFineTuningJobsJson(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.MLService/ListFineTuningJobsJson',
+            agentruntime_dot_v1_dot_ml__pb2.ListFineTuningJobsJsonRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFineTuningJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.MLService/GetFineTuningJob',
+            agentruntime_dot_v1_dot_ml__pb2.GetFineTuningJobRequest.SerializeToString,
+            agentruntime_dot_v1_dot_ml__pb2.FineTuningJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFineTuningJobJson(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.MLService/GetFineTuningJobJson',
+            agentruntime_dot_v1_dot_ml__pb2.GetFineTuningJobJsonRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelFineTuningJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.MLService/CancelFineTuningJob',
+            agentruntime_dot_v1_dot_ml__pb2.CancelFineTuningJobRequest.SerializeToString,
+            agentruntime_dot_v1_dot_ml__pb2.CancelFineTuningJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchFineTuningJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/agentruntime.v1.MLService/WatchFineTuningJob',
+            agentruntime_dot_v1_dot_ml__pb2.WatchFineTuningJobRequest.SerializeToString,
+            agentruntime_dot_v1_dot_ml__pb2.FineTuningJobEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -1,0 +1,408 @@
+"""The ML domain: model registry, training files, fine-tuning jobs. Plain
+async methods; the gRPC servicer only converts messages."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import secrets
+import time
+from typing import Any, AsyncIterator
+
+import structlog
+
+from agent_runtime import __version__
+from agent_runtime.clock import Clock, iso, utc_now
+from agent_runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, PayloadTooLarge, Unavailable
+from agent_runtime.events.bus import EventBus
+from agent_runtime.ml import files as jsonl
+from agent_runtime.ml import registry
+from agent_runtime.ml.inference import ModelLocation
+from agent_runtime.ml.jobs import JobRunner
+from agent_runtime.ml.models import FINAL_STATUSES, FileRecord, JobEvent, JobRecord, ModelRecord
+from agent_runtime.storage.ml import MLRepository
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_HYPERPARAMETERS = {
+    "n_steps": 100,
+    "batch_size": 4,
+    "learning_rate": 1e-5,
+    "lora_rank": 8,
+    "lora_layers": 0,  # 0: every transformer block
+    "eval_every": 50,
+    "checkpoint_every": 25,
+    "max_seq_length": 2048,
+    "seed": 0,
+    "report_every": 5,
+}
+HYPERPARAMETER_LIMITS = {
+    "n_steps": (1, 1_000_000),
+    "batch_size": (1, 4096),
+    "lora_rank": (1, 1024),
+    "lora_layers": (0, 1024),
+    "eval_every": (1, 1_000_000),
+    "checkpoint_every": (1, 1_000_000),
+    "max_seq_length": (8, 1_000_000),
+    "seed": (0, 2**31 - 1),
+    "report_every": (1, 1_000_000),
+}
+SUFFIX_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+class MLService:
+    def __init__(
+        self,
+        repository: MLRepository,
+        data_dir: pathlib.Path,
+        *,
+        max_file_bytes: int = 10 * 1024 * 1024,
+        max_concurrent_jobs: int = 1,
+        clock: Clock = utc_now,
+    ):
+        self._repo = repository
+        self._clock = clock
+        self.models_dir = data_dir / "models"
+        self.files_dir = data_dir / "ml" / "files"
+        self.jobs_dir = data_dir / "ml" / "jobs"
+        self.max_file_bytes = max_file_bytes
+        self.events: EventBus[JobEvent] = EventBus()
+        self.runner = JobRunner(
+            repository, self.events, self.jobs_dir, self._register_fine_tuned,
+            max_concurrent=max_concurrent_jobs, clock=clock,
+        )
+
+    async def start(self) -> None:
+        for directory in (self.models_dir, self.files_dir, self.jobs_dir):
+            directory.mkdir(parents=True, exist_ok=True)
+        await self.discover_models()
+        await self.runner.start()
+
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        await self.runner.stop(grace_seconds)
+
+    # Info -------------------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        return {
+            "status": "online",
+            "version": __version__,
+            "message": "ML Infrastructure API is running",
+            "ml_client_available": registry.mlx_available(),
+        }
+
+    # Models -----------------------------------------------------------------
+    async def discover_models(self) -> list[str]:
+        """Registers (or refreshes) every model directory in <data-dir>/models."""
+        found = []
+        now = iso(self._clock())
+        for model_id, path, config in registry.discover(self.models_dir):
+            existing = await self._repo.get_model(model_id)
+            if existing is not None and existing.kind != "mlx":
+                continue
+            await self._repo.upsert_model(
+                ModelRecord(
+                    id=model_id,
+                    name=existing.name if existing else model_id,
+                    version=existing.version if existing else "1.0.0",
+                    description=existing.description if existing else f"Local MLX {config['model_type']} model in {path}",
+                    parameters=existing.parameters if existing else registry.default_parameters(config),
+                    kind="mlx",
+                    path=str(path),
+                    adapter_path=None,
+                    base_model_id=None,
+                    created_at=existing.created_at if existing else now,
+                    updated_at=existing.updated_at if existing and existing.path == str(path) else now,
+                )
+            )
+            found.append(model_id)
+        if found:
+            log.info("ml.models.discovered", models=found)
+        return found
+
+    async def list_models(self) -> list[ModelRecord]:
+        return await self._repo.list_models()
+
+    async def get_model(self, model_id: str) -> ModelRecord:
+        model = await self._repo.get_model(model_id)
+        if model is None:
+            raise NotFound(f"Model {model_id!r} not found", code="MODEL_NOT_FOUND")
+        return model
+
+    async def locate(self, model_id: str) -> ModelLocation:
+        """Where a registered model's files are (the inference resolver)."""
+        model = await self.get_model(model_id)
+        return ModelLocation(model.path, model.adapter_path)
+
+    async def register_model(
+        self,
+        path: str,
+        *,
+        model_id: str = "",
+        name: str = "",
+        version: str = "",
+        description: str = "",
+        parameters: dict[str, Any] | None = None,
+    ) -> ModelRecord:
+        if not path:
+            raise InvalidArgument("path is required: the directory of an MLX model on the server")
+        directory = pathlib.Path(path)
+        config = registry.inspect_model_dir(directory)
+        model_id = registry.check_model_id(model_id or directory.name)
+        merged = registry.default_parameters(config)
+        for key, value in (parameters or {}).items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InvalidArgument(f"parameters.{key} must be a number")
+            merged[key] = value
+        now = iso(self._clock())
+        model = ModelRecord(
+            id=model_id,
+            name=name or model_id,
+            version=version or "1.0.0",
+            description=description or f"Local MLX {config['model_type']} model",
+            parameters=merged,
+            kind="mlx",
+            path=str(directory.resolve()),
+            adapter_path=None,
+            base_model_id=None,
+            created_at=now,
+            updated_at=now,
+        )
+        await self._repo.add_model(model)
+        log.info("ml.model.registered", model_id=model_id, path=model.path)
+        return model
+
+    async def _register_fine_tuned(self, job: JobRecord, adapter_dir: pathlib.Path) -> str:
+        base = await self.get_model(job.model_id)
+        model_id = f"{base.id}:{job.suffix}:{job.id}"
+        now = iso(self._clock())
+        await self._repo.upsert_model(
+            ModelRecord(
+                id=model_id,
+                name=f"{base.name} ({job.suffix})",
+                version=base.version,
+                description=f"LoRA fine-tune of {base.id} by job {job.id}",
+                parameters=dict(base.parameters),
+                kind="fine_tuned",
+                path=base.path,
+                adapter_path=str(adapter_dir),
+                base_model_id=base.id,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        return model_id
+
+    # Files ------------------------------------------------------------------
+    async def upload_file(self, raw: bytes, content_type: str, filename: str = "", purpose: str = "") -> FileRecord:
+        if content_type.split(";")[0].strip().lower() == "application/json":
+            raw, json_filename, json_purpose = jsonl.parse_json_upload(raw)
+            filename = filename or json_filename or ""
+            purpose = purpose or json_purpose or ""
+        if len(raw) > self.max_file_bytes:
+            raise PayloadTooLarge(
+                f"file is {len(raw)} bytes, more than the limit of {self.max_file_bytes} (ML_MAX_FILE_BYTES): split it"
+            )
+        purpose = purpose or "fine-tune"
+        if purpose not in jsonl.PURPOSES:
+            raise InvalidArgument(f"purpose must be one of {list(jsonl.PURPOSES)}, got {purpose!r}")
+        filename = os.path.basename(filename or "upload.jsonl")[:255] or "upload.jsonl"
+        validated = jsonl.validate_jsonl(raw)
+        file_id = f"file-{secrets.token_hex(12)}"
+        path = self.files_dir / f"{file_id}.jsonl"
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        partial.write_bytes(validated.content)
+        os.replace(partial, path)
+        record = FileRecord(
+            id=file_id,
+            filename=filename,
+            purpose=purpose,
+            bytes=len(validated.content),
+            line_count=validated.line_count,
+            format=validated.format,
+            path=str(path),
+            created_at=int(time.time()),
+        )
+        try:
+            await self._repo.add_file(record)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        log.info("ml.file.uploaded", file_id=file_id, lines=record.line_count, format=record.format)
+        return record
+
+    async def list_files(self) -> list[FileRecord]:
+        return await self._repo.list_files()
+
+    async def get_file(self, file_id: str) -> FileRecord:
+        record = await self._repo.get_file(file_id)
+        if record is None:
+            raise NotFound(f"File {file_id!r} not found", code="FILE_NOT_FOUND")
+        return record
+
+    async def delete_file(self, file_id: str) -> None:
+        record = await self.get_file(file_id)
+        users = await self._repo.jobs_using_file(file_id, ("created", "queued", "running"))
+        if users:
+            raise Conflict(f"File {file_id!r} is used by unfinished job(s) {', '.join(users)}: cancel them first")
+        await self._repo.delete_file(file_id)
+        pathlib.Path(record.path).unlink(missing_ok=True)
+
+    # Jobs -------------------------------------------------------------------
+    async def create_job(
+        self,
+        model_id: str,
+        training_file: str,
+        validation_file: str = "",
+        suffix: str = "",
+        compute_config: dict[str, Any] | None = None,
+        hyperparameters: dict[str, Any] | None = None,
+    ) -> JobRecord:
+        if not registry.mlx_available():
+            raise Unavailable("MLX is not available on this server (ml_client_available is false): cannot fine-tune")
+        if not model_id:
+            raise InvalidArgument("model_id is required")
+        if not training_file:
+            raise InvalidArgument("training_file is required: upload a JSONL file to /ml-api/files/ first")
+        model = await self.get_model(model_id)
+        if model.kind != "mlx":
+            raise InvalidArgument(f"model {model_id!r} is a fine-tuned model; fine-tune its base {model.base_model_id!r}")
+        training = await self.get_file(training_file)
+        validation = await self.get_file(validation_file) if validation_file else None
+        suffix = suffix or "ft"
+        if len(suffix) > 64 or not set(suffix) <= SUFFIX_CHARS:
+            raise InvalidArgument("suffix must be 1-64 letters, digits and -_.")
+        config = self._compute_config(compute_config or {})
+        hp = self._hyperparameters(hyperparameters or {})
+        hp["batch_size"] = min(hp["batch_size"], training.line_count)
+        if validation is not None and validation.line_count < hp["batch_size"]:
+            raise InvalidArgument(
+                f"validation file {validation.id} has {validation.line_count} examples, fewer than batch_size"
+                f" {hp['batch_size']}: add examples or lower batch_size"
+            )
+        if validation is not None and validation.format != training.format:
+            raise InvalidArgument(f"validation file format {validation.format!r} differs from training {training.format!r}")
+        now = iso(self._clock())
+        job = JobRecord(
+            id=f"ft-{secrets.token_hex(6)}",
+            model_id=model_id,
+            status="created",
+            created_at=now,
+            updated_at=now,
+            fine_tuned_model=None,
+            training_file=training.id,
+            validation_file=validation.id if validation else None,
+            suffix=suffix,
+            compute_config=config,
+            hyperparameters=hp,
+            metrics=None,
+            error=None,
+            last_sequence=1,
+        )
+        await self._repo.add_job(job, JobEvent(job.id, 1, "status", now, "created", "created"))
+        await self.runner.submit(job.id)
+        log.info("ml.job.created", job_id=job.id, model_id=model_id)
+        return job
+
+    @staticmethod
+    def _compute_config(config: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in config.items():
+            if key == "instance_count":
+                try:
+                    count = int(value)
+                except (TypeError, ValueError):
+                    raise InvalidArgument("compute_config.instance_count must be a number") from None
+                if count != 1:
+                    raise InvalidArgument("compute_config.instance_count must be 1: jobs run on this server's machine")
+                result[key] = 1
+            elif key == "device":
+                if value not in ("cpu", "gpu"):
+                    raise InvalidArgument("compute_config.device must be 'cpu' or 'gpu'")
+                if value == "gpu":
+                    import mlx.core as mx
+
+                    if not mx.is_available(mx.gpu):
+                        raise InvalidArgument("compute_config.device 'gpu': MLX has no GPU on this machine; use 'cpu'")
+                result[key] = value
+            else:
+                result[key] = value if isinstance(value, (str, int, float, bool)) else str(value)
+        return result
+
+    @staticmethod
+    def _hyperparameters(given: dict[str, Any]) -> dict[str, Any]:
+        hp = dict(DEFAULT_HYPERPARAMETERS)
+        for key, value in given.items():
+            if key not in hp:
+                raise InvalidArgument(f"unknown hyperparameter {key!r}; known: {sorted(hp)}")
+            if not value:
+                continue  # proto zero value: keep the default
+            if key == "learning_rate":
+                if not (0 < float(value) < 1):
+                    raise InvalidArgument("hyperparameters.learning_rate must be between 0 and 1")
+                hp[key] = float(value)
+                continue
+            low, high = HYPERPARAMETER_LIMITS[key]
+            if int(value) != value or not low <= int(value) <= high:
+                raise InvalidArgument(f"hyperparameters.{key} must be an integer from {low} to {high}")
+            hp[key] = int(value)
+        return hp
+
+    async def list_jobs(self) -> list[JobRecord]:
+        return await self._repo.list_jobs()
+
+    async def get_job(self, job_id: str) -> JobRecord:
+        job = await self._repo.get_job(job_id)
+        if job is None:
+            raise NotFound(f"Fine-tuning job {job_id!r} not found", code="JOB_NOT_FOUND")
+        return job
+
+    async def cancel_job(self, job_id: str) -> JobRecord:
+        job = await self.get_job(job_id)
+        if job.status in FINAL_STATUSES:
+            raise FailedPrecondition(
+                f"Job {job_id} already {job.status}: only created, queued or running jobs can be cancelled",
+                code="JOB_NOT_CANCELLABLE",
+            )
+        updated = await self.runner.update(
+            job_id, {"status": "cancelled"}, event_type="status", message="cancelled",
+            only_if_status=("created", "queued", "running"),
+        )
+        if updated is None:
+            job = await self.get_job(job_id)
+            raise FailedPrecondition(f"Job {job_id} already {job.status}", code="JOB_NOT_CANCELLABLE")
+        await self.runner.cancel_running(job_id)
+        log.info("ml.job.cancelled", job_id=job_id)
+        return updated
+
+    async def watch_job(self, job_id: str, after_sequence: int = 0) -> AsyncIterator[JobEvent]:
+        """The job's events after `after_sequence`, then live ones, until the
+        job reaches a final status."""
+        await self.get_job(job_id)
+        subscription = self.events.subscribe(lambda event: event.job_id == job_id)
+        try:
+            last = after_sequence
+            while True:
+                for event in await self._repo.list_job_events(job_id, last):
+                    last = event.sequence
+                    yield event
+                    if event.type == "status" and event.status in FINAL_STATUSES:
+                        return
+                job = await self.get_job(job_id)
+                if job.status in FINAL_STATUSES and job.last_sequence <= last:
+                    return
+                while True:
+                    event = await subscription.get()
+                    if event is None:
+                        subscription.reset()
+                        break  # overflowed: reread from storage
+                    if event.sequence <= last:
+                        continue
+                    if event.sequence != last + 1:
+                        break  # a gap: reread from storage
+                    last = event.sequence
+                    yield event
+                    if event.type == "status" and event.status in FINAL_STATUSES:
+                        return
+        finally:
+            subscription.close()

@@ -1,0 +1,226 @@
+"""ML repository: models, files, fine-tuning jobs and job events; the
+interface and its SQLite implementation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from agent_runtime.errors import AlreadyExists, NotFound
+from agent_runtime.ml.models import FileRecord, JobEvent, JobRecord, ModelRecord
+from agent_runtime.storage.database import Database
+
+
+class MLRepository(Protocol):
+    async def add_model(self, model: ModelRecord) -> None: ...
+
+    async def upsert_model(self, model: ModelRecord) -> None: ...
+
+    async def get_model(self, model_id: str) -> ModelRecord | None: ...
+
+    async def list_models(self) -> list[ModelRecord]: ...
+
+    async def add_file(self, record: FileRecord) -> None: ...
+
+    async def get_file(self, file_id: str) -> FileRecord | None: ...
+
+    async def list_files(self) -> list[FileRecord]: ...
+
+    async def delete_file(self, file_id: str) -> bool: ...
+
+    async def add_job(self, job: JobRecord, event: JobEvent) -> None: ...
+
+    async def get_job(self, job_id: str) -> JobRecord | None: ...
+
+    async def list_jobs(self, statuses: tuple[str, ...] = ()) -> list[JobRecord]: ...
+
+    async def update_job(
+        self, job_id: str, now: str, changes: dict[str, Any], event: JobEvent | None, *, only_if_status: tuple[str, ...] = ()
+    ) -> tuple[JobRecord, JobEvent | None] | None: ...
+
+    async def list_job_events(self, job_id: str, after_sequence: int) -> list[JobEvent]: ...
+
+    async def jobs_using_file(self, file_id: str, statuses: tuple[str, ...]) -> list[str]: ...
+
+
+def _model(row) -> ModelRecord:
+    values = {key: row[key] for key in row.keys()}
+    values["parameters"] = json.loads(values["parameters"])
+    return ModelRecord(**values)
+
+
+def _file(row) -> FileRecord:
+    return FileRecord(**{key: row[key] for key in row.keys()})
+
+
+def _job(row) -> JobRecord:
+    values = {key: row[key] for key in row.keys()}
+    for key in ("compute_config", "hyperparameters"):
+        values[key] = json.loads(values[key])
+    values["metrics"] = json.loads(values["metrics"]) if values["metrics"] else None
+    return JobRecord(**values)
+
+
+def _event(row) -> JobEvent:
+    values = {key: row[key] for key in row.keys()}
+    values["metrics"] = json.loads(values["metrics"]) if values["metrics"] else None
+    return JobEvent(**values)
+
+
+_MODEL_COLUMNS = (
+    "id", "name", "version", "description", "parameters", "kind", "path", "adapter_path", "base_model_id",
+    "created_at", "updated_at",
+)
+_JOB_COLUMNS = (
+    "id", "model_id", "status", "created_at", "updated_at", "fine_tuned_model", "training_file",
+    "validation_file", "suffix", "compute_config", "hyperparameters", "metrics", "error", "last_sequence",
+)
+
+
+def _model_values(model: ModelRecord) -> tuple:
+    return tuple(
+        json.dumps(model.parameters) if name == "parameters" else getattr(model, name) for name in _MODEL_COLUMNS
+    )
+
+
+class SqliteMLRepository:
+    def __init__(self, database: Database):
+        self._db = database
+
+    # Models -----------------------------------------------------------------
+    async def add_model(self, model: ModelRecord) -> None:
+        async with self._db.transaction() as tx:
+            if await tx.fetch_one("SELECT 1 FROM ml_models WHERE id = ?", (model.id,)):
+                raise AlreadyExists(f"Model {model.id!r} is already registered", code="MODEL_EXISTS")
+            await tx.execute(
+                f"INSERT INTO ml_models ({', '.join(_MODEL_COLUMNS)}) VALUES ({', '.join('?' * len(_MODEL_COLUMNS))})",
+                _model_values(model),
+            )
+
+    async def upsert_model(self, model: ModelRecord) -> None:
+        """Inserts the model, or updates everything but created_at."""
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _MODEL_COLUMNS if c not in ("id", "created_at"))
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                f"INSERT INTO ml_models ({', '.join(_MODEL_COLUMNS)}) VALUES ({', '.join('?' * len(_MODEL_COLUMNS))})"
+                f" ON CONFLICT (id) DO UPDATE SET {updates}",
+                _model_values(model),
+            )
+
+    async def get_model(self, model_id: str) -> ModelRecord | None:
+        row = await self._db.fetch_one("SELECT * FROM ml_models WHERE id = ?", (model_id,))
+        return _model(row) if row else None
+
+    async def list_models(self) -> list[ModelRecord]:
+        return [_model(r) for r in await self._db.fetch_all("SELECT * FROM ml_models ORDER BY created_at, id")]
+
+    # Files ------------------------------------------------------------------
+    async def add_file(self, record: FileRecord) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO ml_files (id, filename, purpose, bytes, line_count, format, path, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.id, record.filename, record.purpose, record.bytes, record.line_count, record.format,
+                 record.path, record.created_at),
+            )
+
+    async def get_file(self, file_id: str) -> FileRecord | None:
+        row = await self._db.fetch_one("SELECT * FROM ml_files WHERE id = ?", (file_id,))
+        return _file(row) if row else None
+
+    async def list_files(self) -> list[FileRecord]:
+        rows = await self._db.fetch_all("SELECT * FROM ml_files ORDER BY created_at DESC, rowid DESC")
+        return [_file(r) for r in rows]
+
+    async def delete_file(self, file_id: str) -> bool:
+        async with self._db.transaction() as tx:
+            cursor = await tx.execute("DELETE FROM ml_files WHERE id = ?", (file_id,))
+            return cursor.rowcount > 0
+
+    # Jobs -------------------------------------------------------------------
+    async def add_job(self, job: JobRecord, event: JobEvent) -> None:
+        values = []
+        for name in _JOB_COLUMNS:
+            value = getattr(job, name)
+            if name in ("compute_config", "hyperparameters") or (name == "metrics" and value is not None):
+                value = json.dumps(value)
+            values.append(value)
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                f"INSERT INTO ml_jobs ({', '.join(_JOB_COLUMNS)}) VALUES ({', '.join('?' * len(_JOB_COLUMNS))})",
+                tuple(values),
+            )
+            await self._insert_event(tx, event)
+
+    @staticmethod
+    async def _insert_event(tx, event: JobEvent) -> None:
+        await tx.execute(
+            "INSERT INTO ml_job_events (job_id, sequence, type, created_at, message, status, metrics, step)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (event.job_id, event.sequence, event.type, event.created_at, event.message, event.status,
+             json.dumps(event.metrics) if event.metrics is not None else None, event.step),
+        )
+
+    async def get_job(self, job_id: str) -> JobRecord | None:
+        row = await self._db.fetch_one("SELECT * FROM ml_jobs WHERE id = ?", (job_id,))
+        return _job(row) if row else None
+
+    async def list_jobs(self, statuses: tuple[str, ...] = ()) -> list[JobRecord]:
+        if statuses:
+            rows = await self._db.fetch_all(
+                f"SELECT * FROM ml_jobs WHERE status IN ({', '.join('?' * len(statuses))})"
+                " ORDER BY created_at, id",
+                statuses,
+            )
+        else:
+            rows = await self._db.fetch_all("SELECT * FROM ml_jobs ORDER BY created_at DESC, id DESC")
+        return [_job(r) for r in rows]
+
+    async def update_job(
+        self,
+        job_id: str,
+        now: str,
+        changes: dict[str, Any],
+        event: JobEvent | None,
+        *,
+        only_if_status: tuple[str, ...] = (),
+    ) -> tuple[JobRecord, JobEvent | None] | None:
+        """Applies `changes` and appends `event` (its sequence is assigned
+        here) in one transaction. Returns None when the job's status is not in
+        `only_if_status` (nothing changes then)."""
+        async with self._db.transaction() as tx:
+            row = await tx.fetch_one("SELECT status, last_sequence FROM ml_jobs WHERE id = ?", (job_id,))
+            if row is None:
+                raise NotFound(f"Fine-tuning job {job_id!r} not found", code="JOB_NOT_FOUND")
+            if only_if_status and row["status"] not in only_if_status:
+                return None
+            assignments = dict(changes)
+            if "metrics" in assignments and assignments["metrics"] is not None:
+                assignments["metrics"] = json.dumps(assignments["metrics"])
+            assignments["updated_at"] = now
+            stored_event = None
+            if event is not None:
+                sequence = row["last_sequence"] + 1
+                stored_event = JobEvent(**{**event.__dict__, "sequence": sequence, "job_id": job_id})
+                assignments["last_sequence"] = sequence
+                await self._insert_event(tx, stored_event)
+            await tx.execute(
+                f"UPDATE ml_jobs SET {', '.join(f'{k} = ?' for k in assignments)} WHERE id = ?",
+                (*assignments.values(), job_id),
+            )
+            updated = await tx.fetch_one("SELECT * FROM ml_jobs WHERE id = ?", (job_id,))
+        return _job(updated), stored_event
+
+    async def list_job_events(self, job_id: str, after_sequence: int) -> list[JobEvent]:
+        rows = await self._db.fetch_all(
+            "SELECT * FROM ml_job_events WHERE job_id = ? AND sequence > ? ORDER BY sequence", (job_id, after_sequence)
+        )
+        return [_event(r) for r in rows]
+
+    async def jobs_using_file(self, file_id: str, statuses: tuple[str, ...]) -> list[str]:
+        rows = await self._db.fetch_all(
+            f"SELECT id FROM ml_jobs WHERE (training_file = ? OR validation_file = ?)"
+            f" AND status IN ({', '.join('?' * len(statuses))})",
+            (file_id, file_id, *statuses),
+        )
+        return [r["id"] for r in rows]
