@@ -8,6 +8,8 @@ import ipaddress
 import os
 import pathlib
 
+from agent_runtime.agents.config import AgentsConfig
+
 DEV_API_KEY = "dev-api-key"
 DEFAULT_CORS_ORIGINS = ("http://localhost:5173", "http://localhost:3000")
 
@@ -65,6 +67,8 @@ class Settings:
     heartbeat_seconds: float = 5.0
     # Seconds in-flight calls get to finish on shutdown.
     shutdown_grace_seconds: float = 10.0
+    # LLM providers, run limits, tools and approvals (agents/config.py).
+    agents: AgentsConfig = dataclasses.field(default_factory=AgentsConfig)
 
     @property
     def database_path(self) -> pathlib.Path:
@@ -98,6 +102,7 @@ class Settings:
             )
         if self.max_request_bytes <= 0:
             raise ValueError("MAX_REQUEST_BYTES must be positive")
+        self.agents.check()
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -115,6 +120,7 @@ class Settings:
             else DEFAULT_CORS_ORIGINS,
             "debug_logging": _env_bool("DEBUG_LOGGING", False),
             "max_request_bytes": _env_int("MAX_REQUEST_BYTES", cls.max_request_bytes),
+            "agents": AgentsConfig.from_env(),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -21,8 +21,12 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from agentruntime.v1 import compute_pb2, compute_pb2_grpc, session_pb2, session_pb2_grpc
+from agentruntime.v1 import agent_pb2, agent_pb2_grpc, compute_pb2, compute_pb2_grpc, session_pb2, session_pb2_grpc
 from agent_runtime import __version__
+from agent_runtime.agents.idempotency import IdempotencyKeys
+from agent_runtime.agents.runner import AgentRunner
+from agent_runtime.agents.service import AgentService
+from agent_runtime.agents.servicer import AgentServicer
 from agent_runtime.compute.servicer import ComputeServicer
 from agent_runtime.config import Settings
 from agent_runtime.events.bus import EventBus
@@ -32,9 +36,11 @@ from agent_runtime.health import HealthReporter, MultiAgentSettings
 from agent_runtime.interceptors.auth import ApiKeyAuthenticator, AuthInterceptor
 from agent_runtime.interceptors.errors import ErrorMappingInterceptor
 from agent_runtime.interceptors.request_context import RequestContextInterceptor
+from agent_runtime.llm.registry import ProviderRegistry
 from agent_runtime.logs import configure_logging
 from agent_runtime.sessions.service import SessionService
 from agent_runtime.sessions.servicer import SessionServicer
+from agent_runtime.storage.agents import SqliteAgentRepository
 from agent_runtime.storage.database import Database
 from agent_runtime.storage.sessions import SqliteSessionRepository
 
@@ -43,6 +49,7 @@ log = structlog.get_logger(__name__)
 SERVICE_NAMES = (
     session_pb2.DESCRIPTOR.services_by_name["SessionService"].full_name,
     compute_pb2.DESCRIPTOR.services_by_name["ComputeService"].full_name,
+    agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
 )
 
 
@@ -63,6 +70,8 @@ class Runtime:
     bridge_port: int = 0
     envoy: EnvoySupervisor | None = None
     sessions: SessionService | None = None
+    agents: AgentService | None = None
+    runner: AgentRunner | None = None
 
     @property
     def grpc_target(self) -> str:
@@ -80,6 +89,10 @@ class Runtime:
             await self.envoy.stop()
         if self.bridge:
             await self.bridge.stop()
+        if self.runner:
+            # Runs are cancelled at their current step and resumed on the
+            # next start from what they persisted.
+            await self.runner.close()
         await self.grpc_server.stop(self.settings.shutdown_grace_seconds)
         await self.database.close()
         log.info("server.stopped")
@@ -120,6 +133,21 @@ async def start_runtime(settings: Settings) -> Runtime:
     bus: EventBus = EventBus()
     sessions = SessionService(SqliteSessionRepository(database), bus)
     health_reporter = HealthReporter(MultiAgentSettings.from_env())
+    agent_repository = SqliteAgentRepository(database)
+    llm_registry = ProviderRegistry.from_config(settings.agents)
+    task_bus: EventBus = EventBus()
+    runner = AgentRunner(agent_repository, llm_registry, sessions, task_bus, settings.agents)
+    agents = AgentService(
+        agent_repository,
+        sessions,
+        llm_registry,
+        runner,
+        task_bus,
+        settings.agents,
+        workspaces_dir=settings.data_dir / "workspaces",
+    )
+    idempotency = IdempotencyKeys(agent_repository)
+    await idempotency.purge()
 
     async def database_state() -> str:
         return "connected" if await database.ping() else "disconnected"
@@ -136,6 +164,7 @@ async def start_runtime(settings: Settings) -> Runtime:
     )
     session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(sessions), server)
     compute_pb2_grpc.add_ComputeServiceServicer_to_server(ComputeServicer(health_reporter), server)
+    agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(agents, idempotency), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
@@ -147,7 +176,8 @@ async def start_runtime(settings: Settings) -> Runtime:
     await server.start()
     for name in (*SERVICE_NAMES, ""):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    runtime = Runtime(settings, database, server, health_servicer, grpc_port, sessions=sessions)
+    runtime = Runtime(settings, database, server, health_servicer, grpc_port, sessions=sessions, agents=agents, runner=runner)
+    await runner.start()
     log.info("grpc.listening", address=f"{settings.grpc_host}:{grpc_port}")
 
     if settings.run_envoy:

@@ -1,0 +1,99 @@
+"""Running a command in the project directory: its own process group (so
+everything it started dies with it), a timeout, an output cap, a scrubbed
+environment (no server secrets), and a kill of the whole group when the run
+is stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+
+# Environment variables a command inherits; nothing else (API keys stay out).
+PASSED_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
+
+
+@contextlib.contextmanager
+def _no_op():
+    yield
+
+
+def command_env(cwd: str) -> dict[str, str]:
+    env = {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env.update(
+        {
+            "HOME": cwd,
+            "TERM": "dumb",
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_AUTHOR_NAME": "agent-runtime",
+            "GIT_AUTHOR_EMAIL": "agent-runtime@localhost",
+            "GIT_COMMITTER_NAME": "agent-runtime",
+            "GIT_COMMITTER_EMAIL": "agent-runtime@localhost",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "PAGER": "cat",
+        }
+    )
+    return env
+
+
+def kill_group(process: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+async def run_command(
+    argv: list[str], cwd: str, *, timeout: float, output_limit: int, stdin: bytes | None = None
+) -> tuple[int | None, str, bool]:
+    """(exit code or None on timeout, output (stdout+stderr, capped),
+    timed_out). Cancelling the caller kills the process group."""
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=cwd,
+        env=command_env(cwd),
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )
+    chunks: list[bytes] = []
+    kept = 0
+    dropped = 0
+
+    async def pump() -> None:
+        nonlocal kept, dropped
+        assert process.stdout is not None
+        if stdin is not None and process.stdin is not None:
+            process.stdin.write(stdin)
+            with contextlib.suppress(ConnectionError):
+                await process.stdin.drain()
+            process.stdin.close()
+        while True:
+            block = await process.stdout.read(65536)
+            if not block:
+                break
+            room = output_limit - kept
+            if room > 0:
+                chunks.append(block[:room])
+                kept += min(room, len(block))
+            dropped += max(0, len(block) - max(room, 0))
+        await process.wait()
+
+    timed_out = False
+    try:
+        await asyncio.wait_for(pump(), timeout)
+    except asyncio.TimeoutError:
+        timed_out = True
+    finally:
+        # Children that outlive the shell (background jobs) die with it.
+        kill_group(process)
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            with contextlib.suppress(Exception):
+                await asyncio.shield(process.wait())
+    output = b"".join(chunks).decode("utf-8", errors="replace")
+    if dropped:
+        output += f"\n… [output truncated: {dropped} more bytes]"
+    return (None if timed_out else process.returncode), output, timed_out
