@@ -3,15 +3,21 @@ Anthropic-format servers drive real tasks on real temp git projects."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import json
 import subprocess
 
+import grpc
 import pytest
 import pytest_asyncio
+import websockets
+
+from agentruntime.v1 import agent_pb2, agent_pb2_grpc
 
 from agent_runtime.agents.config import AgentsConfig
 from agent_helpers import git_log, git_project, wait_for
-from conftest import http_client, make_settings, running
+from conftest import TEST_API_KEY, grpc_metadata, http_client, make_settings, running
 from llm_fakes import Call, FakeAnthropic, FakeOpenAI, Reply
 
 TERMINAL = ("completed", "failed", "stopped")
@@ -43,6 +49,12 @@ async def runtime(tmp_path_factory, fakes):
 async def http(runtime):
     async with http_client(runtime) as client:
         yield client
+
+
+@pytest_asyncio.fixture(scope="module")
+async def channel_agents(runtime):
+    async with grpc.aio.insecure_channel(runtime.grpc_target) as opened:
+        yield opened
 
 
 @pytest.fixture
@@ -322,3 +334,138 @@ async def test_unknown_task_is_404(http):
         response = await http.get(path)
         assert response.status_code == 404 and response.json()["code"] == "TASK_NOT_FOUND", path
     assert (await http.post("/api/tasks/nope/stop", json={})).status_code == 404
+
+
+def task_ws_url(runtime, task_id, query=""):
+    return f"ws://127.0.0.1:{runtime.settings.http_port}/ws/tasks/{task_id}" + (f"?{query}" if query else "")
+
+
+async def receive(socket, timeout=10):
+    return json.loads(await asyncio.wait_for(socket.recv(), timeout))
+
+
+async def test_task_websocket_streams_events_and_takes_input(http, fakes, project, runtime):
+    openai_fake, _ = fakes
+    openai_fake.add(
+        Reply(text="Planning first.", tool_calls=[Call("update_plan", {"steps": [{"description": "Write file", "status": "in_progress"}]})]),
+        Reply(tool_calls=[Call("write_file", {"path": "a.txt", "content": "A"})]),
+        Reply(text="Done, and I read your note."),
+    )
+    session_id = await new_session(http, project)
+    task = (await http.post(f"/api/sessions/{session_id}/tasks", json={"description": "write a"})).json()
+    approval = await pending_approval(http, task["id"])
+    headers = {"x-api-key": TEST_API_KEY}
+    async with websockets.connect(task_ws_url(runtime, task["id"]), additional_headers=headers) as socket:
+        assert (await receive(socket))["type"] == "connected"
+        seen = []
+        while not seen or seen[-1]["type"] != "approval_required":
+            seen.append(await receive(socket))
+        types = [m["type"] for m in seen]
+        assert types[0] == "status" and "token" in types and "plan_update" in types and "tool_call" in types
+        token = next(m for m in seen if m["type"] == "token")
+        assert set(token) == {"type", "sequence", "task_id", "timestamp", "content"}
+        assert "".join(m["content"] for m in seen if m["type"] == "token") == "Planning first."
+        plan = next(m for m in seen if m["type"] == "plan_update")
+        assert plan["plan"]["steps"][0]["description"] == "Write file"
+        result = next(m for m in seen if m["type"] == "tool_result")
+        assert result["tool"] == "update_plan" and result["success"] is True
+        assert seen[-1]["approval"]["id"] == approval["id"]
+        assert [m["sequence"] for m in seen] == list(range(1, len(seen) + 1))
+        await socket.send(json.dumps({"type": "input", "content": "Please also be brief"}))
+        await socket.send(json.dumps({"type": "dance"}))
+        bad = await receive(socket)
+        while bad["type"] == "status":
+            bad = await receive(socket)
+        assert bad["type"] == "error" and bad["code"] == "BAD_REQUEST"
+        await asyncio.sleep(0.2)
+        await http.post(f"/api/tasks/{task['id']}/approvals/{approval['id']}/decision", json={"decision": "approve"})
+        rest = []
+        while not rest or rest[-1].get("status") not in TERMINAL:
+            rest.append(await receive(socket))
+        assert rest[-1] == {**rest[-1], "type": "status", "status": "completed"}
+        last_sequence = rest[-1]["sequence"]
+    # The model got the input as a user message in its next turn.
+    assert {"role": "user", "content": "Please also be brief"} in openai_fake.requests[-1]["messages"]
+    # Reconnecting after a sequence replays exactly the rest.
+    async with websockets.connect(task_ws_url(runtime, task["id"], f"after_sequence={last_sequence - 2}"), additional_headers=headers) as socket:
+        assert (await receive(socket))["type"] == "connected"
+        replay = [await receive(socket), await receive(socket)]
+        assert [m["sequence"] for m in replay] == [last_sequence - 1, last_sequence]
+        with pytest.raises(websockets.ConnectionClosedOK):
+            await socket.recv()
+
+
+async def test_task_websocket_stop_and_errors(http, fakes, project, runtime):
+    openai_fake, _ = fakes
+    openai_fake.add(Reply(tool_calls=[Call("delete_file", {"path": "README.md"})]))
+    session_id = await new_session(http, project)
+    task = (await http.post(f"/api/sessions/{session_id}/tasks", json={"description": "delete"})).json()
+    await pending_approval(http, task["id"])
+    headers = {"x-api-key": TEST_API_KEY}
+    async with websockets.connect(task_ws_url(runtime, task["id"]), additional_headers=headers) as socket:
+        await socket.send(json.dumps({"type": "stop"}))
+        messages = []
+        while not messages or messages[-1].get("status") not in TERMINAL:
+            messages.append(await receive(socket))
+        assert messages[-1]["status"] == "stopped"
+    assert (project / "README.md").exists()
+    with pytest.raises(websockets.InvalidStatus) as missing:
+        await websockets.connect(task_ws_url(runtime, "no-such-task"), additional_headers=headers)
+    assert missing.value.response.status_code == 404
+    with pytest.raises(websockets.InvalidStatus) as anonymous:
+        await websockets.connect(task_ws_url(runtime, task["id"]))
+    assert anonymous.value.response.status_code == 401
+
+
+async def test_grpc_execute_task_and_status_with_idempotency(channel_agents, fakes, project):
+    openai_fake, _ = fakes
+    openai_fake.add(Reply(text="gRPC task done."))
+    stub = agent_pb2_grpc.AgentServiceStub(channel_agents)
+    request = agent_pb2.ExecuteTaskRequest(prompt="Say done", context={"working_directory": str(project)}, tools=["read_file"])
+    metadata = (*grpc_metadata(), ("idempotency-key", "grpc-key-1"))
+    first = await stub.ExecuteTask(request, metadata=metadata)
+    assert first.status == "accepted" and first.message == "Task submitted for execution" and first.task_id
+    again = await stub.ExecuteTask(request, metadata=metadata)
+    assert again == first
+    with pytest.raises(grpc.aio.AioRpcError) as reused:
+        await stub.ExecuteTask(agent_pb2.ExecuteTaskRequest(prompt="other"), metadata=metadata)
+    assert reused.value.code() == grpc.StatusCode.ABORTED
+
+    async def status():
+        return await stub.GetTaskStatus(agent_pb2.GetTaskStatusRequest(task_id=first.task_id), metadata=grpc_metadata())
+
+    final = await wait_for(status, lambda s: s.status == "completed")
+    assert final.result == "gRPC task done."
+    events = [e async for e in stub.WatchAgentTask(agent_pb2.WatchAgentTaskRequest(task_id=first.task_id), metadata=grpc_metadata())]
+    assert events[0].type == "status" and events[0].status == "accepted"
+    assert events[-1].type == "status" and events[-1].status == "completed"
+    assert [e.sequence for e in events] == list(range(1, len(events) + 1))
+    # The request's `tools` limited the model to read_file (+ update_plan).
+    assert [t["function"]["name"] for t in openai_fake.requests[-1]["tools"]] == ["read_file"]
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
+        await stub.GetTaskStatus(agent_pb2.GetTaskStatusRequest(task_id="nope"), metadata=grpc_metadata())
+    assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_decision_idempotency_key(http, fakes, project):
+    openai_fake, _ = fakes
+    openai_fake.add(Reply(tool_calls=[Call("write_file", {"path": "b.txt", "content": "B"})]), Reply(text="ok"))
+    session_id = await new_session(http, project)
+    task = (await http.post(f"/api/sessions/{session_id}/tasks", json={"description": "b"})).json()
+    approval = await pending_approval(http, task["id"])
+    url = f"/api/tasks/{task['id']}/approvals/{approval['id']}/decision"
+    first = await http.post(url, json={"decision": "approve"}, headers={"Idempotency-Key": "d-1"})
+    retry = await http.post(url, json={"decision": "approve"}, headers={"Idempotency-Key": "d-1"})
+    assert first.status_code == retry.status_code == 200 and retry.json() == first.json()
+    changed = await http.post(url, json={"decision": "reject"}, headers={"Idempotency-Key": "d-1"})
+    assert changed.status_code == 409 and changed.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
+    no_key = await http.post(url, json={"decision": "approve"})
+    assert no_key.status_code == 409 and no_key.json()["code"] == "APPROVAL_RESOLVED"
+    await wait_task(http, task["id"])
+    # Creation with a key gives the same task twice.
+    body = {"description": "same"}
+    openai_fake.add(Reply(text="ok"))
+    one = await http.post(f"/api/sessions/{session_id}/tasks", json=body, headers={"Idempotency-Key": "c-1"})
+    two = await http.post(f"/api/sessions/{session_id}/tasks", json=body, headers={"Idempotency-Key": "c-1"})
+    assert one.json()["id"] == two.json()["id"]
+    await wait_task(http, one.json()["id"])
