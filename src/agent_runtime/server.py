@@ -136,7 +136,9 @@ async def start_runtime(settings: Settings) -> Runtime:
     agent_repository = SqliteAgentRepository(database)
     llm_registry = ProviderRegistry.from_config(settings.agents)
     task_bus: EventBus = EventBus()
-    runner = AgentRunner(agent_repository, llm_registry, sessions, task_bus, settings.agents)
+    runner = AgentRunner(
+        agent_repository, llm_registry, sessions, task_bus, settings.agents, commands_dir=settings.data_dir / "commands"
+    )
     agents = AgentService(
         agent_repository,
         sessions,

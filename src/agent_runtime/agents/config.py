@@ -72,7 +72,8 @@ class AgentsConfig:
 
     @classmethod
     def from_env(cls) -> "AgentsConfig":
-        tools = _env("HITL_DANGEROUS_TOOLS")
+        # Set but empty means "no tool needs approval".
+        tools = os.environ.get("HITL_DANGEROUS_TOOLS")
         roots = _env("PROJECT_ROOTS")
         return cls(
             openai_api_key=_env("OPENAI_API_KEY"),

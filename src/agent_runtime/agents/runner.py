@@ -15,6 +15,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import json
+import pathlib
 import time
 import uuid
 from typing import Any
@@ -53,7 +54,7 @@ from agent_runtime.sessions.service import SessionService
 from agent_runtime.storage.agents import AgentRepository
 from agent_runtime.tools.base import ToolContext, ToolOutcome
 from agent_runtime.tools.builtin import BUILTIN_TOOLS
-from agent_runtime.tools.process import run_command
+from agent_runtime.tools.process import kill_leftovers, run_command
 from agent_runtime.tools.registry import run_tool, tool_specs
 from agent_runtime.tools.sandbox import ToolError, Workspace
 
@@ -125,6 +126,7 @@ class AgentRunner:
         *,
         clock: Clock = utc_now,
         max_concurrent_runs: int = 8,
+        commands_dir: pathlib.Path | None = None,
     ):
         self._repo = repository
         self._registry = registry
@@ -137,6 +139,7 @@ class AgentRunner:
         self._slots = asyncio.Semaphore(max_concurrent_runs)
         self._watchdog: asyncio.Task | None = None
         self._closing = False
+        self._commands_dir = commands_dir
 
     def _now(self) -> str:
         return iso(self._clock())
@@ -146,6 +149,10 @@ class AgentRunner:
     async def start(self) -> None:
         """Resumes runs that were in flight when the server last stopped and
         starts the watchdog."""
+        if self._commands_dir is not None:
+            killed = kill_leftovers(self._commands_dir)
+            if killed:
+                log.warning("agent.killed_leftover_commands", process_groups=killed)
         for task in await self._repo.tasks_with_status(ACTIVE_STATUSES):
             if task.stop_requested:
                 await self._finish(task.task_id, RunEnded(STOPPED, "Task stopped"))
@@ -275,6 +282,7 @@ class AgentRunner:
             output_limit=self._config.tool_output_limit,
             max_file_bytes=self._config.max_file_bytes,
             save_plan=lambda plan: self._save_plan(task_id, plan),
+            commands_dir=self._commands_dir,
         )
         messages = [ChatMessage.from_dict(m) for m in await self._repo.list_messages(task_id)]
         if not messages:

@@ -6,6 +6,7 @@ tool never crashes a run."""
 from __future__ import annotations
 
 import dataclasses
+import pathlib
 from typing import Any, Awaitable, Callable, Protocol
 
 from agent_runtime.tools.sandbox import ToolError, Workspace
@@ -27,6 +28,8 @@ class ToolContext:
     max_file_bytes: int
     # Saves the plan (update_plan); given by the run loop.
     save_plan: Callable[[list[dict[str, str]]], Awaitable[None]] | None = None
+    # Where running commands are recorded (killed after a crash).
+    commands_dir: pathlib.Path | None = None
 
 
 class Tool(Protocol):

@@ -206,7 +206,11 @@ class ExecuteCommand:
             raise ToolError("timeout must be a positive number of seconds")
         timeout = min(float(timeout), context.command_timeout)
         code, output, timed_out = await run_command(
-            ["/bin/sh", "-c", command], str(context.workspace.root), timeout=timeout, output_limit=context.output_limit
+            ["/bin/sh", "-c", command],
+            str(context.workspace.root),
+            timeout=timeout,
+            output_limit=context.output_limit,
+            track_dir=context.commands_dir,
         )
         if timed_out:
             return ToolOutcome(f"command timed out after {timeout:g}s and was killed\n{output}", success=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import pathlib
 import signal
 
 # Environment variables a command inherits; nothing else (API keys stay out).
@@ -38,16 +39,54 @@ def command_env(cwd: str) -> dict[str, str]:
     return env
 
 
+def _start_time(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def kill_leftovers(track_dir: pathlib.Path) -> list[int]:
+    """Kills the process groups of commands that were running when the
+    server died (kill -9 leaves them orphaned); returns the group ids."""
+    killed = []
+    if not track_dir.is_dir():
+        return killed
+    for entry in track_dir.iterdir():
+        try:
+            pgid = int(entry.name)
+            recorded = entry.read_text().strip()
+        except (ValueError, OSError):
+            entry.unlink(missing_ok=True)
+            continue
+        # Only the same process (pid and start time), never a reused pid.
+        if recorded and _start_time(pgid) == recorded:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pgid, signal.SIGKILL)
+                killed.append(pgid)
+        entry.unlink(missing_ok=True)
+    return killed
+
+
 def kill_group(process: asyncio.subprocess.Process) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
 
 
 async def run_command(
-    argv: list[str], cwd: str, *, timeout: float, output_limit: int, stdin: bytes | None = None
+    argv: list[str],
+    cwd: str,
+    *,
+    timeout: float,
+    output_limit: int,
+    stdin: bytes | None = None,
+    track_dir: pathlib.Path | None = None,
 ) -> tuple[int | None, str, bool]:
     """(exit code or None on timeout, output (stdout+stderr, capped),
-    timed_out). Cancelling the caller kills the process group."""
+    timed_out). Cancelling the caller kills the process group. With
+    track_dir, the group is recorded there while it runs, so a restarted
+    server can kill what a crashed one left behind."""
     process = await asyncio.create_subprocess_exec(
         *argv,
         cwd=cwd,
@@ -57,6 +96,11 @@ async def run_command(
         stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,
     )
+    track_file = None
+    if track_dir is not None:
+        track_dir.mkdir(parents=True, exist_ok=True)
+        track_file = track_dir / str(process.pid)
+        track_file.write_text(_start_time(process.pid) or "")
     chunks: list[bytes] = []
     kept = 0
     dropped = 0
@@ -93,6 +137,8 @@ async def run_command(
                 process.kill()
             with contextlib.suppress(Exception):
                 await asyncio.shield(process.wait())
+        if track_file is not None:
+            track_file.unlink(missing_ok=True)
     output = b"".join(chunks).decode("utf-8", errors="replace")
     if dropped:
         output += f"\n… [output truncated: {dropped} more bytes]"
