@@ -248,6 +248,31 @@ async def test_anthropic_task_with_approval(http, fakes, project):
     assert second[-1]["content"][0]["type"] == "tool_result" and "hello world" in second[-1]["content"][0]["content"]
 
 
+async def test_anthropic_reject_and_edit(http, fakes, project):
+    _, anthropic_fake = fakes
+    anthropic_fake.add(
+        Reply(tool_calls=[Call("delete_file", {"path": "README.md"})]),
+        Reply(tool_calls=[Call("write_file", {"path": "a.md", "content": "draft"})]),
+        Reply(text="Kept README, wrote a.md."),
+    )
+    session_id = await new_session(http, project)
+    task = (await http.post(f"/api/sessions/{session_id}/tasks", json={"description": "edit docs", "model": "anthropic/claude-scripted"})).json()
+    first = await pending_approval(http, task["id"])
+    await http.post(f"/api/tasks/{task['id']}/approvals/{first['id']}/decision", json={"decision": "reject", "feedback": "README stays"})
+    second = await pending_approval(http, task["id"])
+    assert second["tool_name"] == "write_file"
+    await http.post(
+        f"/api/tasks/{task['id']}/approvals/{second['id']}/decision",
+        json={"decision": "edit", "modified_arguments": {"path": "a.md", "content": "final"}},
+    )
+    done = await wait_task(http, task["id"])
+    assert done["status"] == "completed" and done["model"] == "anthropic/claude-scripted"
+    assert (project / "README.md").exists() and (project / "a.md").read_text() == "final"
+    rejected = anthropic_fake.requests[-2]["messages"][-1]["content"][0]
+    assert rejected["type"] == "tool_result" and rejected["is_error"] is True and "README stays" in rejected["content"]
+    assert anthropic_fake.requests[-1]["model"] == "claude-scripted"
+
+
 async def test_max_iterations_and_llm_error(http, fakes, project):
     openai_fake, _ = fakes
     session_id = await new_session(http, project)

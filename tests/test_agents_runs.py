@@ -133,3 +133,32 @@ async def test_input_reaches_the_model_and_tasks_are_listed(runtime, fake, sessi
     assert task.task_id in [t.task_id for t in listed]
     view = await runtime.agents.get_project_session(session_id)
     assert view.task_count == len(listed)
+
+
+async def test_runs_beyond_the_slots_are_queued(tmp_path, fake):
+    project = git_project(tmp_path / "project")
+    config = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, max_concurrent_runs=1)
+    async with running(make_settings(tmp_path / "data", run_envoy=False, agents=config)) as runtime:
+        session = (await runtime.agents.create_project_session("q", str(project))).session.session_id
+        fake.add(Reply(tool_calls=[Call("write_file", {"path": "q", "content": "q"})]), Reply(text="second done"))
+        first = await runtime.agents.create_task(session, "first", owner="a")
+        await wait_for(lambda: runtime.agents.list_approvals(first.task_id, "pending"), lambda a: len(a) == 1)
+        second = await runtime.agents.create_task(session, "second", owner="a")
+        assert second.status == "queued"
+        stopped = await runtime.agents.stop_task(first.task_id)
+        assert stopped.status == "stopped"
+        done = await finished(runtime, second.task_id)
+        assert done.status == "completed" and done.result_summary == "second done"
+        statuses = [e.body["status"] async for e in runtime.agents.watch(second.task_id) if e.type == "status"]
+        assert statuses == ["accepted", "queued", "running", "completed"]
+
+
+async def test_devin_task_without_directory_gets_a_git_workspace(runtime, fake):
+    fake.add(Reply(tool_calls=[Call("write_file", {"path": "hello.txt", "content": "hi"})]), Reply(text="made it"))
+    task = await runtime.agents.execute_task("create hello.txt", {}, [], owner="devin")
+    [approval] = await wait_for(lambda: runtime.agents.list_approvals(task.task_id, "pending"), lambda a: len(a) == 1)
+    await runtime.agents.decide_approval(task.task_id, approval.approval_id, "approve", None, "")
+    done = await finished(runtime, task.task_id)
+    assert done.status == "completed" and done.working_directory.startswith(str(runtime.settings.data_dir))
+    diff = await runtime.agents.get_artifact(task.task_id, "diff.patch")
+    assert b"+hi" in diff.content and diff.content_type == "text/x-diff"

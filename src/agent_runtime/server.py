@@ -137,7 +137,13 @@ async def start_runtime(settings: Settings) -> Runtime:
     llm_registry = ProviderRegistry.from_config(settings.agents)
     task_bus: EventBus = EventBus()
     runner = AgentRunner(
-        agent_repository, llm_registry, sessions, task_bus, settings.agents, commands_dir=settings.data_dir / "commands"
+        agent_repository,
+        llm_registry,
+        sessions,
+        task_bus,
+        settings.agents,
+        commands_dir=settings.data_dir / "commands",
+        max_concurrent_runs=settings.agents.max_concurrent_runs,
     )
     agents = AgentService(
         agent_repository,

@@ -62,6 +62,9 @@ class AgentsConfig:
     # (0: no expiry).
     hitl_dangerous_tools: tuple[str, ...] = DEFAULT_DANGEROUS_TOOLS
     approval_timeout_seconds: float = 0.0
+    # Runs executing at once; more wait `queued`. A run waiting for an
+    # approval keeps its slot.
+    max_concurrent_runs: int = 8
     # A run that makes no progress for this long fails (0: never).
     watchdog_seconds: float = 600.0
     # Project directories must lie under one of these (empty: anywhere).
@@ -97,12 +100,13 @@ class AgentsConfig:
             else DEFAULT_DANGEROUS_TOOLS,
             approval_timeout_seconds=_env_number("APPROVAL_TIMEOUT_SECONDS", 0.0, float),
             watchdog_seconds=_env_number("RUN_WATCHDOG_SECONDS", cls.watchdog_seconds, float),
+            max_concurrent_runs=_env_number("MAX_CONCURRENT_RUNS", cls.max_concurrent_runs),
             project_roots=tuple(r.strip() for r in roots.split(",") if r.strip()) if roots else (),
             default_workspace=_env("DEFAULT_WORKSPACE"),
         )
 
     def check(self) -> None:
-        for name in ("max_iterations", "max_context_tokens", "max_context_messages", "tool_output_limit"):
+        for name in ("max_iterations", "max_context_tokens", "max_context_messages", "tool_output_limit", "max_concurrent_runs"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name.upper()} must be positive")
         if self.llm_timeout_seconds <= 0 or self.command_timeout_seconds <= 0:

@@ -22,7 +22,7 @@ from agent_runtime.agents.models import (
     TaskEventRecord,
     TaskRecord,
 )
-from agent_runtime.agents.runner import AgentRunner, head_commit
+from agent_runtime.agents.runner import AgentRunner, git_output, head_commit
 from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.errors import Conflict, InvalidArgument, NotFound, ValidationFailed
 from agent_runtime.events.bus import EventBus
@@ -209,6 +209,8 @@ class AgentService:
             workspace = self._workspaces / uuid.uuid4().hex
             workspace.mkdir(parents=True)
             directory = str(workspace)
+            # A repository, so the task's changes come back as diff.patch.
+            await git_output(directory, "init", "-q")
         session = await self._sessions.create_session(
             f"task-{uuid.uuid4()}", prompt.strip().splitlines()[0][:80], project_dir=directory, agent_name="coder"
         )
