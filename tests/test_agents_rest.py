@@ -128,7 +128,7 @@ async def test_project_sessions(http, project):
     missing = await http.post("/api/sessions", json={"name": "x", "working_directory": str(project / "nope")})
     assert missing.status_code == 422
     deleted = await http.delete(f"/api/sessions/{body['id']}")
-    assert deleted.status_code == 200
+    assert deleted.status_code == 204 and deleted.content == b""
     assert (await http.get(f"/api/sessions/{body['id']}")).status_code == 404
 
 

@@ -154,6 +154,8 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     async def DeleteProjectSession(self, request: pb.DeleteProjectSessionRequest, context) -> pb.DeleteProjectSessionResponse:
         await self._agents.delete_project_session(request.session_id)
+        # REST answers 204 No Content, as documented (envoy/error_body.lua).
+        await context.send_initial_metadata((("x-http-status", "204"),))
         return pb.DeleteProjectSessionResponse()
 
     # Tasks
