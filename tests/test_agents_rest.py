@@ -401,8 +401,9 @@ async def test_task_websocket_streams_events_and_takes_input(http, fakes, projec
         bad = await receive(socket)
         while bad["type"] == "status":
             bad = await receive(socket)
+        # Client messages are handled in order: the error for the second
+        # proves the input before it is stored.
         assert bad["type"] == "error" and bad["code"] == "BAD_REQUEST"
-        await asyncio.sleep(0.2)
         await http.post(f"/api/tasks/{task['id']}/approvals/{approval['id']}/decision", json={"decision": "approve"})
         rest = []
         while not rest or rest[-1].get("status") not in TERMINAL:

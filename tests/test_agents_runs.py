@@ -140,17 +140,25 @@ async def test_runs_beyond_the_slots_are_queued(tmp_path, fake):
     config = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, max_concurrent_runs=1)
     async with running(make_settings(tmp_path / "data", run_envoy=False, agents=config)) as runtime:
         session = (await runtime.agents.create_project_session("q", str(project))).session.session_id
-        fake.add(Reply(tool_calls=[Call("write_file", {"path": "q", "content": "q"})]), Reply(text="second done"))
+        fake.add(Reply(text="slow", delay=0.5), Reply(text="second done"))
         first = await runtime.agents.create_task(session, "first", owner="a")
-        await wait_for(lambda: runtime.agents.list_approvals(first.task_id, "pending"), lambda a: len(a) == 1)
+        assert first.status == "running"
         second = await runtime.agents.create_task(session, "second", owner="a")
         assert second.status == "queued"
-        stopped = await runtime.agents.stop_task(first.task_id)
-        assert stopped.status == "stopped"
-        done = await finished(runtime, second.task_id)
-        assert done.status == "completed" and done.result_summary == "second done"
+        for task in (first, second):
+            assert (await finished(runtime, task.task_id)).status == "completed"
         statuses = [e.body["status"] async for e in runtime.agents.watch(second.task_id) if e.type == "status"]
         assert statuses == ["accepted", "queued", "running", "completed"]
+        # A run waiting for a human gives its slot to the next run.
+        fake.add(Reply(tool_calls=[Call("write_file", {"path": "q", "content": "q"})]), Reply(text="third done"))
+        waiting = await runtime.agents.create_task(session, "waits", owner="a")
+        await wait_for(lambda: runtime.agents.list_approvals(waiting.task_id, "pending"), lambda a: len(a) == 1)
+        third = await runtime.agents.create_task(session, "third", owner="a")
+        assert (await finished(runtime, third.task_id)).result_summary == "third done"
+        fake.add(Reply(text="waiter done"))
+        [approval] = await runtime.agents.list_approvals(waiting.task_id, "pending")
+        await runtime.agents.decide_approval(waiting.task_id, approval.approval_id, "approve", None, "")
+        assert (await finished(runtime, waiting.task_id)).status == "completed"
 
 
 async def test_devin_task_without_directory_gets_a_git_workspace(runtime, fake):

@@ -63,7 +63,7 @@ class AgentsConfig:
     hitl_dangerous_tools: tuple[str, ...] = DEFAULT_DANGEROUS_TOOLS
     approval_timeout_seconds: float = 0.0
     # Runs executing at once; more wait `queued`. A run waiting for an
-    # approval keeps its slot.
+    # approval gives its slot up until the decision.
     max_concurrent_runs: int = 8
     # A run that makes no progress for this long fails (0: never).
     watchdog_seconds: float = 600.0

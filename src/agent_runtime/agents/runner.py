@@ -113,6 +113,7 @@ class _Run:
     progress_at: float
     waiting: bool = False
     cancel_reason: str = ""
+    holds_slot: bool = False
 
 
 class AgentRunner:
@@ -234,11 +235,9 @@ class AgentRunner:
         run = self._runs[task_id]
         try:
             try:
-                if self._slots.locked():
-                    await self._set_status(task_id, "queued", "Waiting for a free run slot", only_if=("accepted",))
-                async with self._slots:
-                    await self._set_status(task_id, RUNNING, "Task started", only_if=("accepted", "queued"))
-                    ended = await self._loop(task_id)
+                await self._take_slot(run, task_id, only_if=("accepted",))
+                await self._set_status(task_id, RUNNING, "Task started", only_if=("accepted", "queued"))
+                ended = await self._loop(task_id)
             except RunEnded as end:
                 ended = end
             except asyncio.CancelledError:
@@ -262,8 +261,17 @@ class AgentRunner:
         except asyncio.CancelledError:
             pass
         finally:
+            if run.holds_slot:
+                run.holds_slot = False
+                self._slots.release()
             self._runs.pop(task_id, None)
             self._wakeups.pop(task_id, None)
+
+    async def _take_slot(self, run: _Run, task_id: str, *, only_if: tuple[str, ...]) -> None:
+        if self._slots.locked():
+            await self._set_status(task_id, "queued", "Waiting for a free run slot", only_if=only_if)
+        await self._slots.acquire()
+        run.holds_slot = True
 
     async def _loop(self, task_id: str) -> RunEnded:
         task = await self._require(task_id)
@@ -404,6 +412,10 @@ class AgentRunner:
         run = self._runs.get(task.task_id)
         if run is not None:
             run.waiting = True
+            # Waiting for a human frees the run slot for other runs.
+            if run.holds_slot:
+                run.holds_slot = False
+                self._slots.release()
         try:
             while True:
                 current = await self._repo.get_approval(approval.approval_id)
@@ -431,7 +443,9 @@ class AgentRunner:
             if run is not None:
                 run.waiting = False
                 run.progress_at = time.monotonic()
-        await self._set_status(task.task_id, RUNNING, f"Approval {approval.status}", only_if=(WAITING_APPROVAL,))
+        if run is not None and not run.holds_slot:
+            await self._take_slot(run, task.task_id, only_if=(WAITING_APPROVAL,))
+        await self._set_status(task.task_id, RUNNING, f"Approval {approval.status}", only_if=(WAITING_APPROVAL, "queued"))
         return approval
 
     async def _save_plan(self, task_id: str, plan: list[dict[str, str]]) -> None:
