@@ -170,3 +170,19 @@ async def test_devin_task_without_directory_gets_a_git_workspace(runtime, fake):
     assert done.status == "completed" and done.working_directory.startswith(str(runtime.settings.data_dir))
     diff = await runtime.agents.get_artifact(task.task_id, "diff.patch")
     assert b"+hi" in diff.content and diff.content_type == "text/x-diff"
+
+
+async def test_only_owners_and_admins_see_a_task(runtime, fake, session_id):
+    from agent_runtime.errors import NotFound
+    from agent_runtime.interceptors.auth import Principal
+
+    fake.add(Reply(text="mine"))
+    task = await runtime.agents.create_task(session_id, "private", owner="alice")
+    await finished(runtime, task.task_id)
+    alice, bob, admin = Principal("user", "alice"), Principal("user", "bob"), Principal("api_key", "ops", admin=True)
+    assert (await runtime.agents.check_access(task.task_id, alice)).task_id == task.task_id
+    assert (await runtime.agents.check_access(task.task_id, admin)).task_id == task.task_id
+    with pytest.raises(NotFound):
+        await runtime.agents.check_access(task.task_id, bob)
+    assert task.task_id not in [t.task_id for t in await runtime.agents.list_tasks(session_id, bob)]
+    assert task.task_id in [t.task_id for t in await runtime.agents.list_tasks(session_id, alice)]

@@ -26,6 +26,7 @@ from agent_runtime.agents.runner import AgentRunner, git_output, head_commit
 from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.errors import Conflict, InvalidArgument, NotFound, ValidationFailed
 from agent_runtime.events.bus import EventBus
+from agent_runtime.interceptors.auth import Principal
 from agent_runtime.llm.base import ModelInfo, ProviderInfo
 from agent_runtime.llm.registry import ProviderRegistry
 from agent_runtime.sessions.models import SessionRecord
@@ -224,9 +225,20 @@ class AgentService:
             raise task_not_found(task_id)
         return task
 
-    async def list_tasks(self, session_id: str) -> list[TaskRecord]:
+    async def check_access(self, task_id: str, viewer: Principal) -> TaskRecord:
+        """The task, if `viewer` may see it: its owner or an admin. Anyone
+        else gets the same 404 as for a task that does not exist."""
+        task = await self.get_task(task_id)
+        if not viewer.admin and task.owner != viewer.subject:
+            raise task_not_found(task_id)
+        return task
+
+    async def list_tasks(self, session_id: str, viewer: Principal | None = None) -> list[TaskRecord]:
         await self._sessions.get_session(session_id)
-        return await self._repo.list_tasks(session_id)
+        tasks = await self._repo.list_tasks(session_id)
+        if viewer is not None and not viewer.admin:
+            tasks = [t for t in tasks if t.owner == viewer.subject]
+        return tasks
 
     async def stop_task(self, task_id: str) -> TaskRecord:
         task = await self.get_task(task_id)

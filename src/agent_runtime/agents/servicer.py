@@ -104,7 +104,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         return await self._idempotent(context, "ExecuteTask", request, pb.ExecuteTaskResponse, operation)
 
     async def GetTaskStatus(self, request: pb.GetTaskStatusRequest, context) -> pb.GetTaskStatusResponse:
-        task = await self._agents.get_task(request.task_id)
+        task = await self._agents.check_access(request.task_id, current_principal.get())
         return pb.GetTaskStatusResponse(task_id=task.task_id, status=task.status, result=task.result_summary or "")
 
     # Models and providers
@@ -177,31 +177,36 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         return await self._idempotent(context, "CreateAgentTask", request, pb.AgentTask, operation)
 
     async def ListAgentTasks(self, request: pb.ListAgentTasksRequest, context) -> pb.ListAgentTasksResponse:
-        tasks = await self._agents.list_tasks(request.session_id)
+        tasks = await self._agents.list_tasks(request.session_id, current_principal.get())
         return pb.ListAgentTasksResponse(tasks=[task_to_proto(t) for t in tasks])
 
     async def ListAgentTasksJson(self, request: pb.ListAgentTasksJsonRequest, context) -> httpbody_pb2.HttpBody:
-        tasks = await self._agents.list_tasks(request.session_id)
+        tasks = await self._agents.list_tasks(request.session_id, current_principal.get())
         return _json_body([_list_task_json(task_to_proto(t)) for t in tasks])
 
     async def GetAgentTask(self, request: pb.GetAgentTaskRequest, context) -> pb.AgentTask:
-        return task_to_proto(await self._agents.get_task(request.task_id))
+        return task_to_proto(await self._agents.check_access(request.task_id, current_principal.get()))
 
     async def StopAgentTask(self, request: pb.StopAgentTaskRequest, context) -> pb.StopAgentTaskResponse:
+        await self._agents.check_access(request.task_id, current_principal.get())
         task = await self._agents.stop_task(request.task_id)
         return pb.StopAgentTaskResponse(id=task.task_id, status=task.status)
 
     async def SendTaskInput(self, request: pb.SendTaskInputRequest, context) -> pb.SendTaskInputResponse:
+        await self._agents.check_access(request.task_id, current_principal.get())
         await self._agents.send_input(request.task_id, request.content)
         return pb.SendTaskInputResponse(ok=True)
 
     # Approvals
 
     async def ListToolApprovals(self, request: pb.ListToolApprovalsRequest, context) -> pb.ListToolApprovalsResponse:
+        await self._agents.check_access(request.task_id, current_principal.get())
         approvals = await self._agents.list_approvals(request.task_id, request.status)
         return pb.ListToolApprovalsResponse(approvals=[approval_to_proto(a) for a in approvals])
 
     async def DecideToolApproval(self, request: pb.DecideToolApprovalRequest, context) -> pb.ToolApproval:
+        await self._agents.check_access(request.task_id, current_principal.get())
+
         async def operation():
             modified = json_format.MessageToDict(request.modified_arguments) if request.HasField("modified_arguments") else None
             approval = await self._agents.decide_approval(
@@ -214,19 +219,23 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     # Artifacts
 
     async def ListTaskArtifacts(self, request: pb.ListTaskArtifactsRequest, context) -> pb.ListTaskArtifactsResponse:
+        await self._agents.check_access(request.task_id, current_principal.get())
         artifacts = await self._agents.list_artifacts(request.task_id)
         return pb.ListTaskArtifactsResponse(artifacts=[artifact_to_proto(a) for a in artifacts])
 
     async def ListTaskArtifactsJson(self, request: pb.ListTaskArtifactsJsonRequest, context) -> httpbody_pb2.HttpBody:
+        await self._agents.check_access(request.task_id, current_principal.get())
         artifacts = await self._agents.list_artifacts(request.task_id)
         return _json_body([message_to_dict(artifact_to_proto(a)) for a in artifacts])
 
     async def GetTaskArtifact(self, request: pb.GetTaskArtifactRequest, context) -> httpbody_pb2.HttpBody:
+        await self._agents.check_access(request.task_id, current_principal.get())
         artifact = await self._agents.get_artifact(request.task_id, request.artifact_id)
         return httpbody_pb2.HttpBody(content_type=artifact.content_type, data=artifact.content)
 
     # Live stream
 
     async def WatchAgentTask(self, request: pb.WatchAgentTaskRequest, context) -> AsyncIterator[pb.TaskEvent]:
+        await self._agents.check_access(request.task_id, current_principal.get())
         async for event in self._agents.watch(request.task_id, request.after_sequence):
             yield event_to_proto(event)
