@@ -214,3 +214,20 @@ async def test_cancel_kills_running_command(context, project):
             break
         await asyncio.sleep(0.05)
     assert alive([pid]) == []
+
+
+async def test_orphaned_grandchildren_die_with_the_group(context, project):
+    # Double forks leave sleeps reparented away from the shell; they are still
+    # in the command's process group and die with it.
+    context.command_timeout = 1
+    result = await call(
+        context, "execute_command", command="for i in $(seq 100); do (sleep 300 & echo $! >> pids.txt); done; sleep 300"
+    )
+    assert "timed out" in result.output
+    pids = [int(p) for p in (project / "pids.txt").read_text().split()]
+    assert len(pids) == 100
+    for _ in range(50):
+        if not alive(pids):
+            break
+        time.sleep(0.05)
+    assert alive(pids) == []

@@ -70,8 +70,34 @@ def kill_leftovers(track_dir: pathlib.Path) -> list[int]:
 
 
 def kill_group(process: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
+    """SIGKILLs the command's process group, again while members remain (a
+    process that was forking during the first kill may leave a child)."""
+    for _ in range(50):
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            return
+        if not _group_has_live_members(process.pid):
+            return
+
+
+def _group_has_live_members(pgid: int) -> bool:
+    """Whether a non-zombie process is still in the group (from /proc)."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return False
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] != "Z":
+            return True
+    return False
 
 
 async def run_command(
