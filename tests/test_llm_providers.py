@@ -184,3 +184,9 @@ async def test_no_provider_configured_fails_clearly():
     assert await registry.models() == []
     with pytest.raises(FailedPrecondition, match="no model provider configured"):
         await registry.resolve("gpt-4o")
+
+
+async def test_discovery_failure_falls_back_to_known_models():
+    registry = ProviderRegistry.from_config(config(openai_base_url="http://127.0.0.1:9/v1"))
+    models = await registry.models("openai")
+    assert [m.id for m in models][:2] == ["gpt-4o", "gpt-4o-mini"] and all(m.provider == "openai" for m in models)

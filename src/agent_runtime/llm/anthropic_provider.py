@@ -20,7 +20,7 @@ from agent_runtime.llm.base import (
     ToolSpec,
     parse_arguments,
 )
-from agent_runtime.llm.catalog import DEFAULT_MODELS, model_info
+from agent_runtime.llm.catalog import DEFAULT_MODELS, DISCOVERY_TIMEOUT, model_info
 from agent_runtime.llm.openai_provider import llm_error
 
 log = structlog.get_logger(__name__)
@@ -83,7 +83,7 @@ class AnthropicProvider:
         if self._cached and now - self._cached[0] < self._cache_seconds:
             return self._cached[1]
         try:
-            page = await self._client.models.list()
+            page = await self._client.with_options(timeout=DISCOVERY_TIMEOUT, max_retries=0).models.list()
             found = {}
             async for model in page:
                 found[model.id] = getattr(model, "display_name", None)

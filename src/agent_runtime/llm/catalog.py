@@ -31,6 +31,9 @@ DEFAULT_MODELS: dict[str, tuple[str, ...]] = {
 }
 
 DEFAULT_CONTEXT_WINDOW = 8_192
+# Seconds a provider gets to list its models (GET /api/models must not hang
+# on an unreachable provider); it is not retried.
+DISCOVERY_TIMEOUT = 10.0
 
 
 def model_info(model_id: str, provider: str, display_name: str | None = None) -> ModelInfo:

@@ -21,7 +21,7 @@ from agent_runtime.llm.base import (
     ToolSpec,
     parse_arguments,
 )
-from agent_runtime.llm.catalog import DEFAULT_MODELS, model_info
+from agent_runtime.llm.catalog import DEFAULT_MODELS, DISCOVERY_TIMEOUT, model_info
 
 log = structlog.get_logger(__name__)
 
@@ -101,7 +101,7 @@ class OpenAICompatibleProvider:
         if self._cached and now - self._cached[0] < self._cache_seconds:
             return self._cached[1]
         try:
-            page = await self._client.models.list()
+            page = await self._client.with_options(timeout=DISCOVERY_TIMEOUT, max_retries=0).models.list()
             ids = sorted({model.id async for model in page})
         except Exception as error:  # noqa: BLE001 - discovery is best effort
             log.warning("llm.discovery_failed", provider=self._info.id, error=str(error))
