@@ -282,8 +282,6 @@ class AgentRunner:
             workspace = Workspace(task.working_directory)
         except ToolError as error:
             raise RunEnded(FAILED, str(error), "WORKSPACE_MISSING") from None
-        allowed = tools_for(task.agent_type, task.tools)
-        specs = tool_specs(allowed)
         context = ToolContext(
             workspace,
             command_timeout=self._config.command_timeout_seconds,
@@ -300,6 +298,10 @@ class AgentRunner:
             task = await self._require(task_id)
             if task.stop_requested:
                 raise RunEnded(STOPPED, "Task stopped")
+            # Read each turn: an agent switch changes the type, and with it
+            # the tools the model gets.
+            allowed = tools_for(task.agent_type, task.tools)
+            specs = tool_specs(allowed)
             calls = pending_calls(messages)
             if calls:
                 for call in calls:
