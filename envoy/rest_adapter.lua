@@ -90,13 +90,20 @@ local function rewrite_status_body(handle, headers)
     return
   end
   local reason = json_string(text, "reason")
+  local message = json_string(text, "message") or "Request failed"
+  local http_status = json_string(text, "http_status")
+  if reason == nil and string.find(text, "DecodeError", 1, true) then
+    -- The transcoder accepted JSON that it then encoded into a message the
+    -- server cannot parse (seen with an object as a map<string,string>
+    -- value): bad input, not a server fault.
+    reason, http_status = "BAD_REQUEST", "400"
+    message = "The request body does not match the field types of this endpoint: check nested values"
+  end
   if reason == nil then
     -- Not from our server (no ErrorInfo): Envoy's own replies are shaped by
     -- local_reply_config.
     return
   end
-  local message = json_string(text, "message") or "Request failed"
-  local http_status = json_string(text, "http_status")
   -- The headers object from before body() is no longer valid.
   headers = handle:headers()
   if http_status ~= nil and string.match(http_status, "^[1-5]%d%d$") then
@@ -115,6 +122,18 @@ function envoy_on_response(handle)
   end
   local body = headers:get("x-error-body")
   if body == nil then
+    -- A successful RPC may ask for another 2xx status (e.g. 204 No Content)
+    -- with an x-http-status initial-metadata header.
+    local success_status = headers:get("x-http-status")
+    if success_status ~= nil and string.match(success_status, "^2%d%d$") then
+      headers:remove("x-http-status")
+      headers:replace(":status", success_status)
+      if success_status == "204" then
+        headers:remove("content-type")
+        handle:body(true):setBytes("")
+      end
+      return
+    end
     rewrite_status_body(handle, headers)
     return
   end

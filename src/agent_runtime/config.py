@@ -8,6 +8,8 @@ import ipaddress
 import os
 import pathlib
 
+from agent_runtime.agents.config import AgentsConfig
+
 DEV_API_KEY = "dev-api-key"
 # The codelab document's x-internal-auth value, accepted like DEV_API_KEY:
 # only with no service token configured on a loopback-only server.
@@ -110,6 +112,8 @@ class Settings:
     ml_max_file_bytes: int = 8 * 1024 * 1024
     # Fine-tuning jobs that run at the same time; the rest wait in a queue.
     ml_max_concurrent_jobs: int = 1
+    # LLM providers, run limits, tools and approvals (agents/config.py).
+    agents: AgentsConfig = dataclasses.field(default_factory=AgentsConfig)
 
     @property
     def database_path(self) -> pathlib.Path:
@@ -177,6 +181,7 @@ class Settings:
             raise ValueError("ML_MAX_FILE_BYTES must be positive")
         if self.ml_max_concurrent_jobs < 1:
             raise ValueError("ML_MAX_CONCURRENT_JOBS must be at least 1")
+        self.agents.check()
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
@@ -214,6 +219,7 @@ class Settings:
             ),
             "ml_max_file_bytes": _env_int("ML_MAX_FILE_BYTES", cls.ml_max_file_bytes),
             "ml_max_concurrent_jobs": _env_int("ML_MAX_CONCURRENT_JOBS", cls.ml_max_concurrent_jobs),
+            "agents": AgentsConfig.from_env(),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

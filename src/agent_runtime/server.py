@@ -21,10 +21,15 @@ import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from agentruntime.v1 import agent_pb2, agent_pb2_grpc
 from agentruntime.v1 import compute_pb2, compute_pb2_grpc, docs_pb2, docs_pb2_grpc, session_pb2, session_pb2_grpc
 from agentruntime.v1 import identity_pb2, identity_pb2_grpc
 from agentruntime.v1 import ml_pb2, ml_pb2_grpc
 from agent_runtime import __version__
+from agent_runtime.agents.idempotency import IdempotencyKeys
+from agent_runtime.agents.runner import AgentRunner
+from agent_runtime.agents.service import AgentService
+from agent_runtime.agents.servicer import AgentServicer
 from agent_runtime.compute.insights import InsightService
 from agent_runtime.compute.metrics import MetricsCollector
 from agent_runtime.compute.registry import BackendRegistry
@@ -44,12 +49,14 @@ from agent_runtime.interceptors.auth import AuthInterceptor, CredentialAuthentic
 from agent_runtime.interceptors.errors import ErrorMappingInterceptor
 from agent_runtime.interceptors.request_context import RequestContextInterceptor
 from agent_runtime.interceptors.validation import ValidationInterceptor
+from agent_runtime.llm.registry import ProviderRegistry
 from agent_runtime.logs import configure_logging
 from agent_runtime.ml import inference as ml_inference
 from agent_runtime.ml.service import MLService
 from agent_runtime.ml.servicer import MLServicer
 from agent_runtime.sessions.service import SessionService
 from agent_runtime.sessions.servicer import SessionServicer
+from agent_runtime.storage.agents import SqliteAgentRepository
 from agent_runtime.storage.compute import SqliteComputeRepository
 from agent_runtime.storage.database import Database
 from agent_runtime.storage.identity import SqliteIdentityRepository
@@ -64,6 +71,7 @@ SERVICE_NAMES = (
     docs_pb2.DESCRIPTOR.services_by_name["DocsService"].full_name,
     identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name,
     ml_pb2.DESCRIPTOR.services_by_name["MLService"].full_name,
+    agent_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
 )
 
 
@@ -92,6 +100,8 @@ class Runtime:
     compute: ComputeService | None = None
     compute_metrics: MetricsCollector | None = None
     ml: MLService | None = None
+    agents: AgentService | None = None
+    runner: AgentRunner | None = None
 
     @property
     def grpc_target(self) -> str:
@@ -113,6 +123,10 @@ class Runtime:
             await self.compute_metrics.stop()
         if self.compute:
             await self.compute.stop()
+        if self.runner:
+            # Runs are cancelled at their current step and resumed on the
+            # next start from what they persisted.
+            await self.runner.close()
         await self.grpc_server.stop(self.settings.shutdown_grace_seconds)
         if self.ml:
             # Running fine-tuning jobs checkpoint and resume on next start.
@@ -175,6 +189,29 @@ async def start_runtime(settings: Settings) -> Runtime:
     )
     await ml.start()
     ml_inference.set_default(ml_inference.LocalInference(ml.locate))
+    agent_repository = SqliteAgentRepository(database)
+    llm_registry = ProviderRegistry.from_config(settings.agents)
+    task_bus: EventBus = EventBus()
+    runner = AgentRunner(
+        agent_repository,
+        llm_registry,
+        sessions,
+        task_bus,
+        settings.agents,
+        commands_dir=settings.data_dir / "commands",
+        max_concurrent_runs=settings.agents.max_concurrent_runs,
+    )
+    agents = AgentService(
+        agent_repository,
+        sessions,
+        llm_registry,
+        runner,
+        task_bus,
+        settings.agents,
+        workspaces_dir=settings.data_dir / "workspaces",
+    )
+    idempotency = IdempotencyKeys(agent_repository)
+    await idempotency.purge()
 
     async def database_state() -> str:
         return "connected" if await database.ping() else "disconnected"
@@ -236,6 +273,7 @@ async def start_runtime(settings: Settings) -> Runtime:
         IdentityServicer(identity, allow_registration=settings.allow_registration), server
     )
     ml_pb2_grpc.add_MLServiceServicer_to_server(MLServicer(ml), server)
+    agent_pb2_grpc.add_AgentServiceServicer_to_server(AgentServicer(agents, idempotency), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
@@ -261,7 +299,10 @@ async def start_runtime(settings: Settings) -> Runtime:
         compute_metrics=compute_metrics,
         identity=identity,
         ml=ml,
+        agents=agents,
+        runner=runner,
     )
+    await runner.start()
     log.info("grpc.listening", address=f"{settings.grpc_host}:{grpc_port}")
 
     if settings.run_envoy:

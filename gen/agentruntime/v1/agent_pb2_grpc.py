@@ -3,6 +3,8 @@
 import grpc
 import warnings
 
+from agentruntime.v1 import agent_pb2 as agentruntime_dot_v1_dot_agent__pb2
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -25,9 +27,12 @@ if _version_not_supported:
 
 
 class AgentServiceStub:
-    """AgentService runs agents on tasks: LLM providers, tools, approvals, task streams (agent-runs and multi-agent issues).
-    Declared now so that every service is known to reflection and to the
-    gateway; its RPCs arrive with the issue that owns it.
+    """AgentService runs agents on tasks: LLM providers and their models, project
+    sessions (mini-devin), tasks with their plans, approvals and artifacts, and
+    the live stream of a task's run. It serves the mini-devin document's
+    models, providers, sessions, tasks and artifacts and the
+    agent-runtime-devin document's `/api/tasks/`, `/ninja-api/tasks/` and gRPC
+    ExecuteTask / GetTaskStatus.
     """
 
     def __init__(self, channel):
@@ -36,17 +41,399 @@ class AgentServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.ExecuteTask = channel.unary_unary(
+                '/agentruntime.v1.AgentService/ExecuteTask',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.ExecuteTaskRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.ExecuteTaskResponse.FromString,
+                _registered_method=True)
+        self.GetTaskStatus = channel.unary_unary(
+                '/agentruntime.v1.AgentService/GetTaskStatus',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.GetTaskStatusRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.GetTaskStatusResponse.FromString,
+                _registered_method=True)
+        self.ListLlmModels = channel.unary_unary(
+                '/agentruntime.v1.AgentService/ListLlmModels',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.ListLlmModelsRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListLlmModelsResponse.FromString,
+                _registered_method=True)
+        self.ListLlmProviders = channel.unary_unary(
+                '/agentruntime.v1.AgentService/ListLlmProviders',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.ListLlmProvidersRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListLlmProvidersResponse.FromString,
+                _registered_method=True)
+        self.CreateProjectSession = channel.unary_unary(
+                '/agentruntime.v1.AgentService/CreateProjectSession',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.CreateProjectSessionRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.ProjectSession.FromString,
+                _registered_method=True)
+        self.ListProjectSessions = channel.unary_unary(
+                '/agentruntime.v1.AgentService/ListProjectSessions',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.ListProjectSessionsRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListProjectSessionsResponse.FromString,
+                _registered_method=True)
+        self.ListProjectSessionsJson = channel.unary_unary(
+                '/agentruntime.v1.AgentService/ListProjectSessionsJson',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.ListProjectSessionsJsonRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.GetProjectSession = channel.unary_unary(
+                '/agentruntime.v1.AgentService/GetProjectSession',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.GetProjectSessionRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.ProjectSessionDetail.FromString,
+                _registered_method=True)
+        self.DeleteProjectSession = channel.unary_unary(
+                '/agentruntime.v1.AgentService/DeleteProjectSession',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.DeleteProjectSessionRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.DeleteProjectSessionResponse.FromString,
+                _registered_method=True)
+        self.CreateAgentTask = channel.unary_unary(
+                '/agentruntime.v1.AgentService/CreateAgentTask',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.CreateAgentTaskRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.AgentTask.FromString,
+                _registered_method=True)
+        self.ListAgentTasks = channel.unary_unary(
+                '/agentruntime.v1.AgentService/ListAgentTasks',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.ListAgentTasksRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListAgentTasksResponse.FromString,
+                _registered_method=True)
+        self.ListAgentTasksJson = channel.unary_unary(
+                '/agentruntime.v1.AgentService/ListAgentTasksJson',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.ListAgentTasksJsonRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.GetAgentTask = channel.unary_unary(
+                '/agentruntime.v1.AgentService/GetAgentTask',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.GetAgentTaskRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.AgentTask.FromString,
+                _registered_method=True)
+        self.StopAgentTask = channel.unary_unary(
+                '/agentruntime.v1.AgentService/StopAgentTask',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.StopAgentTaskRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.StopAgentTaskResponse.FromString,
+                _registered_method=True)
+        self.SendTaskInput = channel.unary_unary(
+                '/agentruntime.v1.AgentService/SendTaskInput',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.SendTaskInputRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.SendTaskInputResponse.FromString,
+                _registered_method=True)
+        self.ListToolApprovals = channel.unary_unary(
+                '/agentruntime.v1.AgentService/ListToolApprovals',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.ListToolApprovalsRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListToolApprovalsResponse.FromString,
+                _registered_method=True)
+        self.DecideToolApproval = channel.unary_unary(
+                '/agentruntime.v1.AgentService/DecideToolApproval',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.DecideToolApprovalRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.ToolApproval.FromString,
+                _registered_method=True)
+        self.ListTaskArtifacts = channel.unary_unary(
+                '/agentruntime.v1.AgentService/ListTaskArtifacts',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.ListTaskArtifactsRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListTaskArtifactsResponse.FromString,
+                _registered_method=True)
+        self.ListTaskArtifactsJson = channel.unary_unary(
+                '/agentruntime.v1.AgentService/ListTaskArtifactsJson',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.ListTaskArtifactsJsonRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.GetTaskArtifact = channel.unary_unary(
+                '/agentruntime.v1.AgentService/GetTaskArtifact',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.GetTaskArtifactRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.WatchAgentTask = channel.unary_stream(
+                '/agentruntime.v1.AgentService/WatchAgentTask',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.WatchAgentTaskRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.TaskEvent.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
-    """AgentService runs agents on tasks: LLM providers, tools, approvals, task streams (agent-runs and multi-agent issues).
-    Declared now so that every service is known to reflection and to the
-    gateway; its RPCs arrive with the issue that owns it.
+    """AgentService runs agents on tasks: LLM providers and their models, project
+    sessions (mini-devin), tasks with their plans, approvals and artifacts, and
+    the live stream of a task's run. It serves the mini-devin document's
+    models, providers, sessions, tasks and artifacts and the
+    agent-runtime-devin document's `/api/tasks/`, `/ninja-api/tasks/` and gRPC
+    ExecuteTask / GetTaskStatus.
     """
+
+    def ExecuteTask(self, request, context):
+        """Executes a task with the agent runtime (agent-runtime-devin). The task
+        runs in the background; the answer says `accepted`. An
+        `idempotency-key` header (gRPC metadata) makes retries safe.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTaskStatus(self, request, context):
+        """Returns the status of a task and, once it finished, its result summary
+        (agent-runtime-devin). NOT_FOUND for an unknown task.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLlmModels(self, request, context):
+        """Lists the models of the configured LLM providers (`GET /api/models`),
+        optionally of one provider only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLlmProviders(self, request, context):
+        """Lists the LLM providers, whether each is configured, how many models it
+        serves, and the default model (`GET /api/providers`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateProjectSession(self, request, context):
+        """Creates a project session: a session whose tasks work in a project
+        directory (mini-devin `POST /api/sessions`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListProjectSessions(self, request, context):
+        """Lists project sessions, newest first, as typed messages (gRPC clients).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListProjectSessionsJson(self, request, context):
+        """Lists project sessions as the bare JSON array of the mini-devin document
+        (`GET /api/sessions`); the same data as ListProjectSessions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetProjectSession(self, request, context):
+        """Returns a project session with its tasks (`GET /api/sessions/{id}`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteProjectSession(self, request, context):
+        """Deletes a project session, its tasks and their records; running tasks
+        are stopped first (`DELETE /api/sessions/{id}`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateAgentTask(self, request, context):
+        """Creates a task in a project session and starts it in the background
+        (`POST /api/sessions/{id}/tasks`). An `idempotency-key` header makes
+        retries safe.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAgentTasks(self, request, context):
+        """Lists a session's tasks, oldest first, as typed messages.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAgentTasksJson(self, request, context):
+        """Lists a session's tasks as the bare JSON array of the mini-devin
+        document (`GET /api/sessions/{id}/tasks`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAgentTask(self, request, context):
+        """Returns a task with its iterations, plan and result
+        (`GET /api/tasks/{id}`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StopAgentTask(self, request, context):
+        """Stops a task in any state. Pending approvals are rejected, a running
+        command is killed, and the task ends `stopped` (a finished task stays as
+        it is).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SendTaskInput(self, request, context):
+        """Gives a waiting or running task a message from the user; the model sees
+        it in its next turn (WebSocket `input`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListToolApprovals(self, request, context):
+        """Lists the approvals a task asked for, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DecideToolApproval(self, request, context):
+        """Decides a pending approval: `approve`, `edit` (approve with
+        modified_arguments) or `reject` (feedback goes to the model). A decision
+        on a resolved approval is ABORTED (HTTP 409). An `idempotency-key`
+        header makes retries safe.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTaskArtifacts(self, request, context):
+        """Lists a task's artifacts as typed messages.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTaskArtifactsJson(self, request, context):
+        """Lists a task's artifacts as the bare JSON array of the mini-devin
+        document (`GET /api/tasks/{id}/artifacts`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTaskArtifact(self, request, context):
+        """Downloads an artifact with its Content-Type (`plan.json`:
+        application/json, `diff.patch`: text/x-diff).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchAgentTask(self, request, context):
+        """Streams a task's run events: first those after `after_sequence` (from
+        storage), then live ones, until the task ends. The `/ws/tasks/{id}`
+        WebSocket is a client of this stream.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'ExecuteTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExecuteTask,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.ExecuteTaskRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.ExecuteTaskResponse.SerializeToString,
+            ),
+            'GetTaskStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTaskStatus,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.GetTaskStatusRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.GetTaskStatusResponse.SerializeToString,
+            ),
+            'ListLlmModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLlmModels,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListLlmModelsRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.ListLlmModelsResponse.SerializeToString,
+            ),
+            'ListLlmProviders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLlmProviders,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListLlmProvidersRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.ListLlmProvidersResponse.SerializeToString,
+            ),
+            'CreateProjectSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateProjectSession,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.CreateProjectSessionRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.ProjectSession.SerializeToString,
+            ),
+            'ListProjectSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListProjectSessions,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListProjectSessionsRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.ListProjectSessionsResponse.SerializeToString,
+            ),
+            'ListProjectSessionsJson': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListProjectSessionsJson,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListProjectSessionsJsonRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'GetProjectSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProjectSession,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.GetProjectSessionRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.ProjectSessionDetail.SerializeToString,
+            ),
+            'DeleteProjectSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteProjectSession,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.DeleteProjectSessionRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.DeleteProjectSessionResponse.SerializeToString,
+            ),
+            'CreateAgentTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateAgentTask,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.CreateAgentTaskRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.AgentTask.SerializeToString,
+            ),
+            'ListAgentTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAgentTasks,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListAgentTasksRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.ListAgentTasksResponse.SerializeToString,
+            ),
+            'ListAgentTasksJson': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAgentTasksJson,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListAgentTasksJsonRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'GetAgentTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAgentTask,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.GetAgentTaskRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.AgentTask.SerializeToString,
+            ),
+            'StopAgentTask': grpc.unary_unary_rpc_method_handler(
+                    servicer.StopAgentTask,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.StopAgentTaskRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.StopAgentTaskResponse.SerializeToString,
+            ),
+            'SendTaskInput': grpc.unary_unary_rpc_method_handler(
+                    servicer.SendTaskInput,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.SendTaskInputRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.SendTaskInputResponse.SerializeToString,
+            ),
+            'ListToolApprovals': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListToolApprovals,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListToolApprovalsRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.ListToolApprovalsResponse.SerializeToString,
+            ),
+            'DecideToolApproval': grpc.unary_unary_rpc_method_handler(
+                    servicer.DecideToolApproval,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.DecideToolApprovalRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.ToolApproval.SerializeToString,
+            ),
+            'ListTaskArtifacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTaskArtifacts,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListTaskArtifactsRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.ListTaskArtifactsResponse.SerializeToString,
+            ),
+            'ListTaskArtifactsJson': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTaskArtifactsJson,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListTaskArtifactsJsonRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'GetTaskArtifact': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTaskArtifact,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.GetTaskArtifactRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'WatchAgentTask': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchAgentTask,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.WatchAgentTaskRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.TaskEvent.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'agentruntime.v1.AgentService', rpc_method_handlers)
@@ -56,7 +443,577 @@ def add_AgentServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AgentService:
-    """AgentService runs agents on tasks: LLM providers, tools, approvals, task streams (agent-runs and multi-agent issues).
-    Declared now so that every service is known to reflection and to the
-    gateway; its RPCs arrive with the issue that owns it.
+    """AgentService runs agents on tasks: LLM providers and their models, project
+    sessions (mini-devin), tasks with their plans, approvals and artifacts, and
+    the live stream of a task's run. It serves the mini-devin document's
+    models, providers, sessions, tasks and artifacts and the
+    agent-runtime-devin document's `/api/tasks/`, `/ninja-api/tasks/` and gRPC
+    ExecuteTask / GetTaskStatus.
     """
+
+    @staticmethod
+    def ExecuteTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/ExecuteTask',
+            agentruntime_dot_v1_dot_agent__pb2.ExecuteTaskRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.ExecuteTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTaskStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/GetTaskStatus',
+            agentruntime_dot_v1_dot_agent__pb2.GetTaskStatusRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.GetTaskStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLlmModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/ListLlmModels',
+            agentruntime_dot_v1_dot_agent__pb2.ListLlmModelsRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.ListLlmModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLlmProviders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/ListLlmProviders',
+            agentruntime_dot_v1_dot_agent__pb2.ListLlmProvidersRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.ListLlmProvidersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateProjectSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/CreateProjectSession',
+            agentruntime_dot_v1_dot_agent__pb2.CreateProjectSessionRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.ProjectSession.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListProjectSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/ListProjectSessions',
+            agentruntime_dot_v1_dot_agent__pb2.ListProjectSessionsRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.ListProjectSessionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListProjectSessionsJson(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/ListProjectSessionsJson',
+            agentruntime_dot_v1_dot_agent__pb2.ListProjectSessionsJsonRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProjectSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/GetProjectSession',
+            agentruntime_dot_v1_dot_agent__pb2.GetProjectSessionRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.ProjectSessionDetail.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteProjectSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/DeleteProjectSession',
+            agentruntime_dot_v1_dot_agent__pb2.DeleteProjectSessionRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.DeleteProjectSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateAgentTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/CreateAgentTask',
+            agentruntime_dot_v1_dot_agent__pb2.CreateAgentTaskRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.AgentTask.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAgentTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/ListAgentTasks',
+            agentruntime_dot_v1_dot_agent__pb2.ListAgentTasksRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.ListAgentTasksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAgentTasksJson(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/ListAgentTasksJson',
+            agentruntime_dot_v1_dot_agent__pb2.ListAgentTasksJsonRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAgentTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/GetAgentTask',
+            agentruntime_dot_v1_dot_agent__pb2.GetAgentTaskRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.AgentTask.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StopAgentTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/StopAgentTask',
+            agentruntime_dot_v1_dot_agent__pb2.StopAgentTaskRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.StopAgentTaskResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendTaskInput(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/SendTaskInput',
+            agentruntime_dot_v1_dot_agent__pb2.SendTaskInputRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.SendTaskInputResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListToolApprovals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/ListToolApprovals',
+            agentruntime_dot_v1_dot_agent__pb2.ListToolApprovalsRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.ListToolApprovalsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DecideToolApproval(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/DecideToolApproval',
+            agentruntime_dot_v1_dot_agent__pb2.DecideToolApprovalRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.ToolApproval.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTaskArtifacts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/ListTaskArtifacts',
+            agentruntime_dot_v1_dot_agent__pb2.ListTaskArtifactsRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.ListTaskArtifactsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTaskArtifactsJson(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/ListTaskArtifactsJson',
+            agentruntime_dot_v1_dot_agent__pb2.ListTaskArtifactsJsonRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTaskArtifact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/GetTaskArtifact',
+            agentruntime_dot_v1_dot_agent__pb2.GetTaskArtifactRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchAgentTask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/WatchAgentTask',
+            agentruntime_dot_v1_dot_agent__pb2.WatchAgentTaskRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.TaskEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

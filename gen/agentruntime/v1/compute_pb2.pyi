@@ -61,7 +61,7 @@ class CreateTaskRequest(_message.Message):
     wait: bool
     def __init__(self, operation: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., device_preference: _Optional[str] = ..., priority: _Optional[int] = ..., timeout: _Optional[float] = ..., wait: _Optional[bool] = ...) -> None: ...
 
-class TaskResult(_message.Message):
+class ComputeTaskResult(_message.Message):
     __slots__ = ("execution_time", "device_used", "output")
     EXECUTION_TIME_FIELD_NUMBER: _ClassVar[int]
     DEVICE_USED_FIELD_NUMBER: _ClassVar[int]
@@ -84,14 +84,14 @@ class ComputeTask(_message.Message):
     QUEUE_TIME_MS_FIELD_NUMBER: _ClassVar[int]
     task_id: str
     status: str
-    result: TaskResult
+    result: ComputeTaskResult
     execution_time: float
     timestamp: _timestamp_pb2.Timestamp
     operation: str
     priority: int
     error: str
     queue_time_ms: float
-    def __init__(self, task_id: _Optional[str] = ..., status: _Optional[str] = ..., result: _Optional[_Union[TaskResult, _Mapping]] = ..., execution_time: _Optional[float] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., operation: _Optional[str] = ..., priority: _Optional[int] = ..., error: _Optional[str] = ..., queue_time_ms: _Optional[float] = ...) -> None: ...
+    def __init__(self, task_id: _Optional[str] = ..., status: _Optional[str] = ..., result: _Optional[_Union[ComputeTaskResult, _Mapping]] = ..., execution_time: _Optional[float] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., operation: _Optional[str] = ..., priority: _Optional[int] = ..., error: _Optional[str] = ..., queue_time_ms: _Optional[float] = ...) -> None: ...
 
 class ListTasksEnhancedRequest(_message.Message):
     __slots__ = ("limit", "offset")

@@ -49,7 +49,7 @@ def task_to_proto(record) -> pb.ComputeTask:
     )
     if record.status == "completed" and record.output is not None:
         task.result.CopyFrom(
-            pb.TaskResult(
+            pb.ComputeTaskResult(
                 execution_time=record.execution_time, device_used=record.device_used, output=_struct(record.output)
             )
         )

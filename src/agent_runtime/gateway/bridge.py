@@ -6,6 +6,9 @@ credentials forwarded, so auth, ownership and errors are the server's.
 session feed's `init`, `event` and `session_*` messages, `task_update` for
 every compute task change (from ComputeService.WatchTasks), and a
 `heartbeat` with system metrics every few seconds.
+
+`/ws/tasks/{task_id}` streams one task's run events (mini-devin), resumable
+with `?after_sequence=N`, and takes the client messages `stop` and `input`.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from agentruntime.v1 import compute_pb2, compute_pb2_grpc, session_pb2, session_pb2_grpc
+from agentruntime.v1 import agent_pb2, agent_pb2_grpc, compute_pb2, compute_pb2_grpc, session_pb2, session_pb2_grpc
 from agent_runtime.clock import iso, utc_now
 from agent_runtime.jsonfmt import dumps, message_to_dict
 
@@ -54,6 +57,27 @@ def feed_message(update: session_pb2.WatchSessionsResponse) -> dict[str, Any]:
     if update.type == "session_deleted":
         return {"type": "session_deleted", "session_id": update.session_id}
     return {"type": update.type, "session": message_to_dict(update.session)}
+
+
+# Fields of each task event type on /ws/tasks/{id}, besides type, sequence,
+# task_id and timestamp (the mini-devin document's messages).
+TASK_EVENT_FIELDS = {
+    "token": ("content",),
+    "tool_call": ("tool", "input", "call_id"),
+    "tool_result": ("tool", "output", "success", "call_id"),
+    "plan_update": ("plan",),
+    "status": ("status", "message"),
+    "error": ("error", "code"),
+    "approval_required": ("approval", "tool", "input", "call_id"),
+}
+TASK_PATH_PREFIX = "/ws/tasks/"
+
+
+def task_event_message(event: agent_pb2.TaskEvent) -> dict[str, Any]:
+    """The documented JSON of one task event."""
+    data = message_to_dict(event)
+    fields = ("type", "sequence", "task_id", "timestamp", *TASK_EVENT_FIELDS.get(event.type, ()))
+    return {name: data[name] for name in fields if name in data}
 
 
 # Response headers of the feed call passed on to the WebSocket client.
@@ -111,6 +135,7 @@ class WebSocketBridge:
         self._channel = grpc.aio.insecure_channel(grpc_target)
         self._sessions = session_pb2_grpc.SessionServiceStub(self._channel)
         self._compute = compute_pb2_grpc.ComputeServiceStub(self._channel)
+        self._agents = agent_pb2_grpc.AgentServiceStub(self._channel)
         self._heartbeat_seconds = heartbeat_seconds
         self._server: Server | None = None
         # Feed calls opened during the handshake, taken over by the handler.
@@ -139,6 +164,8 @@ class WebSocketBridge:
         """Starts the gRPC stream before accepting the WebSocket, so a bad
         credential or parameter is an HTTP error rather than a closed socket."""
         url = urllib.parse.urlsplit(request.path)
+        if url.path.startswith(TASK_PATH_PREFIX):
+            return await self._open_task(connection, request, url)
         if url.path.rstrip("/") != "/ws":
             return _error_response(404, f"No WebSocket endpoint at {url.path}", "NOT_FOUND")
         query = urllib.parse.parse_qs(url.query)
@@ -164,7 +191,9 @@ class WebSocketBridge:
     async def _add_headers(self, connection: ServerConnection, request: Request, response: Response) -> Response:
         """The feed call's rate-limit headers on the handshake response."""
         pending = self._pending.get(id(connection))
-        if pending is not None and response.status_code == 101:
+        # Task streams (/ws/tasks/…) carry no such headers: their first
+        # metadata may come only with the first event.
+        if pending is not None and response.status_code == 101 and not isinstance(pending[1], tuple):
             with contextlib.suppress(Exception):
                 for key, value in _passed_headers(await pending[0].initial_metadata()):
                     response.headers[key] = value
@@ -182,8 +211,32 @@ class WebSocketBridge:
             return None
         return None if first is grpc.aio.EOF else call
 
+    async def _open_task(self, connection: ServerConnection, request: Request, url) -> Response | None:
+        task_id = urllib.parse.unquote(url.path[len(TASK_PATH_PREFIX) :].rstrip("/"))
+        if not task_id or "/" in task_id:
+            return _error_response(404, f"No WebSocket endpoint at {url.path}", "NOT_FOUND")
+        query = urllib.parse.parse_qs(url.query)
+        try:
+            after = _int_param(query, "after_sequence")
+        except ValueError as error:
+            return _error_response(400, str(error), "BAD_REQUEST")
+        metadata = credentials_metadata(request)
+        try:
+            # Checks credentials and that the task exists before upgrading.
+            await self._agents.GetAgentTask(agent_pb2.GetAgentTaskRequest(task_id=task_id), metadata=metadata)
+        except grpc.aio.AioRpcError as error:
+            return _rpc_error_response(error)
+        call = self._agents.WatchAgentTask(
+            agent_pb2.WatchAgentTaskRequest(task_id=task_id, after_sequence=after), metadata=metadata
+        )
+        self._pending[id(connection)] = (call, (task_id, metadata))
+        return None
+
     async def _handle(self, connection: ServerConnection) -> None:
         call, first = self._pending.pop(id(connection))
+        if isinstance(first, tuple):
+            await self._handle_task(connection, call, *first)
+            return
         task_watch = self._task_watches.pop(id(connection), None)
         tasks = []
         try:
@@ -218,6 +271,68 @@ class WebSocketBridge:
             call.cancel()
             if task_watch is not None:
                 task_watch.cancel()
+
+    async def _handle_task(self, connection: ServerConnection, call, task_id: str, metadata) -> None:
+        reader = asyncio.create_task(self._task_commands(connection, task_id, metadata))
+        forwarder = asyncio.create_task(self._forward_task(connection, call, task_id))
+        try:
+            # Ends when the task's stream ends or the client goes away.
+            done, _ = await asyncio.wait((reader, forwarder), return_when=asyncio.FIRST_COMPLETED)
+            for finished in done:
+                if not finished.cancelled() and finished.exception() is not None:
+                    raise finished.exception()
+        except ConnectionClosed:
+            pass
+        except Exception:
+            log.exception("bridge.task_stream_failed", task_id=task_id)
+            with contextlib.suppress(ConnectionClosed):
+                await connection.close(1011, "internal error")
+        finally:
+            reader.cancel()
+            forwarder.cancel()
+            call.cancel()
+
+    async def _forward_task(self, connection: ServerConnection, call, task_id: str) -> None:
+        await connection.send(dumps({"type": "connected", "task_id": task_id, "timestamp": iso(utc_now())}))
+        try:
+            async for event in call:
+                await connection.send(dumps(task_event_message(event)))
+        except grpc.aio.AioRpcError as error:
+            if error.code() == grpc.StatusCode.CANCELLED:
+                return
+            await connection.send(
+                dumps({"type": "error", "error": error.details(), "code": error.code().name, "timestamp": iso(utc_now())})
+            )
+            await connection.close(1011, "stream ended")
+            return
+        await connection.close(1000, "task ended")
+
+    async def _task_commands(self, connection: ServerConnection, task_id: str, metadata) -> None:
+        """Client messages: {"type": "stop"} and {"type": "input", "content"}."""
+        async for raw in connection:
+            try:
+                message = json.loads(raw)
+                kind = message.get("type") if isinstance(message, dict) else None
+                if kind == "stop":
+                    await self._agents.StopAgentTask(agent_pb2.StopAgentTaskRequest(task_id=task_id), metadata=metadata)
+                elif kind == "input":
+                    content = message.get("content")
+                    if not isinstance(content, str):
+                        raise ValueError("an input message needs a string content")
+                    await self._agents.SendTaskInput(
+                        agent_pb2.SendTaskInputRequest(task_id=task_id, content=content), metadata=metadata
+                    )
+                else:
+                    raise ValueError("message type must be stop or input")
+            except (ValueError, json.JSONDecodeError) as error:
+                await connection.send(
+                    dumps({"type": "error", "error": str(error), "code": "BAD_REQUEST", "timestamp": iso(utc_now())})
+                )
+            except grpc.aio.AioRpcError as error:
+                _, code = _GRPC_TO_HTTP.get(error.code(), (500, "INTERNAL_ERROR"))
+                await connection.send(
+                    dumps({"type": "error", "error": error.details(), "code": code, "timestamp": iso(utc_now())})
+                )
 
     async def _forward_feed(self, connection: ServerConnection, call) -> None:
         # read(), not iteration: the handshake already used read() on this call.

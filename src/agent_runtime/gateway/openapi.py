@@ -310,6 +310,11 @@ def _operation(builder: _Builder, service: str, method, rule, template: str, com
             }
         else:
             success = {"description": "OK", "content": {"application/json": {"schema": schema}}}
+    if response_name != HTTP_BODY and not builder.catalog.messages[response_name].field and not method.server_streaming:
+        # Field-less responses are answered with 204 (the servicer sets
+        # x-http-status, which the Lua filter applies).
+        operation["responses"] = {"204": {"description": "No Content"}, **_error_responses()}
+        return operation
     operation["responses"] = {"200": success, **_error_responses()}
     return operation
 

@@ -1,0 +1,115 @@
+"""Agent and LLM provider settings, from environment variables (README,
+Configuration). Kept apart from config.py so the agent layer owns its knobs;
+`Settings.agents` holds one of these."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+DEFAULT_DANGEROUS_TOOLS = ("write_file", "delete_file", "execute_command")
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value.strip() if value and value.strip() else None
+
+
+def _env_number(name: str, default, kind=int):
+    value = _env(name)
+    if value is None:
+        return default
+    try:
+        return kind(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class AgentsConfig:
+    """LLM providers, run limits, tool limits and approvals."""
+
+    # OpenAI and OpenAI-compatible servers (vLLM, LM Studio, …) via base URL.
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    # Azure OpenAI.
+    azure_openai_api_key: str | None = None
+    azure_openai_endpoint: str | None = None
+    azure_openai_api_version: str = "2024-10-21"
+    # Ollama's OpenAI-compatible endpoint, e.g. http://localhost:11434/v1.
+    ollama_base_url: str | None = None
+    # Anthropic.
+    anthropic_api_key: str | None = None
+    anthropic_base_url: str | None = None
+    # Model used when a task names none; empty: the first configured one.
+    default_model: str | None = None
+    # Seconds one LLM request may take, and retries (with backoff) on
+    # connection errors, 408, 409, 429 and 5xx.
+    llm_timeout_seconds: float = 120.0
+    llm_max_retries: int = 3
+    # Seconds a provider's model list (discovery) is cached.
+    model_cache_seconds: float = 300.0
+    # Run loop limits.
+    max_iterations: int = 50
+    max_context_tokens: int = 100_000
+    max_context_messages: int = 100
+    max_output_tokens: int = 4096
+    # Tools.
+    command_timeout_seconds: float = 60.0
+    tool_output_limit: int = 64 * 1024
+    max_file_bytes: int = 2 * 1024 * 1024
+    # Approvals: tools that wait for a decision, and how long one may wait
+    # (0: no expiry).
+    hitl_dangerous_tools: tuple[str, ...] = DEFAULT_DANGEROUS_TOOLS
+    approval_timeout_seconds: float = 0.0
+    # Runs executing at once; more wait `queued`. A run waiting for an
+    # approval gives its slot up until the decision.
+    max_concurrent_runs: int = 8
+    # A run that makes no progress for this long fails (0: never).
+    watchdog_seconds: float = 600.0
+    # Project directories must lie under one of these (empty: anywhere).
+    project_roots: tuple[str, ...] = ()
+    # Where tasks without a session (devin `/api/tasks/`, ExecuteTask) work;
+    # empty: a fresh directory per task under the data dir.
+    default_workspace: str | None = None
+
+    @classmethod
+    def from_env(cls) -> "AgentsConfig":
+        # Set but empty means "no tool needs approval".
+        tools = os.environ.get("HITL_DANGEROUS_TOOLS")
+        roots = _env("PROJECT_ROOTS")
+        return cls(
+            openai_api_key=_env("OPENAI_API_KEY"),
+            openai_base_url=_env("OPENAI_BASE_URL"),
+            azure_openai_api_key=_env("AZURE_OPENAI_API_KEY"),
+            azure_openai_endpoint=_env("AZURE_OPENAI_ENDPOINT"),
+            azure_openai_api_version=_env("OPENAI_API_VERSION") or cls.azure_openai_api_version,
+            ollama_base_url=_env("OLLAMA_BASE_URL"),
+            anthropic_api_key=_env("ANTHROPIC_API_KEY"),
+            anthropic_base_url=_env("ANTHROPIC_BASE_URL"),
+            default_model=_env("DEFAULT_MODEL"),
+            llm_timeout_seconds=_env_number("LLM_TIMEOUT_SECONDS", cls.llm_timeout_seconds, float),
+            llm_max_retries=_env_number("LLM_MAX_RETRIES", cls.llm_max_retries),
+            max_iterations=_env_number("MAX_ITERATIONS", cls.max_iterations),
+            max_context_tokens=_env_number("MAX_CONTEXT_TOKENS", cls.max_context_tokens),
+            max_context_messages=_env_number("MAX_CONTEXT_MESSAGES", cls.max_context_messages),
+            command_timeout_seconds=_env_number("COMMAND_TIMEOUT_SECONDS", cls.command_timeout_seconds, float),
+            tool_output_limit=_env_number("TOOL_OUTPUT_LIMIT", cls.tool_output_limit),
+            hitl_dangerous_tools=tuple(t.strip() for t in tools.split(",") if t.strip())
+            if tools is not None
+            else DEFAULT_DANGEROUS_TOOLS,
+            approval_timeout_seconds=_env_number("APPROVAL_TIMEOUT_SECONDS", 0.0, float),
+            watchdog_seconds=_env_number("RUN_WATCHDOG_SECONDS", cls.watchdog_seconds, float),
+            max_concurrent_runs=_env_number("MAX_CONCURRENT_RUNS", cls.max_concurrent_runs),
+            project_roots=tuple(r.strip() for r in roots.split(",") if r.strip()) if roots else (),
+            default_workspace=_env("DEFAULT_WORKSPACE"),
+        )
+
+    def check(self) -> None:
+        for name in ("max_iterations", "max_context_tokens", "max_context_messages", "tool_output_limit", "max_concurrent_runs"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name.upper()} must be positive")
+        if self.llm_timeout_seconds <= 0 or self.command_timeout_seconds <= 0:
+            raise ValueError("LLM_TIMEOUT_SECONDS and COMMAND_TIMEOUT_SECONDS must be positive")
+        if self.llm_max_retries < 0:
+            raise ValueError("LLM_MAX_RETRIES must not be negative")

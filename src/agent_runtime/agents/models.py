@@ -1,0 +1,90 @@
+"""Plain records of the agent domain; the servicer converts them to protos."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+ACCEPTED = "accepted"
+QUEUED = "queued"
+RUNNING = "running"
+WAITING_APPROVAL = "waiting_approval"
+COMPLETED = "completed"
+FAILED = "failed"
+STOPPED = "stopped"
+ACTIVE_STATUSES = (ACCEPTED, QUEUED, RUNNING, WAITING_APPROVAL)
+TERMINAL_STATUSES = (COMPLETED, FAILED, STOPPED)
+
+PENDING = "pending"
+APPROVED = "approved"
+EDITED = "edited"
+REJECTED = "rejected"
+EXPIRED = "expired"
+DECISIONS = {"approve": APPROVED, "edit": EDITED, "reject": REJECTED}
+
+
+@dataclasses.dataclass
+class TaskRecord:
+    task_id: str
+    session_id: str
+    owner: str
+    description: str
+    working_directory: str
+    status: str
+    max_iterations: int
+    created_at: str
+    updated_at: str
+    model: str = ""
+    run_mode: str = ""
+    agent_type: str = "coder"
+    tools: list[str] = dataclasses.field(default_factory=list)
+    context: dict[str, str] = dataclasses.field(default_factory=dict)
+    base_commit: str | None = None
+    iterations: int = 0
+    plan: list[dict[str, str]] | None = None
+    result_success: bool | None = None
+    result_summary: str | None = None
+    error_code: str | None = None
+    stop_requested: bool = False
+    last_event_sequence: int = 0
+    completed_at: str | None = None
+
+
+@dataclasses.dataclass
+class ApprovalRecord:
+    approval_id: str
+    task_id: str
+    owner: str
+    call_id: str
+    tool_name: str
+    arguments: dict[str, Any]
+    reason: str
+    status: str
+    created_at: str
+    decision: str = ""
+    modified_arguments: dict[str, Any] | None = None
+    feedback: str = ""
+    expires_at: str | None = None
+    resolved_at: str | None = None
+
+
+@dataclasses.dataclass
+class ArtifactRecord:
+    artifact_id: str
+    task_id: str
+    name: str
+    type: str
+    content_type: str
+    size: int
+    created_at: str
+    content: bytes = b""
+
+
+@dataclasses.dataclass
+class TaskEventRecord:
+    """One run event: `body` holds the TaskEvent fields in JSON form."""
+
+    task_id: str
+    sequence: int
+    type: str
+    body: dict[str, Any]

@@ -1,0 +1,556 @@
+"""The run loop: LLM call (streamed tokens) → tool calls → approvals → tool
+execution → results back, until a final answer, the iteration limit, a stop,
+or an error.
+
+Everything a run needs to continue is persisted as it happens (the
+conversation, the iteration count, started tool calls, approvals), so a run
+that was in flight when the server died is resumed on the next start. Each
+run is one asyncio task; stopping cancels it (a running command's process
+group is killed) and ends it `stopped`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import json
+import pathlib
+import time
+import uuid
+from typing import Any
+
+import structlog
+
+from agent_runtime.agents.catalog import AGENT_TYPES_BY_NAME
+from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.agents.context import assemble_context
+from agent_runtime.agents.convert import approval_dict
+from agent_runtime.agents.models import (
+    ACTIVE_STATUSES,
+    APPROVED,
+    COMPLETED,
+    EDITED,
+    EXPIRED,
+    FAILED,
+    PENDING,
+    REJECTED,
+    RUNNING,
+    STOPPED,
+    TERMINAL_STATUSES,
+    WAITING_APPROVAL,
+    ApprovalRecord,
+    ArtifactRecord,
+    TaskEventRecord,
+    TaskRecord,
+)
+from agent_runtime.clock import Clock, iso, parse_iso, utc_now
+from agent_runtime.errors import DomainError
+from agent_runtime.events.bus import EventBus
+from agent_runtime.llm.base import ChatMessage, Completion, TokenDelta, ToolCall
+from agent_runtime.llm.registry import ProviderRegistry
+from agent_runtime.sessions.models import NewEvent
+from agent_runtime.sessions.service import SessionService
+from agent_runtime.storage.agents import AgentRepository
+from agent_runtime.tools.base import ToolContext, ToolOutcome
+from agent_runtime.tools.builtin import BUILTIN_TOOLS
+from agent_runtime.tools.process import kill_leftovers, run_command
+from agent_runtime.tools.registry import run_tool, tool_specs
+from agent_runtime.tools.sandbox import ToolError, Workspace
+
+log = structlog.get_logger(__name__)
+
+SYSTEM_PROMPT = """You are {name}, an AI software engineer working in the project directory {root}.
+Use the tools to inspect and change the project. Paths are relative to the project root.
+Keep a short plan with update_plan and mark steps as you finish them.
+When the task is done, answer with a short summary of what you did and no tool calls.
+Restrictions: {restrictions}"""
+
+# Seconds between token events while the model streams (tokens are stored
+# coalesced, so a stream is resumable without one row per token).
+TOKEN_FLUSH_SECONDS = 0.1
+# Characters of a tool's output kept in a `tool_result` event.
+EVENT_OUTPUT_LIMIT = 16 * 1024
+# How often a waiting run rereads its approval (decisions from another
+# process); decisions in this process wake it at once.
+APPROVAL_POLL_SECONDS = 2.0
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+class RunEnded(Exception):
+    """Ends a run with a terminal status."""
+
+    def __init__(self, status: str, summary: str, code: str | None = None, success: bool = False):
+        super().__init__(summary)
+        self.status, self.summary, self.code, self.success = status, summary, code, success
+
+
+def tools_for(agent_type: str, requested: list[str]) -> list[str]:
+    agent = AGENT_TYPES_BY_NAME.get(agent_type) or AGENT_TYPES_BY_NAME["coder"]
+    names = [*agent.tools, "update_plan"]
+    chosen = [n for n in requested if n in names]
+    return chosen or names
+
+
+def system_prompt(agent_type: str, root: str) -> str:
+    agent = AGENT_TYPES_BY_NAME.get(agent_type) or AGENT_TYPES_BY_NAME["coder"]
+    return SYSTEM_PROMPT.format(name=agent.name, root=root, restrictions="; ".join(agent.restrictions) or "none")
+
+
+def pending_calls(messages: list[ChatMessage]) -> list[ToolCall]:
+    """Tool calls of the last assistant message that have no result yet."""
+    for index in range(len(messages) - 1, -1, -1):
+        message = messages[index]
+        if message.role == "assistant":
+            answered = {m.tool_call_id for m in messages[index + 1 :] if m.role == "tool"}
+            return [call for call in message.tool_calls if call.id not in answered]
+    return []
+
+
+@dataclasses.dataclass
+class _Run:
+    task: asyncio.Task
+    progress_at: float
+    waiting: bool = False
+    cancel_reason: str = ""
+    holds_slot: bool = False
+
+
+class AgentRunner:
+    def __init__(
+        self,
+        repository: AgentRepository,
+        registry: ProviderRegistry,
+        sessions: SessionService,
+        bus: EventBus[TaskEventRecord],
+        config: AgentsConfig,
+        *,
+        clock: Clock = utc_now,
+        max_concurrent_runs: int = 8,
+        commands_dir: pathlib.Path | None = None,
+    ):
+        self._repo = repository
+        self._registry = registry
+        self._sessions = sessions
+        self._bus = bus
+        self._config = config
+        self._clock = clock
+        self._runs: dict[str, _Run] = {}
+        self._wakeups: dict[str, asyncio.Event] = {}
+        self._slots = asyncio.Semaphore(max_concurrent_runs)
+        self._watchdog: asyncio.Task | None = None
+        self._closing = False
+        self._commands_dir = commands_dir
+
+    def _now(self) -> str:
+        return iso(self._clock())
+
+    # Lifecycle
+
+    async def start(self) -> None:
+        """Resumes runs that were in flight when the server last stopped and
+        starts the watchdog."""
+        if self._commands_dir is not None:
+            killed = kill_leftovers(self._commands_dir)
+            if killed:
+                log.warning("agent.killed_leftover_commands", process_groups=killed)
+        for task in await self._repo.tasks_with_status(ACTIVE_STATUSES):
+            if task.stop_requested:
+                await self._finish(task.task_id, RunEnded(STOPPED, "Task stopped"))
+                continue
+            log.info("agent.resume", task_id=task.task_id, status=task.status)
+            await self.emit(task.task_id, "status", status=task.status, message="Resumed after a server restart")
+            self.submit(task.task_id)
+        if self._config.watchdog_seconds > 0:
+            self._watchdog = asyncio.create_task(self._watch())
+
+    async def close(self) -> None:
+        """Cancels every run without ending it: each is resumed on the next
+        start from what was persisted."""
+        self._closing = True
+        if self._watchdog:
+            self._watchdog.cancel()
+        runs = list(self._runs.values())
+        for run in runs:
+            run.cancel_reason = "shutdown"
+            run.task.cancel()
+        await asyncio.gather(*(run.task for run in runs), return_exceptions=True)
+
+    def submit(self, task_id: str) -> None:
+        if task_id in self._runs or self._closing:
+            return
+        self._runs[task_id] = _Run(asyncio.create_task(self._drive(task_id)), time.monotonic())
+
+    def is_running_here(self, task_id: str) -> bool:
+        return task_id in self._runs
+
+    def wake(self, task_id: str) -> None:
+        event = self._wakeups.get(task_id)
+        if event is not None:
+            event.set()
+
+    async def stop(self, task_id: str) -> None:
+        """Stops a run of this process and waits until it ended."""
+        run = self._runs.get(task_id)
+        if run is None:
+            task = await self._repo.get_task(task_id)
+            if task is not None and task.status not in TERMINAL_STATUSES:
+                await self._finish(task_id, RunEnded(STOPPED, "Task stopped"))
+            return
+        run.cancel_reason = "stop"
+        run.task.cancel()
+        await asyncio.gather(run.task, return_exceptions=True)
+
+    # Events
+
+    async def emit(self, task_id: str, type: str, **fields: Any) -> TaskEventRecord | None:
+        body = {"type": type, "task_id": task_id, "timestamp": self._now(), **fields}
+        record = await self._repo.append_event(task_id, type, body, body["timestamp"])
+        if record is not None:
+            self._bus.publish(record)
+            run = self._runs.get(task_id)
+            if run is not None:
+                run.progress_at = time.monotonic()
+        return record
+
+    async def _mirror(self, task: TaskRecord, event_type: str, body: dict[str, Any]) -> None:
+        """Copies a run step into the session's event log."""
+        try:
+            await self._sessions.append_event(
+                task.session_id, NewEvent(event_type=event_type, timestamp=self._now(), body={**body, "payload": {"task_id": task.task_id}})
+            )
+        except DomainError as error:
+            log.warning("agent.mirror_failed", task_id=task.task_id, error=error.detail)
+
+    async def _set_status(self, task_id: str, status: str, message: str, *, only_if: tuple[str, ...]) -> None:
+        if await self._repo.update_task(task_id, {"status": status, "updated_at": self._now()}, only_if_status=only_if):
+            await self.emit(task_id, "status", status=status, message=message)
+
+    # The run
+
+    async def _drive(self, task_id: str) -> None:
+        # The run outlives the request that started it: log under its own id.
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(task_id=task_id)
+        run = self._runs[task_id]
+        try:
+            try:
+                await self._take_slot(run, task_id, only_if=("accepted",))
+                await self._set_status(task_id, RUNNING, "Task started", only_if=("accepted", "queued"))
+                ended = await self._loop(task_id)
+            except RunEnded as end:
+                ended = end
+            except asyncio.CancelledError:
+                reason = run.cancel_reason
+                if reason == "shutdown" or not reason:
+                    raise
+                if reason == "watchdog":
+                    ended = RunEnded(
+                        FAILED,
+                        f"No progress for {self._config.watchdog_seconds:g} seconds; the watchdog stopped the run",
+                        "WATCHDOG_TIMEOUT",
+                    )
+                else:
+                    ended = RunEnded(STOPPED, "Task stopped")
+            except DomainError as error:
+                ended = RunEnded(FAILED, error.detail, error.code)
+            except Exception as error:  # noqa: BLE001 - a run ends failed, never silently
+                log.exception("agent.run_crashed", task_id=task_id)
+                ended = RunEnded(FAILED, f"Internal error: {type(error).__name__}: {error}", "INTERNAL_ERROR")
+            await self._finish(task_id, ended)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            if run.holds_slot:
+                run.holds_slot = False
+                self._slots.release()
+            self._runs.pop(task_id, None)
+            self._wakeups.pop(task_id, None)
+
+    async def _take_slot(self, run: _Run, task_id: str, *, only_if: tuple[str, ...]) -> None:
+        if self._slots.locked():
+            await self._set_status(task_id, "queued", "Waiting for a free run slot", only_if=only_if)
+        await self._slots.acquire()
+        run.holds_slot = True
+
+    async def _loop(self, task_id: str) -> RunEnded:
+        task = await self._require(task_id)
+        provider, model = await self._registry.resolve(task.model)
+        if task.model != model and "/" not in task.model:
+            await self._repo.update_task(task_id, {"model": model})
+        try:
+            workspace = Workspace(task.working_directory)
+        except ToolError as error:
+            raise RunEnded(FAILED, str(error), "WORKSPACE_MISSING") from None
+        context = ToolContext(
+            workspace,
+            command_timeout=self._config.command_timeout_seconds,
+            output_limit=self._config.tool_output_limit,
+            max_file_bytes=self._config.max_file_bytes,
+            save_plan=lambda plan: self._save_plan(task_id, plan),
+            commands_dir=self._commands_dir,
+        )
+        messages = [ChatMessage.from_dict(m) for m in await self._repo.list_messages(task_id)]
+        if not messages:
+            messages = [ChatMessage("system", system_prompt(task.agent_type, str(workspace.root))), ChatMessage("user", task.description)]
+            await self._repo.append_messages(task_id, [m.to_dict() for m in messages])
+        while True:
+            task = await self._require(task_id)
+            if task.stop_requested:
+                raise RunEnded(STOPPED, "Task stopped")
+            # Read each turn: an agent switch changes the type, and with it
+            # the tools the model gets.
+            allowed = tools_for(task.agent_type, task.tools)
+            specs = tool_specs(allowed)
+            calls = pending_calls(messages)
+            if calls:
+                for call in calls:
+                    result = await self._handle_call(task, call, context, allowed)
+                    messages.append(result)
+                    await self._repo.append_messages(task_id, [result.to_dict()])
+                continue
+            inputs = await self._repo.take_inputs(task_id)
+            if inputs:
+                new = [ChatMessage("user", text) for text in inputs]
+                messages.extend(new)
+                await self._repo.append_messages(task_id, [m.to_dict() for m in new])
+                for text in inputs:
+                    await self._mirror(task, "message", {"role": "user", "content": [{"type": "text", "text": text}]})
+            if task.iterations >= task.max_iterations:
+                raise RunEnded(FAILED, "Maximum iterations reached", "MAX_ITERATIONS_REACHED")
+            await self._repo.update_task(task_id, {"iterations": task.iterations + 1, "updated_at": self._now()})
+            window = assemble_context(messages, self._config.max_context_messages, self._config.max_context_tokens)
+            completion = await self._complete(task_id, provider, model, window, specs)
+            reply = ChatMessage("assistant", completion.text, completion.tool_calls)
+            messages.append(reply)
+            await self._repo.append_messages(task_id, [reply.to_dict()])
+            if completion.text:
+                await self._mirror(task, "message", {"role": "assistant", "content": [{"type": "text", "text": completion.text}]})
+            if not completion.tool_calls:
+                return RunEnded(COMPLETED, completion.text or "Task completed", success=True)
+
+    async def _complete(self, task_id: str, provider, model: str, window: list[ChatMessage], specs) -> Completion:
+        buffered: list[str] = []
+        last_flush = time.monotonic()
+        completion: Completion | None = None
+        async for event in provider.stream(model, window, specs, max_tokens=self._config.max_output_tokens):
+            if isinstance(event, TokenDelta):
+                buffered.append(event.text)
+                run = self._runs.get(task_id)
+                if run is not None:
+                    run.progress_at = time.monotonic()
+                if time.monotonic() - last_flush >= TOKEN_FLUSH_SECONDS:
+                    await self.emit(task_id, "token", content="".join(buffered))
+                    buffered.clear()
+                    last_flush = time.monotonic()
+            else:
+                completion = event
+        if buffered:
+            await self.emit(task_id, "token", content="".join(buffered))
+        if completion is None:
+            raise RunEnded(FAILED, "The model's stream ended without a completion", "LLM_ERROR")
+        return completion
+
+    async def _handle_call(self, task: TaskRecord, call: ToolCall, context: ToolContext, allowed: list[str]) -> ChatMessage:
+        def result(outcome: ToolOutcome) -> ChatMessage:
+            return ChatMessage("tool", outcome.output, tool_call_id=call.id, tool_name=call.name, is_error=not outcome.success)
+
+        arguments = call.arguments
+        if call.arguments_error:
+            outcome = ToolOutcome(f"Error: {call.arguments_error}", success=False)
+            await self.emit(task.task_id, "tool_result", tool=call.name, output=outcome.output, success=False, call_id=call.id)
+            return result(outcome)
+        if call.name in self._config.hitl_dangerous_tools and call.name in allowed:
+            approval = await self._await_approval(task, call)
+            if approval.status == EDITED:
+                arguments = approval.modified_arguments or {}
+            elif approval.status != APPROVED:
+                why = approval.feedback or ("the approval expired" if approval.status == EXPIRED else "no reason given")
+                outcome = ToolOutcome(f"The user rejected this {call.name} call: {why}", success=False)
+                await self.emit(task.task_id, "tool_result", tool=call.name, output=outcome.output, success=False, call_id=call.id)
+                await self._mirror(task, "post_tool", {"tool_name": call.name, "tool_input": arguments, "error": outcome.output})
+                return result(outcome)
+        if call.id in await self._repo.started_calls(task.task_id):
+            outcome = ToolOutcome(
+                f"Error: the server restarted while {call.name} ran; its effect is unknown. Check the project state before retrying.",
+                success=False,
+            )
+        else:
+            await self.emit(task.task_id, "tool_call", tool=call.name, input=arguments, call_id=call.id)
+            await self._mirror(task, "pre_tool", {"tool_name": call.name, "tool_input": arguments})
+            outcome = await run_tool(call.name, arguments, context, allowed)
+        output = outcome.output if len(outcome.output) <= EVENT_OUTPUT_LIMIT else outcome.output[:EVENT_OUTPUT_LIMIT] + "…"
+        await self.emit(task.task_id, "tool_result", tool=call.name, output=output, success=outcome.success, call_id=call.id)
+        post: dict[str, Any] = {"tool_name": call.name, "tool_input": arguments, "tool_output": output}
+        if not outcome.success:
+            post["error"] = output
+        if outcome.exit_code is not None:
+            post["exit_code"] = outcome.exit_code
+        await self._mirror(task, "post_tool", post)
+        return result(outcome)
+
+    async def _await_approval(self, task: TaskRecord, call: ToolCall) -> ApprovalRecord:
+        now = self._clock()
+        timeout = self._config.approval_timeout_seconds
+        proposed = ApprovalRecord(
+            approval_id=str(uuid.uuid4()),
+            task_id=task.task_id,
+            owner=task.owner,
+            call_id=call.id,
+            tool_name=call.name,
+            arguments=call.arguments,
+            reason=f"{call.name} is in HITL_DANGEROUS_TOOLS and needs approval",
+            status=PENDING,
+            created_at=iso(now),
+            expires_at=iso(now + dt.timedelta(seconds=timeout)) if timeout > 0 else None,
+        )
+        approval = await self._repo.create_approval(proposed)
+        if approval.status != PENDING:
+            return approval
+        wakeup = self._wakeups.setdefault(task.task_id, asyncio.Event())
+        if approval.approval_id == proposed.approval_id:
+            await self.emit(task.task_id, "approval_required", approval=approval_dict(approval), tool=call.name, input=call.arguments, call_id=call.id)
+        await self._set_status(task.task_id, WAITING_APPROVAL, f"Waiting for approval of {call.name}", only_if=(RUNNING,))
+        run = self._runs.get(task.task_id)
+        if run is not None:
+            run.waiting = True
+            # Waiting for a human frees the run slot for other runs.
+            if run.holds_slot:
+                run.holds_slot = False
+                self._slots.release()
+        try:
+            while True:
+                current = await self._repo.get_approval(approval.approval_id)
+                if current is None:
+                    raise RunEnded(FAILED, "The approval disappeared", "INTERNAL_ERROR")
+                if current.status != PENDING:
+                    approval = current
+                    break
+                wait = APPROVAL_POLL_SECONDS
+                if current.expires_at:
+                    remaining = (parse_iso(current.expires_at) - self._clock()).total_seconds()
+                    if remaining <= 0:
+                        await self._repo.resolve_approval(
+                            current.approval_id,
+                            {"status": EXPIRED, "decision": "reject", "feedback": "approval expired before anyone decided", "resolved_at": self._now()},
+                        )
+                        continue
+                    wait = min(wait, remaining)
+                wakeup.clear()
+                try:
+                    await asyncio.wait_for(wakeup.wait(), wait)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            if run is not None:
+                run.waiting = False
+                run.progress_at = time.monotonic()
+        if run is not None and not run.holds_slot:
+            await self._take_slot(run, task.task_id, only_if=(WAITING_APPROVAL,))
+        await self._set_status(task.task_id, RUNNING, f"Approval {approval.status}", only_if=(WAITING_APPROVAL, "queued"))
+        return approval
+
+    async def _save_plan(self, task_id: str, plan: list[dict[str, str]]) -> None:
+        await self._repo.update_task(task_id, {"plan": plan, "updated_at": self._now()})
+        await self.emit(task_id, "plan_update", plan={"steps": plan})
+
+    async def _require(self, task_id: str) -> TaskRecord:
+        task = await self._repo.get_task(task_id)
+        if task is None:
+            # The session (and its tasks) was deleted under the run.
+            raise asyncio.CancelledError()
+        return task
+
+    # Ending
+
+    async def _finish(self, task_id: str, ended: RunEnded) -> None:
+        task = await self._repo.get_task(task_id)
+        if task is None or task.status in TERMINAL_STATUSES:
+            return
+        now = self._now()
+        for approval in await self._repo.list_approvals(task_id, PENDING):
+            reason = "task stopped" if ended.status == STOPPED else f"task ended {ended.status}"
+            await self._repo.resolve_approval(
+                approval.approval_id, {"status": REJECTED, "decision": "reject", "feedback": f"auto-rejected: {reason}", "resolved_at": now}
+            )
+        try:
+            await self._write_artifacts(task)
+        except Exception:  # noqa: BLE001 - artifacts must not keep a run from ending
+            log.exception("agent.artifacts_failed", task_id=task_id)
+        changed = await self._repo.update_task(
+            task_id,
+            {
+                "status": ended.status,
+                "result_success": ended.success,
+                "result_summary": ended.summary,
+                "error_code": ended.code,
+                "completed_at": now,
+                "updated_at": now,
+            },
+            only_if_status=ACTIVE_STATUSES,
+        )
+        if not changed:
+            return
+        if ended.status == FAILED:
+            await self.emit(task_id, "error", error=ended.summary, code=ended.code or "ERROR")
+        message = {COMPLETED: "Task completed successfully", STOPPED: "Task stopped"}.get(ended.status, ended.summary)
+        await self.emit(task_id, "status", status=ended.status, message=message)
+        log.info("agent.finished", task_id=task_id, status=ended.status, code=ended.code)
+
+    async def _write_artifacts(self, task: TaskRecord) -> None:
+        now = self._now()
+        if task.plan:
+            content = json.dumps({"steps": task.plan}, indent=2).encode()
+            await self._repo.put_artifact(
+                ArtifactRecord(str(uuid.uuid4()), task.task_id, "plan.json", "plan", "application/json", len(content), now, content)
+            )
+        diff = await project_diff(task.working_directory, task.base_commit, self._config)
+        if diff:
+            await self._repo.put_artifact(
+                ArtifactRecord(str(uuid.uuid4()), task.task_id, "diff.patch", "diff", "text/x-diff", len(diff), now, diff)
+            )
+
+    # Watchdog
+
+    async def _watch(self) -> None:
+        interval = max(0.05, min(5.0, self._config.watchdog_seconds / 4))
+        while True:
+            await asyncio.sleep(interval)
+            deadline = time.monotonic() - self._config.watchdog_seconds
+            for task_id, run in list(self._runs.items()):
+                if not run.waiting and run.progress_at < deadline and not run.cancel_reason:
+                    log.warning("agent.watchdog", task_id=task_id)
+                    run.cancel_reason = "watchdog"
+                    run.task.cancel()
+
+
+async def git_output(cwd: str, *args: str, timeout: float = 30) -> tuple[int | None, bytes]:
+    code, output, _ = await run_command(["git", "-c", "core.hooksPath=/dev/null", *args], cwd, timeout=timeout, output_limit=8 * 1024 * 1024)
+    return code, output.encode()
+
+
+async def head_commit(cwd: str) -> str | None:
+    """HEAD of the project's git repository; the empty tree for a repository
+    without commits; None when it is no repository."""
+    code, _ = await git_output(cwd, "rev-parse", "--is-inside-work-tree")
+    if code != 0:
+        return None
+    code, output = await git_output(cwd, "rev-parse", "HEAD")
+    return output.decode().strip() if code == 0 else EMPTY_TREE
+
+
+async def project_diff(cwd: str, base: str | None, config: AgentsConfig) -> bytes:
+    """The task's changes: `git diff <base>` (commits and working tree) plus
+    new untracked files."""
+    if base is None:
+        return b""
+    code, diff = await git_output(cwd, "diff", "--no-color", base)
+    if code != 0:
+        return b""
+    code, untracked = await git_output(cwd, "ls-files", "--others", "--exclude-standard", "-z")
+    if code == 0:
+        for name in [n for n in untracked.decode().split("\0") if n][:200]:
+            _, added = await git_output(cwd, "diff", "--no-color", "--no-index", "--", "/dev/null", name)
+            diff += added
+    return diff
+

@@ -1,0 +1,355 @@
+"""The agent domain: project sessions, tasks, approvals, artifacts, input,
+run-event streams, and the LLM model/provider listings. The servicer calls
+these methods; the run itself is AgentRunner's."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import pathlib
+import uuid
+from typing import Any, AsyncIterator
+
+from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.agents.models import (
+    ACCEPTED,
+    DECISIONS,
+    PENDING,
+    TERMINAL_STATUSES,
+    ApprovalRecord,
+    ArtifactRecord,
+    TaskEventRecord,
+    TaskRecord,
+)
+from agent_runtime.agents.runner import AgentRunner, git_output, head_commit
+from agent_runtime.clock import Clock, iso, utc_now
+from agent_runtime.errors import Conflict, InvalidArgument, NotFound, ValidationFailed
+from agent_runtime.events.bus import EventBus
+from agent_runtime.interceptors.auth import Principal
+from agent_runtime.llm.base import ModelInfo, ProviderInfo
+from agent_runtime.llm.registry import ProviderRegistry
+from agent_runtime.sessions.models import SessionRecord
+from agent_runtime.sessions.service import SessionService
+from agent_runtime.storage.agents import AgentRepository
+from agent_runtime.tools.builtin import BUILTIN_TOOLS
+
+MAX_DESCRIPTION = 100_000
+MAX_INPUT = 100_000
+MAX_ITERATIONS_LIMIT = 1000
+REPLAY_PAGE = 500
+
+
+@dataclasses.dataclass
+class ProviderListing:
+    info: ProviderInfo
+    models_count: int
+
+
+@dataclasses.dataclass
+class ProjectSessionView:
+    session: SessionRecord
+    task_count: int
+    tasks: list[TaskRecord]
+
+
+def task_not_found(task_id: str) -> NotFound:
+    return NotFound(f"Task {task_id} not found", code="TASK_NOT_FOUND")
+
+
+class AgentService:
+    def __init__(
+        self,
+        repository: AgentRepository,
+        sessions: SessionService,
+        registry: ProviderRegistry,
+        runner: AgentRunner,
+        bus: EventBus[TaskEventRecord],
+        config: AgentsConfig,
+        *,
+        workspaces_dir: pathlib.Path,
+        clock: Clock = utc_now,
+    ):
+        self._repo = repository
+        self._sessions = sessions
+        self._registry = registry
+        self._runner = runner
+        self._bus = bus
+        self._config = config
+        self._workspaces = workspaces_dir
+        self._clock = clock
+
+    def _now(self) -> str:
+        return iso(self._clock())
+
+    # Models and providers
+
+    async def list_models(self, provider: str = "") -> list[ModelInfo]:
+        return await self._registry.models(provider)
+
+    async def list_providers(self) -> tuple[list[ProviderListing], str]:
+        providers = self._registry.providers
+        counts = await asyncio.gather(*(p.list_models() for p in providers))
+        listings = [ProviderListing(p.info, len(models)) for p, models in zip(providers, counts)]
+        return listings, await self._registry.default_model()
+
+    # Project sessions
+
+    def _check_directory(self, working_directory: str) -> str:
+        if not working_directory:
+            raise ValidationFailed("working_directory is required", fields={"working_directory": "required"})
+        if "\x00" in working_directory or not os.path.isabs(working_directory):
+            raise ValidationFailed(
+                "working_directory must be an absolute path", fields={"working_directory": "must be an absolute path"}
+            )
+        real = os.path.realpath(working_directory)
+        if not os.path.isdir(real):
+            raise ValidationFailed(
+                f"working_directory {working_directory} is not an existing directory",
+                fields={"working_directory": "must be an existing directory"},
+            )
+        roots = [os.path.realpath(root) for root in self._config.project_roots]
+        if roots and not any(real == root or real.startswith(root + os.sep) for root in roots):
+            raise ValidationFailed(
+                f"working_directory must lie under one of PROJECT_ROOTS ({', '.join(self._config.project_roots)})",
+                fields={"working_directory": "outside PROJECT_ROOTS"},
+            )
+        return real
+
+    async def create_project_session(self, name: str, working_directory: str) -> ProjectSessionView:
+        if not name.strip():
+            raise ValidationFailed("name is required", fields={"name": "required"})
+        self._check_directory(working_directory)
+        session = await self._sessions.create_session(str(uuid.uuid4()), name, project_dir=working_directory, agent_name="coder")
+        return ProjectSessionView(session, 0, [])
+
+    async def list_project_sessions(self) -> list[ProjectSessionView]:
+        sessions = await self._sessions.list_sessions()
+        counts = await self._repo.task_counts()
+        return [ProjectSessionView(s, counts.get(s.session_id, 0), []) for s in sessions]
+
+    async def get_project_session(self, session_id: str) -> ProjectSessionView:
+        session = await self._sessions.get_session(session_id)
+        tasks = await self._repo.list_tasks(session_id)
+        return ProjectSessionView(session, len(tasks), tasks)
+
+    async def delete_project_session(self, session_id: str) -> None:
+        await self._sessions.get_session(session_id)
+        for task in await self._repo.list_tasks(session_id):
+            if task.status not in TERMINAL_STATUSES:
+                await self.stop_task(task.task_id)
+        await self._sessions.delete_session(session_id)
+
+    # Tasks
+
+    async def create_task(
+        self,
+        session_id: str,
+        description: str,
+        *,
+        owner: str,
+        model: str = "",
+        run_mode: str = "",
+        max_iterations: int = 0,
+        tools: list[str] | None = None,
+        context: dict[str, str] | None = None,
+    ) -> TaskRecord:
+        if not description.strip():
+            raise ValidationFailed("description is required", fields={"description": "required"})
+        if len(description) > MAX_DESCRIPTION:
+            raise ValidationFailed(f"description is longer than {MAX_DESCRIPTION} characters", fields={"description": "too long"})
+        if not 0 <= max_iterations <= MAX_ITERATIONS_LIMIT:
+            raise ValidationFailed(
+                f"max_iterations must be between 1 and {MAX_ITERATIONS_LIMIT}", fields={"max_iterations": "out of range"}
+            )
+        session = await self._sessions.get_session(session_id)
+        if not session.project_dir:
+            raise ValidationFailed(
+                f"session {session_id} has no working directory; create it with POST /api/sessions",
+                fields={"session_id": "no working_directory"},
+            )
+        directory = self._check_directory(session.project_dir)
+        now = self._now()
+        task = TaskRecord(
+            task_id=str(uuid.uuid4()),
+            session_id=session_id,
+            owner=owner,
+            description=description,
+            working_directory=directory,
+            status=ACCEPTED,
+            max_iterations=max_iterations or self._config.max_iterations,
+            created_at=now,
+            updated_at=now,
+            model=model,
+            run_mode=run_mode,
+            tools=[t for t in (tools or []) if t in BUILTIN_TOOLS],
+            context=dict(context or {}),
+            base_commit=await head_commit(directory),
+        )
+        await self._repo.create_task(task, [])
+        await self._runner.emit(task.task_id, "status", status=ACCEPTED, message="Task accepted")
+        self._runner.submit(task.task_id)
+        # Let the run take its slot, so the answer says `running` (or `queued`).
+        await asyncio.sleep(0)
+        for _ in range(20):
+            current = await self._repo.get_task(task.task_id)
+            if current is None or current.status != ACCEPTED:
+                break
+            await asyncio.sleep(0.005)
+        return current or task
+
+    async def execute_task(self, prompt: str, context: dict[str, str], tools: list[str], *, owner: str) -> TaskRecord:
+        """agent-runtime-devin ExecuteTask: a task in a session of its own, in
+        context["working_directory"] (or a fresh workspace)."""
+        if not prompt.strip():
+            raise InvalidArgument("prompt is required: say what the agent should do")
+        directory = context.get("working_directory") or context.get("project_dir") or self._config.default_workspace
+        if directory:
+            self._check_directory(directory)
+        else:
+            workspace = self._workspaces / uuid.uuid4().hex
+            workspace.mkdir(parents=True)
+            directory = str(workspace)
+            # A repository, so the task's changes come back as diff.patch.
+            await git_output(directory, "init", "-q")
+        session = await self._sessions.create_session(
+            f"task-{uuid.uuid4()}", prompt.strip().splitlines()[0][:80], project_dir=directory, agent_name="coder"
+        )
+        return await self.create_task(
+            session.session_id, prompt, owner=owner, model=context.get("model", ""), tools=tools, context=context
+        )
+
+    async def get_task(self, task_id: str) -> TaskRecord:
+        task = await self._repo.get_task(task_id)
+        if task is None:
+            raise task_not_found(task_id)
+        return task
+
+    async def check_access(self, task_id: str, viewer: Principal) -> TaskRecord:
+        """The task, if `viewer` may see it: its owner or an admin. Anyone
+        else gets the same 404 as for a task that does not exist."""
+        task = await self.get_task(task_id)
+        if not viewer.admin and task.owner != viewer.subject:
+            raise task_not_found(task_id)
+        return task
+
+    async def list_tasks(self, session_id: str, viewer: Principal | None = None) -> list[TaskRecord]:
+        await self._sessions.get_session(session_id)
+        tasks = await self._repo.list_tasks(session_id)
+        if viewer is not None and not viewer.admin:
+            tasks = [t for t in tasks if t.owner == viewer.subject]
+        return tasks
+
+    async def stop_task(self, task_id: str) -> TaskRecord:
+        task = await self.get_task(task_id)
+        if task.status in TERMINAL_STATUSES:
+            return task
+        await self._repo.update_task(task_id, {"stop_requested": True, "updated_at": self._now()})
+        await self._runner.stop(task_id)
+        return await self.get_task(task_id)
+
+    async def send_input(self, task_id: str, content: str) -> None:
+        if not content.strip():
+            raise InvalidArgument("content is required")
+        if len(content) > MAX_INPUT:
+            raise InvalidArgument(f"content is longer than {MAX_INPUT} characters")
+        task = await self.get_task(task_id)
+        if task.status in TERMINAL_STATUSES:
+            raise Conflict(f"Task {task_id} already ended ({task.status}); input is no longer read", code="TASK_ENDED")
+        await self._repo.add_input(task_id, content, self._now())
+        self._runner.wake(task_id)
+
+    # Approvals
+
+    async def list_approvals(self, task_id: str, status: str = "") -> list[ApprovalRecord]:
+        await self.get_task(task_id)
+        return await self._repo.list_approvals(task_id, status)
+
+    async def decide_approval(
+        self, task_id: str, approval_id: str, decision: str, modified_arguments: dict[str, Any] | None, feedback: str
+    ) -> ApprovalRecord:
+        if decision not in DECISIONS:
+            raise InvalidArgument(f"decision must be one of approve, edit, reject; got {decision!r}")
+        if decision == "edit" and not modified_arguments:
+            raise InvalidArgument("an edit decision needs modified_arguments: the arguments the tool should run with")
+        approval = await self._repo.get_approval(approval_id)
+        if approval is None or approval.task_id != task_id:
+            raise NotFound(f"Approval {approval_id} of task {task_id} not found", code="APPROVAL_NOT_FOUND")
+        if approval.status != PENDING:
+            raise Conflict(
+                f"Approval {approval_id} was already resolved ({approval.status}); decisions cannot change",
+                code="APPROVAL_RESOLVED",
+            )
+        changes: dict[str, Any] = {
+            "status": DECISIONS[decision],
+            "decision": decision,
+            "feedback": feedback,
+            "resolved_at": self._now(),
+        }
+        if decision == "edit":
+            changes["modified_arguments"] = modified_arguments
+        resolved = await self._repo.resolve_approval(approval_id, changes)
+        if resolved is None:
+            raise Conflict(f"Approval {approval_id} was already resolved; decisions cannot change", code="APPROVAL_RESOLVED")
+        self._runner.wake(task_id)
+        return resolved
+
+    # Artifacts
+
+    async def list_artifacts(self, task_id: str) -> list[ArtifactRecord]:
+        await self.get_task(task_id)
+        return await self._repo.list_artifacts(task_id)
+
+    async def get_artifact(self, task_id: str, artifact_id: str) -> ArtifactRecord:
+        await self.get_task(task_id)
+        artifact = await self._repo.get_artifact(task_id, artifact_id)
+        if artifact is None:
+            raise NotFound(f"Artifact {artifact_id} of task {task_id} not found", code="ARTIFACT_NOT_FOUND")
+        return artifact
+
+    # Live stream
+
+    async def watch(self, task_id: str, after_sequence: int = 0) -> AsyncIterator[TaskEventRecord]:
+        """Stored events after the cursor, then live ones, until the task's
+        terminal status event. Subscribes before reading storage and skips
+        duplicates by sequence, so nothing is missed."""
+        if after_sequence < 0:
+            raise InvalidArgument("after_sequence must not be negative")
+        await self.get_task(task_id)
+        subscription = self._bus.subscribe(lambda event: event.task_id == task_id)
+        last = after_sequence
+        try:
+            while True:
+                while True:
+                    page = await self._repo.list_events(task_id, last, REPLAY_PAGE)
+                    for event in page:
+                        last = event.sequence
+                        yield event
+                        if _is_terminal(event):
+                            return
+                    if len(page) < REPLAY_PAGE:
+                        break
+                task = await self._repo.get_task(task_id)
+                if task is None or (task.status in TERMINAL_STATUSES and task.last_event_sequence <= last):
+                    return
+                while True:
+                    event = await subscription.get()
+                    if event is None:
+                        subscription.reset()
+                        break
+                    if event.sequence <= last:
+                        continue
+                    if event.sequence > last + 1:
+                        # Missed something (published before we subscribed):
+                        # reread storage from where we are.
+                        break
+                    last = event.sequence
+                    yield event
+                    if _is_terminal(event):
+                        return
+        finally:
+            subscription.close()
+
+
+def _is_terminal(event: TaskEventRecord) -> bool:
+    return event.type == "status" and event.body.get("status") in TERMINAL_STATUSES

@@ -1,0 +1,241 @@
+"""gRPC AgentService: converts messages and calls AgentService."""
+
+from __future__ import annotations
+
+import json
+from typing import AsyncIterator
+
+from google.api import httpbody_pb2
+from google.protobuf import json_format
+
+from agentruntime.v1 import agent_pb2 as pb
+from agentruntime.v1 import agent_pb2_grpc
+from agent_runtime.agents.convert import (
+    approval_to_proto,
+    artifact_to_proto,
+    event_to_proto,
+    task_to_proto,
+)
+from agent_runtime.agents.idempotency import IdempotencyKeys
+from agent_runtime.agents.service import AgentService, ProjectSessionView
+from agent_runtime.interceptors import metadata_value
+from agent_runtime.interceptors.auth import current_principal
+from agent_runtime.jsonfmt import message_to_dict
+
+IDEMPOTENCY_HEADER = "idempotency-key"
+
+
+def _json_body(values: list) -> httpbody_pb2.HttpBody:
+    data = json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
+    return httpbody_pb2.HttpBody(content_type="application/json", data=data)
+
+
+def _session_status(status: str) -> str:
+    return "active" if status == "running" else status
+
+
+def project_session_to_proto(view: ProjectSessionView, *, listed: bool) -> pb.ProjectSession:
+    session = view.session
+    message = pb.ProjectSession(
+        id=session.session_id,
+        name=session.session_name,
+        status=_session_status(session.status),
+        working_directory=session.project_dir or "",
+        created_at=session.created_at,
+    )
+    if listed:
+        message.updated_at = session.updated_at
+        message.task_count = view.task_count
+    return message
+
+
+def project_session_detail(view: ProjectSessionView) -> pb.ProjectSessionDetail:
+    session = view.session
+    return pb.ProjectSessionDetail(
+        id=session.session_id,
+        name=session.session_name,
+        status=_session_status(session.status),
+        working_directory=session.project_dir or "",
+        created_at=session.created_at,
+        updated_at=session.updated_at,
+        tasks=[pb.AgentTaskSummary(id=t.task_id, description=t.description, status=t.status) for t in view.tasks],
+    )
+
+
+def _list_session_json(message: pb.ProjectSession) -> dict:
+    # The documented list items carry no working_directory.
+    data = message_to_dict(message)
+    data.pop("working_directory", None)
+    return data
+
+
+def _list_task_json(message: pb.AgentTask) -> dict:
+    # The list shows id, description, status, created_at, completed_at and
+    # iterations; everything else is GetAgentTask's.
+    data = message_to_dict(message)
+    return {k: data[k] for k in ("id", "description", "status", "created_at", "completed_at", "iterations") if k in data}
+
+
+class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
+    def __init__(self, agents: AgentService, idempotency: IdempotencyKeys):
+        self._agents = agents
+        self._idempotency = idempotency
+
+    async def _idempotent(self, context, scope: str, request, response_type, operation):
+        key = metadata_value(context.invocation_metadata(), IDEMPOTENCY_HEADER)
+
+        async def run() -> bytes:
+            return (await operation()).SerializeToString()
+
+        data = await self._idempotency.run(
+            current_principal.get().subject, scope, key, request.SerializeToString(deterministic=True), run
+        )
+        return response_type.FromString(data)
+
+    # agent-runtime-devin
+
+    async def ExecuteTask(self, request: pb.ExecuteTaskRequest, context) -> pb.ExecuteTaskResponse:
+        async def operation():
+            task = await self._agents.execute_task(
+                request.prompt, dict(request.context), list(request.tools), owner=current_principal.get().subject
+            )
+            return pb.ExecuteTaskResponse(task_id=task.task_id, status="accepted", message="Task submitted for execution")
+
+        return await self._idempotent(context, "ExecuteTask", request, pb.ExecuteTaskResponse, operation)
+
+    async def GetTaskStatus(self, request: pb.GetTaskStatusRequest, context) -> pb.GetTaskStatusResponse:
+        task = await self._agents.check_access(request.task_id, current_principal.get())
+        return pb.GetTaskStatusResponse(task_id=task.task_id, status=task.status, result=task.result_summary or "")
+
+    # Models and providers
+
+    async def ListLlmModels(self, request: pb.ListLlmModelsRequest, context) -> pb.ListLlmModelsResponse:
+        models = await self._agents.list_models(request.provider)
+        return pb.ListLlmModelsResponse(
+            models=[
+                pb.LlmModel(
+                    id=m.id,
+                    name=m.name,
+                    provider=m.provider,
+                    context_window=m.context_window,
+                    supports_vision=m.supports_vision,
+                    supports_function_calling=m.supports_function_calling,
+                )
+                for m in models
+            ]
+        )
+
+    async def ListLlmProviders(self, request: pb.ListLlmProvidersRequest, context) -> pb.ListLlmProvidersResponse:
+        listings, default_model = await self._agents.list_providers()
+        return pb.ListLlmProvidersResponse(
+            providers=[
+                pb.LlmProvider(id=p.info.id, name=p.info.name, configured=p.info.configured, models_count=p.models_count)
+                for p in listings
+            ],
+            default_model=default_model,
+        )
+
+    # Project sessions
+
+    async def CreateProjectSession(self, request: pb.CreateProjectSessionRequest, context) -> pb.ProjectSession:
+        view = await self._agents.create_project_session(request.name, request.working_directory)
+        return project_session_to_proto(view, listed=False)
+
+    async def ListProjectSessions(self, request, context) -> pb.ListProjectSessionsResponse:
+        views = await self._agents.list_project_sessions()
+        return pb.ListProjectSessionsResponse(sessions=[project_session_to_proto(v, listed=True) for v in views])
+
+    async def ListProjectSessionsJson(self, request, context) -> httpbody_pb2.HttpBody:
+        views = await self._agents.list_project_sessions()
+        return _json_body([_list_session_json(project_session_to_proto(v, listed=True)) for v in views])
+
+    async def GetProjectSession(self, request: pb.GetProjectSessionRequest, context) -> pb.ProjectSessionDetail:
+        return project_session_detail(await self._agents.get_project_session(request.session_id))
+
+    async def DeleteProjectSession(self, request: pb.DeleteProjectSessionRequest, context) -> pb.DeleteProjectSessionResponse:
+        await self._agents.delete_project_session(request.session_id)
+        # REST answers 204 No Content, as documented (envoy/error_body.lua).
+        await context.send_initial_metadata((("x-http-status", "204"),))
+        return pb.DeleteProjectSessionResponse()
+
+    # Tasks
+
+    async def CreateAgentTask(self, request: pb.CreateAgentTaskRequest, context) -> pb.AgentTask:
+        async def operation():
+            task = await self._agents.create_task(
+                request.session_id,
+                request.description,
+                owner=current_principal.get().subject,
+                model=request.model,
+                run_mode=request.run_mode,
+                max_iterations=request.max_iterations,
+            )
+            message = task_to_proto(task)
+            # The creation answer shows id, description, status, created_at.
+            return pb.AgentTask(id=message.id, description=message.description, status=message.status, created_at=message.created_at)
+
+        return await self._idempotent(context, "CreateAgentTask", request, pb.AgentTask, operation)
+
+    async def ListAgentTasks(self, request: pb.ListAgentTasksRequest, context) -> pb.ListAgentTasksResponse:
+        tasks = await self._agents.list_tasks(request.session_id, current_principal.get())
+        return pb.ListAgentTasksResponse(tasks=[task_to_proto(t) for t in tasks])
+
+    async def ListAgentTasksJson(self, request: pb.ListAgentTasksJsonRequest, context) -> httpbody_pb2.HttpBody:
+        tasks = await self._agents.list_tasks(request.session_id, current_principal.get())
+        return _json_body([_list_task_json(task_to_proto(t)) for t in tasks])
+
+    async def GetAgentTask(self, request: pb.GetAgentTaskRequest, context) -> pb.AgentTask:
+        return task_to_proto(await self._agents.check_access(request.task_id, current_principal.get()))
+
+    async def StopAgentTask(self, request: pb.StopAgentTaskRequest, context) -> pb.StopAgentTaskResponse:
+        await self._agents.check_access(request.task_id, current_principal.get())
+        task = await self._agents.stop_task(request.task_id)
+        return pb.StopAgentTaskResponse(id=task.task_id, status=task.status)
+
+    async def SendTaskInput(self, request: pb.SendTaskInputRequest, context) -> pb.SendTaskInputResponse:
+        await self._agents.check_access(request.task_id, current_principal.get())
+        await self._agents.send_input(request.task_id, request.content)
+        return pb.SendTaskInputResponse(ok=True)
+
+    # Approvals
+
+    async def ListToolApprovals(self, request: pb.ListToolApprovalsRequest, context) -> pb.ListToolApprovalsResponse:
+        await self._agents.check_access(request.task_id, current_principal.get())
+        approvals = await self._agents.list_approvals(request.task_id, request.status)
+        return pb.ListToolApprovalsResponse(approvals=[approval_to_proto(a) for a in approvals])
+
+    async def DecideToolApproval(self, request: pb.DecideToolApprovalRequest, context) -> pb.ToolApproval:
+        await self._agents.check_access(request.task_id, current_principal.get())
+
+        async def operation():
+            modified = json_format.MessageToDict(request.modified_arguments) if request.HasField("modified_arguments") else None
+            approval = await self._agents.decide_approval(
+                request.task_id, request.approval_id, request.decision, modified, request.feedback
+            )
+            return approval_to_proto(approval)
+
+        return await self._idempotent(context, "DecideToolApproval", request, pb.ToolApproval, operation)
+
+    # Artifacts
+
+    async def ListTaskArtifacts(self, request: pb.ListTaskArtifactsRequest, context) -> pb.ListTaskArtifactsResponse:
+        await self._agents.check_access(request.task_id, current_principal.get())
+        artifacts = await self._agents.list_artifacts(request.task_id)
+        return pb.ListTaskArtifactsResponse(artifacts=[artifact_to_proto(a) for a in artifacts])
+
+    async def ListTaskArtifactsJson(self, request: pb.ListTaskArtifactsJsonRequest, context) -> httpbody_pb2.HttpBody:
+        await self._agents.check_access(request.task_id, current_principal.get())
+        artifacts = await self._agents.list_artifacts(request.task_id)
+        return _json_body([message_to_dict(artifact_to_proto(a)) for a in artifacts])
+
+    async def GetTaskArtifact(self, request: pb.GetTaskArtifactRequest, context) -> httpbody_pb2.HttpBody:
+        await self._agents.check_access(request.task_id, current_principal.get())
+        artifact = await self._agents.get_artifact(request.task_id, request.artifact_id)
+        return httpbody_pb2.HttpBody(content_type=artifact.content_type, data=artifact.content)
+
+    # Live stream
+
+    async def WatchAgentTask(self, request: pb.WatchAgentTaskRequest, context) -> AsyncIterator[pb.TaskEvent]:
+        await self._agents.check_access(request.task_id, current_principal.get())
+        async for event in self._agents.watch(request.task_id, request.after_sequence):
+            yield event_to_proto(event)

@@ -1,0 +1,1 @@
+"""Tools an agent can call, confined to its project directory."""

@@ -1,0 +1,37 @@
+"""Shared helpers for the agent tests: temp git projects and polling."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+
+GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+
+
+def git_project(path):
+    path.mkdir(parents=True)
+    (path / "README.md").write_text("# demo\nhello world\n")
+    (path / "src").mkdir()
+    (path / "src" / "app.py").write_text("def add(a, b):\n    return a + b\n")
+    subprocess.run(["git", "init", "-q"], cwd=path, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=path, check=True)
+    subprocess.run(["git", "commit", "-qm", "init"], cwd=path, check=True, env={**os.environ, **GIT_ENV})
+    return path
+
+
+def git_log(path) -> list[str]:
+    out = subprocess.run(["git", "log", "--format=%s"], cwd=path, capture_output=True, text=True, check=True).stdout
+    return out.split("\n")[:-1]
+
+
+async def wait_for(fetch, predicate, timeout: float = 10.0):
+    """Polls `fetch()` until `predicate(value)`; returns the value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await fetch()
+        if predicate(value):
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting; last value: {value}")
+        await asyncio.sleep(0.05)

@@ -1,0 +1,270 @@
+"""Scripted LLM servers for tests: a real HTTP/1.1 server in the test process
+that speaks the OpenAI chat-completions wire format or the Anthropic messages
+wire format (both streamed as SSE, with tool calls), answering each request
+with the next scripted reply. The real `openai` / `anthropic` SDK clients talk
+to it through their base URL.
+
+    async with FakeOpenAI([Reply(tool_calls=[Call("read_file", {"path": "a"})]),
+                           Reply(text="done")]) as fake:
+        ... OPENAI_BASE_URL = fake.base_url ...
+        fake.requests  # the JSON bodies received, in order
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import json
+from typing import Any
+
+_ids = itertools.count(1)
+
+
+@dataclasses.dataclass
+class Call:
+    """A tool call the scripted model makes."""
+
+    name: str
+    arguments: dict[str, Any] | str = dataclasses.field(default_factory=dict)
+    id: str = ""
+
+    def arguments_text(self) -> str:
+        return self.arguments if isinstance(self.arguments, str) else json.dumps(self.arguments)
+
+
+@dataclasses.dataclass
+class Reply:
+    """One scripted answer: streamed text, then tool calls. `status` other
+    than 200 answers with that HTTP error instead (`headers` e.g.
+    retry-after). `delay` waits before answering (timeouts)."""
+
+    text: str = ""
+    tool_calls: list[Call] = dataclasses.field(default_factory=list)
+    status: int = 200
+    error_body: dict[str, Any] | None = None
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    delay: float = 0.0
+
+
+class _FakeServer:
+    models: list[str] = []
+
+    def __init__(self, script: list[Reply] | None = None, models: list[str] | None = None):
+        self.script: list[Reply] = list(script or [])
+        self.requests: list[dict[str, Any]] = []
+        self.paths: list[str] = []
+        self.headers: list[dict[str, str]] = []
+        if models is not None:
+            self.models = models
+        self._server: asyncio.base_events.Server | None = None
+        self.port = 0
+        # Set when a request arrives and the script is empty: a test bug.
+        self.exhausted = False
+        self.arrived = asyncio.Event()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task] = set()
+
+    @property
+    def base_url(self) -> str:
+        raise NotImplementedError
+
+    def add(self, *replies: Reply) -> None:
+        self.script.extend(replies)
+
+    async def __aenter__(self):
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc):
+        assert self._server is not None
+        self._server.close()
+        # Python 3.12+ wait_closed waits for handlers; close clients first.
+        for task in list(self._tasks):
+            task.cancel()
+        for writer in list(self._writers):
+            writer.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        self._tasks.add(asyncio.current_task())
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        name, value = line.split(":", 1)
+                        headers[name.strip().lower()] = value.strip()
+                body = b""
+                if "content-length" in headers:
+                    body = await reader.readexactly(int(headers["content-length"]))
+                status, response_headers, payload = await self._answer(method, path.split("?")[0], headers, body)
+                reason = {200: "OK", 404: "Not Found"}.get(status, "Error")
+                header_lines = "".join(f"{k}: {v}\r\n" for k, v in response_headers.items())
+                writer.write(
+                    f"HTTP/1.1 {status} {reason}\r\n{header_lines}Content-Length: {len(payload)}\r\n\r\n".encode()
+                    + payload
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, asyncio.CancelledError):
+            pass
+        finally:
+            self._tasks.discard(asyncio.current_task())
+            self._writers.discard(writer)
+            writer.close()
+
+    async def _answer(self, method: str, path: str, headers: dict[str, str], body: bytes):
+        if method == "GET" and path.endswith("/models"):
+            return 200, {"Content-Type": "application/json"}, json.dumps(self._models_body()).encode()
+        if method != "POST" or not path.endswith(self.completion_path):
+            return 404, {"Content-Type": "application/json"}, b'{"error": {"message": "no such path"}}'
+        self.requests.append(json.loads(body))
+        self.paths.append(path)
+        self.headers.append(headers)
+        self.arrived.set()
+        if not self.script:
+            self.exhausted = True
+            return 500, {"Content-Type": "application/json"}, b'{"error": {"message": "script exhausted"}}'
+        reply = self.script.pop(0)
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        if reply.status != 200:
+            error = reply.error_body or {"error": {"message": f"scripted HTTP {reply.status}", "type": "server_error"}}
+            return reply.status, {"Content-Type": "application/json", **reply.headers}, json.dumps(error).encode()
+        model = self.requests[-1].get("model", "model")
+        return 200, {"Content-Type": "text/event-stream"}, self._sse(model, reply).encode()
+
+    completion_path = ""
+
+    def _models_body(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _sse(self, model: str, reply: Reply) -> str:
+        raise NotImplementedError
+
+
+def _chunks(text: str, size: int = 7) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)]
+
+
+class FakeOpenAI(_FakeServer):
+    """OpenAI chat completions: POST {base}/chat/completions (SSE chunks with
+    `delta.content` and `delta.tool_calls[index]`), GET {base}/models."""
+
+    models = ["gpt-4o", "gpt-4o-mini", "local-coder"]
+    completion_path = "/chat/completions"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def _models_body(self):
+        return {"object": "list", "data": [{"id": m, "object": "model", "created": 0, "owned_by": "test"} for m in self.models]}
+
+    def _sse(self, model: str, reply: Reply) -> str:
+        completion_id = f"chatcmpl-{next(_ids)}"
+
+        def chunk(delta: dict, finish: str | None = None) -> str:
+            body = {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+            return f"data: {json.dumps(body)}\n\n"
+
+        out = [chunk({"role": "assistant", "content": ""})]
+        out += [chunk({"content": piece}) for piece in _chunks(reply.text)]
+        for index, call in enumerate(reply.tool_calls):
+            call_id = call.id or f"call_{next(_ids)}"
+            args = call.arguments_text()
+            out.append(
+                chunk(
+                    {
+                        "tool_calls": [
+                            {"index": index, "id": call_id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+                        ]
+                    }
+                )
+            )
+            for piece in _chunks(args, 11):
+                out.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
+        out.append(chunk({}, "tool_calls" if reply.tool_calls else "stop"))
+        out.append("data: [DONE]\n\n")
+        return "".join(out)
+
+
+class FakeAnthropic(_FakeServer):
+    """Anthropic messages: POST {base}/v1/messages (SSE message_start,
+    content_block_*, message_delta, message_stop), GET {base}/v1/models."""
+
+    models = ["claude-3-5-sonnet-20241022", "claude-3-5-haiku-20241022"]
+    completion_path = "/v1/messages"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _models_body(self):
+        return {
+            "data": [
+                {"id": m, "type": "model", "display_name": m, "created_at": "2024-10-22T00:00:00Z"} for m in self.models
+            ],
+            "has_more": False,
+            "first_id": self.models[0] if self.models else None,
+            "last_id": self.models[-1] if self.models else None,
+        }
+
+    def _sse(self, model: str, reply: Reply) -> str:
+        def event(kind: str, body: dict) -> str:
+            return f"event: {kind}\ndata: {json.dumps({'type': kind, **body})}\n\n"
+
+        message_id = f"msg_{next(_ids)}"
+        out = [
+            event(
+                "message_start",
+                {
+                    "message": {
+                        "id": message_id,
+                        "type": "message",
+                        "role": "assistant",
+                        "model": model,
+                        "content": [],
+                        "stop_reason": None,
+                        "stop_sequence": None,
+                        "usage": {"input_tokens": 10, "output_tokens": 1},
+                    }
+                },
+            )
+        ]
+        index = 0
+        if reply.text:
+            out.append(event("content_block_start", {"index": index, "content_block": {"type": "text", "text": ""}}))
+            for piece in _chunks(reply.text):
+                out.append(event("content_block_delta", {"index": index, "delta": {"type": "text_delta", "text": piece}}))
+            out.append(event("content_block_stop", {"index": index}))
+            index += 1
+        for call in reply.tool_calls:
+            call_id = call.id or f"toolu_{next(_ids)}"
+            out.append(
+                event(
+                    "content_block_start",
+                    {"index": index, "content_block": {"type": "tool_use", "id": call_id, "name": call.name, "input": {}}},
+                )
+            )
+            for piece in _chunks(call.arguments_text(), 11):
+                out.append(
+                    event("content_block_delta", {"index": index, "delta": {"type": "input_json_delta", "partial_json": piece}})
+                )
+            out.append(event("content_block_stop", {"index": index}))
+            index += 1
+        stop = "tool_use" if reply.tool_calls else "end_turn"
+        out.append(event("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None}, "usage": {"output_tokens": 5}}))
+        out.append(event("message_stop", {}))
+        return "".join(out)

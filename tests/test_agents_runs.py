@@ -1,0 +1,188 @@
+"""Run-loop behaviour through the domain classes of a real (gRPC-only)
+server: watchdog, approval expiry, no provider, context limits, input."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import pytest_asyncio
+
+from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.agents.context import assemble_context
+from agent_runtime.errors import Conflict
+from agent_runtime.llm.base import ChatMessage, ToolCall
+from agent_helpers import git_project, wait_for
+from conftest import make_settings, running
+from llm_fakes import Call, FakeOpenAI, Reply
+
+TERMINAL = ("completed", "failed", "stopped")
+
+
+@pytest_asyncio.fixture(scope="module")
+async def fake():
+    async with FakeOpenAI() as started:
+        yield started
+
+
+@pytest_asyncio.fixture(scope="module")
+async def runtime(tmp_path_factory, fake):
+    config = dataclasses.replace(
+        AgentsConfig(),
+        openai_base_url=fake.base_url,
+        llm_max_retries=0,
+        llm_timeout_seconds=10,
+        watchdog_seconds=0.6,
+        approval_timeout_seconds=0.5,
+        max_context_messages=6,
+    )
+    async with running(make_settings(tmp_path_factory.mktemp("data"), run_envoy=False, agents=config)) as started:
+        yield started
+
+
+@pytest.fixture
+async def session_id(runtime, tmp_path):
+    project = git_project(tmp_path / "project")
+    return (await runtime.agents.create_project_session("runs", str(project))).session.session_id
+
+
+async def finished(runtime, task_id):
+    return await wait_for(lambda: runtime.agents.get_task(task_id), lambda t: t.status in TERMINAL)
+
+
+async def test_watchdog_fails_a_run_without_progress(runtime, fake, session_id):
+    fake.add(Reply(text="too late", delay=3))
+    task = await runtime.agents.create_task(session_id, "hang", owner="alice")
+    assert task.owner == "alice"
+    done = await finished(runtime, task.task_id)
+    assert done.status == "failed" and done.error_code == "WATCHDOG_TIMEOUT"
+    events = [e async for e in runtime.agents.watch(task.task_id)]
+    assert [e.type for e in events[-2:]] == ["error", "status"] and events[-2].body["code"] == "WATCHDOG_TIMEOUT"
+
+
+async def test_expired_approval_is_rejected_with_reason(runtime, fake, session_id):
+    fake.add(Reply(tool_calls=[Call("write_file", {"path": "x", "content": "y"})]), Reply(text="ok, not writing"))
+    task = await runtime.agents.create_task(session_id, "write", owner="alice")
+    done = await finished(runtime, task.task_id)
+    # Waiting for a human is not "no progress": the watchdog (0.6 s) let the
+    # approval run to its expiry (0.5 s).
+    assert done.status == "completed"
+    [approval] = await runtime.agents.list_approvals(task.task_id)
+    assert approval.status == "expired" and "expired" in approval.feedback
+    with pytest.raises(Conflict):
+        await runtime.agents.decide_approval(task.task_id, approval.approval_id, "approve", None, "")
+    assert "approval expired" in fake.requests[-1]["messages"][-1]["content"]
+
+
+async def test_no_provider_configured_fails_fast(tmp_path):
+    project = git_project(tmp_path / "project")
+    async with running(make_settings(tmp_path / "data", run_envoy=False)) as runtime:
+        session = await runtime.agents.create_project_session("none", str(project))
+        task = await runtime.agents.create_task(session.session.session_id, "anything", owner="bob")
+        done = await finished(runtime, task.task_id)
+        assert done.status == "failed" and done.error_code == "NO_PROVIDER_CONFIGURED"
+        assert "no model provider configured" in done.result_summary
+        listings, default = await runtime.agents.list_providers()
+        assert default == "" and not any(p.info.configured for p in listings)
+
+
+async def test_context_window_is_limited(runtime, fake, session_id):
+    fake.add(*[Reply(tool_calls=[Call("read_file", {"path": "README.md"})]) for _ in range(5)], Reply(text="done"))
+    task = await runtime.agents.create_task(session_id, "read a lot", owner="alice")
+    done = await finished(runtime, task.task_id)
+    assert done.status == "completed" and done.iterations == 6
+    last = fake.requests[-1]["messages"]
+    assert len(last) <= 6
+    assert last[0]["role"] == "system" and last[1] == {"role": "user", "content": "read a lot"}
+    assert "left out to fit the context window" in last[2]["content"]
+    assert last[3]["role"] == "assistant"
+
+
+def test_assemble_context_token_budget_and_orphans():
+    call = ToolCall("c1", "read_file", {"path": "a"})
+    messages = [
+        ChatMessage("system", "sys"),
+        ChatMessage("user", "task"),
+        ChatMessage("assistant", "", [call]),
+        ChatMessage("tool", "x" * 4000, tool_call_id="c1"),
+        ChatMessage("assistant", "", [ToolCall("c2", "read_file", {"path": "b"})]),
+        ChatMessage("tool", "short", tool_call_id="c2"),
+    ]
+    window = assemble_context(messages, max_messages=50, max_tokens=300)
+    assert [m.role for m in window] == ["system", "user", "user", "assistant", "tool"]
+    assert window[-1].content == "short"
+    everything = assemble_context(messages, max_messages=50, max_tokens=100_000)
+    assert everything == messages
+    huge = assemble_context([ChatMessage("system", "s"), ChatMessage("user", "t" * 100_000)], 10, 1000)
+    assert len(huge[1].content) < 2500 and "cut to fit" in huge[1].content
+
+
+async def test_input_reaches_the_model_and_tasks_are_listed(runtime, fake, session_id):
+    fake.add(Reply(tool_calls=[Call("delete_file", {"path": "README.md"})]), Reply(text="kept it"))
+    task = await runtime.agents.create_task(session_id, "tidy", owner="alice")
+    await wait_for(lambda: runtime.agents.list_approvals(task.task_id, "pending"), lambda a: len(a) == 1)
+    await runtime.agents.send_input(task.task_id, "never delete the README")
+    [approval] = await runtime.agents.list_approvals(task.task_id, "pending")
+    await runtime.agents.decide_approval(task.task_id, approval.approval_id, "reject", None, "no")
+    done = await finished(runtime, task.task_id)
+    assert done.status == "completed"
+    assert {"role": "user", "content": "never delete the README"} in fake.requests[-1]["messages"]
+    with pytest.raises(Conflict):
+        await runtime.agents.send_input(task.task_id, "too late")
+    listed = await runtime.agents.list_tasks(session_id)
+    assert task.task_id in [t.task_id for t in listed]
+    view = await runtime.agents.get_project_session(session_id)
+    assert view.task_count == len(listed)
+
+
+async def test_runs_beyond_the_slots_are_queued(tmp_path, fake):
+    project = git_project(tmp_path / "project")
+    config = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, max_concurrent_runs=1)
+    async with running(make_settings(tmp_path / "data", run_envoy=False, agents=config)) as runtime:
+        session = (await runtime.agents.create_project_session("q", str(project))).session.session_id
+        fake.add(Reply(text="slow", delay=0.5), Reply(text="second done"))
+        first = await runtime.agents.create_task(session, "first", owner="a")
+        assert first.status == "running"
+        second = await runtime.agents.create_task(session, "second", owner="a")
+        assert second.status == "queued"
+        for task in (first, second):
+            assert (await finished(runtime, task.task_id)).status == "completed"
+        statuses = [e.body["status"] async for e in runtime.agents.watch(second.task_id) if e.type == "status"]
+        assert statuses == ["accepted", "queued", "running", "completed"]
+        # A run waiting for a human gives its slot to the next run.
+        fake.add(Reply(tool_calls=[Call("write_file", {"path": "q", "content": "q"})]), Reply(text="third done"))
+        waiting = await runtime.agents.create_task(session, "waits", owner="a")
+        await wait_for(lambda: runtime.agents.list_approvals(waiting.task_id, "pending"), lambda a: len(a) == 1)
+        third = await runtime.agents.create_task(session, "third", owner="a")
+        assert (await finished(runtime, third.task_id)).result_summary == "third done"
+        fake.add(Reply(text="waiter done"))
+        [approval] = await runtime.agents.list_approvals(waiting.task_id, "pending")
+        await runtime.agents.decide_approval(waiting.task_id, approval.approval_id, "approve", None, "")
+        assert (await finished(runtime, waiting.task_id)).status == "completed"
+
+
+async def test_devin_task_without_directory_gets_a_git_workspace(runtime, fake):
+    fake.add(Reply(tool_calls=[Call("write_file", {"path": "hello.txt", "content": "hi"})]), Reply(text="made it"))
+    task = await runtime.agents.execute_task("create hello.txt", {}, [], owner="devin")
+    [approval] = await wait_for(lambda: runtime.agents.list_approvals(task.task_id, "pending"), lambda a: len(a) == 1)
+    await runtime.agents.decide_approval(task.task_id, approval.approval_id, "approve", None, "")
+    done = await finished(runtime, task.task_id)
+    assert done.status == "completed" and done.working_directory.startswith(str(runtime.settings.data_dir))
+    diff = await runtime.agents.get_artifact(task.task_id, "diff.patch")
+    assert b"+hi" in diff.content and diff.content_type == "text/x-diff"
+
+
+async def test_only_owners_and_admins_see_a_task(runtime, fake, session_id):
+    from agent_runtime.errors import NotFound
+    from agent_runtime.interceptors.auth import Principal
+
+    fake.add(Reply(text="mine"))
+    task = await runtime.agents.create_task(session_id, "private", owner="alice")
+    await finished(runtime, task.task_id)
+    alice, bob, admin = Principal("user", "alice"), Principal("user", "bob"), Principal("api_key", "ops", admin=True)
+    assert (await runtime.agents.check_access(task.task_id, alice)).task_id == task.task_id
+    assert (await runtime.agents.check_access(task.task_id, admin)).task_id == task.task_id
+    with pytest.raises(NotFound):
+        await runtime.agents.check_access(task.task_id, bob)
+    assert task.task_id not in [t.task_id for t in await runtime.agents.list_tasks(session_id, bob)]
+    assert task.task_id in [t.task_id for t in await runtime.agents.list_tasks(session_id, alice)]
