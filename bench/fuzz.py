@@ -18,7 +18,7 @@ import tempfile
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "src"), str(ROOT / "gen"), str(ROOT / "tests")]
 
-from run import API_KEY, free_port, process  # noqa: E402
+from run import API_KEY, SERVER_ENV, free_port, process  # noqa: E402
 from test_openapi import FUZZ_CHECKS  # noqa: E402
 
 
@@ -33,7 +33,7 @@ def main() -> None:
         str(pathlib.Path(sys.executable).parent / "agent-runtime"), "serve", "--http-port", str(http_port),
         "--grpc-port", str(grpc_port), "--data-dir", str(work),
     ]
-    with process(command, {"AGENT_API_KEY": API_KEY}, work / "server.log", ready="ready"):
+    with process(command, SERVER_ENV, work / "server.log", ready="ready"):
         fuzz = [
             str(pathlib.Path(sys.executable).parent / "schemathesis"), "run", f"http://127.0.0.1:{http_port}/openapi.json",
             "--header", f"x-api-key: {API_KEY}", "--checks", FUZZ_CHECKS, "--max-examples", str(args.max_examples),

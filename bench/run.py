@@ -39,6 +39,9 @@ from agentruntime.v1 import session_pb2 as pb  # noqa: E402
 from agentruntime.v1 import session_pb2_grpc  # noqa: E402
 
 API_KEY = "bench-key"
+# The configured key's rate limit is off: the peer has none, and the load
+# would otherwise measure 429s.
+SERVER_ENV = {"AGENT_API_KEY": API_KEY, "RATE_LIMIT_ADMIN": "0"}
 METADATA = (("x-api-key", API_KEY),)
 EVENT = {"event_type": "pre_tool", "tool_name": "Bash", "tool_input": {"command": "ls -la", "timeout": 30}}
 AUTOCANNON = ROOT / "bench" / "node_modules" / ".bin" / "autocannon"
@@ -241,7 +244,7 @@ def main() -> None:
     ]
     peer_command = [sys.executable, "-m", "uvicorn", "bench.peers.fastapi_sessions:app", "--port", str(peer_port), "--log-level", "warning"]
     try:
-        with process(server_command, {"AGENT_API_KEY": API_KEY}, work / "runtime.log", ready="ready"), process(
+        with process(server_command, SERVER_ENV, work / "runtime.log", ready="ready"), process(
             peer_command, {"PEER_DATABASE": str(work / "peer.sqlite3"), "PEER_API_KEY": API_KEY}, work / "peer.log"
         ):
             wait_for(f"{peer}/health")

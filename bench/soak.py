@@ -32,7 +32,7 @@ import websockets  # noqa: E402
 
 from agentruntime.v1 import session_pb2 as pb  # noqa: E402
 from agentruntime.v1 import session_pb2_grpc  # noqa: E402
-from run import API_KEY, EVENT, METADATA, free_port, machine, process  # noqa: E402
+from run import API_KEY, EVENT, METADATA, SERVER_ENV, free_port, machine, process  # noqa: E402
 
 
 LIVE_SESSIONS = 50
@@ -145,7 +145,7 @@ def main() -> None:
         str(pathlib.Path(sys.executable).parent / "agent-runtime"), "serve", "--http-port", str(http_port),
         "--grpc-port", str(grpc_port), "--data-dir", str(work),
     ]
-    with process(command, {"AGENT_API_KEY": API_KEY}, work / "server.log", ready="ready") as server:
+    with process(command, SERVER_ENV, work / "server.log", ready="ready") as server:
         samples, counter = asyncio.run(
             soak(f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}", server.pid, args.minutes * 60, args.interval)
         )
