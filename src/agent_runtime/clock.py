@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Callable
 
+from google.protobuf import timestamp_pb2
+
 Clock = Callable[[], dt.datetime]
 
 
@@ -22,3 +24,12 @@ def parse_iso(text: str) -> dt.datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.timezone.utc)
     return moment
+
+
+def timestamp_proto(text: str | None) -> timestamp_pb2.Timestamp | None:
+    """The protobuf Timestamp of an ISO 8601 string; None for none."""
+    if not text:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(parse_iso(text))
+    return stamp

@@ -9,7 +9,7 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from agentruntime.v1 import compute_pb2 as pb
 from agentruntime.v1 import compute_pb2_grpc
 from agent_runtime import __version__
-from agent_runtime.clock import parse_iso
+from agent_runtime.clock import timestamp_proto
 from agent_runtime.health import HealthReporter
 
 PRODUCT_NAME = "Agent Runtime"
@@ -20,14 +20,6 @@ def _now() -> timestamp_pb2.Timestamp:
     now = timestamp_pb2.Timestamp()
     now.GetCurrentTime()
     return now
-
-
-def _timestamp(text: str | None) -> timestamp_pb2.Timestamp | None:
-    if not text:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(parse_iso(text))
-    return stamp
 
 
 def _struct(value: dict) -> struct_pb2.Struct:
@@ -41,7 +33,7 @@ def task_to_proto(record) -> pb.ComputeTask:
         task_id=record.task_id,
         status=record.status,
         execution_time=record.execution_time,
-        timestamp=_timestamp(record.updated_at),
+        timestamp=timestamp_proto(record.updated_at),
         operation=record.operation,
         priority=record.priority,
         error=record.error,
@@ -69,7 +61,7 @@ def enhanced_to_proto(record) -> pb.EnhancedTask:
             gflops=record.gflops,
             bandwidth_gb_s=record.bandwidth_gb_s,
         ),
-        timestamp=_timestamp(record.updated_at),
+        timestamp=timestamp_proto(record.updated_at),
         device_used=record.device_used,
         priority=record.priority,
         error=record.error,
@@ -84,7 +76,7 @@ def update_to_proto(record) -> pb.WatchTasksResponse:
         operation=record.operation,
         device_used=record.device_used,
         error=record.error,
-        timestamp=_timestamp(record.updated_at),
+        timestamp=timestamp_proto(record.updated_at),
     )
 
 

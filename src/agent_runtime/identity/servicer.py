@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from google.api import httpbody_pb2
-from google.protobuf import timestamp_pb2
 
 from agentruntime.v1 import identity_pb2 as pb
 from agentruntime.v1 import identity_pb2_grpc
-from agent_runtime.clock import parse_iso
+from agent_runtime.clock import timestamp_proto
 from agent_runtime.errors import PermissionDenied, Unauthenticated, ValidationFailed
 from agent_runtime.identity.models import ApiKeyRecord, UserRecord
 from agent_runtime.identity.ownership import caller, new_owner, owner_scope
@@ -20,21 +19,13 @@ from agent_runtime.jsonfmt import dumps, message_to_dict
 _MAX_EXPIRY = dt.datetime(9999, 1, 1, tzinfo=dt.timezone.utc)
 
 
-def _timestamp(text: str | None) -> timestamp_pb2.Timestamp | None:
-    if not text:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(parse_iso(text))
-    return stamp
-
-
 def user_to_proto(user: UserRecord) -> pb.User:
     return pb.User(
         id=user.user_id,
         email=user.email,
         name=user.name,
         username=user.username,
-        created_at=_timestamp(user.created_at),
+        created_at=timestamp_proto(user.created_at),
     )
 
 
@@ -44,10 +35,10 @@ def api_key_to_proto(key: ApiKeyRecord) -> pb.ApiKey:
         name=key.name,
         prefix=key.prefix,
         user_id=key.user_id or "",
-        created_at=_timestamp(key.created_at),
-        expires_at=_timestamp(key.expires_at),
-        revoked_at=_timestamp(key.revoked_at),
-        last_used_at=_timestamp(key.last_used_at),
+        created_at=timestamp_proto(key.created_at),
+        expires_at=timestamp_proto(key.expires_at),
+        revoked_at=timestamp_proto(key.revoked_at),
+        last_used_at=timestamp_proto(key.last_used_at),
     )
 
 
@@ -95,8 +86,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             id=record.key_id,
             name=record.name,
             key=issued.key,
-            created_at=_timestamp(record.created_at),
-            expires_at=_timestamp(record.expires_at),
+            created_at=timestamp_proto(record.created_at),
+            expires_at=timestamp_proto(record.expires_at),
         )
 
     async def ListApiKeys(self, request, context) -> pb.ListApiKeysResponse:

@@ -3,11 +3,9 @@ streamed)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any, AsyncIterator
 
 import anthropic
-import structlog
 
 from agent_runtime.llm.base import (
     ChatMessage,
@@ -20,10 +18,9 @@ from agent_runtime.llm.base import (
     ToolSpec,
     parse_arguments,
 )
-from agent_runtime.llm.catalog import DEFAULT_MODELS, DISCOVERY_TIMEOUT, model_info
+from agent_runtime.llm.catalog import DISCOVERY_TIMEOUT, ModelDiscovery, model_info
 from agent_runtime.llm.openai_provider import llm_error
 
-log = structlog.get_logger(__name__)
 
 # Anthropic's stop reasons in the words the run loop uses.
 _FINISH = {"end_turn": "stop", "tool_use": "tool_calls", "max_tokens": "length", "stop_sequence": "stop"}
@@ -69,31 +66,21 @@ class AnthropicProvider:
     def __init__(self, client: anthropic.AsyncAnthropic | None, *, model_cache_seconds: float = 300.0):
         self._info = ProviderInfo("anthropic", "Anthropic", client is not None)
         self._client = client
-        self._cache_seconds = model_cache_seconds
-        self._cached: tuple[float, list[ModelInfo]] | None = None
+        self._discovery = ModelDiscovery("anthropic", self._discover, model_cache_seconds)
 
     @property
     def info(self) -> ProviderInfo:
         return self._info
 
     async def list_models(self) -> list[ModelInfo]:
-        if self._client is None:
-            return []
-        now = time.monotonic()
-        if self._cached and now - self._cached[0] < self._cache_seconds:
-            return self._cached[1]
-        try:
-            page = await self._client.with_options(timeout=DISCOVERY_TIMEOUT, max_retries=0).models.list()
-            found = {}
-            async for model in page:
-                found[model.id] = getattr(model, "display_name", None)
-            models = [model_info(i, "anthropic", found[i]) for i in sorted(found)]
-            self._cached = (now, models)
-        except Exception as error:  # noqa: BLE001 - discovery is best effort
-            log.warning("llm.discovery_failed", provider="anthropic", error=str(error))
-            models = [model_info(i, "anthropic") for i in DEFAULT_MODELS["anthropic"]]
-            self._cached = (now - self._cache_seconds + 10.0, models)
-        return models
+        return [] if self._client is None else await self._discovery.models()
+
+    async def _discover(self) -> list[ModelInfo]:
+        page = await self._client.with_options(timeout=DISCOVERY_TIMEOUT, max_retries=0).models.list()
+        found = {}
+        async for model in page:
+            found[model.id] = getattr(model, "display_name", None)
+        return [model_info(i, "anthropic", found[i]) for i in sorted(found)]
 
     async def stream(
         self, model: str, messages: list[ChatMessage], tools: list[ToolSpec], *, max_tokens: int

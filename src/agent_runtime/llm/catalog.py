@@ -4,7 +4,14 @@ defaults."""
 
 from __future__ import annotations
 
+import time
+from typing import Awaitable, Callable
+
+import structlog
+
 from agent_runtime.llm.base import ModelInfo
+
+log = structlog.get_logger(__name__)
 
 # id: (name, context_window, supports_vision, supports_function_calling)
 KNOWN_MODELS: dict[str, tuple[str, int, bool, bool]] = {
@@ -45,3 +52,28 @@ def model_info(model_id: str, provider: str, display_name: str | None = None) ->
         name, window, vision, tools = known
         return ModelInfo(model_id, display_name or name, provider, window, vision, tools)
     return ModelInfo(model_id, display_name or model_id, provider, DEFAULT_CONTEXT_WINDOW, False, True)
+
+
+class ModelDiscovery:
+    """A provider's model list from its API, cached for `cache_seconds`.
+    When listing fails, the provider's DEFAULT_MODELS stand in and listing
+    is retried sooner than after a success."""
+
+    def __init__(self, provider_id: str, discover: Callable[[], Awaitable[list[ModelInfo]]], cache_seconds: float = 300.0):
+        self._provider_id = provider_id
+        self._discover = discover
+        self._cache_seconds = cache_seconds
+        self._cached: tuple[float, list[ModelInfo]] | None = None
+
+    async def models(self) -> list[ModelInfo]:
+        now = time.monotonic()
+        if self._cached and now - self._cached[0] < self._cache_seconds:
+            return self._cached[1]
+        try:
+            models = await self._discover()
+            self._cached = (now, models)
+        except Exception as error:  # noqa: BLE001 - discovery is best effort
+            log.warning("llm.discovery_failed", provider=self._provider_id, error=str(error))
+            models = [model_info(i, self._provider_id) for i in DEFAULT_MODELS.get(self._provider_id, ())]
+            self._cached = (now - self._cache_seconds + 10.0, models)
+        return models

@@ -4,11 +4,9 @@ itself, Azure OpenAI, Ollama, vLLM and LM Studio (by base URL)."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any, AsyncIterator
 
 import openai
-import structlog
 
 from agent_runtime.llm.base import (
     ChatMessage,
@@ -21,9 +19,7 @@ from agent_runtime.llm.base import (
     ToolSpec,
     parse_arguments,
 )
-from agent_runtime.llm.catalog import DEFAULT_MODELS, DISCOVERY_TIMEOUT, model_info
-
-log = structlog.get_logger(__name__)
+from agent_runtime.llm.catalog import DISCOVERY_TIMEOUT, ModelDiscovery, model_info
 
 
 def llm_error(provider: str, error: Exception) -> LLMError:
@@ -87,32 +83,18 @@ class OpenAICompatibleProvider:
     ):
         self._info = ProviderInfo(provider_id, name, client is not None)
         self._client = client
-        self._cache_seconds = model_cache_seconds
-        self._cached: tuple[float, list[ModelInfo]] | None = None
+        self._discovery = ModelDiscovery(provider_id, self._discover, model_cache_seconds)
 
     @property
     def info(self) -> ProviderInfo:
         return self._info
 
     async def list_models(self) -> list[ModelInfo]:
-        if self._client is None:
-            return []
-        now = time.monotonic()
-        if self._cached and now - self._cached[0] < self._cache_seconds:
-            return self._cached[1]
-        try:
-            page = await self._client.with_options(timeout=DISCOVERY_TIMEOUT, max_retries=0).models.list()
-            ids = sorted({model.id async for model in page})
-        except Exception as error:  # noqa: BLE001 - discovery is best effort
-            log.warning("llm.discovery_failed", provider=self._info.id, error=str(error))
-            ids = list(DEFAULT_MODELS.get(self._info.id, ()))
-            models = [model_info(i, self._info.id) for i in ids]
-            # Retry discovery sooner than a successful listing.
-            self._cached = (now - self._cache_seconds + 10.0, models)
-            return models
-        models = [model_info(i, self._info.id) for i in ids]
-        self._cached = (now, models)
-        return models
+        return [] if self._client is None else await self._discovery.models()
+
+    async def _discover(self) -> list[ModelInfo]:
+        page = await self._client.with_options(timeout=DISCOVERY_TIMEOUT, max_retries=0).models.list()
+        return [model_info(i, self._info.id) for i in sorted({model.id async for model in page})]
 
     async def stream(
         self, model: str, messages: list[ChatMessage], tools: list[ToolSpec], *, max_tokens: int

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import AsyncIterator
 
-from google.protobuf import json_format, timestamp_pb2
+from google.protobuf import json_format
 
 from agentruntime.v1 import session_pb2 as pb
 from agentruntime.v1 import session_pb2_grpc
-from agent_runtime.clock import iso, parse_iso
+from agent_runtime.clock import iso, timestamp_proto
 from agent_runtime.errors import DomainError, InvalidArgument
 from agent_runtime.interceptors.errors import rpc_status
 from agent_runtime.interceptors.validation import validate
@@ -24,22 +24,14 @@ APPEND_BATCH = 1024
 _OUTPUT_ONLY_EVENT_FIELDS = ("event_type", "session_id", "session_name", "timestamp", "event_id", "sequence", "feed_sequence")
 
 
-def _timestamp(text: str | None) -> timestamp_pb2.Timestamp | None:
-    if not text:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(parse_iso(text))
-    return stamp
-
-
 def session_to_proto(session: SessionRecord) -> pb.Session:
     return pb.Session(
         session_id=session.session_id,
         session_name=session.session_name,
         status=session.status,
-        created_at=_timestamp(session.created_at),
-        updated_at=_timestamp(session.updated_at),
-        last_resumed_at=_timestamp(session.last_resumed_at),
+        created_at=timestamp_proto(session.created_at),
+        updated_at=timestamp_proto(session.updated_at),
+        last_resumed_at=timestamp_proto(session.last_resumed_at),
         project_dir=session.project_dir,
         agent_name=session.agent_name,
         parent_session_name=session.parent_session_name,
@@ -53,7 +45,7 @@ def event_to_proto(event: EventRecord) -> pb.Event:
     message.event_type = event.event_type
     message.session_id = event.session_id
     message.session_name = event.session_name
-    message.timestamp.CopyFrom(_timestamp(event.timestamp))
+    message.timestamp.CopyFrom(timestamp_proto(event.timestamp))
     message.event_id = event.event_id
     message.sequence = event.sequence
     message.feed_sequence = event.feed_sequence
