@@ -198,3 +198,24 @@ def test_ownership_helpers():
         require_admin("Deleting users", alice)
     assert denied.value.http_status == 403 and denied.value.code == "FORBIDDEN"
     require_admin("Deleting users", admin)
+
+
+async def test_project_sessions_and_their_tasks_are_owned(http, users, tmp_path):
+    """mini-devin `/api/sessions`: the same rule as `/sessions`."""
+    alice, bob = users["alice"], users["bob"]
+    created = await http.post("/api/sessions", json={"name": "Alice's project", "working_directory": str(tmp_path)}, headers=alice)
+    assert created.status_code == 200, created.text
+    session_id = created.json()["id"]
+    assert (await http.get(f"/api/sessions/{session_id}", headers=alice)).status_code == 200
+    for method, path, body in (
+        ("GET", f"/api/sessions/{session_id}", None),
+        ("DELETE", f"/api/sessions/{session_id}", None),
+        ("GET", f"/api/sessions/{session_id}/tasks", None),
+        ("POST", f"/api/sessions/{session_id}/tasks", {"description": "read the code"}),
+    ):
+        response = await http.request(method, path, json=body, headers=bob)
+        assert response.status_code == 404, (method, path, response.text)
+    listed = (await http.get("/api/sessions", headers=bob)).json()
+    assert session_id not in [s["id"] for s in listed]
+    assert session_id in [s["id"] for s in (await http.get("/api/sessions", headers=alice)).json()]
+    assert session_id in [s["id"] for s in (await http.get("/api/sessions", headers=ADMIN)).json()]

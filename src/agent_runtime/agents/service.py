@@ -26,6 +26,7 @@ from agent_runtime.agents.runner import AgentRunner, git_output, head_commit
 from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.errors import Conflict, InvalidArgument, NotFound, ValidationFailed
 from agent_runtime.events.bus import EventBus
+from agent_runtime.identity.ownership import owner_scope
 from agent_runtime.interceptors.auth import Principal
 from agent_runtime.llm.base import ModelInfo, ProviderInfo
 from agent_runtime.llm.registry import ProviderRegistry
@@ -116,25 +117,27 @@ class AgentService:
             )
         return real
 
-    async def create_project_session(self, name: str, working_directory: str) -> ProjectSessionView:
+    async def create_project_session(self, name: str, working_directory: str, *, owner: str | None = None) -> ProjectSessionView:
         if not name.strip():
             raise ValidationFailed("name is required", fields={"name": "required"})
         self._check_directory(working_directory)
-        session = await self._sessions.create_session(str(uuid.uuid4()), name, project_dir=working_directory, agent_name="coder")
+        session = await self._sessions.create_session(
+            str(uuid.uuid4()), name, project_dir=working_directory, agent_name="coder", owner=owner
+        )
         return ProjectSessionView(session, 0, [])
 
-    async def list_project_sessions(self) -> list[ProjectSessionView]:
-        sessions = await self._sessions.list_sessions()
+    async def list_project_sessions(self, *, scope: str | None = None) -> list[ProjectSessionView]:
+        sessions = await self._sessions.list_sessions(scope=scope)
         counts = await self._repo.task_counts()
         return [ProjectSessionView(s, counts.get(s.session_id, 0), []) for s in sessions]
 
-    async def get_project_session(self, session_id: str) -> ProjectSessionView:
-        session = await self._sessions.get_session(session_id)
+    async def get_project_session(self, session_id: str, *, scope: str | None = None) -> ProjectSessionView:
+        session = await self._sessions.get_session(session_id, scope=scope)
         tasks = await self._repo.list_tasks(session_id)
         return ProjectSessionView(session, len(tasks), tasks)
 
-    async def delete_project_session(self, session_id: str) -> None:
-        await self._sessions.get_session(session_id)
+    async def delete_project_session(self, session_id: str, *, scope: str | None = None) -> None:
+        await self._sessions.get_session(session_id, scope=scope)
         for task in await self._repo.list_tasks(session_id):
             if task.status not in TERMINAL_STATUSES:
                 await self.stop_task(task.task_id)
@@ -148,6 +151,7 @@ class AgentService:
         description: str,
         *,
         owner: str,
+        scope: str | None = None,
         model: str = "",
         run_mode: str = "",
         max_iterations: int = 0,
@@ -162,7 +166,7 @@ class AgentService:
             raise ValidationFailed(
                 f"max_iterations must be between 1 and {MAX_ITERATIONS_LIMIT}", fields={"max_iterations": "out of range"}
             )
-        session = await self._sessions.get_session(session_id)
+        session = await self._sessions.get_session(session_id, scope=scope)
         if not session.project_dir:
             raise ValidationFailed(
                 f"session {session_id} has no working directory; create it with POST /api/sessions",
@@ -198,7 +202,9 @@ class AgentService:
             await asyncio.sleep(0.005)
         return current or task
 
-    async def execute_task(self, prompt: str, context: dict[str, str], tools: list[str], *, owner: str) -> TaskRecord:
+    async def execute_task(
+        self, prompt: str, context: dict[str, str], tools: list[str], *, owner: str, session_owner: str | None = None
+    ) -> TaskRecord:
         """agent-runtime-devin ExecuteTask: a task in a session of its own, in
         context["working_directory"] (or a fresh workspace)."""
         if not prompt.strip():
@@ -213,7 +219,11 @@ class AgentService:
             # A repository, so the task's changes come back as diff.patch.
             await git_output(directory, "init", "-q")
         session = await self._sessions.create_session(
-            f"task-{uuid.uuid4()}", prompt.strip().splitlines()[0][:80], project_dir=directory, agent_name="coder"
+            f"task-{uuid.uuid4()}",
+            prompt.strip().splitlines()[0][:80],
+            project_dir=directory,
+            agent_name="coder",
+            owner=session_owner,
         )
         return await self.create_task(
             session.session_id, prompt, owner=owner, model=context.get("model", ""), tools=tools, context=context
@@ -234,7 +244,7 @@ class AgentService:
         return task
 
     async def list_tasks(self, session_id: str, viewer: Principal | None = None) -> list[TaskRecord]:
-        await self._sessions.get_session(session_id)
+        await self._sessions.get_session(session_id, scope=owner_scope(viewer) if viewer is not None else None)
         tasks = await self._repo.list_tasks(session_id)
         if viewer is not None and not viewer.admin:
             tasks = [t for t in tasks if t.owner == viewer.subject]

@@ -18,6 +18,7 @@ from agent_runtime.agents.convert import (
 )
 from agent_runtime.agents.idempotency import IdempotencyKeys
 from agent_runtime.agents.service import AgentService, ProjectSessionView
+from agent_runtime.identity.ownership import new_owner, owner_scope
 from agent_runtime.interceptors import metadata_value
 from agent_runtime.interceptors.auth import current_principal
 from agent_runtime.jsonfmt import message_to_dict
@@ -97,7 +98,11 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     async def ExecuteTask(self, request: pb.ExecuteTaskRequest, context) -> pb.ExecuteTaskResponse:
         async def operation():
             task = await self._agents.execute_task(
-                request.prompt, dict(request.context), list(request.tools), owner=current_principal.get().subject
+                request.prompt,
+                dict(request.context),
+                list(request.tools),
+                owner=current_principal.get().subject,
+                session_owner=new_owner(),
             )
             return pb.ExecuteTaskResponse(task_id=task.task_id, status="accepted", message="Task submitted for execution")
 
@@ -138,22 +143,24 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     # Project sessions
 
     async def CreateProjectSession(self, request: pb.CreateProjectSessionRequest, context) -> pb.ProjectSession:
-        view = await self._agents.create_project_session(request.name, request.working_directory)
+        view = await self._agents.create_project_session(
+            request.name, request.working_directory, owner=new_owner()
+        )
         return project_session_to_proto(view, listed=False)
 
     async def ListProjectSessions(self, request, context) -> pb.ListProjectSessionsResponse:
-        views = await self._agents.list_project_sessions()
+        views = await self._agents.list_project_sessions(scope=owner_scope())
         return pb.ListProjectSessionsResponse(sessions=[project_session_to_proto(v, listed=True) for v in views])
 
     async def ListProjectSessionsJson(self, request, context) -> httpbody_pb2.HttpBody:
-        views = await self._agents.list_project_sessions()
+        views = await self._agents.list_project_sessions(scope=owner_scope())
         return _json_body([_list_session_json(project_session_to_proto(v, listed=True)) for v in views])
 
     async def GetProjectSession(self, request: pb.GetProjectSessionRequest, context) -> pb.ProjectSessionDetail:
-        return project_session_detail(await self._agents.get_project_session(request.session_id))
+        return project_session_detail(await self._agents.get_project_session(request.session_id, scope=owner_scope()))
 
     async def DeleteProjectSession(self, request: pb.DeleteProjectSessionRequest, context) -> pb.DeleteProjectSessionResponse:
-        await self._agents.delete_project_session(request.session_id)
+        await self._agents.delete_project_session(request.session_id, scope=owner_scope())
         # REST answers 204 No Content, as documented (envoy/error_body.lua).
         await context.send_initial_metadata((("x-http-status", "204"),))
         return pb.DeleteProjectSessionResponse()
@@ -166,6 +173,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 request.session_id,
                 request.description,
                 owner=current_principal.get().subject,
+                scope=owner_scope(),
                 model=request.model,
                 run_mode=request.run_mode,
                 max_iterations=request.max_iterations,
