@@ -7,7 +7,7 @@ import os
 import pathlib
 import secrets
 import time
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import structlog
 
@@ -71,6 +71,9 @@ class MLService:
             repository, self.events, self.jobs_dir, self._register_fine_tuned,
             max_concurrent=max_concurrent_jobs, clock=clock,
         )
+        # Called with a model id whenever a model is registered (the `mlx`
+        # LLM provider's list of usable models).
+        self.model_listeners: list[Callable[[str], None]] = []
 
     async def start(self) -> None:
         for directory in (self.models_dir, self.files_dir, self.jobs_dir):
@@ -115,6 +118,7 @@ class MLService:
                 )
             )
             found.append(model_id)
+            self._model_registered(model_id)
         if found:
             log.info("ml.models.discovered", models=found)
         return found
@@ -168,6 +172,7 @@ class MLService:
             updated_at=now,
         )
         await self._repo.add_model(model)
+        self._model_registered(model_id)
         log.info("ml.model.registered", model_id=model_id, path=model.path)
         return model
 
@@ -190,7 +195,12 @@ class MLService:
                 updated_at=now,
             )
         )
+        self._model_registered(model_id)
         return model_id
+
+    def _model_registered(self, model_id: str) -> None:
+        for listener in self.model_listeners:
+            listener(model_id)
 
     # Files ------------------------------------------------------------------
     async def upload_file(self, raw: bytes, content_type: str, filename: str = "", purpose: str = "") -> FileRecord:
