@@ -30,7 +30,7 @@ from agent_runtime.agents.idempotency import IdempotencyKeys
 from agent_runtime.agents.runner import AgentRunner
 from agent_runtime.agents.service import AgentService
 from agent_runtime.agents.servicer import AgentServicer
-from agent_runtime.compute.insights import InsightService
+from agent_runtime.compute.insights import InsightService, LLMInsightAnalyzer
 from agent_runtime.compute.metrics import MetricsCollector
 from agent_runtime.compute.registry import BackendRegistry
 from agent_runtime.compute.service import ComputeLimits, ComputeService
@@ -272,7 +272,14 @@ async def start_runtime(settings: Settings) -> Runtime:
     )
     session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(sessions), server)
     compute_pb2_grpc.add_ComputeServiceServicer_to_server(
-        ComputeServicer(health_reporter, compute, compute_metrics, InsightService(compute_repository)), server
+        ComputeServicer(
+            health_reporter,
+            compute,
+            compute_metrics,
+            # Written by the configured LLM, else (or when it fails) deterministic.
+            InsightService(compute_repository, LLMInsightAnalyzer(llm_registry)),
+        ),
+        server,
     )
     docs_pb2_grpc.add_DocsServiceServicer_to_server(DocsServicer(), server)
     identity_pb2_grpc.add_IdentityServiceServicer_to_server(
