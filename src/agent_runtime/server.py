@@ -30,7 +30,7 @@ from agent_runtime.agents.idempotency import IdempotencyKeys
 from agent_runtime.agents.runner import AgentRunner
 from agent_runtime.agents.service import AgentService
 from agent_runtime.agents.servicer import AgentServicer
-from agent_runtime.compute.insights import InsightService
+from agent_runtime.compute.insights import InsightService, LLMInsightAnalyzer
 from agent_runtime.compute.metrics import MetricsCollector
 from agent_runtime.compute.registry import BackendRegistry
 from agent_runtime.compute.service import ComputeLimits, ComputeService
@@ -49,6 +49,7 @@ from agent_runtime.interceptors.auth import AuthInterceptor, CredentialAuthentic
 from agent_runtime.interceptors.errors import ErrorMappingInterceptor
 from agent_runtime.interceptors.request_context import RequestContextInterceptor
 from agent_runtime.interceptors.validation import ValidationInterceptor
+from agent_runtime.llm.mlx_provider import MLXProvider
 from agent_runtime.llm.registry import ProviderRegistry
 from agent_runtime.logs import configure_logging
 from agent_runtime.ml import inference as ml_inference
@@ -191,6 +192,11 @@ async def start_runtime(settings: Settings) -> Runtime:
     ml_inference.set_default(ml_inference.LocalInference(ml.locate))
     agent_repository = SqliteAgentRepository(database)
     llm_registry = ProviderRegistry.from_config(settings.agents)
+    # Registered MLX models as the `mlx` provider (see llm/mlx_provider.py).
+    mlx_provider = MLXProvider(ml.list_models, ml_inference.stream_chat)
+    ml.model_listeners.append(mlx_provider.model_registered)
+    await mlx_provider.refresh()
+    llm_registry.add(mlx_provider)
     task_bus: EventBus = EventBus()
     runner = AgentRunner(
         agent_repository,
@@ -266,7 +272,14 @@ async def start_runtime(settings: Settings) -> Runtime:
     )
     session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(sessions), server)
     compute_pb2_grpc.add_ComputeServiceServicer_to_server(
-        ComputeServicer(health_reporter, compute, compute_metrics, InsightService(compute_repository)), server
+        ComputeServicer(
+            health_reporter,
+            compute,
+            compute_metrics,
+            # Written by the configured LLM, else (or when it fails) deterministic.
+            InsightService(compute_repository, LLMInsightAnalyzer(llm_registry)),
+        ),
+        server,
     )
     docs_pb2_grpc.add_DocsServiceServicer_to_server(DocsServicer(), server)
     identity_pb2_grpc.add_IdentityServiceServicer_to_server(

@@ -58,6 +58,10 @@ def task_not_found(task_id: str) -> NotFound:
     return NotFound(f"Task {task_id} not found", code="TASK_NOT_FOUND")
 
 
+# How long a watcher of a task that has just ended waits for its final events.
+FINAL_EVENTS_GRACE_SECONDS = 5.0
+
+
 class AgentService:
     def __init__(
         self,
@@ -340,10 +344,16 @@ class AgentService:
                     if len(page) < REPLAY_PAGE:
                         break
                 task = await self._repo.get_task(task_id)
-                if task is None or (task.status in TERMINAL_STATUSES and task.last_event_sequence <= last):
+                if task is None:
                     return
+                # A task's status turns terminal just before its final events
+                # are written: wait a moment for them instead of ending early.
+                finishing = task.status in TERMINAL_STATUSES and task.last_event_sequence <= last
                 while True:
-                    event = await subscription.get()
+                    try:
+                        event = await asyncio.wait_for(subscription.get(), FINAL_EVENTS_GRACE_SECONDS if finishing else None)
+                    except asyncio.TimeoutError:
+                        return
                     if event is None:
                         subscription.reset()
                         break

@@ -3,21 +3,28 @@
 `InsightService` gathers the samples and the tasks finished in the window and
 hands them to an `InsightAnalyzer`. `DeterministicAnalyzer` computes
 averages, peaks, least-squares trends and robust-z anomalies and turns them
-into numbered findings and advice. An LLM-written analyser (same interface,
-given the same `InsightData` and the deterministic analysis as facts) is
-pending the LLM layer.
+into numbered findings and advice. `LLMInsightAnalyzer` sends those computed
+statistics to the configured LLM (the agents' `ProviderRegistry`, default
+model) and returns its text as the insights; it falls back to the
+deterministic text when no provider is configured or the call fails. The
+response's `analyzer` says which one wrote the text.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
+import json
 import statistics
 from collections import Counter
 from typing import Any, Protocol
 
+import structlog
+
 from agent_runtime.clock import Clock, iso, utc_now
-from agent_runtime.errors import ValidationFailed
+from agent_runtime.errors import DomainError, ValidationFailed
+from agent_runtime.llm.base import ChatMessage, Completion, TokenDelta
 from agent_runtime.storage.compute import ComputeRepository, MetricSample, TaskRecord
 
 TIMEFRAMES = {"5m": 300, "15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 24 * 3600, "7d": 7 * 24 * 3600}
@@ -41,6 +48,8 @@ SERIES = {
 }
 
 ANOMALY_Z = 3.5
+
+log = structlog.get_logger(__name__)
 
 
 @dataclasses.dataclass
@@ -283,6 +292,101 @@ def _advice(metric_type: str, series: dict[str, dict], tasks: dict[str, Any]) ->
             )
         )
     return advice
+
+
+LLM_SYSTEM_PROMPT = (
+    "You are a performance engineer reviewing a compute service's metrics. You are given statistics "
+    "computed from the stored metric samples and finished tasks of one time window (JSON). Write the "
+    "insights for an operator: start with one line 'Based on the last <timeframe> of <metric type> data:', "
+    "then numbered findings that cite the actual numbers (averages, peaks with times, trends, anomalies, "
+    "task failures), then numbered concrete recommendations. Use only the numbers given; do not invent data. "
+    "Plain text, no markdown headings, at most 12 numbered lines."
+)
+
+
+class LLMInsightAnalyzer:
+    """Insights written by the configured LLM from the computed statistics.
+
+    The statistics are the deterministic analyser's (`analysis`: per-series
+    average, min, peak and when, trend per hour, anomalies; the task summary;
+    the window's averages) and are sent as JSON in the user message. The
+    model's text becomes `insights`; `analysis`, `averages` and
+    `sample_count` stay the computed ones. `analyzer` is
+    `llm:<provider>/<model>`.
+
+    `registry` is the agents' ProviderRegistry (`resolve(model)` →
+    (provider, model id)); `model` empty means its default model. With no
+    provider configured, or when the call fails, times out or answers
+    nothing, the deterministic report is returned (`analyzer`
+    `deterministic`; after a failure `analysis.llm_error` says why)."""
+
+    name = "llm"
+
+    def __init__(
+        self,
+        registry,
+        *,
+        model: str = "",
+        fallback: InsightAnalyzer | None = None,
+        max_tokens: int = 1024,
+        timeout_seconds: float = 120.0,
+    ):
+        self._registry = registry
+        self._model = model
+        self._fallback = fallback or DeterministicAnalyzer()
+        self._max_tokens = max_tokens
+        self._timeout = timeout_seconds
+
+    @staticmethod
+    def facts(data: InsightData, report: InsightReport) -> dict[str, Any]:
+        """What the model is told: the computed statistics of the window."""
+        return {
+            "metric_type": data.metric_type,
+            "timeframe": data.timeframe,
+            "window": report.analysis.get("window"),
+            "sample_count": report.sample_count,
+            "averages": report.averages,
+            "series": report.analysis.get("series", {}),
+            "tasks": report.analysis.get("tasks", {}),
+            "computed_advice": report.analysis.get("advice", []),
+        }
+
+    async def analyze(self, data: InsightData) -> InsightReport:
+        computed = await self._fallback.analyze(data)
+        try:
+            provider, model = await self._registry.resolve(self._model)
+        except DomainError:
+            return computed  # no LLM configured: the deterministic analysis
+        messages = [
+            ChatMessage("system", LLM_SYSTEM_PROMPT),
+            ChatMessage(
+                "user",
+                f"Metric type: {data.metric_type}. Timeframe: {data.timeframe}.\nStatistics (JSON):\n"
+                + json.dumps(self.facts(data, computed), indent=1, sort_keys=True),
+            ),
+        ]
+        try:
+            text = (await asyncio.wait_for(self._complete(provider, model, messages), self._timeout)).strip()
+            if not text:
+                raise ValueError("the model answered with no text")
+        except (DomainError, ValueError, asyncio.TimeoutError) as error:
+            reason = getattr(error, "detail", None) or str(error) or "the model did not answer in time"
+            log.warning("compute.insights.llm_failed", provider=provider.info.id, model=model, error=reason)
+            analysis = {**computed.analysis, "llm_error": f"{provider.info.id}/{model}: {reason}"}
+            return dataclasses.replace(computed, analysis=analysis)
+        return InsightReport(
+            text, computed.analysis, computed.averages, f"llm:{provider.info.id}/{model}", computed.sample_count
+        )
+
+    async def _complete(self, provider, model: str, messages: list[ChatMessage]) -> str:
+        pieces: list[str] = []
+        completion: Completion | None = None
+        async for event in provider.stream(model, messages, [], max_tokens=self._max_tokens):
+            if isinstance(event, TokenDelta):
+                pieces.append(event.text)
+            else:
+                completion = event
+        return completion.text if completion is not None else "".join(pieces)
 
 
 class InsightService:

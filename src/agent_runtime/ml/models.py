@@ -34,6 +34,8 @@ class FileRecord:
     format: str
     path: str
     created_at: int
+    # The user who uploaded it (None: an administrator).
+    owner_id: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +54,8 @@ class JobRecord:
     metrics: dict[str, float] | None
     error: str | None
     last_sequence: int = 0
+    # The user who created it (None: an administrator).
+    owner_id: str | None = None
 
     @property
     def finished(self) -> bool:

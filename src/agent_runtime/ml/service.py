@@ -7,7 +7,7 @@ import os
 import pathlib
 import secrets
 import time
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import structlog
 
@@ -15,6 +15,7 @@ from agent_runtime import __version__
 from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, PayloadTooLarge, Unavailable
 from agent_runtime.events.bus import EventBus
+from agent_runtime.identity.ownership import check_visible
 from agent_runtime.ml import files as jsonl
 from agent_runtime.ml import registry
 from agent_runtime.ml.inference import ModelLocation
@@ -71,6 +72,9 @@ class MLService:
             repository, self.events, self.jobs_dir, self._register_fine_tuned,
             max_concurrent=max_concurrent_jobs, clock=clock,
         )
+        # Called with a model id whenever a model is registered (the `mlx`
+        # LLM provider's list of usable models).
+        self.model_listeners: list[Callable[[str], None]] = []
 
     async def start(self) -> None:
         for directory in (self.models_dir, self.files_dir, self.jobs_dir):
@@ -115,6 +119,7 @@ class MLService:
                 )
             )
             found.append(model_id)
+            self._model_registered(model_id)
         if found:
             log.info("ml.models.discovered", models=found)
         return found
@@ -168,6 +173,7 @@ class MLService:
             updated_at=now,
         )
         await self._repo.add_model(model)
+        self._model_registered(model_id)
         log.info("ml.model.registered", model_id=model_id, path=model.path)
         return model
 
@@ -190,10 +196,20 @@ class MLService:
                 updated_at=now,
             )
         )
+        self._model_registered(model_id)
         return model_id
 
+    def _model_registered(self, model_id: str) -> None:
+        for listener in self.model_listeners:
+            listener(model_id)
+
     # Files ------------------------------------------------------------------
-    async def upload_file(self, raw: bytes, content_type: str, filename: str = "", purpose: str = "") -> FileRecord:
+    # Files and jobs belong to the user who created them: `owner` is stamped
+    # on create (ownership.new_owner), `scope` filters what a caller sees
+    # (ownership.owner_scope; None: everything). Outside scope is NOT_FOUND.
+    async def upload_file(
+        self, raw: bytes, content_type: str, filename: str = "", purpose: str = "", *, owner: str | None = None
+    ) -> FileRecord:
         if content_type.split(";")[0].strip().lower() == "application/json":
             raw, json_filename, json_purpose = jsonl.parse_json_upload(raw)
             filename = filename or json_filename or ""
@@ -222,6 +238,7 @@ class MLService:
             format=validated.format,
             path=str(path),
             created_at=int(time.time()),
+            owner_id=owner,
         )
         try:
             await self._repo.add_file(record)
@@ -231,17 +248,19 @@ class MLService:
         log.info("ml.file.uploaded", file_id=file_id, lines=record.line_count, format=record.format)
         return record
 
-    async def list_files(self) -> list[FileRecord]:
-        return await self._repo.list_files()
+    async def list_files(self, scope: str | None = None) -> list[FileRecord]:
+        return await self._repo.list_files(scope)
 
-    async def get_file(self, file_id: str) -> FileRecord:
+    async def get_file(self, file_id: str, scope: str | None = None) -> FileRecord:
         record = await self._repo.get_file(file_id)
+        not_found = NotFound(f"File {file_id!r} not found", code="FILE_NOT_FOUND")
         if record is None:
-            raise NotFound(f"File {file_id!r} not found", code="FILE_NOT_FOUND")
+            raise not_found
+        check_visible(record.owner_id, scope, not_found)
         return record
 
-    async def delete_file(self, file_id: str) -> None:
-        record = await self.get_file(file_id)
+    async def delete_file(self, file_id: str, scope: str | None = None) -> None:
+        record = await self.get_file(file_id, scope)
         users = await self._repo.jobs_using_file(file_id, ("created", "queued", "running"))
         if users:
             raise Conflict(f"File {file_id!r} is used by unfinished job(s) {', '.join(users)}: cancel them first")
@@ -257,7 +276,11 @@ class MLService:
         suffix: str = "",
         compute_config: dict[str, Any] | None = None,
         hyperparameters: dict[str, Any] | None = None,
+        *,
+        owner: str | None = None,
+        scope: str | None = None,
     ) -> JobRecord:
+        """`scope`: the files the caller may train on (their own)."""
         if not registry.mlx_available():
             raise Unavailable("MLX is not available on this server (ml_client_available is false): cannot fine-tune")
         if not model_id:
@@ -267,8 +290,8 @@ class MLService:
         model = await self.get_model(model_id)
         if model.kind != "mlx":
             raise InvalidArgument(f"model {model_id!r} is a fine-tuned model; fine-tune its base {model.base_model_id!r}")
-        training = await self.get_file(training_file)
-        validation = await self.get_file(validation_file) if validation_file else None
+        training = await self.get_file(training_file, scope)
+        validation = await self.get_file(validation_file, scope) if validation_file else None
         suffix = suffix or "ft"
         if len(suffix) > 64 or not set(suffix) <= SUFFIX_CHARS:
             raise InvalidArgument("suffix must be 1-64 letters, digits and -_.")
@@ -298,6 +321,7 @@ class MLService:
             metrics=None,
             error=None,
             last_sequence=1,
+            owner_id=owner,
         )
         await self._repo.add_job(job, JobEvent(job.id, 1, "status", now, "created", "created"))
         await self.runner.submit(job.id)
@@ -348,17 +372,19 @@ class MLService:
             hp[key] = int(value)
         return hp
 
-    async def list_jobs(self) -> list[JobRecord]:
-        return await self._repo.list_jobs()
+    async def list_jobs(self, scope: str | None = None) -> list[JobRecord]:
+        return await self._repo.list_jobs(scope=scope)
 
-    async def get_job(self, job_id: str) -> JobRecord:
+    async def get_job(self, job_id: str, scope: str | None = None) -> JobRecord:
         job = await self._repo.get_job(job_id)
+        not_found = NotFound(f"Fine-tuning job {job_id!r} not found", code="JOB_NOT_FOUND")
         if job is None:
-            raise NotFound(f"Fine-tuning job {job_id!r} not found", code="JOB_NOT_FOUND")
+            raise not_found
+        check_visible(job.owner_id, scope, not_found)
         return job
 
-    async def cancel_job(self, job_id: str) -> JobRecord:
-        job = await self.get_job(job_id)
+    async def cancel_job(self, job_id: str, scope: str | None = None) -> JobRecord:
+        job = await self.get_job(job_id, scope)
         if job.status in FINAL_STATUSES:
             raise FailedPrecondition(
                 f"Job {job_id} already {job.status}: only created, queued or running jobs can be cancelled",
@@ -375,10 +401,10 @@ class MLService:
         log.info("ml.job.cancelled", job_id=job_id)
         return updated
 
-    async def watch_job(self, job_id: str, after_sequence: int = 0) -> AsyncIterator[JobEvent]:
+    async def watch_job(self, job_id: str, after_sequence: int = 0, scope: str | None = None) -> AsyncIterator[JobEvent]:
         """The job's events after `after_sequence`, then live ones, until the
         job reaches a final status."""
-        await self.get_job(job_id)
+        await self.get_job(job_id, scope)
         subscription = self.events.subscribe(lambda event: event.job_id == job_id)
         try:
             last = after_sequence

@@ -10,6 +10,7 @@ from google.protobuf import json_format
 
 from agentruntime.v1 import ml_pb2 as pb
 from agentruntime.v1 import ml_pb2_grpc
+from agent_runtime.identity.ownership import new_owner, owner_scope
 from agent_runtime.jsonfmt import dumps, message_to_dict
 from agent_runtime.ml.models import FileRecord, JobEvent, JobRecord, ModelRecord
 from agent_runtime.ml.service import MLService
@@ -137,18 +138,19 @@ class MLServicer(ml_pb2_grpc.MLServiceServicer):
 
     async def UploadFile(self, request, context) -> pb.File:
         record = await self._ml.upload_file(
-            request.http_body.data, request.http_body.content_type, request.filename, request.purpose
+            request.http_body.data, request.http_body.content_type, request.filename, request.purpose,
+            owner=new_owner(),
         )
         return file_to_proto(record)
 
     async def ListFiles(self, request, context) -> pb.ListFilesResponse:
-        return pb.ListFilesResponse(object="list", data=[file_to_proto(f) for f in await self._ml.list_files()])
+        return pb.ListFilesResponse(object="list", data=[file_to_proto(f) for f in await self._ml.list_files(owner_scope())])
 
     async def GetFile(self, request, context) -> pb.File:
-        return file_to_proto(await self._ml.get_file(request.file_id))
+        return file_to_proto(await self._ml.get_file(request.file_id, owner_scope()))
 
     async def DeleteFile(self, request, context) -> pb.DeleteFileResponse:
-        await self._ml.delete_file(request.file_id)
+        await self._ml.delete_file(request.file_id, owner_scope())
         return pb.DeleteFileResponse(id=request.file_id, object="file", deleted=True)
 
     async def CreateFineTuningJob(self, request, context) -> pb.FineTuningJobResponse:
@@ -159,6 +161,8 @@ class MLServicer(ml_pb2_grpc.MLServiceServicer):
             request.suffix,
             dict(request.compute_config),
             _hyperparameters(request),
+            owner=new_owner(),
+            scope=owner_scope(),
         )
         return job_to_proto(job)
 
@@ -171,25 +175,27 @@ class MLServicer(ml_pb2_grpc.MLServiceServicer):
             request.suffix,
             compute_config,
             _hyperparameters(request),
+            owner=new_owner(),
+            scope=owner_scope(),
         )
         return _json_body(job_to_json(job))
 
     async def ListFineTuningJobs(self, request, context) -> pb.ListFineTuningJobsResponse:
-        return pb.ListFineTuningJobsResponse(jobs=[job_to_proto(j) for j in await self._ml.list_jobs()])
+        return pb.ListFineTuningJobsResponse(jobs=[job_to_proto(j) for j in await self._ml.list_jobs(owner_scope())])
 
     async def ListFineTuningJobsJson(self, request, context) -> httpbody_pb2.HttpBody:
-        return _json_body([job_to_json(j) for j in await self._ml.list_jobs()])
+        return _json_body([job_to_json(j) for j in await self._ml.list_jobs(owner_scope())])
 
     async def GetFineTuningJob(self, request, context) -> pb.FineTuningJobResponse:
-        return job_to_proto(await self._ml.get_job(request.job_id))
+        return job_to_proto(await self._ml.get_job(request.job_id, owner_scope()))
 
     async def GetFineTuningJobJson(self, request, context) -> httpbody_pb2.HttpBody:
-        return _json_body(job_to_json(await self._ml.get_job(request.job_id)))
+        return _json_body(job_to_json(await self._ml.get_job(request.job_id, owner_scope())))
 
     async def CancelFineTuningJob(self, request, context) -> pb.CancelFineTuningJobResponse:
-        await self._ml.cancel_job(request.job_id)
+        await self._ml.cancel_job(request.job_id, owner_scope())
         return pb.CancelFineTuningJobResponse(status="success", message=f"Job {request.job_id} cancelled")
 
     async def WatchFineTuningJob(self, request, context) -> AsyncIterator[pb.FineTuningJobEvent]:
-        async for event in self._ml.watch_job(request.job_id, request.after_sequence):
+        async for event in self._ml.watch_job(request.job_id, request.after_sequence, owner_scope()):
             yield event_to_proto(event)

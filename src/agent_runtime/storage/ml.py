@@ -24,7 +24,8 @@ class MLRepository(Protocol):
 
     async def get_file(self, file_id: str) -> FileRecord | None: ...
 
-    async def list_files(self) -> list[FileRecord]: ...
+    async def list_files(self, scope: str | None = None) -> list[FileRecord]:
+        """All files, or only those owned by `scope` (ownership.owner_scope)."""
 
     async def delete_file(self, file_id: str) -> bool: ...
 
@@ -32,7 +33,8 @@ class MLRepository(Protocol):
 
     async def get_job(self, job_id: str) -> JobRecord | None: ...
 
-    async def list_jobs(self, statuses: tuple[str, ...] = ()) -> list[JobRecord]: ...
+    async def list_jobs(self, statuses: tuple[str, ...] = (), scope: str | None = None) -> list[JobRecord]:
+        """Jobs (in `statuses`, when given), only those owned by `scope` when given."""
 
     async def update_job(
         self, job_id: str, now: str, changes: dict[str, Any], event: JobEvent | None, *, only_if_status: tuple[str, ...] = ()
@@ -73,7 +75,7 @@ _MODEL_COLUMNS = (
 )
 _JOB_COLUMNS = (
     "id", "model_id", "status", "created_at", "updated_at", "fine_tuned_model", "training_file",
-    "validation_file", "suffix", "compute_config", "hyperparameters", "metrics", "error", "last_sequence",
+    "validation_file", "suffix", "compute_config", "hyperparameters", "metrics", "error", "last_sequence", "owner_id",
 )
 
 
@@ -118,18 +120,21 @@ class SqliteMLRepository:
     async def add_file(self, record: FileRecord) -> None:
         async with self._db.transaction() as tx:
             await tx.execute(
-                "INSERT INTO ml_files (id, filename, purpose, bytes, line_count, format, path, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO ml_files (id, filename, purpose, bytes, line_count, format, path, created_at, owner_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (record.id, record.filename, record.purpose, record.bytes, record.line_count, record.format,
-                 record.path, record.created_at),
+                 record.path, record.created_at, record.owner_id),
             )
 
     async def get_file(self, file_id: str) -> FileRecord | None:
         row = await self._db.fetch_one("SELECT * FROM ml_files WHERE id = ?", (file_id,))
         return _file(row) if row else None
 
-    async def list_files(self) -> list[FileRecord]:
-        rows = await self._db.fetch_all("SELECT * FROM ml_files ORDER BY created_at DESC, rowid DESC")
+    async def list_files(self, scope: str | None = None) -> list[FileRecord]:
+        rows = await self._db.fetch_all(
+            "SELECT * FROM ml_files WHERE (? IS NULL OR owner_id = ?) ORDER BY created_at DESC, rowid DESC",
+            (scope, scope),
+        )
         return [_file(r) for r in rows]
 
     async def delete_file(self, file_id: str) -> bool:
@@ -165,15 +170,18 @@ class SqliteMLRepository:
         row = await self._db.fetch_one("SELECT * FROM ml_jobs WHERE id = ?", (job_id,))
         return _job(row) if row else None
 
-    async def list_jobs(self, statuses: tuple[str, ...] = ()) -> list[JobRecord]:
+    async def list_jobs(self, statuses: tuple[str, ...] = (), scope: str | None = None) -> list[JobRecord]:
         if statuses:
             rows = await self._db.fetch_all(
                 f"SELECT * FROM ml_jobs WHERE status IN ({', '.join('?' * len(statuses))})"
-                " ORDER BY created_at, id",
-                statuses,
+                " AND (? IS NULL OR owner_id = ?) ORDER BY created_at, id",
+                (*statuses, scope, scope),
             )
         else:
-            rows = await self._db.fetch_all("SELECT * FROM ml_jobs ORDER BY created_at DESC, id DESC")
+            rows = await self._db.fetch_all(
+                "SELECT * FROM ml_jobs WHERE (? IS NULL OR owner_id = ?) ORDER BY created_at DESC, id DESC",
+                (scope, scope),
+            )
         return [_job(r) for r in rows]
 
     async def update_job(
