@@ -7,8 +7,19 @@ import uuid
 
 import httpx
 
+from conftest import make_settings
+
 TEST_INTERNAL_TOKEN = "test-internal-token"
 PASSWORD = "correct horse battery"
+
+
+def identity_settings(data_dir, **overrides):
+    """Settings with a service token and no rate limits (the rate-limit
+    tests set their own), so suites can register many users."""
+    values = dict(
+        internal_auth_token=TEST_INTERNAL_TOKEN, rate_limit_unauthenticated=0, rate_limit_authenticated=0, rate_limit_admin=0
+    )
+    return make_settings(data_dir, **{**values, **overrides})
 
 
 def unique_email(tag: str = "user") -> str:

@@ -19,8 +19,8 @@ from google.protobuf import descriptor_pb2
 
 from agent_runtime.gateway.envoy import DESCRIPTOR_SET, PROTO_PACKAGE
 from agent_runtime.interceptors.auth import OPEN_METHODS
-from conftest import TEST_API_KEY, http_client, make_settings, running
-from identity_helpers import TEST_INTERNAL_TOKEN, bearer, issue_key, new_user
+from conftest import TEST_API_KEY, http_client, running
+from identity_helpers import TEST_INTERNAL_TOKEN, bearer, identity_settings, issue_key, new_user
 
 # Answers that say the request got past authentication and authorization.
 DENIED = {401, 403}
@@ -98,13 +98,7 @@ def test_the_walk_sees_the_routes():
 
 @pytest_asyncio.fixture(scope="module")
 async def runtime(tmp_path_factory):
-    settings = make_settings(
-        tmp_path_factory.mktemp("routes"),
-        internal_auth_token=TEST_INTERNAL_TOKEN,
-        rate_limit_unauthenticated=0,
-        rate_limit_authenticated=0,
-        rate_limit_admin=0,
-    )
+    settings = identity_settings(tmp_path_factory.mktemp("routes"))
     async with running(settings) as started:
         yield started
 

@@ -18,7 +18,7 @@ from google.rpc import error_details_pb2, status_pb2
 from agentruntime.v1 import identity_pb2, identity_pb2_grpc
 from agent_runtime.identity.tokens import TokenIssuer, load_or_create_signing_key
 from conftest import TEST_API_KEY, http_client, make_settings, running
-from identity_helpers import PASSWORD, TEST_INTERNAL_TOKEN, bearer, issue_key, login, new_user, register, unique_email
+from identity_helpers import PASSWORD, TEST_INTERNAL_TOKEN, bearer, identity_settings, issue_key, login, new_user, register, unique_email
 
 ADMIN = {"x-api-key": TEST_API_KEY}
 
@@ -36,13 +36,7 @@ def assert_error(response, status: int, code: str) -> dict:
 
 @pytest_asyncio.fixture(scope="module")
 async def runtime(tmp_path_factory):
-    settings = make_settings(
-        tmp_path_factory.mktemp("identity"),
-        internal_auth_token=TEST_INTERNAL_TOKEN,
-        rate_limit_unauthenticated=0,
-        rate_limit_authenticated=0,
-        rate_limit_admin=0,
-    )
+    settings = identity_settings(tmp_path_factory.mktemp("identity"))
     async with running(settings) as started:
         yield started
 

@@ -16,8 +16,8 @@ from agentruntime.v1 import session_pb2, session_pb2_grpc
 from agent_runtime.errors import NotFound, PermissionDenied
 from agent_runtime.identity.ownership import check_visible, new_owner, owner_scope, require_admin, visible
 from agent_runtime.interceptors.auth import ANONYMOUS, Principal
-from conftest import TEST_API_KEY, http_client, make_settings, running
-from identity_helpers import TEST_INTERNAL_TOKEN, bearer, issue_key, new_user
+from conftest import TEST_API_KEY, http_client, running
+from identity_helpers import TEST_INTERNAL_TOKEN, bearer, identity_settings, issue_key, new_user
 
 ADMIN = {"x-api-key": TEST_API_KEY}
 
@@ -28,13 +28,7 @@ def new_id(tag: str) -> str:
 
 @pytest_asyncio.fixture(scope="module")
 async def runtime(tmp_path_factory):
-    settings = make_settings(
-        tmp_path_factory.mktemp("owners"),
-        internal_auth_token=TEST_INTERNAL_TOKEN,
-        rate_limit_unauthenticated=0,
-        rate_limit_authenticated=0,
-        rate_limit_admin=0,
-    )
+    settings = identity_settings(tmp_path_factory.mktemp("owners"))
     async with running(settings) as started:
         yield started
 
