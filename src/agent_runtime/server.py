@@ -30,6 +30,7 @@ from agent_runtime.agents.idempotency import IdempotencyKeys
 from agent_runtime.agents.runner import AgentRunner
 from agent_runtime.agents.service import AgentService
 from agent_runtime.agents.servicer import AgentServicer
+from agent_runtime.agents.switching import AgentSwitcher
 from agent_runtime.compute.insights import InsightService
 from agent_runtime.compute.metrics import MetricsCollector
 from agent_runtime.compute.registry import BackendRegistry
@@ -57,6 +58,7 @@ from agent_runtime.ml.servicer import MLServicer
 from agent_runtime.sessions.service import SessionService
 from agent_runtime.sessions.servicer import SessionServicer
 from agent_runtime.storage.agents import SqliteAgentRepository
+from agent_runtime.storage.multiagent import SqliteAgentSwitchRepository
 from agent_runtime.storage.compute import SqliteComputeRepository
 from agent_runtime.storage.database import Database
 from agent_runtime.storage.identity import SqliteIdentityRepository
@@ -192,6 +194,7 @@ async def start_runtime(settings: Settings) -> Runtime:
     agent_repository = SqliteAgentRepository(database)
     llm_registry = ProviderRegistry.from_config(settings.agents)
     task_bus: EventBus = EventBus()
+    switcher = AgentSwitcher(SqliteAgentSwitchRepository(database), sessions, settings.agents)
     runner = AgentRunner(
         agent_repository,
         llm_registry,
@@ -200,6 +203,7 @@ async def start_runtime(settings: Settings) -> Runtime:
         settings.agents,
         commands_dir=settings.data_dir / "commands",
         max_concurrent_runs=settings.agents.max_concurrent_runs,
+        switcher=switcher,
     )
     agents = AgentService(
         agent_repository,
@@ -209,6 +213,7 @@ async def start_runtime(settings: Settings) -> Runtime:
         task_bus,
         settings.agents,
         workspaces_dir=settings.data_dir / "workspaces",
+        switcher=switcher,
     )
     idempotency = IdempotencyKeys(agent_repository)
     await idempotency.purge()

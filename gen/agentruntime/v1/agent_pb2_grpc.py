@@ -146,6 +146,16 @@ class AgentServiceStub:
                 request_serializer=agentruntime_dot_v1_dot_agent__pb2.WatchAgentTaskRequest.SerializeToString,
                 response_deserializer=agentruntime_dot_v1_dot_agent__pb2.TaskEvent.FromString,
                 _registered_method=True)
+        self.ListAgents = channel.unary_unary(
+                '/agentruntime.v1.AgentService/ListAgents',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.ListAgentsRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListAgentsResponse.FromString,
+                _registered_method=True)
+        self.GetCurrentAgent = channel.unary_unary(
+                '/agentruntime.v1.AgentService/GetCurrentAgent',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.GetCurrentAgentRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.GetCurrentAgentResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -326,6 +336,22 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAgents(self, request, context):
+        """Lists the five agent types of a multi-agent session with their tools
+        and restrictions (codelab `GET /agents`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCurrentAgent(self, request, context):
+        """Returns a session's current agent, the previous one and the switch
+        history (codelab `GET /agents/{session_id}/current`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -433,6 +459,16 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.WatchAgentTask,
                     request_deserializer=agentruntime_dot_v1_dot_agent__pb2.WatchAgentTaskRequest.FromString,
                     response_serializer=agentruntime_dot_v1_dot_agent__pb2.TaskEvent.SerializeToString,
+            ),
+            'ListAgents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAgents,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListAgentsRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.ListAgentsResponse.SerializeToString,
+            ),
+            'GetCurrentAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCurrentAgent,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.GetCurrentAgentRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.GetCurrentAgentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1008,6 +1044,60 @@ class AgentService:
             '/agentruntime.v1.AgentService/WatchAgentTask',
             agentruntime_dot_v1_dot_agent__pb2.WatchAgentTaskRequest.SerializeToString,
             agentruntime_dot_v1_dot_agent__pb2.TaskEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAgents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/ListAgents',
+            agentruntime_dot_v1_dot_agent__pb2.ListAgentsRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.ListAgentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCurrentAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/GetCurrentAgent',
+            agentruntime_dot_v1_dot_agent__pb2.GetCurrentAgentRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.GetCurrentAgentResponse.FromString,
             options,
             channel_credentials,
             insecure,

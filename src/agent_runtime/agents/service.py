@@ -22,7 +22,10 @@ from agent_runtime.agents.models import (
     TaskEventRecord,
     TaskRecord,
 )
+from agent_runtime.agents.catalog import AGENT_TYPES_BY_NAME
 from agent_runtime.agents.runner import AgentRunner, git_output, head_commit
+from agent_runtime.agents.switching import AgentSwitcher
+from agent_runtime.storage.multiagent import SessionAgentRecord
 from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.errors import Conflict, InvalidArgument, NotFound, ValidationFailed
 from agent_runtime.events.bus import EventBus
@@ -69,6 +72,7 @@ class AgentService:
         *,
         workspaces_dir: pathlib.Path,
         clock: Clock = utc_now,
+        switcher: AgentSwitcher | None = None,
     ):
         self._repo = repository
         self._sessions = sessions
@@ -78,6 +82,7 @@ class AgentService:
         self._config = config
         self._workspaces = workspaces_dir
         self._clock = clock
+        self._switcher = switcher
 
     def _now(self) -> str:
         return iso(self._clock())
@@ -153,11 +158,16 @@ class AgentService:
         max_iterations: int = 0,
         tools: list[str] | None = None,
         context: dict[str, str] | None = None,
+        agent_type: str = "",
     ) -> TaskRecord:
         if not description.strip():
             raise ValidationFailed("description is required", fields={"description": "required"})
         if len(description) > MAX_DESCRIPTION:
             raise ValidationFailed(f"description is longer than {MAX_DESCRIPTION} characters", fields={"description": "too long"})
+        if agent_type and agent_type not in AGENT_TYPES_BY_NAME:
+            raise ValidationFailed(
+                f"agent_type must be one of {', '.join(AGENT_TYPES_BY_NAME)}", fields={"agent_type": "unknown agent type"}
+            )
         if not 0 <= max_iterations <= MAX_ITERATIONS_LIMIT:
             raise ValidationFailed(
                 f"max_iterations must be between 1 and {MAX_ITERATIONS_LIMIT}", fields={"max_iterations": "out of range"}
@@ -184,6 +194,7 @@ class AgentService:
             run_mode=run_mode,
             tools=[t for t in (tools or []) if t in BUILTIN_TOOLS],
             context=dict(context or {}),
+            agent_type=agent_type or "coder",
             base_commit=await head_commit(directory),
         )
         await self._repo.create_task(task, [])
@@ -293,6 +304,18 @@ class AgentService:
             raise Conflict(f"Approval {approval_id} was already resolved; decisions cannot change", code="APPROVAL_RESOLVED")
         self._runner.wake(task_id)
         return resolved
+
+    # Multi-agent sessions
+
+    @property
+    def switcher(self) -> AgentSwitcher:
+        if self._switcher is None:
+            raise RuntimeError("AgentService was built without an AgentSwitcher")
+        return self._switcher
+
+    async def current_agent(self, session_id: str, *, scope: str | None = None) -> SessionAgentRecord:
+        await self._sessions.get_session(session_id, scope=scope)
+        return await self.switcher.current(session_id)
 
     # Artifacts
 

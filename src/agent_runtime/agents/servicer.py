@@ -16,7 +16,9 @@ from agent_runtime.agents.convert import (
     event_to_proto,
     task_to_proto,
 )
+from agent_runtime.agents.catalog import AGENT_TYPES, AGENT_TYPES_BY_NAME
 from agent_runtime.agents.idempotency import IdempotencyKeys
+from agent_runtime.identity.ownership import owner_scope
 from agent_runtime.agents.service import AgentService, ProjectSessionView
 from agent_runtime.interceptors import metadata_value
 from agent_runtime.interceptors.auth import current_principal
@@ -169,6 +171,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 model=request.model,
                 run_mode=request.run_mode,
                 max_iterations=request.max_iterations,
+                agent_type=request.agent_type,
             )
             message = task_to_proto(task)
             # The creation answer shows id, description, status, created_at.
@@ -239,3 +242,32 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         await self._agents.check_access(request.task_id, current_principal.get())
         async for event in self._agents.watch(request.task_id, request.after_sequence):
             yield event_to_proto(event)
+
+    # Multi-agent sessions
+
+    async def ListAgents(self, request: pb.ListAgentsRequest, context) -> pb.ListAgentsResponse:
+        return pb.ListAgentsResponse(
+            agents=[
+                pb.AgentInfo(type=a.type, name=a.name, description=a.description, emoji=a.emoji, tools=a.tools, restrictions=a.restrictions)
+                for a in AGENT_TYPES
+            ]
+        )
+
+    async def GetCurrentAgent(self, request: pb.GetCurrentAgentRequest, context) -> pb.GetCurrentAgentResponse:
+        state = await self._agents.current_agent(request.session_id, scope=owner_scope())
+
+        def ref(name: str) -> pb.AgentRef:
+            agent = AGENT_TYPES_BY_NAME[name]
+            return pb.AgentRef(type=agent.type, name=agent.name, emoji=agent.emoji)
+
+        response = pb.GetCurrentAgentResponse(
+            session_id=state.session_id,
+            current_agent=ref(state.current_agent),
+            switch_count=state.switch_count,
+            switch_history=[pb.AgentSwitch(from_agent=h.from_agent, to_agent=h.to_agent, reason=h.reason, timestamp=h.timestamp) for h in state.history],
+        )
+        if state.switched_at:
+            response.current_agent.switched_at = state.switched_at
+        if state.previous_agent:
+            response.previous_agent.CopyFrom(ref(state.previous_agent))
+        return response

@@ -1,0 +1,275 @@
+"""Multi-agent sessions (codelab) through Envoy: the five agent types with
+their tool sets enforced in the run loop, the orchestrator's switch_agent,
+the switch limit and the session's current agent. The scripted
+OpenAI-format server plays the model."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import pytest_asyncio
+
+from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.agents.runner import tools_for
+from agent_helpers import git_project, wait_for
+from conftest import http_client, make_settings, running
+from llm_fakes import Call, FakeOpenAI, Reply
+
+TERMINAL = ("completed", "failed", "stopped")
+
+DOCUMENTED_AGENTS = [
+    {
+        "type": "orchestrator",
+        "name": "Orchestrator Agent",
+        "description": "Координатор и маршрутизатор задач",
+        "emoji": "🎭",
+        "tools": ["read_file", "list_files", "search_in_code"],
+        "restrictions": ["Только анализ, без модификации"],
+    },
+    {
+        "type": "coder",
+        "name": "Coder Agent",
+        "description": "Разработчик кода",
+        "emoji": "💻",
+        "tools": ["read_file", "write_file", "list_files", "search_in_code", "execute_command", "git_diff", "git_commit", "delete_file"],
+        "restrictions": [],
+    },
+    {
+        "type": "architect",
+        "name": "Architect Agent",
+        "description": "Проектировщик архитектуры",
+        "emoji": "🏗️",
+        "tools": ["read_file", "write_file", "list_files", "search_in_code"],
+        "restrictions": ["Только .md файлы"],
+    },
+    {
+        "type": "debug",
+        "name": "Debug Agent",
+        "description": "Отладчик и диагност",
+        "emoji": "🐛",
+        "tools": ["read_file", "list_files", "search_in_code", "execute_command"],
+        "restrictions": ["Read-only, без write_file"],
+    },
+    {
+        "type": "ask",
+        "name": "Ask Agent",
+        "description": "Консультант и учитель",
+        "emoji": "💬",
+        "tools": ["read_file", "search_in_code", "list_files"],
+        "restrictions": ["Только чтение"],
+    },
+]
+
+
+@pytest_asyncio.fixture(scope="module")
+async def fake():
+    async with FakeOpenAI() as started:
+        yield started
+
+
+@pytest_asyncio.fixture(scope="module")
+async def runtime(tmp_path_factory, fake):
+    agents = dataclasses.replace(
+        AgentsConfig(),
+        openai_base_url=fake.base_url,
+        llm_max_retries=0,
+        llm_timeout_seconds=10,
+        command_timeout_seconds=5,
+        # No approvals here: these tests are about which calls run at all.
+        hitl_dangerous_tools=(),
+        max_agent_switches=2,
+    )
+    async with running(make_settings(tmp_path_factory.mktemp("data"), agents=agents)) as started:
+        yield started
+
+
+@pytest_asyncio.fixture(scope="module")
+async def http(runtime):
+    async with http_client(runtime) as client:
+        yield client
+
+
+@pytest.fixture
+def project(tmp_path):
+    return git_project(tmp_path / "project")
+
+
+async def new_session(http, project) -> str:
+    response = await http.post("/api/sessions", json={"name": "multi", "working_directory": str(project)})
+    assert response.status_code == 200, response.text
+    return response.json()["id"]
+
+
+async def run_task(http, session_id, agent_type, description="do it"):
+    response = await http.post(f"/api/sessions/{session_id}/tasks", json={"description": description, "agent_type": agent_type})
+    assert response.status_code == 200, response.text
+    task_id = response.json()["id"]
+
+    async def fetch():
+        return (await http.get(f"/api/tasks/{task_id}")).json()
+
+    task = await wait_for(fetch, lambda t: t["status"] in TERMINAL)
+    return task, task_id
+
+
+def offered(request) -> list[str]:
+    return [tool["function"]["name"] for tool in request.get("tools", [])]
+
+
+def tool_results(request) -> list[str]:
+    return [m["content"] for m in request["messages"] if m["role"] == "tool"]
+
+
+async def test_agents_list_is_the_documented_one(http):
+    response = await http.get("/agents")
+    assert response.status_code == 200, response.text
+    assert response.json() == {"agents": DOCUMENTED_AGENTS}
+
+
+async def test_architect_may_write_only_markdown(http, fake, project):
+    session_id = await new_session(http, project)
+    fake.add(
+        Reply(tool_calls=[Call("write_file", {"path": "src/auth.py", "content": "x = 1\n"})]),
+        Reply(tool_calls=[Call("write_file", {"path": "docs/auth.md", "content": "# Auth\n"})]),
+        Reply(text="designed"),
+    )
+    task, _ = await run_task(http, session_id, "architect")
+    assert task["status"] == "completed", task
+    assert not (project / "src" / "auth.py").exists()
+    assert (project / "docs" / "auth.md").read_text() == "# Auth\n"
+    refused, written = tool_results(fake.requests[-1])
+    assert refused.startswith("Error: INVALID_TOOL") and ".md" in refused
+    assert "Error" not in written
+
+
+@pytest.mark.parametrize("agent_type", ["debug", "ask", "orchestrator"])
+async def test_read_only_agents_never_write(http, fake, project, agent_type):
+    session_id = await new_session(http, project)
+    fake.add(Reply(tool_calls=[Call("write_file", {"path": "notes.md", "content": "x"})]), Reply(text="cannot"))
+    before = len(fake.requests)
+    task, task_id = await run_task(http, session_id, agent_type)
+    assert task["status"] == "completed"
+    assert not (project / "notes.md").exists()
+    first, second = fake.requests[before:]
+    # Not offered, and refused (not executed) when called anyway.
+    assert "write_file" not in offered(first)
+    [result] = tool_results(second)
+    assert result.startswith("Error: INVALID_TOOL") and "write_file" in result
+    events = (await http.get(f"/api/tasks/{task_id}")).json()
+    assert events["status"] == "completed"
+
+
+async def test_debug_runs_commands(http, fake, project):
+    session_id = await new_session(http, project)
+    fake.add(Reply(tool_calls=[Call("execute_command", {"command": "echo probe"})]), Reply(text="found"))
+    task, _ = await run_task(http, session_id, "debug")
+    assert task["status"] == "completed"
+    [result] = tool_results(fake.requests[-1])
+    assert "probe" in result and "INVALID_TOOL" not in result
+
+
+async def test_orchestrator_switches_to_coder_and_limit_holds(http, fake, project):
+    session_id = await new_session(http, project)
+    current = (await http.get(f"/agents/{session_id}/current")).json()
+    assert current["current_agent"]["type"] == "orchestrator" and current["switch_count"] == 0
+    assert current["switch_history"] == [] and "previous_agent" not in current
+
+    fake.add(
+        Reply(tool_calls=[Call("switch_agent", {"agent_type": "coder", "reason": "User requested code implementation"})]),
+        Reply(tool_calls=[Call("write_file", {"path": "src/widget.py", "content": "WIDGET = 1\n"})]),
+        Reply(text="widget written"),
+    )
+    before = len(fake.requests)
+    task, _ = await run_task(http, session_id, "orchestrator", "Создай новый виджет профиля")
+    assert task["status"] == "completed", task
+    assert (project / "src" / "widget.py").read_text() == "WIDGET = 1\n"
+    as_orchestrator, as_coder, _ = fake.requests[before:]
+    assert "switch_agent" in offered(as_orchestrator) and "write_file" not in offered(as_orchestrator)
+    assert "write_file" in offered(as_coder) and "switch_agent" not in offered(as_coder)
+
+    current = (await http.get(f"/agents/{session_id}/current")).json()
+    assert current["current_agent"]["type"] == "coder" and current["current_agent"]["emoji"] == "💻"
+    assert current["current_agent"]["switched_at"]
+    assert current["previous_agent"] == {"type": "orchestrator", "name": "Orchestrator Agent", "emoji": "🎭"}
+    assert current["switch_count"] == 1
+    [switch] = current["switch_history"]
+    assert (switch["from_agent"], switch["to_agent"], switch["reason"]) == ("orchestrator", "coder", "User requested code implementation")
+    assert switch["timestamp"] == current["current_agent"]["switched_at"]
+
+    # A second orchestrator run in the session uses the last allowed switch
+    # (AGENT_RUNTIME__MAX_AGENT_SWITCHES=2 here); the third is refused.
+    fake.add(Reply(tool_calls=[Call("switch_agent", {"agent_type": "architect", "reason": "design"})]), Reply(text="ok"))
+    await run_task(http, session_id, "orchestrator")
+    fake.add(Reply(tool_calls=[Call("switch_agent", {"agent_type": "debug", "reason": "bug"})]), Reply(text="staying"))
+    task, _ = await run_task(http, session_id, "orchestrator")
+    assert task["status"] == "completed"
+    [refused] = tool_results(fake.requests[-1])
+    assert "MAX_AGENT_SWITCHES_REACHED" in refused
+    current = (await http.get(f"/agents/{session_id}/current")).json()
+    assert current["switch_count"] == 2 and current["current_agent"]["type"] == "architect"
+    assert [h["to_agent"] for h in current["switch_history"]] == ["coder", "architect"]
+
+
+async def test_current_agent_errors(http):
+    response = await http.get("/agents/no-such-session/current")
+    assert response.status_code == 404 and response.json()["code"] == "SESSION_NOT_FOUND"
+
+
+async def test_unknown_agent_type_is_rejected(http, project):
+    session_id = await new_session(http, project)
+    response = await http.post(f"/api/sessions/{session_id}/tasks", json={"description": "x", "agent_type": "wizard"})
+    assert response.status_code in (400, 422) and "agent_type" in response.text
+
+
+async def test_switch_history_survives_restart(tmp_path, fake):
+    project = git_project(tmp_path / "project")
+    agents = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, hitl_dangerous_tools=())
+    settings = make_settings(tmp_path / "data", run_envoy=False, agents=agents)
+    async with running(settings) as runtime:
+        session_id = (await runtime.agents.create_project_session("p", str(project))).session.session_id
+        await runtime.agents.switcher.switch(session_id, "debug", "explicit")
+    async with running(settings) as runtime:
+        state = await runtime.agents.current_agent(session_id)
+        assert (state.current_agent, state.previous_agent, state.switch_count) == ("debug", "orchestrator", 1)
+        assert state.history[0].reason == "explicit"
+
+
+def test_settings_from_environment(monkeypatch):
+    monkeypatch.setenv("AGENT_RUNTIME__MULTI_AGENT_ENABLED", "false")
+    monkeypatch.setenv("AGENT_RUNTIME__DEFAULT_AGENT", "ask")
+    monkeypatch.setenv("AGENT_RUNTIME__AUTO_AGENT_SWITCHING", "false")
+    monkeypatch.setenv("AGENT_RUNTIME__MAX_AGENT_SWITCHES", "3")
+    config = AgentsConfig.from_env()
+    config.check()
+    assert (config.multi_agent_enabled, config.default_agent, config.auto_agent_switching, config.max_agent_switches) == (False, "ask", False, 3)
+    monkeypatch.setenv("AGENT_RUNTIME__DEFAULT_AGENT", "wizard")
+    with pytest.raises(ValueError, match="DEFAULT_AGENT"):
+        AgentsConfig.from_env().check()
+    assert "switch_agent" not in tools_for("orchestrator", [], can_switch=False)
+    assert "switch_agent" in tools_for("orchestrator", [], can_switch=True)
+    assert "switch_agent" not in tools_for("coder", [], can_switch=True)
+
+
+async def test_switching_off(tmp_path, fake):
+    """MULTI_AGENT_ENABLED=false: no switch_agent tool and no switches;
+    DEFAULT_AGENT is what a session starts with."""
+    project = git_project(tmp_path / "project")
+    agents = dataclasses.replace(
+        AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, multi_agent_enabled=False, default_agent="ask"
+    )
+    async with running(make_settings(tmp_path / "data", run_envoy=False, agents=agents)) as runtime:
+        session_id = (await runtime.agents.create_project_session("p", str(project))).session.session_id
+        assert (await runtime.agents.current_agent(session_id)).current_agent == "ask"
+        fake.add(Reply(tool_calls=[Call("switch_agent", {"agent_type": "coder", "reason": "r"})]), Reply(text="no"))
+        before = len(fake.requests)
+        task = await runtime.agents.create_task(session_id, "route", owner="a", agent_type="orchestrator")
+        await wait_for(lambda: runtime.agents.get_task(task.task_id), lambda t: t.status in TERMINAL)
+        first, second = fake.requests[before:]
+        assert "switch_agent" not in offered(first)
+        assert tool_results(second)[0].startswith("Error: INVALID_TOOL")
+        assert (await runtime.agents.current_agent(session_id)).switch_count == 0
+        from agent_runtime.errors import FailedPrecondition
+
+        with pytest.raises(FailedPrecondition):
+            await runtime.agents.switcher.switch(session_id, "coder", "explicit")
