@@ -273,3 +273,44 @@ async def test_switching_off(tmp_path, fake):
 
         with pytest.raises(FailedPrecondition):
             await runtime.agents.switcher.switch(session_id, "coder", "explicit")
+
+
+async def test_codelab_sessions_create_get_delete(http, project):
+    metadata = {"project_path": str(project), "ide": "vscode", "tabs": 3}
+    response = await http.post("/api/v1/sessions", json={"user_id": "user_123", "metadata": metadata})
+    assert response.status_code == 200, response.text
+    created = response.json()
+    assert set(created) == {"session_id", "created_at"}
+    session_id = created["session_id"]
+
+    response = await http.get(f"/api/v1/sessions/{session_id}")
+    assert response.status_code == 200, response.text
+    found = response.json()
+    assert found["session_id"] == session_id and found["user_id"] == "user_123"
+    assert found["metadata"] == metadata
+    assert found["created_at"] == created["created_at"] and found["last_activity"] >= found["created_at"]
+    # The same session is a multi-agent one, starting with the default agent.
+    current = (await http.get(f"/agents/{session_id}/current")).json()
+    assert current["current_agent"]["type"] == "orchestrator"
+
+    response = await http.delete(f"/api/v1/sessions/{session_id}")
+    assert response.status_code == 200 and response.json() == {"status": "deleted"}
+    for path in (f"/api/v1/sessions/{session_id}", f"/agents/{session_id}/current"):
+        response = await http.get(path)
+        assert response.status_code == 404 and response.json()["code"] == "SESSION_NOT_FOUND"
+    response = await http.delete(f"/api/v1/sessions/{session_id}")
+    assert response.status_code == 404
+
+
+async def test_codelab_session_input_errors(http, tmp_path):
+    response = await http.post("/api/v1/sessions", json={"metadata": {}})
+    assert response.status_code in (400, 422) and "user_id" in response.text
+    response = await http.post("/api/v1/sessions", json={"user_id": "u", "metadata": {"project_path": str(tmp_path / "missing")}})
+    assert response.status_code == 422 and "project_path" in response.text
+    response = await http.post("/api/v1/sessions", json={"user_id": "u", "metadata": {"project_path": 5}})
+    assert response.status_code == 422
+    # Without metadata at all: fine, an empty object.
+    response = await http.post("/api/v1/sessions", json={"user_id": "u"})
+    assert response.status_code == 200
+    found = (await http.get(f"/api/v1/sessions/{response.json()['session_id']}")).json()
+    assert found["metadata"] == {}

@@ -525,3 +525,51 @@ class GetCurrentAgentResponse(_message.Message):
     switch_count: int
     switch_history: _containers.RepeatedCompositeFieldContainer[AgentSwitch]
     def __init__(self, session_id: _Optional[str] = ..., current_agent: _Optional[_Union[AgentRef, _Mapping]] = ..., previous_agent: _Optional[_Union[AgentRef, _Mapping]] = ..., switch_count: _Optional[int] = ..., switch_history: _Optional[_Iterable[_Union[AgentSwitch, _Mapping]]] = ...) -> None: ...
+
+class CodelabSession(_message.Message):
+    __slots__ = ("session_id", "user_id", "created_at", "last_activity", "metadata")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_ACTIVITY_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    user_id: str
+    created_at: str
+    last_activity: str
+    metadata: _struct_pb2.Struct
+    def __init__(self, session_id: _Optional[str] = ..., user_id: _Optional[str] = ..., created_at: _Optional[str] = ..., last_activity: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class CreateCodelabSessionRequest(_message.Message):
+    __slots__ = ("user_id", "metadata")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    metadata: _struct_pb2.Struct
+    def __init__(self, user_id: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class CreateCodelabSessionResponse(_message.Message):
+    __slots__ = ("session_id", "created_at")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    created_at: str
+    def __init__(self, session_id: _Optional[str] = ..., created_at: _Optional[str] = ...) -> None: ...
+
+class GetCodelabSessionRequest(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class DeleteCodelabSessionRequest(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class DeleteCodelabSessionResponse(_message.Message):
+    __slots__ = ("status",)
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    def __init__(self, status: _Optional[str] = ...) -> None: ...

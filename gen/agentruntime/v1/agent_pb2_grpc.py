@@ -156,6 +156,21 @@ class AgentServiceStub:
                 request_serializer=agentruntime_dot_v1_dot_agent__pb2.GetCurrentAgentRequest.SerializeToString,
                 response_deserializer=agentruntime_dot_v1_dot_agent__pb2.GetCurrentAgentResponse.FromString,
                 _registered_method=True)
+        self.CreateCodelabSession = channel.unary_unary(
+                '/agentruntime.v1.AgentService/CreateCodelabSession',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.CreateCodelabSessionRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.CreateCodelabSessionResponse.FromString,
+                _registered_method=True)
+        self.GetCodelabSession = channel.unary_unary(
+                '/agentruntime.v1.AgentService/GetCodelabSession',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.GetCodelabSessionRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.CodelabSession.FromString,
+                _registered_method=True)
+        self.DeleteCodelabSession = channel.unary_unary(
+                '/agentruntime.v1.AgentService/DeleteCodelabSession',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.DeleteCodelabSessionRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.DeleteCodelabSessionResponse.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -352,6 +367,30 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateCodelabSession(self, request, context):
+        """Creates a multi-agent session for a user (codelab
+        `POST /api/v1/sessions`); `metadata.project_path` is the project the
+        agents work in.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCodelabSession(self, request, context):
+        """Returns a multi-agent session (codelab `GET /api/v1/sessions/{id}`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteCodelabSession(self, request, context):
+        """Deletes a multi-agent session, stopping its runs (codelab
+        `DELETE /api/v1/sessions/{id}`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -469,6 +508,21 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.GetCurrentAgent,
                     request_deserializer=agentruntime_dot_v1_dot_agent__pb2.GetCurrentAgentRequest.FromString,
                     response_serializer=agentruntime_dot_v1_dot_agent__pb2.GetCurrentAgentResponse.SerializeToString,
+            ),
+            'CreateCodelabSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCodelabSession,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.CreateCodelabSessionRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.CreateCodelabSessionResponse.SerializeToString,
+            ),
+            'GetCodelabSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCodelabSession,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.GetCodelabSessionRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.CodelabSession.SerializeToString,
+            ),
+            'DeleteCodelabSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteCodelabSession,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.DeleteCodelabSessionRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.DeleteCodelabSessionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1098,6 +1152,87 @@ class AgentService:
             '/agentruntime.v1.AgentService/GetCurrentAgent',
             agentruntime_dot_v1_dot_agent__pb2.GetCurrentAgentRequest.SerializeToString,
             agentruntime_dot_v1_dot_agent__pb2.GetCurrentAgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCodelabSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/CreateCodelabSession',
+            agentruntime_dot_v1_dot_agent__pb2.CreateCodelabSessionRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.CreateCodelabSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCodelabSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/GetCodelabSession',
+            agentruntime_dot_v1_dot_agent__pb2.GetCodelabSessionRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.CodelabSession.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteCodelabSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/DeleteCodelabSession',
+            agentruntime_dot_v1_dot_agent__pb2.DeleteCodelabSessionRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.DeleteCodelabSessionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import pathlib
 import uuid
@@ -27,7 +28,7 @@ from agent_runtime.agents.runner import AgentRunner, git_output, head_commit
 from agent_runtime.agents.switching import AgentSwitcher
 from agent_runtime.storage.multiagent import SessionAgentRecord
 from agent_runtime.clock import Clock, iso, utc_now
-from agent_runtime.errors import Conflict, InvalidArgument, NotFound, ValidationFailed
+from agent_runtime.errors import Conflict, InvalidArgument, NotFound, PayloadTooLarge, ValidationFailed
 from agent_runtime.events.bus import EventBus
 from agent_runtime.interceptors.auth import Principal
 from agent_runtime.llm.base import ModelInfo, ProviderInfo
@@ -39,6 +40,7 @@ from agent_runtime.tools.builtin import BUILTIN_TOOLS
 
 MAX_DESCRIPTION = 100_000
 MAX_INPUT = 100_000
+MAX_METADATA = 64 * 1024
 MAX_ITERATIONS_LIMIT = 1000
 REPLAY_PAGE = 500
 
@@ -47,6 +49,17 @@ REPLAY_PAGE = 500
 class ProviderListing:
     info: ProviderInfo
     models_count: int
+
+
+@dataclasses.dataclass
+class CodelabSession:
+    session: SessionRecord
+    user_id: str
+    metadata: dict[str, Any]
+
+    @property
+    def last_activity(self) -> str:
+        return self.session.updated_at
 
 
 @dataclasses.dataclass
@@ -316,6 +329,49 @@ class AgentService:
     async def current_agent(self, session_id: str, *, scope: str | None = None) -> SessionAgentRecord:
         await self._sessions.get_session(session_id, scope=scope)
         return await self.switcher.current(session_id)
+
+    # Codelab sessions (`/api/v1/sessions`)
+
+    async def create_codelab_session(self, user_id: str, metadata: dict[str, Any], *, owner: str | None = None) -> CodelabSession:
+        """A session for `user_id`; `metadata.project_path` (optional) is the
+        project directory its agents work in."""
+        if not user_id.strip():
+            raise ValidationFailed("user_id is required", fields={"user_id": "required"})
+        if len(user_id) > 256:
+            raise ValidationFailed("user_id is longer than 256 characters", fields={"user_id": "too long"})
+        if len(json.dumps(metadata, ensure_ascii=False)) > MAX_METADATA:
+            raise PayloadTooLarge(f"metadata is larger than {MAX_METADATA} bytes as JSON")
+        project_path = metadata.get("project_path")
+        if project_path is not None:
+            if not isinstance(project_path, str):
+                raise ValidationFailed("metadata.project_path must be a string", fields={"metadata.project_path": "must be a string"})
+            try:
+                self._check_directory(project_path)
+            except ValidationFailed as error:
+                raise ValidationFailed(
+                    error.detail.replace("working_directory", "metadata.project_path"),
+                    fields={"metadata.project_path": next(iter(error.fields.values()), "invalid")},
+                ) from None
+        session = await self._sessions.create_session(
+            str(uuid.uuid4()), f"codelab session of {user_id}"[:256], project_dir=project_path, agent_name=self._config.default_agent, owner=owner
+        )
+        await self.switcher.repository.put_profile(session.session_id, user_id, metadata)
+        return CodelabSession(session, user_id, metadata)
+
+    async def get_codelab_session(self, session_id: str, *, scope: str | None = None) -> CodelabSession:
+        session = await self._sessions.get_session(session_id, scope=scope)
+        profile = await self.switcher.repository.get_profile(session_id)
+        user_id, metadata = profile if profile else (session.owner_id or "", {})
+        return CodelabSession(session, user_id, metadata)
+
+    async def delete_codelab_session(self, session_id: str, *, scope: str | None = None) -> None:
+        """Stops the session's runs, then deletes it with its tasks, events
+        and agent history."""
+        await self._sessions.get_session(session_id, scope=scope)
+        for task in await self._repo.list_tasks(session_id):
+            if task.status not in TERMINAL_STATUSES:
+                await self.stop_task(task.task_id)
+        await self._sessions.delete_session(session_id, scope=scope)
 
     # Artifacts
 

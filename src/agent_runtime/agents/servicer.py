@@ -18,7 +18,7 @@ from agent_runtime.agents.convert import (
 )
 from agent_runtime.agents.catalog import AGENT_TYPES, AGENT_TYPES_BY_NAME
 from agent_runtime.agents.idempotency import IdempotencyKeys
-from agent_runtime.identity.ownership import owner_scope
+from agent_runtime.identity.ownership import new_owner, owner_scope
 from agent_runtime.agents.service import AgentService, ProjectSessionView
 from agent_runtime.interceptors import metadata_value
 from agent_runtime.interceptors.auth import current_principal
@@ -271,3 +271,27 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         if state.previous_agent:
             response.previous_agent.CopyFrom(ref(state.previous_agent))
         return response
+
+    # Codelab sessions
+
+    async def CreateCodelabSession(self, request: pb.CreateCodelabSessionRequest, context) -> pb.CreateCodelabSessionResponse:
+        metadata = json_format.MessageToDict(request.metadata) if request.HasField("metadata") else {}
+        created = await self._agents.create_codelab_session(request.user_id, metadata, owner=new_owner())
+        return pb.CreateCodelabSessionResponse(session_id=created.session.session_id, created_at=created.session.created_at)
+
+    async def GetCodelabSession(self, request: pb.GetCodelabSessionRequest, context) -> pb.CodelabSession:
+        found = await self._agents.get_codelab_session(request.session_id, scope=owner_scope())
+        message = pb.CodelabSession(
+            session_id=found.session.session_id,
+            user_id=found.user_id,
+            created_at=found.session.created_at,
+            last_activity=found.last_activity,
+        )
+        # Always present, `{}` when the client gave none.
+        message.metadata.SetInParent()
+        message.metadata.update(found.metadata)
+        return message
+
+    async def DeleteCodelabSession(self, request: pb.DeleteCodelabSessionRequest, context) -> pb.DeleteCodelabSessionResponse:
+        await self._agents.delete_codelab_session(request.session_id, scope=owner_scope())
+        return pb.DeleteCodelabSessionResponse(status="deleted")

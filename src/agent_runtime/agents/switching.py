@@ -35,6 +35,10 @@ class AgentSwitcher:
         self._clock = clock
 
     @property
+    def repository(self) -> AgentSwitchRepository:
+        return self._repo
+
+    @property
     def config(self) -> AgentsConfig:
         return self._config
 

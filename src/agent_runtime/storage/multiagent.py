@@ -4,7 +4,8 @@ switch history (migration 0006)."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Protocol
+import json
+from typing import Any, Protocol
 
 from agent_runtime.storage.database import Database
 
@@ -37,6 +38,8 @@ class AgentSwitchRepository(Protocol):
     async def switch(
         self, session_id: str, default_agent: str, switch: AgentSwitchRecord, max_switches: int
     ) -> SessionAgentRecord: ...
+    async def put_profile(self, session_id: str, user_id: str, metadata: dict[str, Any]) -> None: ...
+    async def get_profile(self, session_id: str) -> tuple[str, dict[str, Any]] | None: ...
 
 
 class SqliteAgentSwitchRepository:
@@ -89,3 +92,16 @@ class SqliteAgentSwitchRepository:
         record = await self.get(session_id)
         assert record is not None
         return record
+
+    # Codelab session profiles
+
+    async def put_profile(self, session_id: str, user_id: str, metadata: dict[str, Any]) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO session_profiles (session_id, user_id, metadata) VALUES (?, ?, ?)",
+                (session_id, user_id, json.dumps(metadata, ensure_ascii=False)),
+            )
+
+    async def get_profile(self, session_id: str) -> tuple[str, dict[str, Any]] | None:
+        row = await self._db.fetch_one("SELECT user_id, metadata FROM session_profiles WHERE session_id = ?", (session_id,))
+        return (row["user_id"], json.loads(row["metadata"])) if row else None

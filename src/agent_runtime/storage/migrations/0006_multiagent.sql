@@ -18,3 +18,11 @@ CREATE TABLE agent_switches (
     timestamp TEXT NOT NULL,
     PRIMARY KEY (session_id, position)
 );
+
+-- Who a codelab session (`/api/v1/sessions`) is for and its client metadata
+-- (JSON object); `metadata.project_path` is also the session's project_dir.
+CREATE TABLE session_profiles (
+    session_id TEXT PRIMARY KEY REFERENCES sessions (session_id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}'
+);
