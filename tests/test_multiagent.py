@@ -6,14 +6,18 @@ OpenAI-format server plays the model."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
+import grpc
 import pytest
 import pytest_asyncio
+
+from agentruntime.v1 import agent_pb2, agent_pb2_grpc
 
 from agent_runtime.agents.config import AgentsConfig
 from agent_runtime.agents.runner import tools_for
 from agent_helpers import git_project, wait_for
-from conftest import http_client, make_settings, running
+from conftest import grpc_metadata, http_client, make_settings, running
 from llm_fakes import Call, FakeOpenAI, Reply
 
 TERMINAL = ("completed", "failed", "stopped")
@@ -314,3 +318,114 @@ async def test_codelab_session_input_errors(http, tmp_path):
     assert response.status_code == 200
     found = (await http.get(f"/api/v1/sessions/{response.json()['session_id']}")).json()
     assert found["metadata"] == {}
+
+
+async def sse_events(http, body) -> list[dict]:
+    """POSTs to the message stream through Envoy and reads it as a plain
+    HTTP client would: `data: {…}` lines."""
+    events = []
+    async with http.stream("POST", "/agent/message/stream", json=body, timeout=20) as response:
+        assert response.status_code == 200, await response.aread()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                events.append(json.loads(line[len("data: ") :]))
+    return events
+
+
+async def codelab_session(http, project) -> str:
+    response = await http.post("/api/v1/sessions", json={"user_id": "user_123", "metadata": {"project_path": str(project)}})
+    assert response.status_code == 200, response.text
+    return response.json()["session_id"]
+
+
+async def test_message_stream_routes_orchestrator_to_coder(http, fake, project):
+    session_id = await codelab_session(http, project)
+    fake.add(
+        Reply(tool_calls=[Call("switch_agent", {"agent_type": "coder", "reason": "User requested code implementation"}, id="c1")]),
+        Reply(text="Writing the widget", tool_calls=[Call("write_file", {"path": "lib/profile.dart", "content": "class Profile {}\n"}, id="c2")]),
+        Reply(text="Done: profile widget"),
+    )
+    events = await sse_events(http, {"session_id": session_id, "message": {"type": "user_message", "content": "Создай новый виджет профиля"}})
+    kinds = [e["type"] for e in events]
+    # Each step in order: the switch, the coder's text and write, its
+    # result, the final answer, done.
+    switched = kinds.index("agent_switched")
+    call = kinds.index("tool_call")
+    assert switched < kinds.index("assistant_message") < call < kinds.index("tool_result", call) < len(kinds) - 2
+    assert events[switched] | {"task_id": None} == {
+        "type": "agent_switched", "from_agent": "orchestrator", "to_agent": "coder",
+        "reason": "User requested code implementation", "task_id": None,
+    }
+    assert events[call]["tool_name"] == "write_file" and events[call]["arguments"]["path"] == "lib/profile.dart"
+    written = events[kinds.index("tool_result", call)]
+    assert written["success"] is True and written["call_id"] == "c2"
+    text = "".join(e["token"] for e in events if e["type"] == "assistant_message")
+    assert "Writing the widget" in text and "Done: profile widget" in text
+    assert events[-2] == {"type": "assistant_message", "token": "", "is_final": True, "task_id": events[-1]["task_id"]}
+    assert events[-1]["type"] == "done" and events[-1]["status"] == "completed"
+    assert (project / "lib" / "profile.dart").read_text() == "class Profile {}\n"
+    current = (await http.get(f"/agents/{session_id}/current")).json()
+    assert current["current_agent"]["type"] == "coder" and current["switch_count"] == 1
+
+    # The next message continues the conversation with the coder.
+    fake.add(Reply(text="It is in lib/profile.dart"))
+    events = await sse_events(http, {"session_id": session_id, "message": {"type": "user_message", "content": "Where is it?"}})
+    assert events[-1]["status"] == "completed"
+    sent = fake.requests[-1]
+    assert "Coder Agent" in sent["messages"][0]["content"]
+    assert [m["content"] for m in sent["messages"] if m["role"] == "user"] == ["Создай новый виджет профиля", "Where is it?"]
+
+
+async def test_explicit_switch_then_architect_refused_a_python_write(http, fake, project):
+    session_id = await codelab_session(http, project)
+    fake.add(
+        Reply(text="Проектирую архитектуру...", tool_calls=[Call("write_file", {"path": "auth.py", "content": "x"}, id="a1")]),
+        Reply(text="ok, markdown only"),
+    )
+    body = {"session_id": session_id, "message": {"type": "switch_agent", "agent_type": "architect", "content": "Спроектируй архитектуру системы аутентификации"}}
+    events = await sse_events(http, body)
+    assert events[0] == {"type": "agent_switched", "from_agent": "orchestrator", "to_agent": "architect", "reason": "User requested agent switch"}
+    assert events[1]["type"] == "assistant_message" and events[1]["is_final"] is False
+    [refused] = [e for e in events if e["type"] == "tool_result"]
+    assert refused["code"] == "INVALID_TOOL" and refused["success"] is False and ".md" in refused["result"]
+    assert not any(e["type"] == "tool_call" for e in events)
+    assert not (project / "auth.py").exists()
+    assert events[-1]["type"] == "done"
+    # A switch without content only switches.
+    events = await sse_events(http, {"session_id": session_id, "message": {"type": "switch_agent", "agent_type": "debug"}})
+    assert [e["type"] for e in events] == ["agent_switched", "done"]
+    assert (events[0]["from_agent"], events[0]["to_agent"]) == ("architect", "debug")
+    # The module allows two switches; the third is refused before streaming.
+    response = await http.post("/agent/message/stream", json={"session_id": session_id, "message": {"type": "switch_agent", "agent_type": "ask"}})
+    assert response.status_code == 400 and response.json()["code"] == "MAX_AGENT_SWITCHES_REACHED"
+
+
+async def test_message_stream_input_errors(http, project):
+    session_id = await codelab_session(http, project)
+    cases = [
+        ({"session_id": "nope", "message": {"type": "user_message", "content": "hi"}}, 404, "SESSION_NOT_FOUND"),
+        ({"session_id": session_id, "message": {"type": "shout", "content": "hi"}}, 400, "INVALID_MESSAGE_TYPE"),
+        ({"session_id": session_id, "message": {"type": "plan_decision"}}, 400, "INVALID_MESSAGE_TYPE"),
+        ({"session_id": session_id, "message": {"type": "user_message", "content": " "}}, 400, None),
+        ({"session_id": session_id, "message": {"type": "switch_agent", "agent_type": "wizard"}}, 400, "INVALID_AGENT"),
+    ]
+    for body, status, code in cases:
+        response = await http.post("/agent/message/stream", json=body)
+        assert response.status_code == status, (body, response.text)
+        if code:
+            assert response.json()["code"] == code
+
+
+async def test_message_stream_over_grpc(runtime, fake, project):
+    session_id = (await runtime.agents.create_codelab_session("u", {"project_path": str(project)})).session.session_id
+    fake.add(Reply(text="Hello from ask"))
+    async with grpc.aio.insecure_channel(runtime.grpc_target) as channel:
+        stub = agent_pb2_grpc.AgentServiceStub(channel)
+        request = agent_pb2.SendAgentMessageRequest(
+            session_id=session_id, message=agent_pb2.AgentMessage(type="switch_agent", agent_type="ask", content="Explain")
+        )
+        events = [e async for e in stub.SendAgentMessage(request, metadata=grpc_metadata())]
+    assert events[0].type == "agent_switched" and events[0].to_agent == "ask"
+    assert "".join(e.token for e in events if e.type == "assistant_message") == "Hello from ask"
+    assert events[-2].is_final and events[-1].type == "done" and events[-1].status == "completed"

@@ -171,6 +171,11 @@ class AgentServiceStub:
                 request_serializer=agentruntime_dot_v1_dot_agent__pb2.DeleteCodelabSessionRequest.SerializeToString,
                 response_deserializer=agentruntime_dot_v1_dot_agent__pb2.DeleteCodelabSessionResponse.FromString,
                 _registered_method=True)
+        self.SendAgentMessage = channel.unary_stream(
+                '/agentruntime.v1.AgentService/SendAgentMessage',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.SendAgentMessageRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.AgentStreamEvent.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -391,6 +396,17 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SendAgentMessage(self, request, context):
+        """Sends a message to a multi-agent session and streams the run it starts
+        (codelab `POST /agent/message/stream`, `text/event-stream` over REST):
+        `user_message` runs with the session's current agent, `switch_agent`
+        switches first. Errors before the first event are ordinary errors;
+        later ones arrive as an `error` event, and `done` ends every stream.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -523,6 +539,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.DeleteCodelabSession,
                     request_deserializer=agentruntime_dot_v1_dot_agent__pb2.DeleteCodelabSessionRequest.FromString,
                     response_serializer=agentruntime_dot_v1_dot_agent__pb2.DeleteCodelabSessionResponse.SerializeToString,
+            ),
+            'SendAgentMessage': grpc.unary_stream_rpc_method_handler(
+                    servicer.SendAgentMessage,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.SendAgentMessageRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.AgentStreamEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1233,6 +1254,33 @@ class AgentService:
             '/agentruntime.v1.AgentService/DeleteCodelabSession',
             agentruntime_dot_v1_dot_agent__pb2.DeleteCodelabSessionRequest.SerializeToString,
             agentruntime_dot_v1_dot_agent__pb2.DeleteCodelabSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendAgentMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/SendAgentMessage',
+            agentruntime_dot_v1_dot_agent__pb2.SendAgentMessageRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.AgentStreamEvent.FromString,
             options,
             channel_credentials,
             insecure,

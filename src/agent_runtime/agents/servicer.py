@@ -18,6 +18,7 @@ from agent_runtime.agents.convert import (
 )
 from agent_runtime.agents.catalog import AGENT_TYPES, AGENT_TYPES_BY_NAME
 from agent_runtime.agents.idempotency import IdempotencyKeys
+from agent_runtime.errors import DomainError
 from agent_runtime.identity.ownership import new_owner, owner_scope
 from agent_runtime.agents.service import AgentService, ProjectSessionView
 from agent_runtime.interceptors import metadata_value
@@ -295,3 +296,26 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     async def DeleteCodelabSession(self, request: pb.DeleteCodelabSessionRequest, context) -> pb.DeleteCodelabSessionResponse:
         await self._agents.delete_codelab_session(request.session_id, scope=owner_scope())
         return pb.DeleteCodelabSessionResponse(status="deleted")
+
+    async def SendAgentMessage(self, request: pb.SendAgentMessageRequest, context) -> AsyncIterator[pb.AgentStreamEvent]:
+        principal = current_principal.get()
+        events = self._agents.send_message(
+            request.session_id,
+            request.message.type,
+            request.message.content,
+            request.message.agent_type,
+            owner=principal.subject,
+            scope=owner_scope(principal),
+        )
+        started = False
+        try:
+            async for event in events:
+                started = True
+                yield json_format.ParseDict(event, pb.AgentStreamEvent())
+        except DomainError as error:
+            if not started:
+                raise
+            # Mid-stream, a gRPC error reaches SSE clients as a silent end:
+            # say it in-band.
+            yield pb.AgentStreamEvent(type="error", error=error.detail, code=error.code)
+            yield pb.AgentStreamEvent(type="done", status="failed", session_id=request.session_id)
