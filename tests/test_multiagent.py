@@ -12,7 +12,7 @@ import grpc
 import pytest
 import pytest_asyncio
 
-from agentruntime.v1 import agent_pb2, agent_pb2_grpc
+from agentruntime.v1 import agent_pb2, agent_pb2_grpc, compute_pb2, compute_pb2_grpc
 
 from agent_runtime.agents.config import AgentsConfig
 from agent_runtime.agents.runner import tools_for
@@ -265,6 +265,9 @@ async def test_switching_off(tmp_path, fake):
     async with running(make_settings(tmp_path / "data", run_envoy=False, agents=agents)) as runtime:
         session_id = (await runtime.agents.create_project_session("p", str(project))).session.session_id
         assert (await runtime.agents.current_agent(session_id)).current_agent == "ask"
+        async with grpc.aio.insecure_channel(runtime.grpc_target) as channel:
+            health = await compute_pb2_grpc.ComputeServiceStub(channel).GetHealth(compute_pb2.GetHealthRequest(), metadata=grpc_metadata())
+        assert (health.multi_agent.enabled, health.multi_agent.default_agent) == (False, "ask")
         fake.add(Reply(tool_calls=[Call("switch_agent", {"agent_type": "coder", "reason": "r"})]), Reply(text="no"))
         before = len(fake.requests)
         task = await runtime.agents.create_task(session_id, "route", owner="a", agent_type="orchestrator")
@@ -429,3 +432,8 @@ async def test_message_stream_over_grpc(runtime, fake, project):
     assert events[0].type == "agent_switched" and events[0].to_agent == "ask"
     assert "".join(e.token for e in events if e.type == "assistant_message") == "Hello from ask"
     assert events[-2].is_final and events[-1].type == "done" and events[-1].status == "completed"
+
+
+async def test_health_shows_multi_agent_settings(http):
+    body = (await http.get("/health")).json()
+    assert body["multi_agent"] == {"enabled": True, "default_agent": "orchestrator", "agents_count": 5}

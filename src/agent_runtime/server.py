@@ -172,7 +172,7 @@ async def start_runtime(settings: Settings) -> Runtime:
     database = await Database.open(settings.database_path)
     bus: EventBus = EventBus()
     sessions = SessionService(SqliteSessionRepository(database), bus)
-    health_reporter = HealthReporter(MultiAgentSettings.from_env())
+    health_reporter = HealthReporter(MultiAgentSettings(settings.agents.multi_agent_enabled, settings.agents.default_agent))
     try:
         signing_key = (
             settings.jwt_secret.encode() if settings.jwt_secret else load_or_create_signing_key(settings.jwt_key_path)
