@@ -137,6 +137,9 @@ async def test_kill_mid_command_reports_unknown_outcome_and_kills_leftovers(tmp_
             task_id = await start_task(stub, project, "run something long")
             await wait_for(lambda: _read(project / "started.txt"), bool)
             shell = int((project / "started.txt").read_text())
+            # The server records the command's process group just after
+            # spawning it; under load the shell can write first.
+            await wait_for(_tracked(data / "commands", shell), bool)
             kill9(process)
         fake.add(Reply(text="I will check the state first."))
         async with running(restarted_settings(data, fake, hitl_dangerous_tools=())) as runtime:
@@ -168,6 +171,14 @@ async def _count(fake):
 
 async def _read(path):
     return path.read_text().strip() if path.exists() else ""
+
+
+def _tracked(commands_dir, pid: int):
+    async def check() -> bool:
+        path = commands_dir / str(pid)
+        return path.is_file() and bool(path.read_text().strip())
+
+    return check
 
 
 def _alive(pid: int) -> bool:

@@ -30,6 +30,7 @@ from agent_runtime.agents.idempotency import IdempotencyKeys
 from agent_runtime.agents.runner import AgentRunner
 from agent_runtime.agents.service import AgentService
 from agent_runtime.agents.servicer import AgentServicer
+from agent_runtime.agents.switching import AgentSwitcher
 from agent_runtime.compute.insights import InsightService, LLMInsightAnalyzer
 from agent_runtime.compute.metrics import MetricsCollector
 from agent_runtime.compute.registry import BackendRegistry
@@ -58,6 +59,7 @@ from agent_runtime.ml.servicer import MLServicer
 from agent_runtime.sessions.service import SessionService
 from agent_runtime.sessions.servicer import SessionServicer
 from agent_runtime.storage.agents import SqliteAgentRepository
+from agent_runtime.storage.multiagent import SqliteAgentSwitchRepository
 from agent_runtime.storage.compute import SqliteComputeRepository
 from agent_runtime.storage.database import Database
 from agent_runtime.storage.identity import SqliteIdentityRepository
@@ -171,7 +173,7 @@ async def start_runtime(settings: Settings) -> Runtime:
     database = await Database.open(settings.database_path)
     bus: EventBus = EventBus()
     sessions = SessionService(SqliteSessionRepository(database), bus)
-    health_reporter = HealthReporter(MultiAgentSettings.from_env())
+    health_reporter = HealthReporter(MultiAgentSettings(settings.agents.multi_agent_enabled, settings.agents.default_agent))
     try:
         signing_key = (
             settings.jwt_secret.encode() if settings.jwt_secret else load_or_create_signing_key(settings.jwt_key_path)
@@ -198,6 +200,7 @@ async def start_runtime(settings: Settings) -> Runtime:
     await mlx_provider.refresh()
     llm_registry.add(mlx_provider)
     task_bus: EventBus = EventBus()
+    switcher = AgentSwitcher(SqliteAgentSwitchRepository(database), sessions, settings.agents)
     runner = AgentRunner(
         agent_repository,
         llm_registry,
@@ -206,6 +209,7 @@ async def start_runtime(settings: Settings) -> Runtime:
         settings.agents,
         commands_dir=settings.data_dir / "commands",
         max_concurrent_runs=settings.agents.max_concurrent_runs,
+        switcher=switcher,
     )
     agents = AgentService(
         agent_repository,
@@ -215,6 +219,7 @@ async def start_runtime(settings: Settings) -> Runtime:
         task_bus,
         settings.agents,
         workspaces_dir=settings.data_dir / "workspaces",
+        switcher=switcher,
     )
     idempotency = IdempotencyKeys(agent_repository)
     await idempotency.purge()

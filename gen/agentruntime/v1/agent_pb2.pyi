@@ -1,6 +1,7 @@
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import httpbody_pb2 as _httpbody_pb2
+from agentruntime.v1 import common_pb2 as _common_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
@@ -179,7 +180,7 @@ class TaskArtifact(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[str] = ..., size: _Optional[int] = ..., created_at: _Optional[str] = ...) -> None: ...
 
 class TaskEvent(_message.Message):
-    __slots__ = ("type", "sequence", "timestamp", "content", "tool", "input", "output", "success", "plan", "status", "message", "error", "code", "approval", "task_id", "call_id")
+    __slots__ = ("type", "sequence", "timestamp", "content", "tool", "input", "output", "success", "plan", "status", "message", "error", "code", "approval", "task_id", "from_agent", "to_agent", "reason", "call_id")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
@@ -195,6 +196,9 @@ class TaskEvent(_message.Message):
     CODE_FIELD_NUMBER: _ClassVar[int]
     APPROVAL_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    FROM_AGENT_FIELD_NUMBER: _ClassVar[int]
+    TO_AGENT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
     type: str
     sequence: int
@@ -211,8 +215,11 @@ class TaskEvent(_message.Message):
     code: str
     approval: ToolApproval
     task_id: str
+    from_agent: str
+    to_agent: str
+    reason: str
     call_id: str
-    def __init__(self, type: _Optional[str] = ..., sequence: _Optional[int] = ..., timestamp: _Optional[str] = ..., content: _Optional[str] = ..., tool: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., output: _Optional[str] = ..., success: _Optional[bool] = ..., plan: _Optional[_Union[TaskPlan, _Mapping]] = ..., status: _Optional[str] = ..., message: _Optional[str] = ..., error: _Optional[str] = ..., code: _Optional[str] = ..., approval: _Optional[_Union[ToolApproval, _Mapping]] = ..., task_id: _Optional[str] = ..., call_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, type: _Optional[str] = ..., sequence: _Optional[int] = ..., timestamp: _Optional[str] = ..., content: _Optional[str] = ..., tool: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., output: _Optional[str] = ..., success: _Optional[bool] = ..., plan: _Optional[_Union[TaskPlan, _Mapping]] = ..., status: _Optional[str] = ..., message: _Optional[str] = ..., error: _Optional[str] = ..., code: _Optional[str] = ..., approval: _Optional[_Union[ToolApproval, _Mapping]] = ..., task_id: _Optional[str] = ..., from_agent: _Optional[str] = ..., to_agent: _Optional[str] = ..., reason: _Optional[str] = ..., call_id: _Optional[str] = ...) -> None: ...
 
 class ExecuteTaskRequest(_message.Message):
     __slots__ = ("prompt", "context", "tools")
@@ -320,18 +327,20 @@ class DeleteProjectSessionResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class CreateAgentTaskRequest(_message.Message):
-    __slots__ = ("session_id", "description", "model", "run_mode", "max_iterations")
+    __slots__ = ("session_id", "description", "model", "run_mode", "max_iterations", "agent_type")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     RUN_MODE_FIELD_NUMBER: _ClassVar[int]
     MAX_ITERATIONS_FIELD_NUMBER: _ClassVar[int]
+    AGENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     description: str
     model: str
     run_mode: str
     max_iterations: int
-    def __init__(self, session_id: _Optional[str] = ..., description: _Optional[str] = ..., model: _Optional[str] = ..., run_mode: _Optional[str] = ..., max_iterations: _Optional[int] = ...) -> None: ...
+    agent_type: str
+    def __init__(self, session_id: _Optional[str] = ..., description: _Optional[str] = ..., model: _Optional[str] = ..., run_mode: _Optional[str] = ..., max_iterations: _Optional[int] = ..., agent_type: _Optional[str] = ...) -> None: ...
 
 class ListAgentTasksRequest(_message.Message):
     __slots__ = ("session_id",)
@@ -446,3 +455,177 @@ class WatchAgentTaskRequest(_message.Message):
     task_id: str
     after_sequence: int
     def __init__(self, task_id: _Optional[str] = ..., after_sequence: _Optional[int] = ...) -> None: ...
+
+class AgentInfo(_message.Message):
+    __slots__ = ("type", "name", "description", "emoji", "tools", "restrictions")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    EMOJI_FIELD_NUMBER: _ClassVar[int]
+    TOOLS_FIELD_NUMBER: _ClassVar[int]
+    RESTRICTIONS_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    name: str
+    description: str
+    emoji: str
+    tools: _containers.RepeatedScalarFieldContainer[str]
+    restrictions: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, type: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., emoji: _Optional[str] = ..., tools: _Optional[_Iterable[str]] = ..., restrictions: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AgentRef(_message.Message):
+    __slots__ = ("type", "name", "emoji", "switched_at")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    EMOJI_FIELD_NUMBER: _ClassVar[int]
+    SWITCHED_AT_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    name: str
+    emoji: str
+    switched_at: str
+    def __init__(self, type: _Optional[str] = ..., name: _Optional[str] = ..., emoji: _Optional[str] = ..., switched_at: _Optional[str] = ...) -> None: ...
+
+class AgentSwitch(_message.Message):
+    __slots__ = ("from_agent", "to_agent", "reason", "timestamp")
+    FROM_AGENT_FIELD_NUMBER: _ClassVar[int]
+    TO_AGENT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    from_agent: str
+    to_agent: str
+    reason: str
+    timestamp: str
+    def __init__(self, from_agent: _Optional[str] = ..., to_agent: _Optional[str] = ..., reason: _Optional[str] = ..., timestamp: _Optional[str] = ...) -> None: ...
+
+class ListAgentsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListAgentsResponse(_message.Message):
+    __slots__ = ("agents",)
+    AGENTS_FIELD_NUMBER: _ClassVar[int]
+    agents: _containers.RepeatedCompositeFieldContainer[AgentInfo]
+    def __init__(self, agents: _Optional[_Iterable[_Union[AgentInfo, _Mapping]]] = ...) -> None: ...
+
+class GetCurrentAgentRequest(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class GetCurrentAgentResponse(_message.Message):
+    __slots__ = ("session_id", "current_agent", "previous_agent", "switch_count", "switch_history")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_AGENT_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_AGENT_FIELD_NUMBER: _ClassVar[int]
+    SWITCH_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SWITCH_HISTORY_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    current_agent: AgentRef
+    previous_agent: AgentRef
+    switch_count: int
+    switch_history: _containers.RepeatedCompositeFieldContainer[AgentSwitch]
+    def __init__(self, session_id: _Optional[str] = ..., current_agent: _Optional[_Union[AgentRef, _Mapping]] = ..., previous_agent: _Optional[_Union[AgentRef, _Mapping]] = ..., switch_count: _Optional[int] = ..., switch_history: _Optional[_Iterable[_Union[AgentSwitch, _Mapping]]] = ...) -> None: ...
+
+class CodelabSession(_message.Message):
+    __slots__ = ("session_id", "user_id", "created_at", "last_activity", "metadata")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_ACTIVITY_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    user_id: str
+    created_at: str
+    last_activity: str
+    metadata: _struct_pb2.Struct
+    def __init__(self, session_id: _Optional[str] = ..., user_id: _Optional[str] = ..., created_at: _Optional[str] = ..., last_activity: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class CreateCodelabSessionRequest(_message.Message):
+    __slots__ = ("user_id", "metadata")
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    metadata: _struct_pb2.Struct
+    def __init__(self, user_id: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class CreateCodelabSessionResponse(_message.Message):
+    __slots__ = ("session_id", "created_at")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    created_at: str
+    def __init__(self, session_id: _Optional[str] = ..., created_at: _Optional[str] = ...) -> None: ...
+
+class GetCodelabSessionRequest(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class DeleteCodelabSessionRequest(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class DeleteCodelabSessionResponse(_message.Message):
+    __slots__ = ("status",)
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    def __init__(self, status: _Optional[str] = ...) -> None: ...
+
+class AgentMessage(_message.Message):
+    __slots__ = ("type", "content", "agent_type")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    AGENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    content: str
+    agent_type: str
+    def __init__(self, type: _Optional[str] = ..., content: _Optional[str] = ..., agent_type: _Optional[str] = ...) -> None: ...
+
+class SendAgentMessageRequest(_message.Message):
+    __slots__ = ("session_id", "message")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    message: AgentMessage
+    def __init__(self, session_id: _Optional[str] = ..., message: _Optional[_Union[AgentMessage, _Mapping]] = ...) -> None: ...
+
+class AgentStreamEvent(_message.Message):
+    __slots__ = ("type", "token", "is_final", "from_agent", "to_agent", "reason", "call_id", "tool_name", "arguments", "result", "success", "error", "code", "approval_id", "status", "task_id", "session_id")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    IS_FINAL_FIELD_NUMBER: _ClassVar[int]
+    FROM_AGENT_FIELD_NUMBER: _ClassVar[int]
+    TO_AGENT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    TOOL_NAME_FIELD_NUMBER: _ClassVar[int]
+    ARGUMENTS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    SUCCESS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    token: str
+    is_final: bool
+    from_agent: str
+    to_agent: str
+    reason: str
+    call_id: str
+    tool_name: str
+    arguments: _struct_pb2.Struct
+    result: str
+    success: bool
+    error: str
+    code: str
+    approval_id: str
+    status: str
+    task_id: str
+    session_id: str
+    def __init__(self, type: _Optional[str] = ..., token: _Optional[str] = ..., is_final: _Optional[bool] = ..., from_agent: _Optional[str] = ..., to_agent: _Optional[str] = ..., reason: _Optional[str] = ..., call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., arguments: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., result: _Optional[str] = ..., success: _Optional[bool] = ..., error: _Optional[str] = ..., code: _Optional[str] = ..., approval_id: _Optional[str] = ..., status: _Optional[str] = ..., task_id: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...

@@ -146,6 +146,36 @@ class AgentServiceStub:
                 request_serializer=agentruntime_dot_v1_dot_agent__pb2.WatchAgentTaskRequest.SerializeToString,
                 response_deserializer=agentruntime_dot_v1_dot_agent__pb2.TaskEvent.FromString,
                 _registered_method=True)
+        self.ListAgents = channel.unary_unary(
+                '/agentruntime.v1.AgentService/ListAgents',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.ListAgentsRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListAgentsResponse.FromString,
+                _registered_method=True)
+        self.GetCurrentAgent = channel.unary_unary(
+                '/agentruntime.v1.AgentService/GetCurrentAgent',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.GetCurrentAgentRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.GetCurrentAgentResponse.FromString,
+                _registered_method=True)
+        self.CreateCodelabSession = channel.unary_unary(
+                '/agentruntime.v1.AgentService/CreateCodelabSession',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.CreateCodelabSessionRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.CreateCodelabSessionResponse.FromString,
+                _registered_method=True)
+        self.GetCodelabSession = channel.unary_unary(
+                '/agentruntime.v1.AgentService/GetCodelabSession',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.GetCodelabSessionRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.CodelabSession.FromString,
+                _registered_method=True)
+        self.DeleteCodelabSession = channel.unary_unary(
+                '/agentruntime.v1.AgentService/DeleteCodelabSession',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.DeleteCodelabSessionRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.DeleteCodelabSessionResponse.FromString,
+                _registered_method=True)
+        self.SendAgentMessage = channel.unary_stream(
+                '/agentruntime.v1.AgentService/SendAgentMessage',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.SendAgentMessageRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.AgentStreamEvent.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -326,6 +356,57 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAgents(self, request, context):
+        """Lists the five agent types of a multi-agent session with their tools
+        and restrictions (codelab `GET /agents`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCurrentAgent(self, request, context):
+        """Returns a session's current agent, the previous one and the switch
+        history (codelab `GET /agents/{session_id}/current`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateCodelabSession(self, request, context):
+        """Creates a multi-agent session for a user (codelab
+        `POST /api/v1/sessions`); `metadata.project_path` is the project the
+        agents work in.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCodelabSession(self, request, context):
+        """Returns a multi-agent session (codelab `GET /api/v1/sessions/{id}`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteCodelabSession(self, request, context):
+        """Deletes a multi-agent session, stopping its runs (codelab
+        `DELETE /api/v1/sessions/{id}`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SendAgentMessage(self, request, context):
+        """Sends a message to a multi-agent session and streams the run it starts
+        (codelab `POST /agent/message/stream`, `text/event-stream` over REST):
+        `user_message` runs with the session's current agent, `switch_agent`
+        switches first. Errors before the first event are ordinary errors;
+        later ones arrive as an `error` event, and `done` ends every stream.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -433,6 +514,36 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.WatchAgentTask,
                     request_deserializer=agentruntime_dot_v1_dot_agent__pb2.WatchAgentTaskRequest.FromString,
                     response_serializer=agentruntime_dot_v1_dot_agent__pb2.TaskEvent.SerializeToString,
+            ),
+            'ListAgents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAgents,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListAgentsRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.ListAgentsResponse.SerializeToString,
+            ),
+            'GetCurrentAgent': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCurrentAgent,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.GetCurrentAgentRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.GetCurrentAgentResponse.SerializeToString,
+            ),
+            'CreateCodelabSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCodelabSession,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.CreateCodelabSessionRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.CreateCodelabSessionResponse.SerializeToString,
+            ),
+            'GetCodelabSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCodelabSession,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.GetCodelabSessionRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.CodelabSession.SerializeToString,
+            ),
+            'DeleteCodelabSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteCodelabSession,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.DeleteCodelabSessionRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.DeleteCodelabSessionResponse.SerializeToString,
+            ),
+            'SendAgentMessage': grpc.unary_stream_rpc_method_handler(
+                    servicer.SendAgentMessage,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.SendAgentMessageRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.AgentStreamEvent.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1008,6 +1119,168 @@ class AgentService:
             '/agentruntime.v1.AgentService/WatchAgentTask',
             agentruntime_dot_v1_dot_agent__pb2.WatchAgentTaskRequest.SerializeToString,
             agentruntime_dot_v1_dot_agent__pb2.TaskEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAgents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/ListAgents',
+            agentruntime_dot_v1_dot_agent__pb2.ListAgentsRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.ListAgentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCurrentAgent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/GetCurrentAgent',
+            agentruntime_dot_v1_dot_agent__pb2.GetCurrentAgentRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.GetCurrentAgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCodelabSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/CreateCodelabSession',
+            agentruntime_dot_v1_dot_agent__pb2.CreateCodelabSessionRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.CreateCodelabSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCodelabSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/GetCodelabSession',
+            agentruntime_dot_v1_dot_agent__pb2.GetCodelabSessionRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.CodelabSession.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteCodelabSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/DeleteCodelabSession',
+            agentruntime_dot_v1_dot_agent__pb2.DeleteCodelabSessionRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.DeleteCodelabSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SendAgentMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/SendAgentMessage',
+            agentruntime_dot_v1_dot_agent__pb2.SendAgentMessageRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.AgentStreamEvent.FromString,
             options,
             channel_credentials,
             insecure,

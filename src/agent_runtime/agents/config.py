@@ -25,6 +25,17 @@ def _env_number(name: str, default, kind=int):
         raise ValueError(f"{name} must be a number, got {value!r}") from None
 
 
+def _env_bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {value!r}")
+
+
 @dataclasses.dataclass(frozen=True)
 class AgentsConfig:
     """LLM providers, run limits, tool limits and approvals."""
@@ -72,6 +83,13 @@ class AgentsConfig:
     # Where tasks without a session (devin `/api/tasks/`, ExecuteTask) work;
     # empty: a fresh directory per task under the data dir.
     default_workspace: str | None = None
+    # Multi-agent sessions (codelab): switching on/off, the agent a session
+    # starts with, whether the orchestrator may switch by itself (its
+    # `switch_agent` tool), and the most switches one session may make.
+    multi_agent_enabled: bool = True
+    default_agent: str = "orchestrator"
+    auto_agent_switching: bool = True
+    max_agent_switches: int = 10
 
     @classmethod
     def from_env(cls) -> "AgentsConfig":
@@ -103,6 +121,10 @@ class AgentsConfig:
             max_concurrent_runs=_env_number("MAX_CONCURRENT_RUNS", cls.max_concurrent_runs),
             project_roots=tuple(r.strip() for r in roots.split(",") if r.strip()) if roots else (),
             default_workspace=_env("DEFAULT_WORKSPACE"),
+            multi_agent_enabled=_env_bool("AGENT_RUNTIME__MULTI_AGENT_ENABLED", cls.multi_agent_enabled),
+            default_agent=_env("AGENT_RUNTIME__DEFAULT_AGENT") or cls.default_agent,
+            auto_agent_switching=_env_bool("AGENT_RUNTIME__AUTO_AGENT_SWITCHING", cls.auto_agent_switching),
+            max_agent_switches=_env_number("AGENT_RUNTIME__MAX_AGENT_SWITCHES", cls.max_agent_switches),
         )
 
     def check(self) -> None:
@@ -113,3 +135,9 @@ class AgentsConfig:
             raise ValueError("LLM_TIMEOUT_SECONDS and COMMAND_TIMEOUT_SECONDS must be positive")
         if self.llm_max_retries < 0:
             raise ValueError("LLM_MAX_RETRIES must not be negative")
+        from agent_runtime.agents.catalog import AGENT_TYPES_BY_NAME
+
+        if self.default_agent not in AGENT_TYPES_BY_NAME:
+            raise ValueError(f"AGENT_RUNTIME__DEFAULT_AGENT must be one of {', '.join(AGENT_TYPES_BY_NAME)}, got {self.default_agent!r}")
+        if self.max_agent_switches < 0:
+            raise ValueError("AGENT_RUNTIME__MAX_AGENT_SWITCHES must not be negative")

@@ -26,6 +26,7 @@ from agent_runtime.agents.catalog import AGENT_TYPES_BY_NAME
 from agent_runtime.agents.config import AgentsConfig
 from agent_runtime.agents.context import assemble_context
 from agent_runtime.agents.convert import approval_dict
+from agent_runtime.agents.switching import SWITCH_TOOL, AgentSwitcher
 from agent_runtime.agents.models import (
     ACTIVE_STATUSES,
     APPROVED,
@@ -45,9 +46,9 @@ from agent_runtime.agents.models import (
     TaskRecord,
 )
 from agent_runtime.clock import Clock, iso, parse_iso, utc_now
-from agent_runtime.errors import DomainError
+from agent_runtime.errors import DomainError, InvalidArgument
 from agent_runtime.events.bus import EventBus
-from agent_runtime.llm.base import ChatMessage, Completion, TokenDelta, ToolCall
+from agent_runtime.llm.base import ChatMessage, Completion, TokenDelta, ToolCall, ToolSpec
 from agent_runtime.llm.registry import ProviderRegistry
 from agent_runtime.sessions.models import NewEvent
 from agent_runtime.sessions.service import SessionService
@@ -85,11 +86,45 @@ class RunEnded(Exception):
         self.status, self.summary, self.code, self.success = status, summary, code, success
 
 
-def tools_for(agent_type: str, requested: list[str]) -> list[str]:
+def tools_for(agent_type: str, requested: list[str], *, can_switch: bool = False) -> list[str]:
+    """The tools a turn of `agent_type` may call: its documented set (narrowed
+    to `requested` when given) plus update_plan, and for the orchestrator
+    `switch_agent` when automatic switching is on."""
     agent = AGENT_TYPES_BY_NAME.get(agent_type) or AGENT_TYPES_BY_NAME["coder"]
     names = [*agent.tools, "update_plan"]
-    chosen = [n for n in requested if n in names]
-    return chosen or names
+    chosen = [n for n in requested if n in names] or names
+    if can_switch and agent.type == "orchestrator":
+        chosen.append(SWITCH_TOOL)
+    return chosen
+
+
+SWITCH_SPEC = ToolSpec(
+    SWITCH_TOOL,
+    "Hand the conversation to the agent best suited for the request: coder (writes and runs code), "
+    "architect (designs; writes only .md files), debug (finds causes; read-only, may run commands), "
+    "ask (explains; read-only). Give the reason for the switch.",
+    {
+        "type": "object",
+        "properties": {
+            "agent_type": {"type": "string", "enum": [a for a in AGENT_TYPES_BY_NAME if a != "orchestrator"]},
+            "reason": {"type": "string", "description": "Why this agent fits the request."},
+        },
+        "required": ["agent_type", "reason"],
+    },
+)
+
+
+def invalid_tool(agent_type: str, name: str, arguments: dict[str, Any], allowed: list[str]) -> str | None:
+    """Why `agent_type` may not make this call (INVALID_TOOL), or None: a tool
+    outside its set, or (architect) a write to anything but a `.md` file."""
+    agent = AGENT_TYPES_BY_NAME.get(agent_type) or AGENT_TYPES_BY_NAME["coder"]
+    if name not in allowed:
+        return f"INVALID_TOOL: {agent.name} cannot use {name!r}; its tools: {', '.join(allowed)}"
+    if agent.type == "architect" and name == "write_file":
+        path = arguments.get("path")
+        if not isinstance(path, str) or not path.lower().endswith(".md"):
+            return f"INVALID_TOOL: {agent.name} may write only .md files, not {path!r}"
+    return None
 
 
 def system_prompt(agent_type: str, root: str) -> str:
@@ -128,6 +163,7 @@ class AgentRunner:
         clock: Clock = utc_now,
         max_concurrent_runs: int = 8,
         commands_dir: pathlib.Path | None = None,
+        switcher: AgentSwitcher | None = None,
     ):
         self._repo = repository
         self._registry = registry
@@ -141,6 +177,7 @@ class AgentRunner:
         self._watchdog: asyncio.Task | None = None
         self._closing = False
         self._commands_dir = commands_dir
+        self._switcher = switcher
 
     def _now(self) -> str:
         return iso(self._clock())
@@ -300,14 +337,17 @@ class AgentRunner:
                 raise RunEnded(STOPPED, "Task stopped")
             # Read each turn: an agent switch changes the type, and with it
             # the tools the model gets.
-            allowed = tools_for(task.agent_type, task.tools)
+            allowed = tools_for(task.agent_type, task.tools, can_switch=self._can_switch())
             specs = tool_specs(allowed)
+            if SWITCH_TOOL in allowed:
+                specs.append(SWITCH_SPEC)
             calls = pending_calls(messages)
             if calls:
-                for call in calls:
-                    result = await self._handle_call(task, call, context, allowed)
-                    messages.append(result)
-                    await self._repo.append_messages(task_id, [result.to_dict()])
+                # One call at a time: a switch_agent call changes the agent
+                # (and its tools) for the calls after it.
+                result = await self._handle_call(task, calls[0], context, allowed)
+                messages.append(result)
+                await self._repo.append_messages(task_id, [result.to_dict()])
                 continue
             inputs = await self._repo.take_inputs(task_id)
             if inputs:
@@ -360,16 +400,26 @@ class AgentRunner:
             outcome = ToolOutcome(f"Error: {call.arguments_error}", success=False)
             await self.emit(task.task_id, "tool_result", tool=call.name, output=outcome.output, success=False, call_id=call.id)
             return result(outcome)
-        if call.name in self._config.hitl_dangerous_tools and call.name in allowed:
+        refusal = invalid_tool(task.agent_type, call.name, arguments, allowed)
+        if refusal is None and call.name == SWITCH_TOOL:
+            return result(await self._switch_call(task, call))
+        if refusal is None and call.name in self._config.hitl_dangerous_tools:
             approval = await self._await_approval(task, call)
             if approval.status == EDITED:
                 arguments = approval.modified_arguments or {}
+                refusal = invalid_tool(task.agent_type, call.name, arguments, allowed)
             elif approval.status != APPROVED:
                 why = approval.feedback or ("the approval expired" if approval.status == EXPIRED else "no reason given")
                 outcome = ToolOutcome(f"The user rejected this {call.name} call: {why}", success=False)
                 await self.emit(task.task_id, "tool_result", tool=call.name, output=outcome.output, success=False, call_id=call.id)
                 await self._mirror(task, "post_tool", {"tool_name": call.name, "tool_input": arguments, "error": outcome.output})
                 return result(outcome)
+        if refusal is not None:
+            # Refused, never executed: the model reads why as the tool result.
+            outcome = ToolOutcome(f"Error: {refusal}", success=False)
+            await self.emit(task.task_id, "tool_result", tool=call.name, output=outcome.output, success=False, call_id=call.id, code="INVALID_TOOL")
+            await self._mirror(task, "post_tool", {"tool_name": call.name, "tool_input": arguments, "error": outcome.output})
+            return result(outcome)
         if call.id in await self._repo.started_calls(task.task_id):
             outcome = ToolOutcome(
                 f"Error: the server restarted while {call.name} ran; its effect is unknown. Check the project state before retrying.",
@@ -388,6 +438,37 @@ class AgentRunner:
             post["exit_code"] = outcome.exit_code
         await self._mirror(task, "post_tool", post)
         return result(outcome)
+
+    def _can_switch(self) -> bool:
+        config = self._config
+        return self._switcher is not None and config.multi_agent_enabled and config.auto_agent_switching
+
+    async def _switch_call(self, task: TaskRecord, call: ToolCall) -> ToolOutcome:
+        """The orchestrator's `switch_agent`: switches the run (and its
+        session) to the target agent; the next turn gets that agent's tools."""
+        target = call.arguments.get("agent_type")
+        reason = call.arguments.get("reason")
+        assert self._switcher is not None
+        try:
+            if not isinstance(target, str) or not isinstance(reason, str):
+                raise InvalidArgument("switch_agent needs agent_type and reason as strings")
+            state = await self._switcher.switch(task.session_id, target, reason, task_id=task.task_id, from_agent=task.agent_type)
+        except DomainError as error:
+            outcome = ToolOutcome(f"Error: {error.code}: {error.detail}", success=False)
+            await self.emit(task.task_id, "tool_result", tool=call.name, output=outcome.output, success=False, call_id=call.id, code=error.code)
+            return outcome
+        switch = state.history[-1]
+        agent = AGENT_TYPES_BY_NAME[target]
+        await self.emit(
+            task.task_id, "agent_switched", from_agent=switch.from_agent, to_agent=switch.to_agent, reason=switch.reason, call_id=call.id
+        )
+        await self._mirror(task, "agent_switched", {"from_agent": switch.from_agent, "to_agent": switch.to_agent, "reason": switch.reason})
+        outcome = ToolOutcome(
+            f"Switched to {agent.name}. You are now {agent.name} ({agent.description}); "
+            f"your tools: {', '.join(agent.tools)}; restrictions: {'; '.join(agent.restrictions) or 'none'}. Continue with the user's request."
+        )
+        await self.emit(task.task_id, "tool_result", tool=call.name, output=outcome.output, success=True, call_id=call.id)
+        return outcome
 
     async def _await_approval(self, task: TaskRecord, call: ToolCall) -> ApprovalRecord:
         now = self._clock()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import pathlib
 import uuid
@@ -22,9 +23,13 @@ from agent_runtime.agents.models import (
     TaskEventRecord,
     TaskRecord,
 )
-from agent_runtime.agents.runner import AgentRunner, git_output, head_commit
+from agent_runtime.agents.catalog import AGENT_TYPES_BY_NAME
+from agent_runtime.agents.runner import AgentRunner, git_output, head_commit, system_prompt
+from agent_runtime.llm.base import ChatMessage
+from agent_runtime.agents.switching import AgentSwitcher, agent_type as check_agent_type
+from agent_runtime.storage.multiagent import SessionAgentRecord
 from agent_runtime.clock import Clock, iso, utc_now
-from agent_runtime.errors import Conflict, InvalidArgument, NotFound, ValidationFailed
+from agent_runtime.errors import Conflict, InvalidArgument, NotFound, PayloadTooLarge, ValidationFailed
 from agent_runtime.events.bus import EventBus
 from agent_runtime.identity.ownership import owner_scope
 from agent_runtime.interceptors.auth import Principal
@@ -37,6 +42,7 @@ from agent_runtime.tools.builtin import BUILTIN_TOOLS
 
 MAX_DESCRIPTION = 100_000
 MAX_INPUT = 100_000
+MAX_METADATA = 64 * 1024
 MAX_ITERATIONS_LIMIT = 1000
 REPLAY_PAGE = 500
 
@@ -45,6 +51,17 @@ REPLAY_PAGE = 500
 class ProviderListing:
     info: ProviderInfo
     models_count: int
+
+
+@dataclasses.dataclass
+class CodelabSession:
+    session: SessionRecord
+    user_id: str
+    metadata: dict[str, Any]
+
+    @property
+    def last_activity(self) -> str:
+        return self.session.updated_at
 
 
 @dataclasses.dataclass
@@ -74,6 +91,7 @@ class AgentService:
         *,
         workspaces_dir: pathlib.Path,
         clock: Clock = utc_now,
+        switcher: AgentSwitcher | None = None,
     ):
         self._repo = repository
         self._sessions = sessions
@@ -83,6 +101,7 @@ class AgentService:
         self._config = config
         self._workspaces = workspaces_dir
         self._clock = clock
+        self._switcher = switcher
 
     def _now(self) -> str:
         return iso(self._clock())
@@ -161,11 +180,19 @@ class AgentService:
         max_iterations: int = 0,
         tools: list[str] | None = None,
         context: dict[str, str] | None = None,
+        agent_type: str = "",
+        history: list[dict[str, Any]] | None = None,
     ) -> TaskRecord:
+        """Creates a task and starts its run. `history` (codelab messages) is
+        the conversation so far, without system prompt and new message."""
         if not description.strip():
             raise ValidationFailed("description is required", fields={"description": "required"})
         if len(description) > MAX_DESCRIPTION:
             raise ValidationFailed(f"description is longer than {MAX_DESCRIPTION} characters", fields={"description": "too long"})
+        if agent_type and agent_type not in AGENT_TYPES_BY_NAME:
+            raise ValidationFailed(
+                f"agent_type must be one of {', '.join(AGENT_TYPES_BY_NAME)}", fields={"agent_type": "unknown agent type"}
+            )
         if not 0 <= max_iterations <= MAX_ITERATIONS_LIMIT:
             raise ValidationFailed(
                 f"max_iterations must be between 1 and {MAX_ITERATIONS_LIMIT}", fields={"max_iterations": "out of range"}
@@ -192,9 +219,17 @@ class AgentService:
             run_mode=run_mode,
             tools=[t for t in (tools or []) if t in BUILTIN_TOOLS],
             context=dict(context or {}),
+            agent_type=agent_type or "coder",
             base_commit=await head_commit(directory),
         )
-        await self._repo.create_task(task, [])
+        messages: list[dict[str, Any]] = []
+        if history is not None:
+            messages = [
+                ChatMessage("system", system_prompt(task.agent_type, directory)).to_dict(),
+                *history,
+                ChatMessage("user", description).to_dict(),
+            ]
+        await self._repo.create_task(task, messages)
         await self._runner.emit(task.task_id, "status", status=ACCEPTED, message="Task accepted")
         self._runner.submit(task.task_id)
         # Let the run take its slot, so the answer says `running` (or `queued`).
@@ -308,6 +343,128 @@ class AgentService:
         self._runner.wake(task_id)
         return resolved
 
+    # Multi-agent sessions
+
+    @property
+    def switcher(self) -> AgentSwitcher:
+        if self._switcher is None:
+            raise RuntimeError("AgentService was built without an AgentSwitcher")
+        return self._switcher
+
+    async def current_agent(self, session_id: str, *, scope: str | None = None) -> SessionAgentRecord:
+        await self._sessions.get_session(session_id, scope=scope)
+        return await self.switcher.current(session_id)
+
+    # Codelab sessions (`/api/v1/sessions`)
+
+    async def create_codelab_session(self, user_id: str, metadata: dict[str, Any], *, owner: str | None = None) -> CodelabSession:
+        """A session for `user_id`; `metadata.project_path` (optional) is the
+        project directory its agents work in."""
+        if not user_id.strip():
+            raise ValidationFailed("user_id is required", fields={"user_id": "required"})
+        if len(user_id) > 256:
+            raise ValidationFailed("user_id is longer than 256 characters", fields={"user_id": "too long"})
+        if len(json.dumps(metadata, ensure_ascii=False)) > MAX_METADATA:
+            raise PayloadTooLarge(f"metadata is larger than {MAX_METADATA} bytes as JSON")
+        project_path = metadata.get("project_path")
+        directory = project_path
+        if project_path is None:
+            # Agents need somewhere to work: a fresh repository of its own.
+            workspace = self._workspaces / uuid.uuid4().hex
+            workspace.mkdir(parents=True)
+            directory = str(workspace)
+            await git_output(directory, "init", "-q")
+        else:
+            if not isinstance(project_path, str):
+                raise ValidationFailed("metadata.project_path must be a string", fields={"metadata.project_path": "must be a string"})
+            try:
+                self._check_directory(project_path)
+            except ValidationFailed as error:
+                raise ValidationFailed(
+                    error.detail.replace("working_directory", "metadata.project_path"),
+                    fields={"metadata.project_path": next(iter(error.fields.values()), "invalid")},
+                ) from None
+        session = await self._sessions.create_session(
+            str(uuid.uuid4()), f"codelab session of {user_id}"[:256], project_dir=directory, agent_name=self._config.default_agent, owner=owner
+        )
+        await self.switcher.repository.put_profile(session.session_id, user_id, metadata)
+        return CodelabSession(session, user_id, metadata)
+
+    async def get_codelab_session(self, session_id: str, *, scope: str | None = None) -> CodelabSession:
+        session = await self._sessions.get_session(session_id, scope=scope)
+        profile = await self.switcher.repository.get_profile(session_id)
+        user_id, metadata = profile if profile else (session.owner_id or "", {})
+        return CodelabSession(session, user_id, metadata)
+
+    async def delete_codelab_session(self, session_id: str, *, scope: str | None = None) -> None:
+        """Stops the session's runs, then deletes it with its tasks, events
+        and agent history."""
+        await self._sessions.get_session(session_id, scope=scope)
+        for task in await self._repo.list_tasks(session_id):
+            if task.status not in TERMINAL_STATUSES:
+                await self.stop_task(task.task_id)
+        await self._sessions.delete_session(session_id, scope=scope)
+
+    # Codelab message stream (`POST /agent/message/stream`)
+
+    async def send_message(
+        self,
+        session_id: str,
+        message_type: str,
+        content: str,
+        agent_type: str = "",
+        *,
+        owner: str,
+        scope: str | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Runs one message of a multi-agent session and yields its codelab
+        stream events (`agent_switched`, `assistant_message`, `tool_call`,
+        `tool_result`, `approval_required`, `error`, `done`).
+
+        `user_message` runs `content` with the session's current agent (the
+        orchestrator may switch on its own); `switch_agent` switches to
+        `agent_type` first and then runs `content`, if any. Everything is
+        checked before the first event, so bad input is a plain error."""
+        if message_type not in MESSAGE_TYPES:
+            raise InvalidArgument(
+                f"message.type must be one of {', '.join(MESSAGE_TYPES)}; got {message_type!r}"
+                + (" (not supported yet)" if message_type in UNSUPPORTED_MESSAGE_TYPES else ""),
+                code="INVALID_MESSAGE_TYPE",
+            )
+        if len(content) > MAX_DESCRIPTION:
+            raise PayloadTooLarge(f"message.content is longer than {MAX_DESCRIPTION} characters", code="CONTEXT_TOO_LARGE")
+        if message_type == "user_message" and not content.strip():
+            raise InvalidArgument("message.content is required for a user_message")
+        if message_type == "switch_agent":
+            if not agent_type:
+                raise InvalidArgument("message.agent_type is required for switch_agent")
+            check_agent_type(agent_type)
+        await self._sessions.get_session(session_id, scope=scope)
+        tasks = await self._repo.list_tasks(session_id)
+        busy = [t for t in tasks if t.status not in TERMINAL_STATUSES]
+        if busy:
+            raise Conflict(
+                f"session {session_id} is still running task {busy[0].task_id}; send the next message after its `done` event",
+                code="SESSION_BUSY",
+            )
+        if message_type == "switch_agent":
+            state = await self.switcher.switch(session_id, agent_type, "User requested agent switch")
+            last = state.history[-1]
+            yield {"type": "agent_switched", "from_agent": last.from_agent, "to_agent": last.to_agent, "reason": last.reason}
+            if not content.strip():
+                yield {"type": "done", "session_id": session_id}
+                return
+        current = await self.switcher.current_agent(session_id)
+        history: list[dict[str, Any]] = []
+        finished = [t for t in tasks if t.status == "completed"]
+        if finished:
+            # The conversation goes on from the last finished run.
+            history = [m for m in await self._repo.list_messages(finished[-1].task_id) if m.get("role") != "system"]
+        task = await self.create_task(session_id, content, owner=owner, agent_type=current, history=history)
+        async for event in self.watch(task.task_id):
+            for converted in stream_events(event):
+                yield converted
+
     # Artifacts
 
     async def list_artifacts(self, task_id: str) -> list[ArtifactRecord]:
@@ -369,6 +526,55 @@ class AgentService:
                         return
         finally:
             subscription.close()
+
+
+MESSAGE_TYPES = ("user_message", "switch_agent")
+UNSUPPORTED_MESSAGE_TYPES = ("tool_result", "hitl_decision", "plan_decision")
+
+
+def stream_events(event: TaskEventRecord) -> list[dict[str, Any]]:
+    """A run event as codelab stream events."""
+    body = event.body
+    task_id = event.task_id
+    if event.type == "token":
+        return [{"type": "assistant_message", "token": body.get("content", ""), "is_final": False, "task_id": task_id}]
+    if event.type == "tool_call":
+        return [{"type": "tool_call", "call_id": body.get("call_id", ""), "tool_name": body.get("tool", ""), "arguments": body.get("input") or {}, "task_id": task_id}]
+    if event.type == "tool_result":
+        out = {
+            "type": "tool_result",
+            "call_id": body.get("call_id", ""),
+            "tool_name": body.get("tool", ""),
+            "result": body.get("output", ""),
+            "success": bool(body.get("success")),
+            "task_id": task_id,
+        }
+        if body.get("code"):
+            out["code"] = body["code"]
+        return [out]
+    if event.type == "agent_switched":
+        return [{"type": "agent_switched", "from_agent": body["from_agent"], "to_agent": body["to_agent"], "reason": body["reason"], "task_id": task_id}]
+    if event.type == "approval_required":
+        approval = body.get("approval") or {}
+        return [
+            {
+                "type": "approval_required",
+                "call_id": body.get("call_id", ""),
+                "tool_name": body.get("tool", ""),
+                "arguments": body.get("input") or {},
+                "reason": approval.get("reason", ""),
+                "approval_id": approval.get("id", ""),
+                "task_id": task_id,
+            }
+        ]
+    if event.type == "error":
+        return [{"type": "error", "error": body.get("error", ""), "code": body.get("code", "ERROR"), "task_id": task_id}]
+    if _is_terminal(event):
+        ended = [{"type": "done", "status": body["status"], "task_id": task_id}]
+        if body["status"] == "completed":
+            ended.insert(0, {"type": "assistant_message", "token": "", "is_final": True, "task_id": task_id})
+        return ended
+    return []
 
 
 def _is_terminal(event: TaskEventRecord) -> bool:

@@ -16,7 +16,10 @@ from agent_runtime.agents.convert import (
     event_to_proto,
     task_to_proto,
 )
+from agent_runtime.agents.catalog import AGENT_TYPES, AGENT_TYPES_BY_NAME
 from agent_runtime.agents.idempotency import IdempotencyKeys
+from agent_runtime.errors import DomainError
+from agent_runtime.identity.ownership import new_owner, owner_scope
 from agent_runtime.agents.service import AgentService, ProjectSessionView
 from agent_runtime.identity.ownership import new_owner, owner_scope
 from agent_runtime.interceptors import metadata_value
@@ -177,6 +180,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 model=request.model,
                 run_mode=request.run_mode,
                 max_iterations=request.max_iterations,
+                agent_type=request.agent_type,
             )
             message = task_to_proto(task)
             # The creation answer shows id, description, status, created_at.
@@ -247,3 +251,79 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         await self._agents.check_access(request.task_id, current_principal.get())
         async for event in self._agents.watch(request.task_id, request.after_sequence):
             yield event_to_proto(event)
+
+    # Multi-agent sessions
+
+    async def ListAgents(self, request: pb.ListAgentsRequest, context) -> pb.ListAgentsResponse:
+        return pb.ListAgentsResponse(
+            agents=[
+                pb.AgentInfo(type=a.type, name=a.name, description=a.description, emoji=a.emoji, tools=a.tools, restrictions=a.restrictions)
+                for a in AGENT_TYPES
+            ]
+        )
+
+    async def GetCurrentAgent(self, request: pb.GetCurrentAgentRequest, context) -> pb.GetCurrentAgentResponse:
+        state = await self._agents.current_agent(request.session_id, scope=owner_scope())
+
+        def ref(name: str) -> pb.AgentRef:
+            agent = AGENT_TYPES_BY_NAME[name]
+            return pb.AgentRef(type=agent.type, name=agent.name, emoji=agent.emoji)
+
+        response = pb.GetCurrentAgentResponse(
+            session_id=state.session_id,
+            current_agent=ref(state.current_agent),
+            switch_count=state.switch_count,
+            switch_history=[pb.AgentSwitch(from_agent=h.from_agent, to_agent=h.to_agent, reason=h.reason, timestamp=h.timestamp) for h in state.history],
+        )
+        if state.switched_at:
+            response.current_agent.switched_at = state.switched_at
+        if state.previous_agent:
+            response.previous_agent.CopyFrom(ref(state.previous_agent))
+        return response
+
+    # Codelab sessions
+
+    async def CreateCodelabSession(self, request: pb.CreateCodelabSessionRequest, context) -> pb.CreateCodelabSessionResponse:
+        metadata = json_format.MessageToDict(request.metadata) if request.HasField("metadata") else {}
+        created = await self._agents.create_codelab_session(request.user_id, metadata, owner=new_owner())
+        return pb.CreateCodelabSessionResponse(session_id=created.session.session_id, created_at=created.session.created_at)
+
+    async def GetCodelabSession(self, request: pb.GetCodelabSessionRequest, context) -> pb.CodelabSession:
+        found = await self._agents.get_codelab_session(request.session_id, scope=owner_scope())
+        message = pb.CodelabSession(
+            session_id=found.session.session_id,
+            user_id=found.user_id,
+            created_at=found.session.created_at,
+            last_activity=found.last_activity,
+        )
+        # Always present, `{}` when the client gave none.
+        message.metadata.SetInParent()
+        message.metadata.update(found.metadata)
+        return message
+
+    async def DeleteCodelabSession(self, request: pb.DeleteCodelabSessionRequest, context) -> pb.DeleteCodelabSessionResponse:
+        await self._agents.delete_codelab_session(request.session_id, scope=owner_scope())
+        return pb.DeleteCodelabSessionResponse(status="deleted")
+
+    async def SendAgentMessage(self, request: pb.SendAgentMessageRequest, context) -> AsyncIterator[pb.AgentStreamEvent]:
+        principal = current_principal.get()
+        events = self._agents.send_message(
+            request.session_id,
+            request.message.type,
+            request.message.content,
+            request.message.agent_type,
+            owner=principal.subject,
+            scope=owner_scope(principal),
+        )
+        started = False
+        try:
+            async for event in events:
+                started = True
+                yield json_format.ParseDict(event, pb.AgentStreamEvent())
+        except DomainError as error:
+            if not started:
+                raise
+            # Mid-stream, a gRPC error reaches SSE clients as a silent end:
+            # say it in-band.
+            yield pb.AgentStreamEvent(type="error", error=error.detail, code=error.code)
+            yield pb.AgentStreamEvent(type="done", status="failed", session_id=request.session_id)

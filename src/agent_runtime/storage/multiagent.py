@@ -1,0 +1,107 @@
+"""Storage of multi-agent sessions: each session's current agent and its
+switch history (migration 0006)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any, Protocol
+
+from agent_runtime.storage.database import Database
+
+
+@dataclasses.dataclass
+class AgentSwitchRecord:
+    from_agent: str
+    to_agent: str
+    reason: str
+    timestamp: str
+    task_id: str | None = None
+
+
+@dataclasses.dataclass
+class SessionAgentRecord:
+    session_id: str
+    current_agent: str
+    previous_agent: str | None
+    switched_at: str | None
+    switch_count: int
+    history: list[AgentSwitchRecord]
+
+
+class SwitchLimitReached(Exception):
+    """The session already made the most switches it may."""
+
+
+class AgentSwitchRepository(Protocol):
+    async def get(self, session_id: str) -> SessionAgentRecord | None: ...
+    async def switch(
+        self, session_id: str, default_agent: str, switch: AgentSwitchRecord, max_switches: int
+    ) -> SessionAgentRecord: ...
+    async def put_profile(self, session_id: str, user_id: str, metadata: dict[str, Any]) -> None: ...
+    async def get_profile(self, session_id: str) -> tuple[str, dict[str, Any]] | None: ...
+
+
+class SqliteAgentSwitchRepository:
+    def __init__(self, database: Database):
+        self._db = database
+
+    async def get(self, session_id: str) -> SessionAgentRecord | None:
+        row = await self._db.fetch_one(
+            "SELECT current_agent, previous_agent, switched_at, switch_count FROM session_agents WHERE session_id = ?",
+            (session_id,),
+        )
+        if row is None:
+            return None
+        rows = await self._db.fetch_all(
+            "SELECT from_agent, to_agent, reason, timestamp, task_id FROM agent_switches WHERE session_id = ? ORDER BY position",
+            (session_id,),
+        )
+        history = [AgentSwitchRecord(r["from_agent"], r["to_agent"], r["reason"], r["timestamp"], r["task_id"]) for r in rows]
+        return SessionAgentRecord(session_id, row["current_agent"], row["previous_agent"], row["switched_at"], row["switch_count"], history)
+
+    async def switch(
+        self, session_id: str, default_agent: str, switch: AgentSwitchRecord, max_switches: int
+    ) -> SessionAgentRecord:
+        """Records one switch atomically: the count is checked against
+        `max_switches` in the same transaction, so concurrent switches cannot
+        pass the limit. When the switch names a task, its agent type changes
+        with it. An empty `switch.from_agent` is filled in from the stored
+        state (a run passes its own agent)."""
+        async with self._db.transaction() as tx:
+            row = await tx.fetch_one("SELECT current_agent, switch_count FROM session_agents WHERE session_id = ?", (session_id,))
+            current = row["current_agent"] if row else default_agent
+            count = row["switch_count"] if row else 0
+            if count >= max_switches:
+                raise SwitchLimitReached()
+            switch.from_agent = switch.from_agent or current
+            await tx.execute(
+                "INSERT INTO session_agents (session_id, current_agent, previous_agent, switched_at, switch_count)"
+                " VALUES (?, ?, ?, ?, 1) ON CONFLICT (session_id) DO UPDATE SET current_agent = excluded.current_agent,"
+                " previous_agent = excluded.previous_agent, switched_at = excluded.switched_at,"
+                " switch_count = session_agents.switch_count + 1",
+                (session_id, switch.to_agent, switch.from_agent, switch.timestamp),
+            )
+            await tx.execute(
+                "INSERT INTO agent_switches (session_id, position, from_agent, to_agent, reason, task_id, timestamp)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (session_id, count, switch.from_agent, switch.to_agent, switch.reason, switch.task_id, switch.timestamp),
+            )
+            if switch.task_id:
+                await tx.execute("UPDATE agent_tasks SET agent_type = ? WHERE task_id = ?", (switch.to_agent, switch.task_id))
+        record = await self.get(session_id)
+        assert record is not None
+        return record
+
+    # Codelab session profiles
+
+    async def put_profile(self, session_id: str, user_id: str, metadata: dict[str, Any]) -> None:
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO session_profiles (session_id, user_id, metadata) VALUES (?, ?, ?)",
+                (session_id, user_id, json.dumps(metadata, ensure_ascii=False)),
+            )
+
+    async def get_profile(self, session_id: str) -> tuple[str, dict[str, Any]] | None:
+        row = await self._db.fetch_one("SELECT user_id, metadata FROM session_profiles WHERE session_id = ?", (session_id,))
+        return (row["user_id"], json.loads(row["metadata"])) if row else None
