@@ -397,3 +397,16 @@ def test_settings_from_environment(monkeypatch):
     assert settings.internal_auth_token == "from-env-token"
     assert (settings.rate_limit_authenticated, settings.rate_limit_unauthenticated) == (7, 2)
     assert settings.allow_registration is False
+
+
+async def test_users_cannot_pick_a_working_directory_without_project_roots(http, tmp_path):
+    """Agent tools act inside the session's directory with the server's
+    rights: without PROJECT_ROOTS only administrators choose it."""
+    _, token = await new_user(http, "workdir")
+    refused = await http.post("/api/sessions", json={"name": "x", "working_directory": str(tmp_path)}, headers=bearer(token))
+    assert_error(refused, 403, "FORBIDDEN")
+    assert "PROJECT_ROOTS" in refused.json()["detail"]
+    allowed = await http.post(
+        "/api/sessions", json={"name": "x", "working_directory": str(tmp_path)}, headers={"x-api-key": TEST_API_KEY}
+    )
+    assert allowed.status_code == 200, allowed.text

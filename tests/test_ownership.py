@@ -4,7 +4,9 @@ through Envoy, gRPC, the /ws feed); administrator credentials see all."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import pathlib
 import uuid
 
 import grpc
@@ -13,6 +15,7 @@ import pytest_asyncio
 import websockets
 
 from agentruntime.v1 import session_pb2, session_pb2_grpc
+from agent_runtime.agents.config import AgentsConfig
 from agent_runtime.errors import NotFound, PermissionDenied
 from agent_runtime.identity.ownership import check_visible, new_owner, owner_scope, require_admin, visible
 from agent_runtime.interceptors.auth import ANONYMOUS, Principal
@@ -28,7 +31,10 @@ def new_id(tag: str) -> str:
 
 @pytest_asyncio.fixture(scope="module")
 async def runtime(tmp_path_factory):
-    settings = identity_settings(tmp_path_factory.mktemp("owners"))
+    projects = tmp_path_factory.mktemp("projects")
+    settings = identity_settings(
+        tmp_path_factory.mktemp("owners"), agents=dataclasses.replace(AgentsConfig(), project_roots=(str(projects),))
+    )
     async with running(settings) as started:
         yield started
 
@@ -194,10 +200,12 @@ def test_ownership_helpers():
     require_admin("Deleting users", admin)
 
 
-async def test_project_sessions_and_their_tasks_are_owned(http, users, tmp_path):
+async def test_project_sessions_and_their_tasks_are_owned(http, users, runtime):
     """mini-devin `/api/sessions`: the same rule as `/sessions`."""
     alice, bob = users["alice"], users["bob"]
-    created = await http.post("/api/sessions", json={"name": "Alice's project", "working_directory": str(tmp_path)}, headers=alice)
+    project = pathlib.Path(runtime.settings.agents.project_roots[0]) / "alice"
+    project.mkdir()
+    created = await http.post("/api/sessions", json={"name": "Alice's project", "working_directory": str(project)}, headers=alice)
     assert created.status_code == 200, created.text
     session_id = created.json()["id"]
     assert (await http.get(f"/api/sessions/{session_id}", headers=alice)).status_code == 200
@@ -213,3 +221,9 @@ async def test_project_sessions_and_their_tasks_are_owned(http, users, tmp_path)
     assert session_id not in [s["id"] for s in listed]
     assert session_id in [s["id"] for s in (await http.get("/api/sessions", headers=alice)).json()]
     assert session_id in [s["id"] for s in (await http.get("/api/sessions", headers=ADMIN)).json()]
+
+
+async def test_users_choose_working_directories_only_under_project_roots(http, users, runtime, tmp_path):
+    outside = await http.post("/api/sessions", json={"name": "x", "working_directory": str(tmp_path)}, headers=users["alice"])
+    assert outside.status_code == 422, outside.text
+    assert "PROJECT_ROOTS" in outside.json()["detail"]

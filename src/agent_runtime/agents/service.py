@@ -29,7 +29,7 @@ from agent_runtime.llm.base import ChatMessage
 from agent_runtime.agents.switching import AgentSwitcher, agent_type as check_agent_type
 from agent_runtime.storage.multiagent import SessionAgentRecord
 from agent_runtime.clock import Clock, iso, utc_now
-from agent_runtime.errors import Conflict, InvalidArgument, NotFound, PayloadTooLarge, ValidationFailed
+from agent_runtime.errors import Conflict, InvalidArgument, NotFound, PayloadTooLarge, PermissionDenied, ValidationFailed
 from agent_runtime.events.bus import EventBus
 from agent_runtime.identity.ownership import owner_scope
 from agent_runtime.interceptors.auth import Principal
@@ -119,7 +119,9 @@ class AgentService:
 
     # Project sessions
 
-    def _check_directory(self, working_directory: str) -> str:
+    def _check_directory(self, working_directory: str, *, owner: str | None = None) -> str:
+        """The real path of a directory agents may work in. `owner`: the user
+        who chooses it (None: an administrator)."""
         if not working_directory:
             raise ValidationFailed("working_directory is required", fields={"working_directory": "required"})
         if "\x00" in working_directory or not os.path.isabs(working_directory):
@@ -133,6 +135,13 @@ class AgentService:
                 fields={"working_directory": "must be an existing directory"},
             )
         roots = [os.path.realpath(root) for root in self._config.project_roots]
+        if not roots and owner is not None:
+            # Tools run with the server's rights inside this directory: a
+            # user may pick one only where the operator allowed (PROJECT_ROOTS).
+            raise PermissionDenied(
+                "Choosing working_directory with a user credential needs PROJECT_ROOTS on the server; "
+                "ask the operator to set it, or use an administrator credential"
+            )
         if roots and not any(real == root or real.startswith(root + os.sep) for root in roots):
             raise ValidationFailed(
                 f"working_directory must lie under one of PROJECT_ROOTS ({', '.join(self._config.project_roots)})",
@@ -143,7 +152,7 @@ class AgentService:
     async def create_project_session(self, name: str, working_directory: str, *, owner: str | None = None) -> ProjectSessionView:
         if not name.strip():
             raise ValidationFailed("name is required", fields={"name": "required"})
-        self._check_directory(working_directory)
+        self._check_directory(working_directory, owner=owner)
         session = await self._sessions.create_session(
             str(uuid.uuid4()), name, project_dir=working_directory, agent_name="coder", owner=owner
         )
@@ -250,7 +259,7 @@ class AgentService:
             raise InvalidArgument("prompt is required: say what the agent should do")
         directory = context.get("working_directory") or context.get("project_dir") or self._config.default_workspace
         if directory:
-            self._check_directory(directory)
+            self._check_directory(directory, owner=session_owner)
         else:
             workspace = self._workspaces / uuid.uuid4().hex
             workspace.mkdir(parents=True)
@@ -378,7 +387,7 @@ class AgentService:
             if not isinstance(project_path, str):
                 raise ValidationFailed("metadata.project_path must be a string", fields={"metadata.project_path": "must be a string"})
             try:
-                self._check_directory(project_path)
+                self._check_directory(project_path, owner=owner)
             except ValidationFailed as error:
                 raise ValidationFailed(
                     error.detail.replace("working_directory", "metadata.project_path"),
