@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import dataclasses
 import errno
+import functools
 import pathlib
 import signal
 import socket
@@ -55,6 +56,7 @@ from agent_runtime.llm.registry import ProviderRegistry
 from agent_runtime.logs import configure_logging
 from agent_runtime.ml import inference as ml_inference
 from agent_runtime.ml.service import MLService
+from agent_runtime.ml.remote import remote_models
 from agent_runtime.ml.servicer import MLServicer
 from agent_runtime.sessions.service import SessionService
 from agent_runtime.sessions.servicer import SessionServicer
@@ -194,8 +196,9 @@ async def start_runtime(settings: Settings) -> Runtime:
     ml_inference.set_default(ml_inference.LocalInference(ml.locate))
     agent_repository = SqliteAgentRepository(database)
     llm_registry = ProviderRegistry.from_config(settings.agents)
+    ml.remote_models = functools.partial(remote_models, llm_registry)
     # Registered MLX models as the `mlx` provider (see llm/mlx_provider.py).
-    mlx_provider = MLXProvider(ml.list_models, ml_inference.stream_chat)
+    mlx_provider = MLXProvider(ml.list_local_models, ml_inference.stream_chat)
     ml.model_listeners.append(mlx_provider.model_registered)
     await mlx_provider.refresh()
     llm_registry.add(mlx_provider)

@@ -9,6 +9,10 @@ FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 JOB_STATUSES = ("created", "queued", "running", "succeeded", "failed", "cancelled")
 
 
+# Kind of the models that a remote LLM provider serves (listed, not stored).
+REMOTE = "remote"
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelRecord:
     id: str
@@ -16,7 +20,7 @@ class ModelRecord:
     version: str
     description: str
     parameters: dict[str, float]
-    kind: str  # "mlx" or "fine_tuned"
+    kind: str  # "mlx", "fine_tuned" or REMOTE
     path: str
     adapter_path: str | None
     base_model_id: str | None

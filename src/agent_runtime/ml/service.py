@@ -7,7 +7,7 @@ import os
 import pathlib
 import secrets
 import time
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import structlog
 
@@ -20,7 +20,7 @@ from agent_runtime.ml import files as jsonl
 from agent_runtime.ml import registry
 from agent_runtime.ml.inference import ModelLocation
 from agent_runtime.ml.jobs import JobRunner
-from agent_runtime.ml.models import FINAL_STATUSES, FileRecord, JobEvent, JobRecord, ModelRecord
+from agent_runtime.ml.models import FINAL_STATUSES, REMOTE, FileRecord, JobEvent, JobRecord, ModelRecord
 from agent_runtime.storage.ml import MLRepository
 
 log = structlog.get_logger(__name__)
@@ -75,6 +75,9 @@ class MLService:
         # Called with a model id whenever a model is registered (the `mlx`
         # LLM provider's list of usable models).
         self.model_listeners: list[Callable[[str], None]] = []
+        # The remote LLM providers' models, listed beside the local ones
+        # (set by the server once the provider registry exists).
+        self.remote_models: Callable[[], Awaitable[list[ModelRecord]]] | None = None
 
     async def start(self) -> None:
         for directory in (self.models_dir, self.files_dir, self.jobs_dir):
@@ -125,17 +128,36 @@ class MLService:
         return found
 
     async def list_models(self) -> list[ModelRecord]:
+        return await self.list_local_models() + await self._remote()
+
+    async def list_local_models(self) -> list[ModelRecord]:
+        """The registered MLX models and their fine-tuned descendants."""
         return await self._repo.list_models()
 
+    async def _remote(self) -> list[ModelRecord]:
+        if self.remote_models is None:
+            return []
+        try:
+            return await self.remote_models()
+        except Exception as error:  # noqa: BLE001 - a provider's outage must not hide local models
+            log.warning("ml.remote_models_failed", error=str(error))
+            return []
+
     async def get_model(self, model_id: str) -> ModelRecord:
-        model = await self._repo.get_model(model_id)
+        model = await self._repo.get_model(model_id) or next((m for m in await self._remote() if m.id == model_id), None)
         if model is None:
             raise NotFound(f"Model {model_id!r} not found", code="MODEL_NOT_FOUND")
         return model
 
+    async def _local_model(self, model_id: str) -> ModelRecord:
+        model = await self._repo.get_model(model_id)
+        if model is None:
+            raise NotFound(f"Model {model_id!r} is not a registered local model", code="MODEL_NOT_FOUND")
+        return model
+
     async def locate(self, model_id: str) -> ModelLocation:
         """Where a registered model's files are (the inference resolver)."""
-        model = await self.get_model(model_id)
+        model = await self._local_model(model_id)
         return ModelLocation(model.path, model.adapter_path)
 
     async def register_model(
@@ -178,7 +200,7 @@ class MLService:
         return model
 
     async def _register_fine_tuned(self, job: JobRecord, adapter_dir: pathlib.Path) -> str:
-        base = await self.get_model(job.model_id)
+        base = await self._local_model(job.model_id)
         model_id = f"{base.id}:{job.suffix}:{job.id}"
         now = iso(self._clock())
         await self._repo.upsert_model(
@@ -288,6 +310,8 @@ class MLService:
         if not training_file:
             raise InvalidArgument("training_file is required: upload a JSONL file to /ml-api/files/ first")
         model = await self.get_model(model_id)
+        if model.kind == REMOTE:
+            raise InvalidArgument(f"model {model_id!r} is served by a remote provider; fine-tune a local MLX model")
         if model.kind != "mlx":
             raise InvalidArgument(f"model {model_id!r} is a fine-tuned model; fine-tune its base {model.base_model_id!r}")
         training = await self.get_file(training_file, scope)
