@@ -35,3 +35,10 @@ async def wait_for(fetch, predicate, timeout: float = 10.0):
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting; last value: {value}")
         await asyncio.sleep(0.05)
+
+
+async def new_session(http, project, name: str = "Bug Fix Session") -> str:
+    """A mini-devin project session on `project`; returns its id."""
+    response = await http.post("/api/sessions", json={"name": name, "working_directory": str(project)})
+    assert response.status_code == 200, response.text
+    return response.json()["id"]

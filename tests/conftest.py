@@ -12,8 +12,10 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from agent_helpers import git_project
 from agent_runtime.config import Settings
 from agent_runtime.server import Runtime, free_port, start_runtime
+from llm_fakes import FakeOpenAI
 
 TEST_API_KEY = "test-api-key"
 
@@ -71,6 +73,19 @@ async def http(runtime) -> AsyncIterator[httpx.AsyncClient]:
 async def channel(runtime) -> AsyncIterator[grpc.aio.Channel]:
     async with grpc.aio.insecure_channel(runtime.grpc_target) as opened:
         yield opened
+
+
+@pytest_asyncio.fixture(scope="module")
+async def fake() -> AsyncIterator[FakeOpenAI]:
+    """A scripted OpenAI-format server (llm_fakes.py), one per module."""
+    async with FakeOpenAI() as started:
+        yield started
+
+
+@pytest.fixture
+def project(tmp_path) -> pathlib.Path:
+    """A small git repository for agent tasks to work in."""
+    return git_project(tmp_path / "project")
 
 
 def pytest_collection_modifyitems(items):

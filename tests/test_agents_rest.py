@@ -16,7 +16,7 @@ import websockets
 from agentruntime.v1 import agent_pb2, agent_pb2_grpc
 
 from agent_runtime.agents.config import AgentsConfig
-from agent_helpers import git_log, git_project, wait_for
+from agent_helpers import git_log, new_session, wait_for
 from conftest import TEST_API_KEY, grpc_metadata, http_client, make_settings, running
 from llm_fakes import Call, FakeAnthropic, FakeOpenAI, Reply
 
@@ -55,17 +55,6 @@ async def http(runtime):
 async def channel_agents(runtime):
     async with grpc.aio.insecure_channel(runtime.grpc_target) as opened:
         yield opened
-
-
-@pytest.fixture
-def project(tmp_path):
-    return git_project(tmp_path / "project")
-
-
-async def new_session(http, project) -> str:
-    response = await http.post("/api/sessions", json={"name": "Bug Fix Session", "working_directory": str(project)})
-    assert response.status_code == 200, response.text
-    return response.json()["id"]
 
 
 async def get_task(http, task_id):

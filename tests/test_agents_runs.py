@@ -14,15 +14,9 @@ from agent_runtime.errors import Conflict
 from agent_runtime.llm.base import ChatMessage, ToolCall
 from agent_helpers import git_project, wait_for
 from conftest import make_settings, running
-from llm_fakes import Call, FakeOpenAI, Reply
+from llm_fakes import Call, Reply
 
 TERMINAL = ("completed", "failed", "stopped")
-
-
-@pytest_asyncio.fixture(scope="module")
-async def fake():
-    async with FakeOpenAI() as started:
-        yield started
 
 
 @pytest_asyncio.fixture(scope="module")

@@ -16,9 +16,9 @@ from agentruntime.v1 import agent_pb2, agent_pb2_grpc, compute_pb2, compute_pb2_
 
 from agent_runtime.agents.config import AgentsConfig
 from agent_runtime.agents.runner import tools_for
-from agent_helpers import git_project, wait_for
+from agent_helpers import git_project, new_session, wait_for
 from conftest import grpc_metadata, http_client, make_settings, running
-from llm_fakes import Call, FakeOpenAI, Reply
+from llm_fakes import Call, Reply
 
 TERMINAL = ("completed", "failed", "stopped")
 
@@ -67,12 +67,6 @@ DOCUMENTED_AGENTS = [
 
 
 @pytest_asyncio.fixture(scope="module")
-async def fake():
-    async with FakeOpenAI() as started:
-        yield started
-
-
-@pytest_asyncio.fixture(scope="module")
 async def runtime(tmp_path_factory, fake):
     agents = dataclasses.replace(
         AgentsConfig(),
@@ -92,17 +86,6 @@ async def runtime(tmp_path_factory, fake):
 async def http(runtime):
     async with http_client(runtime) as client:
         yield client
-
-
-@pytest.fixture
-def project(tmp_path):
-    return git_project(tmp_path / "project")
-
-
-async def new_session(http, project) -> str:
-    response = await http.post("/api/sessions", json={"name": "multi", "working_directory": str(project)})
-    assert response.status_code == 200, response.text
-    return response.json()["id"]
 
 
 async def run_task(http, session_id, agent_type, description="do it"):

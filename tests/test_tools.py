@@ -14,23 +14,6 @@ from agent_runtime.tools.registry import run_tool
 from agent_runtime.tools.sandbox import Workspace
 
 
-def git_project(path):
-    path.mkdir()
-    (path / "README.md").write_text("# demo\nhello world\n")
-    (path / "src").mkdir()
-    (path / "src" / "app.py").write_text("def add(a, b):\n    return a + b\n")
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    subprocess.run(["git", "init", "-q"], cwd=path, check=True)
-    subprocess.run(["git", "add", "-A"], cwd=path, check=True)
-    subprocess.run(["git", "commit", "-qm", "init"], cwd=path, check=True, env=env)
-    return path
-
-
-@pytest.fixture
-def project(tmp_path):
-    return git_project(tmp_path / "project")
-
-
 @pytest.fixture
 def context(project):
     return ToolContext(Workspace(project), command_timeout=5, output_limit=4000, max_file_bytes=100_000)
