@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from google.api import httpbody_pb2
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
@@ -20,3 +21,9 @@ def message_to_dict(message: Message) -> dict[str, Any]:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def json_http_body(value: Any) -> httpbody_pb2.HttpBody:
+    """`value` as a JSON HttpBody: the REST bodies the transcoder cannot
+    print from a typed message (bare arrays, numbers where gRPC has strings)."""
+    return httpbody_pb2.HttpBody(content_type="application/json", data=dumps(value).encode())

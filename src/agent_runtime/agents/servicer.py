@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import AsyncIterator
 
 from google.api import httpbody_pb2
@@ -24,14 +23,9 @@ from agent_runtime.agents.service import AgentService, ProjectSessionView
 from agent_runtime.identity.ownership import new_owner, owner_scope
 from agent_runtime.interceptors import metadata_value
 from agent_runtime.interceptors.auth import current_principal
-from agent_runtime.jsonfmt import message_to_dict
+from agent_runtime.jsonfmt import json_http_body, message_to_dict
 
 IDEMPOTENCY_HEADER = "idempotency-key"
-
-
-def _json_body(values: list) -> httpbody_pb2.HttpBody:
-    data = json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode()
-    return httpbody_pb2.HttpBody(content_type="application/json", data=data)
 
 
 def _session_status(status: str) -> str:
@@ -157,7 +151,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     async def ListProjectSessionsJson(self, request, context) -> httpbody_pb2.HttpBody:
         views = await self._agents.list_project_sessions(scope=owner_scope())
-        return _json_body([_list_session_json(project_session_to_proto(v, listed=True)) for v in views])
+        return json_http_body([_list_session_json(project_session_to_proto(v, listed=True)) for v in views])
 
     async def GetProjectSession(self, request: pb.GetProjectSessionRequest, context) -> pb.ProjectSessionDetail:
         return project_session_detail(await self._agents.get_project_session(request.session_id, scope=owner_scope()))
@@ -194,7 +188,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     async def ListAgentTasksJson(self, request: pb.ListAgentTasksJsonRequest, context) -> httpbody_pb2.HttpBody:
         tasks = await self._agents.list_tasks(request.session_id, current_principal.get())
-        return _json_body([_list_task_json(task_to_proto(t)) for t in tasks])
+        return json_http_body([_list_task_json(task_to_proto(t)) for t in tasks])
 
     async def GetAgentTask(self, request: pb.GetAgentTaskRequest, context) -> pb.AgentTask:
         return task_to_proto(await self._agents.check_access(request.task_id, current_principal.get()))
@@ -238,7 +232,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     async def ListTaskArtifactsJson(self, request: pb.ListTaskArtifactsJsonRequest, context) -> httpbody_pb2.HttpBody:
         await self._agents.check_access(request.task_id, current_principal.get())
         artifacts = await self._agents.list_artifacts(request.task_id)
-        return _json_body([message_to_dict(artifact_to_proto(a)) for a in artifacts])
+        return json_http_body([message_to_dict(artifact_to_proto(a)) for a in artifacts])
 
     async def GetTaskArtifact(self, request: pb.GetTaskArtifactRequest, context) -> httpbody_pb2.HttpBody:
         await self._agents.check_access(request.task_id, current_principal.get())

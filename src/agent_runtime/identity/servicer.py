@@ -13,7 +13,7 @@ from agent_runtime.errors import PermissionDenied, Unauthenticated, ValidationFa
 from agent_runtime.identity.models import ApiKeyRecord, UserRecord
 from agent_runtime.identity.ownership import caller, new_owner, owner_scope
 from agent_runtime.identity.service import IdentityService
-from agent_runtime.jsonfmt import dumps, message_to_dict
+from agent_runtime.jsonfmt import json_http_body, message_to_dict
 
 # Latest expiry accepted for a key (year 9999 is the Timestamp maximum).
 _MAX_EXPIRY = dt.datetime(9999, 1, 1, tzinfo=dt.timezone.utc)
@@ -105,4 +105,4 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
     async def ListUsersJson(self, request, context) -> httpbody_pb2.HttpBody:
         users = [message_to_dict(u) for u in await self._users()]
-        return httpbody_pb2.HttpBody(content_type="application/json", data=dumps(users).encode())
+        return json_http_body(users)

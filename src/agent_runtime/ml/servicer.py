@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, AsyncIterator
 
 from google.api import httpbody_pb2
@@ -11,7 +10,7 @@ from google.protobuf import json_format
 from agentruntime.v1 import ml_pb2 as pb
 from agentruntime.v1 import ml_pb2_grpc
 from agent_runtime.identity.ownership import new_owner, owner_scope
-from agent_runtime.jsonfmt import dumps, message_to_dict
+from agent_runtime.jsonfmt import json_http_body, message_to_dict
 from agent_runtime.ml.models import FileRecord, JobEvent, JobRecord, ModelRecord
 from agent_runtime.ml.service import MLService
 
@@ -95,10 +94,6 @@ def event_to_proto(event: JobEvent) -> pb.FineTuningJobEvent:
     )
 
 
-def _json_body(value: Any) -> httpbody_pb2.HttpBody:
-    return httpbody_pb2.HttpBody(content_type="application/json", data=dumps(value).encode("utf-8"))
-
-
 def _hyperparameters(request) -> dict[str, Any]:
     if not request.HasField("hyperparameters"):
         return {}
@@ -116,13 +111,13 @@ class MLServicer(ml_pb2_grpc.MLServiceServicer):
         return pb.ListModelsResponse(models=[model_to_proto(m) for m in await self._ml.list_models()])
 
     async def ListModelsJson(self, request, context) -> httpbody_pb2.HttpBody:
-        return _json_body([model_to_json(m) for m in await self._ml.list_models()])
+        return json_http_body([model_to_json(m) for m in await self._ml.list_models()])
 
     async def GetModel(self, request, context) -> pb.GetModelResponse:
         return pb.GetModelResponse(model=model_to_proto(await self._ml.get_model(request.model_id)))
 
     async def GetModelJson(self, request, context) -> httpbody_pb2.HttpBody:
-        return _json_body(model_to_json(await self._ml.get_model(request.model_id)))
+        return json_http_body(model_to_json(await self._ml.get_model(request.model_id)))
 
     async def RegisterModel(self, request, context) -> pb.ModelDetail:
         parameters = json_format.MessageToDict(request.parameters) if request.HasField("parameters") else None
@@ -178,19 +173,19 @@ class MLServicer(ml_pb2_grpc.MLServiceServicer):
             owner=new_owner(),
             scope=owner_scope(),
         )
-        return _json_body(job_to_json(job))
+        return json_http_body(job_to_json(job))
 
     async def ListFineTuningJobs(self, request, context) -> pb.ListFineTuningJobsResponse:
         return pb.ListFineTuningJobsResponse(jobs=[job_to_proto(j) for j in await self._ml.list_jobs(owner_scope())])
 
     async def ListFineTuningJobsJson(self, request, context) -> httpbody_pb2.HttpBody:
-        return _json_body([job_to_json(j) for j in await self._ml.list_jobs(owner_scope())])
+        return json_http_body([job_to_json(j) for j in await self._ml.list_jobs(owner_scope())])
 
     async def GetFineTuningJob(self, request, context) -> pb.FineTuningJobResponse:
         return job_to_proto(await self._ml.get_job(request.job_id, owner_scope()))
 
     async def GetFineTuningJobJson(self, request, context) -> httpbody_pb2.HttpBody:
-        return _json_body(job_to_json(await self._ml.get_job(request.job_id, owner_scope())))
+        return json_http_body(job_to_json(await self._ml.get_job(request.job_id, owner_scope())))
 
     async def CancelFineTuningJob(self, request, context) -> pb.CancelFineTuningJobResponse:
         await self._ml.cancel_job(request.job_id, owner_scope())
