@@ -7,6 +7,10 @@ REST through Envoy vs the peer (autocannon: requests/s, p50, p99), direct
 gRPC unary calls, event ingest over the AppendEvents stream vs one call per
 event, and /ws fan-out latency to many subscribers. Every number that a goal
 is about is reported as a ratio against its baseline from this same run.
+Beside throughput it reports CPU time per request (our server + Envoy
+against the peer's process; our gRPC server against a bare grpc.aio server
+in bench/peers/bare_grpc.py), which is what bounds requests/s when the load
+generator shares the machine's cores.
 
     scripts/setup-venv dev bench && npm ci --prefix bench
     .venv/bin/python bench/run.py [--duration 10] [--write bench/RESULTS.md]
@@ -78,6 +82,46 @@ def process(command: list[str], env: dict[str, str], log: pathlib.Path, ready: s
             child.kill()
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time that these processes have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def with_descendants(pid: int) -> list[int]:
+    """`pid` and its children, recursively (our server runs Envoy as one)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        for task in pathlib.Path(f"/proc/{current}/task").iterdir():
+            pending += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+@contextlib.contextmanager
+def cpu_per_request(pids: list[int], result: dict):
+    """Adds `cpu_us`: CPU microseconds per request (result['requests'])
+    that `pids` used during the block."""
+    before = cpu_seconds(pids)
+    yield
+    result["cpu_us"] = (cpu_seconds(pids) - before) / max(1, result["requests"]) * 1e6
+
+
+def wait_for_probe(log: pathlib.Path, timeout: float = 120) -> None:
+    """Waits for the compute device probe's two start-up passes, which would
+    otherwise compete with the first load phases for the CPU."""
+    deadline = time.monotonic() + timeout
+    while log.read_text().count("compute.probed") < 2:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the server's compute probe did not finish")
+        time.sleep(0.2)
+
+
 def wait_for(url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -102,6 +146,7 @@ def autocannon(url: str, *, duration: int, connections: int, method: str = "GET"
         "p50": report["latency"]["p50"],
         "p99": report["latency"]["p99"],
         "non2xx": report["non2xx"] + report["errors"],
+        "requests": report["requests"]["total"],
     }
 
 
@@ -128,7 +173,12 @@ async def grpc_unary(target: str, duration: float, concurrency: int) -> dict:
         started = time.perf_counter()
         await asyncio.gather(*(loop() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return {"rps": len(latencies) / elapsed, "p50": percentile(latencies, 0.5) * 1000, "p99": percentile(latencies, 0.99) * 1000}
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50": percentile(latencies, 0.5) * 1000,
+        "p99": percentile(latencies, 0.99) * 1000,
+        "requests": len(latencies),
+    }
 
 
 def event_message(index: int) -> pb.Event:
@@ -244,10 +294,12 @@ def main() -> None:
     ]
     peer_command = [sys.executable, "-m", "uvicorn", "bench.peers.fastapi_sessions:app", "--port", str(peer_port), "--log-level", "warning"]
     try:
-        with process(server_command, SERVER_ENV, work / "runtime.log", ready="ready"), process(
+        with process(server_command, SERVER_ENV, work / "runtime.log", ready="ready") as server, process(
             peer_command, {"PEER_DATABASE": str(work / "peer.sqlite3"), "PEER_API_KEY": API_KEY}, work / "peer.log"
-        ):
+        ) as peer_process:
             wait_for(f"{peer}/health")
+            wait_for_probe(work / "runtime.log")
+            ours_pids = with_descendants(server.pid)
             seed(ours)
             seed(peer)
             for label, method, path, body in (
@@ -255,8 +307,11 @@ def main() -> None:
                 ("POST /sessions/{id}/events", "POST", "/sessions/bench/events", EVENT),
             ):
                 autocannon(ours + path, duration=2, connections=args.connections, method=method, body=body)  # warm-up
-                mine = autocannon(ours + path, duration=args.duration, connections=args.connections, method=method, body=body)
-                theirs = autocannon(peer + path, duration=args.duration, connections=args.connections, method=method, body=body)
+                mine, theirs = {}, {}
+                with cpu_per_request(ours_pids, mine):
+                    mine.update(autocannon(ours + path, duration=args.duration, connections=args.connections, method=method, body=body))
+                with cpu_per_request([peer_process.pid], theirs):
+                    theirs.update(autocannon(peer + path, duration=args.duration, connections=args.connections, method=method, body=body))
                 if mine["non2xx"] or theirs["non2xx"]:
                     raise RuntimeError(f"{label}: errors during load (ours {mine['non2xx']}, peer {theirs['non2xx']})")
                 rows.append((
@@ -269,12 +324,29 @@ def main() -> None:
                     f"p99 {theirs['p99'] / max(mine['p99'], 0.001):.2f}x lower" if mine["p99"] <= theirs["p99"]
                     else f"p99 {mine['p99'] / max(theirs['p99'], 0.001):.2f}x higher",
                 ))
-            unary = asyncio.run(grpc_unary(target, args.duration, args.connections))
+                rows.append((
+                    f"REST {label}: CPU µs per request",
+                    f"{mine['cpu_us']:.0f} (server + Envoy)", f"{theirs['cpu_us']:.0f} (FastAPI peer)",
+                    f"{mine['cpu_us'] / theirs['cpu_us']:.2f}x",
+                ))
+            unary: dict = {}
+            with cpu_per_request([server.pid], unary):
+                unary.update(asyncio.run(grpc_unary(target, args.duration, args.connections)))
             rest_get = next(r for r in rows if r[0].startswith("REST GET") and "requests/s" in r[0])
             rows.append((
                 "gRPC GetSession direct: calls/s (p50 / p99 ms)",
                 f"{unary['rps']:.0f} ({unary['p50']:.1f} / {unary['p99']:.1f})",
                 f"{rest_get[1]} (REST through Envoy)", f"{unary['rps'] / float(rest_get[1]):.2f}x",
+            ))
+            bare_port = free_port()
+            with process([sys.executable, str(ROOT / "bench" / "peers" / "bare_grpc.py"), str(bare_port)], {}, work / "bare.log", ready="ready") as bare:
+                floor: dict = {}
+                with cpu_per_request([bare.pid], floor):
+                    floor.update(asyncio.run(grpc_unary(f"127.0.0.1:{bare_port}", args.duration, args.connections)))
+            rows.append((
+                "gRPC GetSession direct: server CPU µs per call",
+                f"{unary['cpu_us']:.0f}", f"{floor['cpu_us']:.0f} (bare grpc.aio, {floor['rps']:.0f} calls/s)",
+                f"{unary['cpu_us'] / floor['cpu_us']:.2f}x",
             ))
             asyncio.run(_create_ingest_session(target))
             one_by_one = asyncio.run(ingest_unary(target, args.duration, args.connections))

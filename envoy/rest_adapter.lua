@@ -134,7 +134,12 @@ function envoy_on_response(handle)
       end
       return
     end
-    rewrite_status_body(handle, headers)
+    -- Only an error can need the fallback rewrite; reading the body of
+    -- every successful response would buffer it in Lua.
+    local status = headers:get(":status")
+    if status ~= nil and string.sub(status, 1, 1) ~= "2" then
+      rewrite_status_body(handle, headers)
+    end
     return
   end
   local status = headers:get("x-http-status")

@@ -10,8 +10,8 @@ import pytest_asyncio
 from google.rpc import error_details_pb2, status_pb2
 
 from agentruntime.v1 import session_pb2, session_pb2_grpc
-from agent_runtime.interceptors import auth
 from agent_runtime.sessions.service import SessionService
+from agent_runtime.sessions.servicer import SessionServicer
 from conftest import http_client, make_settings, running, grpc_metadata
 
 BROKEN_SESSION = "explodes"
@@ -27,14 +27,15 @@ async def runtime(tmp_path_factory):
             raise RuntimeError("disk on fire at /secret/path")
         return await original_get(self, session_id, **kwargs)
 
-    async def headers_first(self, behaviour, request, context, method, metadata):
+    original_get_rpc = SessionServicer.GetSession
+
+    async def headers_first(self, request, context):
         # A handler that sends its response headers before failing.
-        auth.current_principal.set(await self._admit(context, method, metadata))
         await context.send_initial_metadata((("x-early", "1"),))
-        return await behaviour(request, context)
+        return await original_get_rpc(self, request, context)
 
     patch.setattr(SessionService, "get_session", get_session)
-    patch.setattr(auth.AuthInterceptor, "around_unary", headers_first)
+    patch.setattr(SessionServicer, "GetSession", headers_first)
     try:
         async with running(make_settings(tmp_path_factory.mktemp("errors"))) as started:
             yield started

@@ -1,10 +1,16 @@
-"""structlog setup: one processor chain for structlog and stdlib records
-(grpc, aiosqlite), JSON lines when stderr is not a TTY."""
+"""structlog setup: JSON lines on stderr when it is not a TTY, console lines
+when it is. Our own loggers render straight to stderr; stdlib records (grpc,
+aiosqlite) go through the same processors via logging's ProcessorFormatter.
+
+Our loggers skip the stdlib path because the access log writes a line per
+call: through logging (LogRecord, handler, formatter) a line cost ~70 us,
+a measurable share of a ~1 ms GetSession (bench/RESULTS.md)."""
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
 
 import structlog
 
@@ -16,16 +22,43 @@ _SHARED_PROCESSORS: list = [
 ]
 
 
+class _StderrLogger:
+    """A named line writer. Reads sys.stderr at each write, so a redirected
+    stderr (pytest's capture, a daemon's log file) is honoured."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, name: str = ""):
+        self.name = name
+
+    def msg(self, message: str) -> None:
+        with self._lock:
+            stream = sys.stderr
+            stream.write(message + "\n")
+            stream.flush()
+
+    log = debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
+def _logger_factory(*args) -> _StderrLogger:
+    return _StderrLogger(args[0] if args else "")
+
+
 def configure_logging(debug: bool = False) -> None:
     renderer = (
         structlog.dev.ConsoleRenderer()
         if sys.stderr.isatty()
         else structlog.processors.JSONRenderer()
     )
+    level = logging.DEBUG if debug else logging.INFO
     structlog.configure(
-        processors=[*_SHARED_PROCESSORS, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[
+            *_SHARED_PROCESSORS,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        logger_factory=_logger_factory,
+        wrapper_class=structlog.make_filtering_bound_logger(level),
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(sys.stderr)
@@ -41,5 +74,5 @@ def configure_logging(debug: bool = False) -> None:
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    root.setLevel(level)
     logging.getLogger("aiosqlite").setLevel(logging.INFO if debug else logging.WARNING)

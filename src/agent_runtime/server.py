@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import dataclasses
 import errno
+import gc
 import functools
 import pathlib
 import signal
@@ -47,10 +48,8 @@ from agent_runtime.identity.ratelimit import RateLimiter
 from agent_runtime.identity.service import IdentityService
 from agent_runtime.identity.servicer import IdentityServicer
 from agent_runtime.identity.tokens import TokenIssuer, load_or_create_signing_key
-from agent_runtime.interceptors.auth import AuthInterceptor, CredentialAuthenticator, RateLimits
-from agent_runtime.interceptors.errors import ErrorMappingInterceptor
-from agent_runtime.interceptors.request_context import RequestContextInterceptor
-from agent_runtime.interceptors.validation import ValidationInterceptor
+from agent_runtime.interceptors.auth import Admission, CredentialAuthenticator, RateLimits
+from agent_runtime.interceptors.call import CallInterceptor
 from agent_runtime.llm.mlx_provider import MLXProvider
 from agent_runtime.llm.registry import ProviderRegistry
 from agent_runtime.logs import configure_logging
@@ -259,14 +258,13 @@ async def start_runtime(settings: Settings) -> Runtime:
 
     server = grpc.aio.server(
         interceptors=[
-            RequestContextInterceptor(),
-            ErrorMappingInterceptor(),
-            AuthInterceptor(
-                CredentialAuthenticator(settings, identity),
-                RateLimiter(settings.rate_limit_window_seconds),
-                RateLimits.from_settings(settings),
-            ),
-            ValidationInterceptor(),
+            CallInterceptor(
+                Admission(
+                    CredentialAuthenticator(settings, identity),
+                    RateLimiter(settings.rate_limit_window_seconds),
+                    RateLimits.from_settings(settings),
+                )
+            )
         ],
         options=[
             ("grpc.so_reuseport", 0),
@@ -373,6 +371,9 @@ async def wait_until_healthy(url: str, timeout: float) -> None:
 
 async def serve(settings: Settings) -> None:
     runtime = await start_runtime(settings)
+    # What start-up built lives as long as the process: keep it out of the
+    # collector's scans (full collections showed up at ~3% of a loaded server).
+    gc.freeze()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -1,4 +1,4 @@
-"""The auth check: one interceptor for every service. It resolves the
+"""The auth check of every call (interceptors/call.py). It resolves the
 caller's credential to a Principal (CredentialAuthenticator), applies the
 rate limit of that credential (else of the client IP), and sends the
 X-RateLimit-* headers with every response.
@@ -24,7 +24,7 @@ from typing import Protocol
 
 from agent_runtime.config import Settings, is_loopback
 from agent_runtime.errors import RateLimited, Unauthenticated
-from agent_runtime.interceptors import HandlerInterceptor, metadata_value, response_headers
+from agent_runtime.interceptors import metadata_value, response_headers
 
 # Methods anyone may call: health, service info, reflection, register and
 # log in. A credential sent to them still counts (rate limits) when valid.
@@ -124,9 +124,9 @@ def _peer_host(peer: str) -> str:
     return rest or peer
 
 
-def _matches(value: str, accepted: frozenset[str]) -> bool:
+def _matches(value: str, accepted: frozenset[bytes]) -> bool:
     encoded = value.encode("utf-8", "surrogatepass")
-    return any(hmac.compare_digest(encoded, candidate.encode()) for candidate in accepted)
+    return any(hmac.compare_digest(encoded, candidate) for candidate in accepted)
 
 
 class CredentialAuthenticator:
@@ -134,8 +134,8 @@ class CredentialAuthenticator:
     local clients when --allow-anonymous-local is on, else 401."""
 
     def __init__(self, settings: Settings, issued: IssuedCredentials | None = None):
-        self._keys = settings.accepted_api_keys()
-        self._service_tokens = settings.accepted_service_tokens()
+        self._keys = frozenset(key.encode() for key in settings.accepted_api_keys())
+        self._service_tokens = frozenset(token.encode() for token in settings.accepted_service_tokens())
         self._allow_anonymous_local = settings.allow_anonymous_local
         self._issued = issued
 
@@ -176,10 +176,6 @@ class CredentialAuthenticator:
         raise Unauthenticated("Invalid API key")
 
 
-# The foundation's name for it.
-ApiKeyAuthenticator = CredentialAuthenticator
-
-
 @dataclasses.dataclass(frozen=True)
 class RateLimits:
     """Requests per window for each kind of caller; 0 = no limit."""
@@ -205,15 +201,17 @@ def rate_bucket(principal: Principal, metadata, peer: str) -> str:
     return f"ip:{client_address(metadata, peer)}"
 
 
-class AuthInterceptor(HandlerInterceptor):
+class Admission:
+    """Who may make a call: the caller's Principal, or Unauthenticated /
+    RateLimited. Sets the call's rate-limit headers (response_headers)."""
+
     def __init__(self, authenticator: Authenticator, limiter=None, limits: RateLimits | None = None):
         self._authenticator = authenticator
         self._limiter = limiter
         self._limits = limits or RateLimits()
 
-    async def _admit(self, context, method: str, metadata) -> Principal:
+    async def admit(self, method: str, metadata, peer: str) -> Principal:
         response_headers.set(())
-        peer = context.peer()
         refusal: Unauthenticated | None = None
         try:
             principal = await self._authenticator.authenticate(metadata, peer)
@@ -238,31 +236,12 @@ class AuthInterceptor(HandlerInterceptor):
             raise refusal
         return principal
 
-    @staticmethod
-    async def _send_headers(context) -> None:
-        headers = response_headers.get()
-        if headers:
-            try:
-                await context.send_initial_metadata(headers)
-            except Exception:  # noqa: BLE001 - the handler already sent its own
-                pass
 
-    async def around_unary(self, behaviour, request, context, method, metadata):
-        current_principal.set(await self._admit(context, method, metadata))
-        response = await behaviour(request, context)
-        # Sent only on success: an error must stay a trailers-only response,
-        # whose trailers Envoy's Lua filter reads as headers (the error
-        # interceptor puts the rate-limit headers among those trailers).
-        await self._send_headers(context)
-        return response
-
-    async def around_stream(self, behaviour, request, context, method, metadata):
-        current_principal.set(await self._admit(context, method, metadata))
-        sent = False
-        async for response in behaviour(request, context):
-            if not sent:
-                await self._send_headers(context)
-                sent = True
-            yield response
-        if not sent:
-            await self._send_headers(context)
+async def send_response_headers(context) -> None:
+    """Sends the call's rate-limit headers as initial metadata."""
+    headers = response_headers.get()
+    if headers:
+        try:
+            await context.send_initial_metadata(headers)
+        except Exception:  # noqa: BLE001 - the handler already sent its own
+            pass

@@ -17,7 +17,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from agent_runtime.clock import iso, utc_now
 from agent_runtime.errors import DomainError
-from agent_runtime.interceptors import HandlerInterceptor, response_headers
+from agent_runtime.interceptors import response_headers
 
 log = structlog.get_logger(__name__)
 
@@ -64,34 +64,17 @@ def internal_error() -> DomainError:
     return DomainError("Internal server error; the server log has the details under this request id")
 
 
-class ErrorMappingInterceptor(HandlerInterceptor):
-    async def _abort(self, context, error: BaseException):
-        if isinstance(error, DomainError):
-            domain_error = error
-        else:
-            log.error("rpc.unhandled_error", exc_info=error)
-            domain_error = internal_error()
-        await context.abort_with_status(status_for(domain_error))
-
-    async def around_unary(self, behaviour, request, context, method, metadata):
-        try:
-            return await behaviour(request, context)
-        except (DomainError, Exception) as error:
-            if _is_abort(error):
-                raise
-            await self._abort(context, error)
-
-    async def around_stream(self, behaviour, request, context, method, metadata):
-        try:
-            async for response in behaviour(request, context):
-                yield response
-        except (DomainError, Exception) as error:
-            if _is_abort(error):
-                raise
-            await self._abort(context, error)
+async def abort_with_error_model(context, error: BaseException):
+    """Ends the call with the error model's status for `error`; anything
+    that is not a DomainError is logged and answered as INTERNAL_ERROR."""
+    if isinstance(error, DomainError):
+        domain_error = error
+    else:
+        log.error("rpc.unhandled_error", exc_info=error)
+        domain_error = internal_error()
+    await context.abort_with_status(status_for(domain_error))
 
 
-def _is_abort(error: BaseException) -> bool:
+def is_abort(error: BaseException) -> bool:
     # context.abort() raises this internal exception type; let it through.
     return type(error).__name__ == "AbortError"
-

@@ -9,7 +9,7 @@ import uuid
 import grpc
 import structlog
 
-from agent_runtime.interceptors import HandlerInterceptor, metadata_value
+from agent_runtime.interceptors import metadata_value
 
 log = structlog.get_logger("agent_runtime.access")
 
@@ -17,52 +17,27 @@ log = structlog.get_logger("agent_runtime.access")
 _QUIET_METHODS = ("/grpc.health.v1.Health/Check",)
 
 
-class RequestContextInterceptor(HandlerInterceptor):
-    def _begin(self, context, method: str, metadata) -> str:
-        """Binds the request id and returns the peer. The peer is read now:
-        reading it from a call that the client already cancelled crashes
-        grpcio (segfault in grpc_call_get_peer)."""
-        request_id = metadata_value(metadata, "x-request-id") or str(uuid.uuid4())
-        peer = context.peer()
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id, rpc=method)
-        context.set_trailing_metadata((("x-request-id", request_id),))
-        return peer
+def begin_call(context, method: str, metadata) -> str:
+    """Binds the request id and returns the peer. The peer is read now:
+    reading it from a call that the client already cancelled crashes
+    grpcio (segfault in grpc_call_get_peer)."""
+    request_id = metadata_value(metadata, "x-request-id") or str(uuid.uuid4())
+    peer = context.peer()
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id, rpc=method)
+    context.set_trailing_metadata((("x-request-id", request_id),))
+    return peer
 
-    def _done(self, context, method: str, peer: str, started: float, error: BaseException | None) -> None:
-        code = context.code() if hasattr(context, "code") else None
-        if code is None or isinstance(code, int):
-            code = grpc.StatusCode.UNKNOWN if error else grpc.StatusCode.OK
-        if code == grpc.StatusCode.OK and method in _QUIET_METHODS:
-            return
-        log.info(
-            "rpc.done",
-            code=code.name,
-            duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            peer=peer,
-        )
 
-    async def around_unary(self, behaviour, request, context, method, metadata):
-        peer = self._begin(context, method, metadata)
-        started = time.perf_counter()
-        error = None
-        try:
-            return await behaviour(request, context)
-        except BaseException as caught:
-            error = caught
-            raise
-        finally:
-            self._done(context, method, peer, started, error)
-
-    async def around_stream(self, behaviour, request, context, method, metadata):
-        peer = self._begin(context, method, metadata)
-        started = time.perf_counter()
-        error = None
-        try:
-            async for response in behaviour(request, context):
-                yield response
-        except BaseException as caught:
-            error = caught
-            raise
-        finally:
-            self._done(context, method, peer, started, error)
+def end_call(context, method: str, peer: str, started: float, error: BaseException | None) -> None:
+    code = context.code() if hasattr(context, "code") else None
+    if code is None or isinstance(code, int):
+        code = grpc.StatusCode.UNKNOWN if error else grpc.StatusCode.OK
+    if code == grpc.StatusCode.OK and method in _QUIET_METHODS:
+        return
+    log.info(
+        "rpc.done",
+        code=code.name,
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+        peer=peer,
+    )

@@ -1,5 +1,5 @@
 """Enforces the `field_rules` options of request messages (common.proto) on
-every call, before the handler runs, so the rules published in
+every call, before the handler runs (interceptors/call.py), so the rules published in
 openapi.json are the rules the server keeps. Domain classes still check
 what needs more than one field."""
 
@@ -13,7 +13,6 @@ from google.protobuf.message import Message
 
 from agentruntime.v1 import common_pb2
 from agent_runtime.errors import InvalidArgument
-from agent_runtime.interceptors import HandlerInterceptor
 
 FieldDescriptor = _descriptor.FieldDescriptor
 
@@ -66,16 +65,3 @@ def _check(name: str, value, rules: common_pb2.FieldRules, pattern: re.Pattern |
             fail(f"must be at least {rules.minimum}")
         if rules.HasField("maximum") and value > rules.maximum:
             fail(f"must be at most {rules.maximum}")
-
-
-class ValidationInterceptor(HandlerInterceptor):
-    async def around_unary(self, behaviour, request, context, method, metadata):
-        if isinstance(request, Message):
-            validate(request)
-        return await behaviour(request, context)
-
-    async def around_stream(self, behaviour, request, context, method, metadata):
-        if isinstance(request, Message):
-            validate(request)
-        async for response in behaviour(request, context):
-            yield response

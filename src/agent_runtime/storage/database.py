@@ -108,13 +108,14 @@ class Database:
             else:
                 await self.connection.execute("COMMIT")
 
+    # One trip to the connection's thread per read: execute + fetch + close
+    # as separate awaits cost three (each a thread wake-up and a loop wake-up).
     async def fetch_one(self, sql: str, parameters: tuple = ()) -> aiosqlite.Row | None:
-        async with self.connection.execute(sql, parameters) as cursor:
-            return await cursor.fetchone()
+        rows = await self.connection.execute_fetchall(sql, parameters)
+        return rows[0] if rows else None
 
     async def fetch_all(self, sql: str, parameters: tuple = ()) -> list[aiosqlite.Row]:
-        async with self.connection.execute(sql, parameters) as cursor:
-            return list(await cursor.fetchall())
+        return list(await self.connection.execute_fetchall(sql, parameters))
 
     async def ping(self) -> bool:
         try:
@@ -137,8 +138,8 @@ class _Transaction:
         return await self._connection.executemany(sql, rows)
 
     async def fetch_one(self, sql: str, parameters: tuple = ()) -> aiosqlite.Row | None:
-        async with self._connection.execute(sql, parameters) as cursor:
-            return await cursor.fetchone()
+        rows = await self._connection.execute_fetchall(sql, parameters)
+        return rows[0] if rows else None
 
     async def executescript_in_transaction(self, script: str) -> None:
         # executescript() would COMMIT first; run the statements one by one so
