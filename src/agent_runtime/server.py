@@ -27,11 +27,13 @@ from agentruntime.v1 import compute_pb2, compute_pb2_grpc, docs_pb2, docs_pb2_gr
 from agentruntime.v1 import identity_pb2, identity_pb2_grpc
 from agentruntime.v1 import ml_pb2, ml_pb2_grpc
 from agent_runtime import __version__
+from agent_runtime.agents.ai_tasks import AITaskService
 from agent_runtime.agents.idempotency import IdempotencyKeys
 from agent_runtime.agents.runner import AgentRunner
 from agent_runtime.agents.service import AgentService
 from agent_runtime.agents.servicer import AgentServicer
 from agent_runtime.agents.switching import AgentSwitcher
+from agent_runtime.compute.facts import SystemFacts
 from agent_runtime.compute.insights import InsightService, LLMInsightAnalyzer
 from agent_runtime.compute.metrics import MetricsCollector
 from agent_runtime.compute.registry import BackendRegistry
@@ -253,6 +255,14 @@ async def start_runtime(settings: Settings) -> Runtime:
         ai_tasks_processed=lambda: health_reporter.ai_tasks_processed(),
     )
     compute_metrics.start()
+    # Written by the configured LLM, else (or when it fails) deterministic.
+    insights = InsightService(compute_repository, LLMInsightAnalyzer(llm_registry))
+    ai_tasks = AITaskService(
+        llm_registry,
+        SystemFacts(compute, compute_metrics, insights).gather,
+        max_output_tokens=settings.agents.max_output_tokens,
+    )
+    health_reporter.ai_tasks_processed = lambda: ai_tasks.processed
     health_reporter.device_count = lambda: len(compute.registry.devices)
     health_reporter.active_tasks = lambda: compute.active_tasks
     health_reporter.gpu_utilization = lambda: compute_metrics.gpu_utilization
@@ -284,8 +294,8 @@ async def start_runtime(settings: Settings) -> Runtime:
             health_reporter,
             compute,
             compute_metrics,
-            # Written by the configured LLM, else (or when it fails) deterministic.
-            InsightService(compute_repository, LLMInsightAnalyzer(llm_registry)),
+            insights,
+            ai_tasks,
         ),
         server,
     )

@@ -128,6 +128,14 @@ class LLMProvider(Protocol):
         """Streams TokenDeltas, then one Completion. Raises LLMError."""
 
 
+async def complete(provider: LLMProvider, model: str, messages: list[ChatMessage], *, max_tokens: int) -> Completion:
+    """One whole answer without tools: the stream's Completion."""
+    async for event in provider.stream(model, messages, [], max_tokens=max_tokens):
+        if isinstance(event, Completion):
+            return event
+    raise LLMError(f"{provider.info.id}/{model}: the stream ended without a completion")
+
+
 def parse_arguments(call_id: str, name: str, text: str) -> ToolCall:
     """A ToolCall from the model's argument text, which may be empty or bad."""
     if not text.strip():

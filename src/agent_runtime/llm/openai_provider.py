@@ -105,6 +105,8 @@ class OpenAICompatibleProvider:
             "model": model,
             "messages": to_openai_messages(messages),
             "stream": True,
+            # The last chunk then carries the token usage.
+            "stream_options": {"include_usage": True},
             "max_tokens": max_tokens,
         }
         if tools:
