@@ -38,8 +38,8 @@ class Reply:
     """One scripted answer: streamed text, then tool calls. `status` other
     than 200 answers with that HTTP error instead (`headers` e.g.
     retry-after). `delay` waits before answering (timeouts). `usage` is the
-    (prompt, completion) token count reported when the client asks for it
-    (OpenAI `stream_options.include_usage`)."""
+    (prompt, completion) token count reported: by Anthropic always, by
+    OpenAI when the client asks (`stream_options.include_usage`)."""
 
     text: str = ""
     tool_calls: list[Call] = dataclasses.field(default_factory=list)
@@ -53,8 +53,11 @@ class Reply:
 class _FakeServer:
     models: list[str] = []
 
-    def __init__(self, script: list[Reply] | None = None, models: list[str] | None = None):
+    def __init__(self, script: list[Reply] | None = None, models: list[str] | None = None, models_delay: float = 0.0):
         self.script: list[Reply] = list(script or [])
+        # Seconds the model listing waits before answering (a hanging provider).
+        self.models_delay = models_delay
+        self.model_listings = 0
         self.requests: list[dict[str, Any]] = []
         self.paths: list[str] = []
         self.headers: list[dict[str, str]] = []
@@ -123,6 +126,8 @@ class _FakeServer:
 
     async def _answer(self, method: str, path: str, headers: dict[str, str], body: bytes):
         if method == "GET" and path.endswith("/models"):
+            self.model_listings += 1
+            await asyncio.sleep(self.models_delay)
             return 200, {"Content-Type": "application/json"}, json.dumps(self._models_body()).encode()
         if method != "POST" or not path.endswith(self.completion_path):
             return 404, {"Content-Type": "application/json"}, b'{"error": {"message": "no such path"}}'

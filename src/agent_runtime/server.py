@@ -44,7 +44,7 @@ from agent_runtime.events.bus import EventBus
 from agent_runtime.gateway.bridge import WebSocketBridge
 from agent_runtime.gateway.docs import DocsServicer
 from agent_runtime.gateway.envoy import EnvoySupervisor, render_config
-from agent_runtime.health import HealthReporter, MultiAgentSettings
+from agent_runtime.health import DependencyCheck, HealthReporter, MultiAgentSettings, llm_states
 from agent_runtime.identity.ratelimit import RateLimiter
 from agent_runtime.identity.service import IdentityService
 from agent_runtime.identity.servicer import IdentityServicer
@@ -229,10 +229,18 @@ async def start_runtime(settings: Settings) -> Runtime:
     idempotency = IdempotencyKeys(agent_repository)
     await idempotency.purge()
 
-    async def database_state() -> str:
-        return "connected" if await database.ping() else "disconnected"
+    async def database_state() -> dict[str, str]:
+        return {"database": "connected" if await database.ping() else "disconnected"}
 
-    health_reporter.add_dependency("database", database_state)
+    async def llm_state() -> dict[str, str]:
+        return llm_states(await llm_registry.reachability(settings.health_check_timeout_seconds))
+
+    cache = settings.health_cache_seconds
+    timeout = settings.health_check_timeout_seconds
+    health_reporter.add_dependency(DependencyCheck(("database",), database_state, timeout_seconds=timeout, cache_seconds=cache))
+    # Each provider's probe is bounded by the timeout; the whole check gets
+    # twice that as a safety net.
+    health_reporter.add_dependency(DependencyCheck(("llm_proxy",), llm_state, timeout_seconds=2 * timeout, cache_seconds=cache))
 
     compute_repository = SqliteComputeRepository(database)
     compute = ComputeService(
@@ -367,7 +375,7 @@ async def wait_until_healthy(url: str, timeout: float) -> None:
 
     def probe() -> int:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=5) as response:
                 return response.status
         except urllib.error.HTTPError as error:
             return error.code

@@ -127,6 +127,9 @@ class LLMProvider(Protocol):
     ) -> AsyncIterator[StreamEvent]:
         """Streams TokenDeltas, then one Completion. Raises LLMError."""
 
+    async def probe(self) -> None:
+        """Raises when the provider cannot be reached now (`/health`)."""
+
 
 async def complete(provider: LLMProvider, model: str, messages: list[ChatMessage], *, max_tokens: int) -> Completion:
     """One whole answer without tools: the stream's Completion."""
