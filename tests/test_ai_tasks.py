@@ -152,6 +152,8 @@ async def test_bad_input_is_400_with_what_to_fix(http, fake):
     assert "parameters.max_tokens" in assert_error(tokens, 400, "BAD_REQUEST")["detail"]
     frame = await http.post("/ai/tasks", json={"workflow_type": "system_analysis", "prompt": "x", "parameters": {"timeframe": "2y"}})
     assert "timeframe must be one of" in assert_error(frame, 422, "VALIDATION_ERROR")["detail"]
+    unused = await http.post("/ai/tasks", json={"workflow_type": "model_inference", "prompt": "x", "parameters": {"style": "terse"}})
+    assert "takes only the parameters model, max_tokens, system; got style" in assert_error(unused, 400, "BAD_REQUEST")["detail"]
     assert len(fake.requests) == count  # none of them reached the model
 
 

@@ -32,8 +32,8 @@ log = structlog.get_logger(__name__)
 
 DEFAULT_TIMEOUT_SECONDS = 300
 DEFAULT_MAX_TOKENS = 1024
-# Parameters the workflows read themselves; the others are requirements.
-WORKFLOW_PARAMETERS = frozenset({"model", "max_tokens", "metric_type", "timeframe", "system"})
+# Parameters every workflow reads; a role adds its own (AIRole.parameters).
+COMMON_PARAMETERS = ("model", "max_tokens")
 
 # Gathers the compute system's state for `system_analysis`:
 # (metric_type, timeframe) -> devices, current metrics, window statistics.
@@ -49,6 +49,9 @@ class AIRole:
     capabilities: tuple[str, ...]
     # None: the prompt goes to the model as it is (model_inference).
     system_prompt: str | None
+    # Parameters the workflow reads besides COMMON_PARAMETERS. Others are
+    # requirements for the model (refused where there is no system prompt).
+    parameters: tuple[str, ...] = ()
 
     @property
     def workflow_type(self) -> str:
@@ -74,6 +77,7 @@ AI_ROLES: tuple[AIRole, ...] = (
         "its devices, its current metrics and statistics computed from the stored metrics of a time window. "
         "Answer the user's question from these numbers only: cite the actual figures, name bottlenecks and "
         "risks, and end with numbered concrete recommendations. Never invent data that is not in the JSON.",
+        ("metric_type", "timeframe"),
     ),
     AIRole(
         "OPTIMIZER",
@@ -90,6 +94,7 @@ AI_ROLES: tuple[AIRole, ...] = (
         "Runs a prompt on a chosen model, such as a local MLX model or a fine-tune from the ML registry",
         ("model_inference", "local_mlx_models", "remote_models"),
         None,
+        ("system",),
     ),
 )
 
@@ -169,8 +174,15 @@ class AITaskService:
         return int(value)
 
     async def _messages(self, role: AIRole, prompt: str, parameters: dict[str, Any]) -> list[ChatMessage]:
-        requirements = {k: v for k, v in parameters.items() if k not in WORKFLOW_PARAMETERS}
+        requirements = {k: v for k, v in parameters.items() if k not in (*COMMON_PARAMETERS, *role.parameters)}
         if role.system_prompt is None:
+            if requirements:
+                known = ", ".join((*COMMON_PARAMETERS, *role.parameters))
+                raise InvalidArgument(
+                    f"{role.workflow_type} sends the prompt as it is and takes only the parameters {known}; "
+                    f"got {', '.join(sorted(requirements))}",
+                    fields={f"parameters.{name}": "not used" for name in requirements},
+                )
             system = _string_parameter(parameters, "system")
             messages = [ChatMessage("system", system)] if system else []
             return [*messages, ChatMessage("user", prompt)]
