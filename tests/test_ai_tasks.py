@@ -139,6 +139,17 @@ async def test_optimization_runs_the_optimizer_role(http, fake):
     assert system == ROLES_BY_WORKFLOW["optimization"].system_prompt and user == FIBONACCI
 
 
+async def test_model_inference_sends_the_prompt_as_it_is(http, fake):
+    fake.add(Reply(text="Paris"))
+    response = await http.post(
+        "/ai/tasks",
+        json={"workflow_type": "model_inference", "prompt": "Capital of France?", "parameters": {"model": "gpt-4o-mini", "system": "One word."}},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["result"] == "Paris" and response.json()["model_used"] == "openai/gpt-4o-mini"
+    assert fake.requests[-1]["messages"] == [{"role": "system", "content": "One word."}, {"role": "user", "content": "Capital of France?"}]
+
+
 async def test_bad_input_is_400_with_what_to_fix(http, fake):
     count = len(fake.requests)
     unknown = await http.post("/ai/tasks", json={"workflow_type": "poetry", "prompt": "x"})
