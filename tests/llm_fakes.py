@@ -37,7 +37,9 @@ class Call:
 class Reply:
     """One scripted answer: streamed text, then tool calls. `status` other
     than 200 answers with that HTTP error instead (`headers` e.g.
-    retry-after). `delay` waits before answering (timeouts)."""
+    retry-after). `delay` waits before answering (timeouts). `usage` is the
+    (prompt, completion) token count reported: by Anthropic always, by
+    OpenAI when the client asks (`stream_options.include_usage`)."""
 
     text: str = ""
     tool_calls: list[Call] = dataclasses.field(default_factory=list)
@@ -45,13 +47,17 @@ class Reply:
     error_body: dict[str, Any] | None = None
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     delay: float = 0.0
+    usage: tuple[int, int] = (11, 7)
 
 
 class _FakeServer:
     models: list[str] = []
 
-    def __init__(self, script: list[Reply] | None = None, models: list[str] | None = None):
+    def __init__(self, script: list[Reply] | None = None, models: list[str] | None = None, models_delay: float = 0.0):
         self.script: list[Reply] = list(script or [])
+        # Seconds the model listing waits before answering (a hanging provider).
+        self.models_delay = models_delay
+        self.model_listings = 0
         self.requests: list[dict[str, Any]] = []
         self.paths: list[str] = []
         self.headers: list[dict[str, str]] = []
@@ -120,6 +126,8 @@ class _FakeServer:
 
     async def _answer(self, method: str, path: str, headers: dict[str, str], body: bytes):
         if method == "GET" and path.endswith("/models"):
+            self.model_listings += 1
+            await asyncio.sleep(self.models_delay)
             return 200, {"Content-Type": "application/json"}, json.dumps(self._models_body()).encode()
         if method != "POST" or not path.endswith(self.completion_path):
             return 404, {"Content-Type": "application/json"}, b'{"error": {"message": "no such path"}}'
@@ -137,14 +145,14 @@ class _FakeServer:
             error = reply.error_body or {"error": {"message": f"scripted HTTP {reply.status}", "type": "server_error"}}
             return reply.status, {"Content-Type": "application/json", **reply.headers}, json.dumps(error).encode()
         model = self.requests[-1].get("model", "model")
-        return 200, {"Content-Type": "text/event-stream"}, self._sse(model, reply).encode()
+        return 200, {"Content-Type": "text/event-stream"}, self._sse(model, reply, self.requests[-1]).encode()
 
     completion_path = ""
 
     def _models_body(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _sse(self, model: str, reply: Reply) -> str:
+    def _sse(self, model: str, reply: Reply, request: dict[str, Any]) -> str:
         raise NotImplementedError
 
 
@@ -166,7 +174,7 @@ class FakeOpenAI(_FakeServer):
     def _models_body(self):
         return {"object": "list", "data": [{"id": m, "object": "model", "created": 0, "owned_by": "test"} for m in self.models]}
 
-    def _sse(self, model: str, reply: Reply) -> str:
+    def _sse(self, model: str, reply: Reply, request: dict[str, Any]) -> str:
         completion_id = f"chatcmpl-{next(_ids)}"
 
         def chunk(delta: dict, finish: str | None = None) -> str:
@@ -196,6 +204,11 @@ class FakeOpenAI(_FakeServer):
             for piece in _chunks(args, 11):
                 out.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
         out.append(chunk({}, "tool_calls" if reply.tool_calls else "stop"))
+        if (request.get("stream_options") or {}).get("include_usage"):
+            prompt, completion = reply.usage
+            usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+            body = {"id": completion_id, "object": "chat.completion.chunk", "created": 0, "model": model, "choices": [], "usage": usage}
+            out.append(f"data: {json.dumps(body)}\n\n")
         out.append("data: [DONE]\n\n")
         return "".join(out)
 
@@ -221,7 +234,7 @@ class FakeAnthropic(_FakeServer):
             "last_id": self.models[-1] if self.models else None,
         }
 
-    def _sse(self, model: str, reply: Reply) -> str:
+    def _sse(self, model: str, reply: Reply, request: dict[str, Any]) -> str:
         def event(kind: str, body: dict) -> str:
             return f"event: {kind}\ndata: {json.dumps({'type': kind, **body})}\n\n"
 
@@ -238,7 +251,7 @@ class FakeAnthropic(_FakeServer):
                         "content": [],
                         "stop_reason": None,
                         "stop_sequence": None,
-                        "usage": {"input_tokens": 10, "output_tokens": 1},
+                        "usage": {"input_tokens": reply.usage[0], "output_tokens": 1},
                     }
                 },
             )
@@ -265,6 +278,6 @@ class FakeAnthropic(_FakeServer):
             out.append(event("content_block_stop", {"index": index}))
             index += 1
         stop = "tool_use" if reply.tool_calls else "end_turn"
-        out.append(event("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None}, "usage": {"output_tokens": 5}}))
+        out.append(event("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None}, "usage": {"output_tokens": reply.usage[1]}}))
         out.append(event("message_stop", {}))
         return "".join(out)

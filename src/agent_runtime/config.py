@@ -112,6 +112,11 @@ class Settings:
     ml_max_file_bytes: int = 8 * 1024 * 1024
     # Fine-tuning jobs that run at the same time; the rest wait in a queue.
     ml_max_concurrent_jobs: int = 1
+    # GET /health: seconds one dependency check (database, each LLM provider)
+    # may take before it counts as unavailable, and seconds an answer is
+    # reused (older answers are refreshed in the background).
+    health_check_timeout_seconds: float = 2.0
+    health_cache_seconds: float = 15.0
     # LLM providers, run limits, tools and approvals (agents/config.py).
     agents: AgentsConfig = dataclasses.field(default_factory=AgentsConfig)
 
@@ -177,6 +182,8 @@ class Settings:
             raise ValueError("COMPUTE_TASK_TIMEOUT_SECONDS must be positive and at most COMPUTE_MAX_TASK_TIMEOUT_SECONDS")
         if self.compute_metrics_interval_seconds <= 0:
             raise ValueError("COMPUTE_METRICS_INTERVAL must be positive")
+        if self.health_check_timeout_seconds <= 0 or self.health_cache_seconds < 0:
+            raise ValueError("HEALTH_CHECK_TIMEOUT_SECONDS must be positive and HEALTH_CACHE_SECONDS not negative")
         if self.ml_max_file_bytes <= 0:
             raise ValueError("ML_MAX_FILE_BYTES must be positive")
         if self.ml_max_concurrent_jobs < 1:
@@ -217,6 +224,8 @@ class Settings:
             "compute_metrics_interval_seconds": _env_float(
                 "COMPUTE_METRICS_INTERVAL", cls.compute_metrics_interval_seconds
             ),
+            "health_check_timeout_seconds": _env_float("HEALTH_CHECK_TIMEOUT_SECONDS", cls.health_check_timeout_seconds),
+            "health_cache_seconds": _env_float("HEALTH_CACHE_SECONDS", cls.health_cache_seconds),
             "ml_max_file_bytes": _env_int("ML_MAX_FILE_BYTES", cls.ml_max_file_bytes),
             "ml_max_concurrent_jobs": _env_int("ML_MAX_CONCURRENT_JOBS", cls.ml_max_concurrent_jobs),
             "agents": AgentsConfig.from_env(),

@@ -89,3 +89,9 @@ class Unavailable(DomainError):
     grpc_code = grpc.StatusCode.UNAVAILABLE
     http_status = 503
     code = "UNAVAILABLE"
+
+
+class DeadlineExceeded(DomainError):
+    grpc_code = grpc.StatusCode.DEADLINE_EXCEEDED
+    http_status = 504
+    code = "DEADLINE_EXCEEDED"

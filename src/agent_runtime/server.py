@@ -28,11 +28,13 @@ from agentruntime.v1 import compute_pb2, compute_pb2_grpc, docs_pb2, docs_pb2_gr
 from agentruntime.v1 import identity_pb2, identity_pb2_grpc
 from agentruntime.v1 import ml_pb2, ml_pb2_grpc
 from agent_runtime import __version__
+from agent_runtime.agents.ai_tasks import AITaskService
 from agent_runtime.agents.idempotency import IdempotencyKeys
 from agent_runtime.agents.runner import AgentRunner
 from agent_runtime.agents.service import AgentService
 from agent_runtime.agents.servicer import AgentServicer
 from agent_runtime.agents.switching import AgentSwitcher
+from agent_runtime.compute.facts import SystemFacts
 from agent_runtime.compute.insights import InsightService, LLMInsightAnalyzer
 from agent_runtime.compute.metrics import MetricsCollector
 from agent_runtime.compute.registry import BackendRegistry
@@ -43,7 +45,7 @@ from agent_runtime.events.bus import EventBus
 from agent_runtime.gateway.bridge import WebSocketBridge
 from agent_runtime.gateway.docs import DocsServicer
 from agent_runtime.gateway.envoy import EnvoySupervisor, render_config
-from agent_runtime.health import HealthReporter, MultiAgentSettings
+from agent_runtime.health import DependencyCheck, HealthReporter, MultiAgentSettings, llm_states
 from agent_runtime.identity.ratelimit import RateLimiter
 from agent_runtime.identity.service import IdentityService
 from agent_runtime.identity.servicer import IdentityServicer
@@ -226,10 +228,18 @@ async def start_runtime(settings: Settings) -> Runtime:
     idempotency = IdempotencyKeys(agent_repository)
     await idempotency.purge()
 
-    async def database_state() -> str:
-        return "connected" if await database.ping() else "disconnected"
+    async def database_state() -> dict[str, str]:
+        return {"database": "connected" if await database.ping() else "disconnected"}
 
-    health_reporter.add_dependency("database", database_state)
+    async def llm_state() -> dict[str, str]:
+        return llm_states(await llm_registry.reachability(settings.health_check_timeout_seconds))
+
+    cache = settings.health_cache_seconds
+    timeout = settings.health_check_timeout_seconds
+    health_reporter.add_dependency(DependencyCheck(("database",), database_state, timeout_seconds=timeout, cache_seconds=cache))
+    # Each provider's probe is bounded by the timeout; the whole check gets
+    # twice that as a safety net.
+    health_reporter.add_dependency(DependencyCheck(("llm_proxy",), llm_state, timeout_seconds=2 * timeout, cache_seconds=cache))
 
     compute_repository = SqliteComputeRepository(database)
     compute = ComputeService(
@@ -252,6 +262,14 @@ async def start_runtime(settings: Settings) -> Runtime:
         ai_tasks_processed=lambda: health_reporter.ai_tasks_processed(),
     )
     compute_metrics.start()
+    # Written by the configured LLM, else (or when it fails) deterministic.
+    insights = InsightService(compute_repository, LLMInsightAnalyzer(llm_registry))
+    ai_tasks = AITaskService(
+        llm_registry,
+        SystemFacts(compute, compute_metrics, insights).gather,
+        max_output_tokens=settings.agents.max_output_tokens,
+    )
+    health_reporter.ai_tasks_processed = lambda: ai_tasks.processed
     health_reporter.device_count = lambda: len(compute.registry.devices)
     health_reporter.active_tasks = lambda: compute.active_tasks
     health_reporter.gpu_utilization = lambda: compute_metrics.gpu_utilization
@@ -282,8 +300,8 @@ async def start_runtime(settings: Settings) -> Runtime:
             health_reporter,
             compute,
             compute_metrics,
-            # Written by the configured LLM, else (or when it fails) deterministic.
-            InsightService(compute_repository, LLMInsightAnalyzer(llm_registry)),
+            insights,
+            ai_tasks,
         ),
         server,
     )
@@ -355,7 +373,7 @@ async def wait_until_healthy(url: str, timeout: float) -> None:
 
     def probe() -> int:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=5) as response:
                 return response.status
         except urllib.error.HTTPError as error:
             return error.code

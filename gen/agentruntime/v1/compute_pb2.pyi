@@ -1,5 +1,6 @@
 import datetime
 
+from agentruntime.v1 import common_pb2 as _common_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import httpbody_pb2 as _httpbody_pb2
@@ -230,6 +231,56 @@ class GenerateInsightsResponse(_message.Message):
     analyzer: str
     sample_count: int
     def __init__(self, insights: _Optional[str] = ..., metrics: _Optional[_Union[InsightMetrics, _Mapping]] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., analysis: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., analyzer: _Optional[str] = ..., sample_count: _Optional[int] = ...) -> None: ...
+
+class AIAgent(_message.Message):
+    __slots__ = ("role", "name", "description", "capabilities")
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
+    role: str
+    name: str
+    description: str
+    capabilities: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, role: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., capabilities: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListAIAgentsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListAIAgentsResponse(_message.Message):
+    __slots__ = ("agents",)
+    AGENTS_FIELD_NUMBER: _ClassVar[int]
+    agents: _containers.RepeatedCompositeFieldContainer[AIAgent]
+    def __init__(self, agents: _Optional[_Iterable[_Union[AIAgent, _Mapping]]] = ...) -> None: ...
+
+class CreateAITaskRequest(_message.Message):
+    __slots__ = ("workflow_type", "prompt", "parameters", "timeout")
+    WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    workflow_type: str
+    prompt: str
+    parameters: _struct_pb2.Struct
+    timeout: int
+    def __init__(self, workflow_type: _Optional[str] = ..., prompt: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., timeout: _Optional[int] = ...) -> None: ...
+
+class AITask(_message.Message):
+    __slots__ = ("task_id", "status", "result", "model_used", "tokens_used", "execution_time")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_USED_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_USED_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_TIME_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    status: str
+    result: str
+    model_used: str
+    tokens_used: int
+    execution_time: float
+    def __init__(self, task_id: _Optional[str] = ..., status: _Optional[str] = ..., result: _Optional[str] = ..., model_used: _Optional[str] = ..., tokens_used: _Optional[int] = ..., execution_time: _Optional[float] = ...) -> None: ...
 
 class WatchTasksRequest(_message.Message):
     __slots__ = ()

@@ -88,6 +88,16 @@ class ComputeServiceStub:
                 request_serializer=agentruntime_dot_v1_dot_compute__pb2.GenerateInsightsRequest.SerializeToString,
                 response_deserializer=agentruntime_dot_v1_dot_compute__pb2.GenerateInsightsResponse.FromString,
                 _registered_method=True)
+        self.ListAIAgents = channel.unary_unary(
+                '/agentruntime.v1.ComputeService/ListAIAgents',
+                request_serializer=agentruntime_dot_v1_dot_compute__pb2.ListAIAgentsRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_compute__pb2.ListAIAgentsResponse.FromString,
+                _registered_method=True)
+        self.CreateAITask = channel.unary_unary(
+                '/agentruntime.v1.ComputeService/CreateAITask',
+                request_serializer=agentruntime_dot_v1_dot_compute__pb2.CreateAITaskRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_compute__pb2.AITask.FromString,
+                _registered_method=True)
         self.WatchTasks = channel.unary_stream(
                 '/agentruntime.v1.ComputeService/WatchTasks',
                 request_serializer=agentruntime_dot_v1_dot_compute__pb2.WatchTasksRequest.SerializeToString,
@@ -183,6 +193,30 @@ class ComputeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAIAgents(self, request, context):
+        """Lists the AI agent roles (`GET /ai/agents`). Each role is the workflow
+        that `POST /ai/tasks` runs for one `workflow_type`: DEVELOPER
+        (`code_generation`), ANALYST (`system_analysis`), OPTIMIZER
+        (`optimization`) and ML_ENGINEER (`model_inference`); the first of a
+        role's capabilities is that workflow type.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateAITask(self, request, context):
+        """Runs a prompt through the AI workflow of `workflow_type` with the
+        configured LLM (or a local MLX model of the ML registry) and answers
+        once the model finished (`POST /ai/tasks`). An unknown workflow_type is
+        INVALID_ARGUMENT (HTTP 400, code INVALID_WORKFLOW_TYPE); no provider
+        configured FAILED_PRECONDITION (HTTP 400); a failing model UNAVAILABLE
+        (HTTP 502, code LLM_ERROR); a task running past `timeout`
+        DEADLINE_EXCEEDED (HTTP 504, code AI_TASK_TIMEOUT).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def WatchTasks(self, request, context):
         """Streams a message for every task change (queued, running, completed,
         failed, cancelled, timeout), after a first message with status
@@ -245,6 +279,16 @@ def add_ComputeServiceServicer_to_server(servicer, server):
                     servicer.GenerateInsights,
                     request_deserializer=agentruntime_dot_v1_dot_compute__pb2.GenerateInsightsRequest.FromString,
                     response_serializer=agentruntime_dot_v1_dot_compute__pb2.GenerateInsightsResponse.SerializeToString,
+            ),
+            'ListAIAgents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAIAgents,
+                    request_deserializer=agentruntime_dot_v1_dot_compute__pb2.ListAIAgentsRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_compute__pb2.ListAIAgentsResponse.SerializeToString,
+            ),
+            'CreateAITask': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateAITask,
+                    request_deserializer=agentruntime_dot_v1_dot_compute__pb2.CreateAITaskRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_compute__pb2.AITask.SerializeToString,
             ),
             'WatchTasks': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchTasks,
@@ -525,6 +569,60 @@ class ComputeService:
             '/agentruntime.v1.ComputeService/GenerateInsights',
             agentruntime_dot_v1_dot_compute__pb2.GenerateInsightsRequest.SerializeToString,
             agentruntime_dot_v1_dot_compute__pb2.GenerateInsightsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAIAgents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.ComputeService/ListAIAgents',
+            agentruntime_dot_v1_dot_compute__pb2.ListAIAgentsRequest.SerializeToString,
+            agentruntime_dot_v1_dot_compute__pb2.ListAIAgentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateAITask(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.ComputeService/CreateAITask',
+            agentruntime_dot_v1_dot_compute__pb2.CreateAITaskRequest.SerializeToString,
+            agentruntime_dot_v1_dot_compute__pb2.AITask.FromString,
             options,
             channel_credentials,
             insecure,

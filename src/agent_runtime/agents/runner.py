@@ -430,7 +430,8 @@ class AgentRunner:
             await self._mirror(task, "pre_tool", {"tool_name": call.name, "tool_input": arguments})
             outcome = await run_tool(call.name, arguments, context, allowed)
         output = outcome.output if len(outcome.output) <= EVENT_OUTPUT_LIMIT else outcome.output[:EVENT_OUTPUT_LIMIT] + "…"
-        await self.emit(task.task_id, "tool_result", tool=call.name, output=output, success=outcome.success, call_id=call.id)
+        failed = {} if outcome.success else {"code": "TOOL_EXECUTION_FAILED"}
+        await self.emit(task.task_id, "tool_result", tool=call.name, output=output, success=outcome.success, call_id=call.id, **failed)
         post: dict[str, Any] = {"tool_name": call.name, "tool_input": arguments, "tool_output": output}
         if not outcome.success:
             post["error"] = output

@@ -24,7 +24,7 @@ import structlog
 
 from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.errors import DomainError, ValidationFailed
-from agent_runtime.llm.base import ChatMessage, Completion, TokenDelta
+from agent_runtime.llm.base import ChatMessage, complete
 from agent_runtime.storage.compute import ComputeRepository, MetricSample, TaskRecord
 
 TIMEFRAMES = {"5m": 300, "15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 24 * 3600, "7d": 7 * 24 * 3600}
@@ -366,7 +366,8 @@ class LLMInsightAnalyzer:
             ),
         ]
         try:
-            text = (await asyncio.wait_for(self._complete(provider, model, messages), self._timeout)).strip()
+            completion = await asyncio.wait_for(complete(provider, model, messages, max_tokens=self._max_tokens), self._timeout)
+            text = completion.text.strip()
             if not text:
                 raise ValueError("the model answered with no text")
         except (DomainError, ValueError, asyncio.TimeoutError) as error:
@@ -378,16 +379,6 @@ class LLMInsightAnalyzer:
             text, computed.analysis, computed.averages, f"llm:{provider.info.id}/{model}", computed.sample_count
         )
 
-    async def _complete(self, provider, model: str, messages: list[ChatMessage]) -> str:
-        pieces: list[str] = []
-        completion: Completion | None = None
-        async for event in provider.stream(model, messages, [], max_tokens=self._max_tokens):
-            if isinstance(event, TokenDelta):
-                pieces.append(event.text)
-            else:
-                completion = event
-        return completion.text if completion is not None else "".join(pieces)
-
 
 class InsightService:
     def __init__(self, repository: ComputeRepository, analyzer: InsightAnalyzer | None = None, clock: Clock = utc_now):
@@ -396,6 +387,16 @@ class InsightService:
         self._clock = clock
 
     async def generate(self, metric_type: str, timeframe: str) -> InsightReport:
+        return await self.analyzer.analyze(await self.window(metric_type, timeframe))
+
+    async def statistics(self, metric_type: str, timeframe: str) -> dict[str, Any]:
+        """The computed statistics of a window, as the LLM insights get them
+        (`LLMInsightAnalyzer.facts`); `/ai/tasks` system_analysis sends them too."""
+        data = await self.window(metric_type, timeframe)
+        return LLMInsightAnalyzer.facts(data, await DeterministicAnalyzer().analyze(data))
+
+    async def window(self, metric_type: str, timeframe: str) -> InsightData:
+        """The stored samples and finished tasks of the last `timeframe`."""
         if metric_type not in SERIES:
             raise ValidationFailed(
                 f"metric_type must be one of {', '.join(SERIES)}, got {metric_type!r}", fields={"metric_type": "unknown"}
@@ -408,4 +409,4 @@ class InsightService:
         start = end - dt.timedelta(seconds=TIMEFRAMES[timeframe])
         samples = await self._repo.samples_between(start.timestamp(), end.timestamp())
         tasks = await self._repo.tasks_finished_between(start.timestamp(), end.timestamp())
-        return await self.analyzer.analyze(InsightData(metric_type, timeframe, start, end, samples, tasks))
+        return InsightData(metric_type, timeframe, start, end, samples, tasks)

@@ -38,6 +38,21 @@ DEFAULT_PRIORITY = 5
 
 
 @dataclasses.dataclass(frozen=True)
+class DeviceState:
+    """A device as `GET /devices` shows it, with its current status and memory."""
+
+    id: str
+    name: str
+    type: str
+    status: str
+    capabilities: list[str]
+    memory_total: float
+    memory_available: float
+    backend: str
+    compute_units: int
+
+
+@dataclasses.dataclass(frozen=True)
 class ComputeLimits:
     max_concurrency: int = 1
     max_queued: int = 256
@@ -179,6 +194,25 @@ class ComputeService:
     @property
     def queued_tasks(self) -> int:
         return sum(1 for h in self._handles.values() if h.record.status == "queued")
+
+    def device_states(self) -> list[DeviceState]:
+        states = []
+        for device in self.registry.devices:
+            total, available = device.memory()
+            states.append(
+                DeviceState(
+                    device.id,
+                    device.name,
+                    device.type,
+                    self.device_status(device.id),
+                    list(device.capabilities),
+                    total,
+                    available,
+                    device.backend,
+                    device.compute_units,
+                )
+            )
+        return states
 
     def device_status(self, device_id: str) -> str:
         device = self.registry.device(device_id)

@@ -3,6 +3,8 @@ classes (tasks, devices, metrics, insights)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from google.api import httpbody_pb2
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
@@ -81,11 +83,12 @@ def update_to_proto(record) -> pb.WatchTasksResponse:
 
 
 class ComputeServicer(compute_pb2_grpc.ComputeServiceServicer):
-    def __init__(self, health: HealthReporter, compute=None, metrics=None, insights=None):
+    def __init__(self, health: HealthReporter, compute=None, metrics=None, insights=None, ai_tasks=None):
         self._health = health
         self._compute = compute
         self._metrics = metrics
         self._insights = insights
+        self._ai_tasks = ai_tasks
 
     async def GetServiceInfo(self, request, context) -> pb.GetServiceInfoResponse:
         return pb.GetServiceInfoResponse(name=PRODUCT_NAME, version=__version__, status="running")
@@ -114,23 +117,9 @@ class ComputeServicer(compute_pb2_grpc.ComputeServiceServicer):
         )
 
     async def ListDevices(self, request, context) -> pb.ListDevicesResponse:
-        devices = []
-        for device in self._compute.registry.devices:
-            total, available = device.memory()
-            devices.append(
-                pb.Device(
-                    id=device.id,
-                    name=device.name,
-                    type=device.type,
-                    status=self._compute.device_status(device.id),
-                    capabilities=device.capabilities,
-                    memory_total=total,
-                    memory_available=available,
-                    backend=device.backend,
-                    compute_units=device.compute_units,
-                )
-            )
-        return pb.ListDevicesResponse(devices=devices)
+        return pb.ListDevicesResponse(
+            devices=[pb.Device(**dataclasses.asdict(state)) for state in self._compute.device_states()]
+        )
 
     async def CreateTask(self, request: pb.CreateTaskRequest, context) -> pb.ComputeTask:
         record = await self._compute.submit(
@@ -193,6 +182,23 @@ class ComputeServicer(compute_pb2_grpc.ComputeServiceServicer):
             analyzer=report.analyzer,
             sample_count=report.sample_count,
         )
+
+    async def ListAIAgents(self, request, context) -> pb.ListAIAgentsResponse:
+        return pb.ListAIAgentsResponse(
+            agents=[
+                pb.AIAgent(role=r.role, name=r.name, description=r.description, capabilities=r.capabilities)
+                for r in self._ai_tasks.roles()
+            ]
+        )
+
+    async def CreateAITask(self, request: pb.CreateAITaskRequest, context) -> pb.AITask:
+        result = await self._ai_tasks.run(
+            request.workflow_type,
+            request.prompt,
+            json_format.MessageToDict(request.parameters),
+            timeout=request.timeout if request.HasField("timeout") else None,
+        )
+        return pb.AITask(**dataclasses.asdict(result))
 
     async def WatchTasks(self, request, context):
         async for record in self._compute.watch():

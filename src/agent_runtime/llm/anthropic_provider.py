@@ -75,6 +75,15 @@ class AnthropicProvider:
     async def list_models(self) -> list[ModelInfo]:
         return [] if self._client is None else await self._discovery.models()
 
+    async def probe(self) -> None:
+        """One uncached, unretried model listing: any HTTP answer but an
+        authentication failure or a server error means reachable."""
+        try:
+            await self._discover()
+        except anthropic.APIStatusError as error:
+            if error.status_code in (401, 403) or error.status_code >= 500:
+                raise
+
     async def _discover(self) -> list[ModelInfo]:
         page = await self._client.with_options(timeout=DISCOVERY_TIMEOUT, max_retries=0).models.list()
         found = {}

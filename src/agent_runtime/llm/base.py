@@ -127,6 +127,17 @@ class LLMProvider(Protocol):
     ) -> AsyncIterator[StreamEvent]:
         """Streams TokenDeltas, then one Completion. Raises LLMError."""
 
+    async def probe(self) -> None:
+        """Raises when the provider cannot be reached now (`/health`)."""
+
+
+async def complete(provider: LLMProvider, model: str, messages: list[ChatMessage], *, max_tokens: int) -> Completion:
+    """One whole answer without tools: the stream's Completion."""
+    async for event in provider.stream(model, messages, [], max_tokens=max_tokens):
+        if isinstance(event, Completion):
+            return event
+    raise LLMError(f"{provider.info.id}/{model}: the stream ended without a completion")
+
 
 def parse_arguments(call_id: str, name: str, text: str) -> ToolCall:
     """A ToolCall from the model's argument text, which may be empty or bad."""

@@ -98,6 +98,10 @@ class MLXProvider:
         """Reads the registry (at start)."""
         await self.list_models()
 
+    async def probe(self) -> None:
+        """Local: reachable while the registry can be read."""
+        await self._list_registered()
+
     async def list_models(self) -> list[ModelInfo]:
         records = list(await self._list_registered())
         self._known = {record.id for record in records}

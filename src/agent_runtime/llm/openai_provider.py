@@ -92,6 +92,15 @@ class OpenAICompatibleProvider:
     async def list_models(self) -> list[ModelInfo]:
         return [] if self._client is None else await self._discovery.models()
 
+    async def probe(self) -> None:
+        """One uncached, unretried model listing: any HTTP answer but an
+        authentication failure or a server error means reachable."""
+        try:
+            await self._discover()
+        except openai.APIStatusError as error:
+            if error.status_code in (401, 403) or error.status_code >= 500:
+                raise
+
     async def _discover(self) -> list[ModelInfo]:
         page = await self._client.with_options(timeout=DISCOVERY_TIMEOUT, max_retries=0).models.list()
         return [model_info(i, self._info.id) for i in sorted({model.id async for model in page})]
@@ -105,6 +114,8 @@ class OpenAICompatibleProvider:
             "model": model,
             "messages": to_openai_messages(messages),
             "stream": True,
+            # The last chunk then carries the token usage.
+            "stream_options": {"include_usage": True},
             "max_tokens": max_tokens,
         }
         if tools:

@@ -74,6 +74,21 @@ class ProviderRegistry:
         listings = await asyncio.gather(*(p.list_models() for p in chosen if p.info.configured))
         return [model for listing in listings for model in listing]
 
+    async def reachability(self, timeout_seconds: float) -> dict[str, bool]:
+        """Whether each configured provider answers now, probed concurrently,
+        each within `timeout_seconds`."""
+
+        async def reachable(provider: LLMProvider) -> bool:
+            try:
+                await asyncio.wait_for(provider.probe(), timeout_seconds)
+            except Exception:  # noqa: BLE001 - any failure, including the timeout, is unreachable
+                return False
+            return True
+
+        configured = [p for p in self.providers if p.info.configured]
+        answers = await asyncio.gather(*(reachable(p) for p in configured))
+        return {p.info.id: answer for p, answer in zip(configured, answers)}
+
     async def default_model(self) -> str:
         if self._default_model:
             return self._default_model

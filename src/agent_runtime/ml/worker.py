@@ -106,6 +106,8 @@ def run(spec: dict) -> int:
         mx.set_default_device(mx.gpu)
     else:
         mx.set_default_device(mx.cpu)
+    # Seeds the LoRA weights' initialisation; the batch order is seeded in
+    # `batches` below. Training and its result are then the same every run.
     mx.random.seed(hp["seed"])
 
     model, tokenizer = load(spec["model_path"])
@@ -153,10 +155,13 @@ def run(spec: dict) -> int:
     def batches(*args, **kwargs):
         # mlx-lm asks for the next training batch only after the previous step
         # finished (weights evaluated): the place to checkpoint and to stop.
-        source = trainer.iterate_batches(*args, **kwargs)
         if not kwargs.get("loop"):
-            yield from source  # evaluation
+            yield from trainer.iterate_batches(*args, **kwargs)  # evaluation
             return
+        # The batch order comes from NumPy's global RNG, which nothing else
+        # seeds: without this, every run trains on another order and the
+        # same job gives a different model.
+        source = trainer.iterate_batches(*args, **kwargs, seed=hp["seed"])
         for batch in source:
             done = state["done"]
             if done > start_step and done % hp["checkpoint_every"] == 0 and state["last_saved"] != done:

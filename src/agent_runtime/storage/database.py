@@ -28,7 +28,16 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
 class DatabaseError(DomainError):
+    """SQLite failed (locked past busy_timeout, read-only, disk full or
+    I/O error): HTTP 500 with code DATABASE_ERROR instead of an anonymous
+    internal error."""
+
     code = "DATABASE_ERROR"
+
+
+def database_error(error: sqlite3.Error) -> DatabaseError:
+    log.error("storage.sqlite_error", error=str(error), kind=type(error).__name__)
+    return DatabaseError(f"Database error: {error}; the request was not applied, retry it later")
 
 
 def migration_files() -> list[tuple[int, str, pathlib.Path]]:
@@ -98,24 +107,46 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator["_Transaction"]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any error; SQLite's own
+        failures come out as DatabaseError."""
         async with self._write_lock:
-            await self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                await self.connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
+                raise database_error(error) from error
             try:
                 yield _Transaction(self.connection)
-            except BaseException:
-                await self.connection.execute("ROLLBACK")
+            except BaseException as error:
+                await self._rollback()
+                if isinstance(error, sqlite3.Error):
+                    raise database_error(error) from error
                 raise
-            else:
+            try:
                 await self.connection.execute("COMMIT")
+            except sqlite3.Error as error:
+                await self._rollback()
+                raise database_error(error) from error
+
+    async def _rollback(self) -> None:
+        try:
+            await self.connection.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # SQLite already rolled back (e.g. after a failed COMMIT)
 
     # One trip to the connection's thread per read: execute + fetch + close
     # as separate awaits cost three (each a thread wake-up and a loop wake-up).
     async def fetch_one(self, sql: str, parameters: tuple = ()) -> aiosqlite.Row | None:
-        rows = await self.connection.execute_fetchall(sql, parameters)
+        try:
+            rows = await self.connection.execute_fetchall(sql, parameters)
+        except sqlite3.Error as error:
+            raise database_error(error) from error
         return rows[0] if rows else None
 
     async def fetch_all(self, sql: str, parameters: tuple = ()) -> list[aiosqlite.Row]:
-        return list(await self.connection.execute_fetchall(sql, parameters))
+        try:
+            return list(await self.connection.execute_fetchall(sql, parameters))
+        except sqlite3.Error as error:
+            raise database_error(error) from error
 
     async def ping(self) -> bool:
         try:
