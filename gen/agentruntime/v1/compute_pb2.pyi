@@ -233,16 +233,18 @@ class GenerateInsightsResponse(_message.Message):
     def __init__(self, insights: _Optional[str] = ..., metrics: _Optional[_Union[InsightMetrics, _Mapping]] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., analysis: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., analyzer: _Optional[str] = ..., sample_count: _Optional[int] = ...) -> None: ...
 
 class AIAgent(_message.Message):
-    __slots__ = ("role", "name", "description", "capabilities")
+    __slots__ = ("role", "name", "description", "capabilities", "workflow_type")
     ROLE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
+    WORKFLOW_TYPE_FIELD_NUMBER: _ClassVar[int]
     role: str
     name: str
     description: str
     capabilities: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, role: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., capabilities: _Optional[_Iterable[str]] = ...) -> None: ...
+    workflow_type: str
+    def __init__(self, role: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., capabilities: _Optional[_Iterable[str]] = ..., workflow_type: _Optional[str] = ...) -> None: ...
 
 class ListAIAgentsRequest(_message.Message):
     __slots__ = ()

@@ -45,7 +45,8 @@ class AIRole:
     role: str
     name: str
     description: str
-    # The first capability is the workflow type the role runs.
+    # The POST /ai/tasks workflow_type this role runs.
+    workflow_type: str
     capabilities: tuple[str, ...]
     # None: the prompt goes to the model as it is (model_inference).
     system_prompt: str | None
@@ -53,16 +54,13 @@ class AIRole:
     # requirements for the model (refused where there is no system prompt).
     parameters: tuple[str, ...] = ()
 
-    @property
-    def workflow_type(self) -> str:
-        return self.capabilities[0]
-
 
 AI_ROLES: tuple[AIRole, ...] = (
     AIRole(
         "DEVELOPER",
         "Code Assistant",
         "Assists with code generation and refactoring",
+        "code_generation",
         ("code_generation", "refactoring", "debugging"),
         "You are Code Assistant, a senior software developer. Write the code the user asks for: complete, "
         "correct and idiomatic, in the requested language and style, with the edge cases handled. Answer with "
@@ -72,7 +70,8 @@ AI_ROLES: tuple[AIRole, ...] = (
         "ANALYST",
         "System Analyst",
         "Analyzes system performance and provides insights",
-        ("system_analysis", "performance_analysis", "reporting"),
+        "system_analysis",
+        ("performance_analysis", "optimization", "reporting"),
         "You are System Analyst, a performance engineer. You are given the compute system's real state as JSON: "
         "its devices, its current metrics and statistics computed from the stored metrics of a time window. "
         "Answer the user's question from these numbers only: cite the actual figures, name bottlenecks and "
@@ -83,6 +82,7 @@ AI_ROLES: tuple[AIRole, ...] = (
         "OPTIMIZER",
         "Performance Optimizer",
         "Optimizes code and configuration for speed and resource use",
+        "optimization",
         ("optimization", "performance_tuning", "configuration_tuning"),
         "You are Performance Optimizer. Improve the code or configuration the user gives for speed and resource "
         "use without changing its behaviour. Answer with the optimized version first, then a numbered list of "
@@ -92,6 +92,7 @@ AI_ROLES: tuple[AIRole, ...] = (
         "ML_ENGINEER",
         "Model Runner",
         "Runs a prompt on a chosen model, such as a local MLX model or a fine-tune from the ML registry",
+        "model_inference",
         ("model_inference", "local_mlx_models", "remote_models"),
         None,
         ("system",),

@@ -186,7 +186,10 @@ class ComputeServicer(compute_pb2_grpc.ComputeServiceServicer):
     async def ListAIAgents(self, request, context) -> pb.ListAIAgentsResponse:
         return pb.ListAIAgentsResponse(
             agents=[
-                pb.AIAgent(role=r.role, name=r.name, description=r.description, capabilities=r.capabilities)
+                pb.AIAgent(
+                    role=r.role, name=r.name, description=r.description, capabilities=r.capabilities,
+                    workflow_type=r.workflow_type,
+                )
                 for r in self._ai_tasks.roles()
             ]
         )
