@@ -49,7 +49,8 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
 
 def http_client(runtime: Runtime, api_key: str | None = TEST_API_KEY) -> httpx.AsyncClient:
     headers = {"x-api-key": api_key} if api_key else {}
-    return httpx.AsyncClient(base_url=runtime.http_url, headers=headers, timeout=10)
+    # Generous: model calls and fine-tuning run on loaded CI machines.
+    return httpx.AsyncClient(base_url=runtime.http_url, headers=headers, timeout=30)
 
 
 def grpc_metadata(api_key: str = TEST_API_KEY) -> tuple[tuple[str, str], ...]:

@@ -21,7 +21,7 @@ from google.rpc import error_details_pb2
 from agentruntime.v1 import compute_pb2, compute_pb2_grpc
 from agent_runtime.agents.ai_tasks import AI_ROLES, ROLES_BY_WORKFLOW
 from agent_runtime.agents.config import AgentsConfig
-from conftest import grpc_metadata, http_client, make_settings, running
+from conftest import grpc_metadata, make_settings, running
 from llm_fakes import FakeOpenAI, Reply
 from ml_helpers import build_model
 from test_sessions_rest import assert_error
@@ -37,13 +37,6 @@ async def runtime(tmp_path_factory, fake):
     settings = make_settings(tmp_path_factory.mktemp("data"), agents=agents, compute_metrics_interval_seconds=0.2)
     async with running(settings) as started:
         yield started
-
-
-@pytest_asyncio.fixture(scope="module")
-async def http(runtime):
-    async with http_client(runtime) as client:
-        client.timeout = 30
-        yield client
 
 
 def sent(fake) -> tuple[str, str]:

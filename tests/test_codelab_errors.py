@@ -28,7 +28,7 @@ from grpc_status import rpc_status
 
 from agentruntime.v1 import agent_pb2, agent_pb2_grpc
 from agent_runtime.agents.config import AgentsConfig
-from conftest import grpc_metadata, http_client, make_settings, running
+from conftest import grpc_metadata, make_settings, running
 from llm_fakes import Call, Reply
 from test_multiagent import codelab_session, sse_events
 from test_sessions_rest import assert_error
@@ -43,13 +43,6 @@ async def runtime(tmp_path_factory, fake):
     )
     async with running(make_settings(tmp_path_factory.mktemp("data"), agents=agents)) as started:
         yield started
-
-
-@pytest_asyncio.fixture(scope="module")
-async def http(runtime):
-    async with http_client(runtime) as client:
-        client.timeout = 30
-        yield client
 
 
 def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:

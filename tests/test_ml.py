@@ -36,7 +36,6 @@ async def ml_runtime(tmp_path_factory):
 @pytest_asyncio.fixture(scope="module")
 async def http(ml_runtime):
     async with http_client(ml_runtime) as client:
-        client.timeout = 30
         yield client
 
 

@@ -33,7 +33,6 @@ async def runtime(tmp_path_factory):
 @pytest_asyncio.fixture(scope="module")
 async def http(runtime):
     async with http_client(runtime, None) as client:
-        client.timeout = 30
         yield client
 
 

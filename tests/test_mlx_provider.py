@@ -14,7 +14,7 @@ import websockets
 from agent_runtime.llm.base import ChatMessage, ToolCall
 from agent_runtime.llm.mlx_provider import to_local_messages
 from agent_helpers import git_project, wait_for
-from conftest import TEST_API_KEY, http_client, make_settings, running
+from conftest import TEST_API_KEY, make_settings, running
 from ml_helpers import build_model
 
 pytestmark = pytest.mark.slow
@@ -27,13 +27,6 @@ async def runtime(tmp_path_factory):
     # No OpenAI/Anthropic/Ollama/Azure configured: only local models.
     async with running(make_settings(tmp_path_factory.mktemp("data"))) as started:
         yield started
-
-
-@pytest_asyncio.fixture(scope="module")
-async def http(runtime):
-    async with http_client(runtime) as client:
-        client.timeout = 30
-        yield client
 
 
 async def providers(http) -> dict:

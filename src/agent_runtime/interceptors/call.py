@@ -9,6 +9,7 @@ which measured ~7% of a GetSession (bench/RESULTS.md)."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import time
 from typing import Any, AsyncIterator, Awaitable, Callable
@@ -49,66 +50,54 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             return handler._replace(unary_stream=self._stream(_as_async_iter(handler.unary_stream), method))
         return handler._replace(stream_stream=self._stream(_as_async_iter(handler.stream_stream), method))
 
-    def _unary(self, behaviour: UnaryBehaviour, method: str) -> UnaryBehaviour:
-        admission = self._admission
-
-        async def call(request, context):
-            metadata = context.invocation_metadata()
-            peer = begin_call(context, method, metadata)
-            started = time.perf_counter()
-            error = None
+    @contextlib.asynccontextmanager
+    async def _scope(self, context, method: str):
+        """Everything around the handler but the field rules (which need the
+        request) and the response headers (which need its success)."""
+        metadata = context.invocation_metadata()
+        peer = begin_call(context, method, metadata)
+        started = time.perf_counter()
+        error = None
+        try:
             try:
-                try:
-                    current_principal.set(await admission.admit(method, metadata, peer))
-                    if isinstance(request, Message):
-                        validate(request)
-                    response = await behaviour(request, context)
-                    # Only on success: an error stays a trailers-only response,
-                    # whose trailers Envoy's Lua filter reads as headers.
-                    await send_response_headers(context)
-                    return response
-                except Exception as failure:
-                    if is_abort(failure):
-                        raise
-                    await abort_with_error_model(context, failure)
-            except BaseException as caught:
-                error = caught
-                raise
-            finally:
-                end_call(context, method, peer, started, error)
+                current_principal.set(await self._admission.admit(method, metadata, peer))
+                yield
+            except Exception as failure:
+                if is_abort(failure):
+                    raise
+                await abort_with_error_model(context, failure)
+        except BaseException as caught:
+            error = caught
+            raise
+        finally:
+            end_call(context, method, peer, started, error)
+
+    def _unary(self, behaviour: UnaryBehaviour, method: str) -> UnaryBehaviour:
+        async def call(request, context):
+            async with self._scope(context, method):
+                if isinstance(request, Message):
+                    validate(request)
+                response = await behaviour(request, context)
+                # Only on success: an error stays a trailers-only response,
+                # whose trailers Envoy's Lua filter reads as headers.
+                await send_response_headers(context)
+                return response
 
         return call
 
     def _stream(self, behaviour: StreamBehaviour, method: str) -> StreamBehaviour:
-        admission = self._admission
-
         async def call(request, context):
-            metadata = context.invocation_metadata()
-            peer = begin_call(context, method, metadata)
-            started = time.perf_counter()
-            error = None
-            try:
-                try:
-                    current_principal.set(await admission.admit(method, metadata, peer))
-                    if isinstance(request, Message):
-                        validate(request)
-                    sent = False
-                    async for response in behaviour(request, context):
-                        if not sent:
-                            await send_response_headers(context)
-                            sent = True
-                        yield response
+            async with self._scope(context, method):
+                if isinstance(request, Message):
+                    validate(request)
+                sent = False
+                async for response in behaviour(request, context):
                     if not sent:
                         await send_response_headers(context)
-                except Exception as failure:
-                    if is_abort(failure):
-                        raise
-                    await abort_with_error_model(context, failure)
-            except BaseException as caught:
-                error = caught
-                raise
-            finally:
-                end_call(context, method, peer, started, error)
+                        sent = True
+                    yield response
+                if not sent:
+                    await send_response_headers(context)
 
         return call
 
