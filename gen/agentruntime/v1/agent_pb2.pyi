@@ -180,7 +180,7 @@ class TaskArtifact(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[str] = ..., size: _Optional[int] = ..., created_at: _Optional[str] = ...) -> None: ...
 
 class TaskEvent(_message.Message):
-    __slots__ = ("type", "sequence", "timestamp", "content", "tool", "input", "output", "success", "plan", "status", "message", "error", "code", "approval", "task_id", "from_agent", "to_agent", "reason", "call_id")
+    __slots__ = ("type", "sequence", "timestamp", "content", "tool", "input", "output", "success", "plan", "status", "message", "error", "code", "approval", "task_id", "from_agent", "to_agent", "reason", "call_id", "client_side", "waiting_for")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
@@ -200,6 +200,8 @@ class TaskEvent(_message.Message):
     TO_AGENT_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_SIDE_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FOR_FIELD_NUMBER: _ClassVar[int]
     type: str
     sequence: int
     timestamp: str
@@ -219,7 +221,9 @@ class TaskEvent(_message.Message):
     to_agent: str
     reason: str
     call_id: str
-    def __init__(self, type: _Optional[str] = ..., sequence: _Optional[int] = ..., timestamp: _Optional[str] = ..., content: _Optional[str] = ..., tool: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., output: _Optional[str] = ..., success: _Optional[bool] = ..., plan: _Optional[_Union[TaskPlan, _Mapping]] = ..., status: _Optional[str] = ..., message: _Optional[str] = ..., error: _Optional[str] = ..., code: _Optional[str] = ..., approval: _Optional[_Union[ToolApproval, _Mapping]] = ..., task_id: _Optional[str] = ..., from_agent: _Optional[str] = ..., to_agent: _Optional[str] = ..., reason: _Optional[str] = ..., call_id: _Optional[str] = ...) -> None: ...
+    client_side: bool
+    waiting_for: str
+    def __init__(self, type: _Optional[str] = ..., sequence: _Optional[int] = ..., timestamp: _Optional[str] = ..., content: _Optional[str] = ..., tool: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., output: _Optional[str] = ..., success: _Optional[bool] = ..., plan: _Optional[_Union[TaskPlan, _Mapping]] = ..., status: _Optional[str] = ..., message: _Optional[str] = ..., error: _Optional[str] = ..., code: _Optional[str] = ..., approval: _Optional[_Union[ToolApproval, _Mapping]] = ..., task_id: _Optional[str] = ..., from_agent: _Optional[str] = ..., to_agent: _Optional[str] = ..., reason: _Optional[str] = ..., call_id: _Optional[str] = ..., client_side: _Optional[bool] = ..., waiting_for: _Optional[str] = ...) -> None: ...
 
 class ExecuteTaskRequest(_message.Message):
     __slots__ = ("prompt", "context", "tools")
