@@ -17,6 +17,7 @@ from agent_runtime.agents.config import AgentsConfig
 from agent_runtime.agents.approvals import PLAN_TOOL, check_decision
 from agent_runtime.agents.models import (
     ACCEPTED,
+    DECISIONS,
     PENDING,
     PLAN_DECISIONS,
     TERMINAL_STATUSES,
@@ -374,7 +375,7 @@ class AgentService:
         yields the run's continuation as codelab stream events until it
         pauses again or ends. With `plan_only` (a `plan_decision`), the
         approval is the plan's and `call_id` may be left out."""
-        check_decision(reply.decision, reply.modified_arguments, allowed=PLAN_DECISIONS if plan_only else ("approve", "edit", "reject"))
+        check_decision(reply.decision, reply.modified_arguments, allowed=PLAN_DECISIONS if plan_only else tuple(DECISIONS))
         await self._sessions.get_session(session_id, scope=scope)
         if plan_only:
             plans = [a for a in await self._approvals.pending_in_session(session_id) if a.tool_name == PLAN_TOOL]

@@ -23,7 +23,7 @@ from agent_runtime.agents.models import ClientTool, HitlSettings
 from agent_runtime.agents.service import AgentService, MessageReply, ProjectSessionView
 from agent_runtime.interceptors import metadata_value
 from agent_runtime.interceptors.auth import current_principal
-from agent_runtime.jsonfmt import json_http_body, message_to_dict
+from agent_runtime.jsonfmt import json_http_body, message_to_dict, struct_value
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 
@@ -284,7 +284,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 ClientTool(
                     t.name,
                     t.description,
-                    json_format.MessageToDict(t.parameters) if t.HasField("parameters") else {"type": "object", "properties": {}},
+                    struct_value(t.parameters) if t.HasField("parameters") else {"type": "object", "properties": {}},
                 )
                 for t in request.client_tools
             ],
@@ -318,7 +318,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             decision=message.decision,
             modified_arguments=_struct_or_none(message, "modified_arguments"),
             feedback=message.feedback,
-            result=json_format.MessageToDict(message.result) if message.HasField("result") else None,
+            result=struct_value(message.result) if message.HasField("result") else None,
             error=message.error,
         )
         events = self._agents.send_message(
@@ -354,7 +354,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
 
 def _struct_or_none(message, field: str) -> dict | None:
-    return json_format.MessageToDict(getattr(message, field)) if message.HasField(field) else None
+    return struct_value(getattr(message, field)) if message.HasField(field) else None
 
 
 async def _stream(events, session_id: str) -> AsyncIterator[pb.AgentStreamEvent]:
