@@ -5,11 +5,13 @@ the session's event log. The scripted OpenAI-format server plays the model."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 
 import grpc
 import pytest_asyncio
+import websockets
 from google.protobuf import struct_pb2
 
 from agentruntime.v1 import agent_pb2, agent_pb2_grpc
@@ -18,7 +20,7 @@ from agent_runtime.agents.config import AgentsConfig
 from agent_runtime.agents.models import ClientTool, HitlSettings
 from agent_runtime.agents.service import MessageReply
 from agent_helpers import git_project
-from conftest import grpc_metadata, http_client, make_settings, running
+from conftest import TEST_API_KEY, grpc_metadata, http_client, make_settings, running
 from identity_helpers import bearer, identity_settings, new_user
 from llm_fakes import Call, Reply
 
@@ -191,7 +193,7 @@ async def test_edit_decision_over_grpc(runtime, fake, project):
     assert (project / "lib" / "widgets" / "profile.dart").exists() and not (project / "lib" / "profile.dart").exists()
 
 
-async def test_reject_decision_as_a_stream_message(http, fake, project):
+async def test_reject_decision_as_a_stream_message(runtime, http, fake, project):
     session_id = await codelab_session(http, project)
     fake.add(
         Reply(tool_calls=[Call("switch_agent", {"agent_type": "coder", "reason": "code"}, id="r1")]),
@@ -200,7 +202,16 @@ async def test_reject_decision_as_a_stream_message(http, fake, project):
     )
     events = await message(http, session_id, type="user_message", content="write danger.py")
     assert events[-1]["status"] == "waiting_approval"
-    events = await message(http, session_id, type="hitl_decision", call_id="w1", decision="reject", feedback="not in this project")
+    # A /ws client following the session sees the decision live.
+    after = (await session_log(http, session_id))[-1]["sequence"]
+    feed = runtime.http_url.replace("http://", "ws://") + f"/ws?session_id={session_id}&after_sequence={after}"
+    async with websockets.connect(feed, additional_headers={"x-api-key": TEST_API_KEY}) as socket:
+        events = await message(http, session_id, type="hitl_decision", call_id="w1", decision="reject", feedback="not in this project")
+        followed = []
+        while "approval.rejected" not in followed:
+            update = json.loads(await asyncio.wait_for(socket.recv(), 5))
+            if update["type"] == "event":
+                followed.append(update["data"]["event_type"])
     order = kinds(events)
     rejected = events[order.index("tool_result")]
     assert rejected["success"] is False and rejected["result"] == "The user rejected this write_file call: not in this project"
