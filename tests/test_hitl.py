@@ -296,7 +296,11 @@ async def test_plan_approval_gates_the_run_until_approved(http, fake, project):
 
     bad = await http.post("/agent/message/stream", json={"session_id": session_id, "message": {"type": "plan_decision", "decision": "edit"}})
     assert bad.status_code == 400 and "approve, reject" in bad.json()["detail"]
-    events = await message(http, session_id, type="plan_decision", decision="approve")
+    not_a_plan = await http.post(
+        "/agent/message/stream", json={"session_id": session_id, "message": {"type": "plan_decision", "call_id": "e0", "decision": "approve"}}
+    )
+    assert not_a_plan.status_code == 404 and not_a_plan.json()["code"] == "APPROVAL_NOT_FOUND"
+    events = await message(http, session_id, type="plan_decision", call_id="p1", decision="approve")
     approved = events[kinds(events).index("tool_result")]
     assert approved["call_id"] == "p1" and approved["success"] is True and "approved this plan" in approved["result"]
     ran = [e for e in events if e["type"] == "tool_result" and e["call_id"] == "e1"]
@@ -323,6 +327,10 @@ async def test_plan_rejection_replans_with_feedback_or_ends_the_run(http, fake, 
     assert events[-2]["type"] == "plan_approval_required" and events[-2]["call_id"] == "p2"
     events = await message(http, session_id, type="plan_decision", decision="reject")
     assert events[-1]["type"] == "done" and events[-1]["status"] == "stopped"
+    decided = await http.post(
+        "/agent/message/stream", json={"session_id": session_id, "message": {"type": "plan_decision", "call_id": "p2", "decision": "approve"}}
+    )
+    assert decided.status_code == 409 and decided.json()["code"] == "APPROVAL_RESOLVED"
     task = (await http.get(f"/api/tasks/{events[-1]['task_id']}")).json()
     assert task["status"] == "stopped" and task["error_code"] == "PLAN_REJECTED"
     logged = [e["event_type"] for e in await session_log(http, session_id) if e["event_type"].startswith("approval.")]

@@ -31,10 +31,10 @@ from agent_runtime.agents.models import (
     ACTIVE_STATUSES,
     APPROVED,
     COMPLETED,
-    PENDING,
     EDITED,
     EXPIRED,
     FAILED,
+    PENDING,
     RUNNING,
     STOPPED,
     TERMINAL_STATUSES,
@@ -451,9 +451,11 @@ class AgentRunner:
                 refusal = invalid_tool(task.agent_type, call.name, arguments, allowed)
             elif approval.status != APPROVED:
                 why = approval.feedback or ("the approval expired" if approval.status == EXPIRED else "no reason given")
-                if call.name == PLAN_TOOL and not approval.feedback:
-                    # Nothing to re-plan with: the user said no to the work.
-                    raise RunEnded(STOPPED, "The user rejected the plan", "PLAN_REJECTED")
+                if call.name == PLAN_TOOL and (approval.status == EXPIRED or not approval.feedback):
+                    # Nothing to re-plan with: nobody approved the work.
+                    raise RunEnded(
+                        STOPPED, "The plan's approval expired" if approval.status == EXPIRED else "The user rejected the plan", "PLAN_REJECTED"
+                    )
                 outcome = ToolOutcome(f"The user rejected this {call.name} call: {why}", success=False)
                 if call.name == PLAN_TOOL:
                     outcome.output += f". Make a new plan that addresses this and propose it with {PLAN_TOOL}."
@@ -532,16 +534,14 @@ class AgentRunner:
         if approval.status != PENDING:
             return approval
         if created:
-            if plan:
-                await self.emit(
-                    task.task_id, "plan_approval_required", approval=approval_dict(approval), tool=call.name,
-                    input=call.arguments, call_id=call.id,
-                )
-            else:
-                await self.emit(
-                    task.task_id, "approval_required", approval=approval_dict(approval), tool=call.name,
-                    input=call.arguments, call_id=call.id,
-                )
+            await self.emit(
+                task.task_id,
+                "plan_approval_required" if plan else "approval_required",
+                approval=approval_dict(approval),
+                tool=call.name,
+                input=call.arguments,
+                call_id=call.id,
+            )
 
         async def decided() -> tuple[ApprovalRecord | None, float]:
             current = await self._repo.get_approval(approval.approval_id)

@@ -377,20 +377,20 @@ class AgentService:
         approval is the plan's and `call_id` may be left out."""
         check_decision(reply.decision, reply.modified_arguments, allowed=PLAN_DECISIONS if plan_only else tuple(DECISIONS))
         await self._sessions.get_session(session_id, scope=scope)
-        if plan_only:
-            plans = [a for a in await self._approvals.pending_in_session(session_id) if a.tool_name == PLAN_TOOL]
-            if reply.call_id:
-                plans = [a for a in plans if a.call_id == reply.call_id]
-            if not plans:
-                raise NotFound(
-                    f"Session {session_id} has no plan waiting for approval" + (f" with call_id {reply.call_id!r}" if reply.call_id else ""),
-                    code="APPROVAL_NOT_FOUND",
+        if reply.call_id:
+            approval = await self._approvals.find_in_session(session_id, reply.call_id)
+            if plan_only and approval.tool_name != PLAN_TOOL:
+                raise InvalidArgument(
+                    f"call_id {reply.call_id} is a {approval.tool_name} call, not a plan; decide it with a hitl_decision",
+                    code="INVALID_DECISION",
                 )
+        elif plan_only:
+            plans = [a for a in await self._approvals.pending_in_session(session_id) if a.tool_name == PLAN_TOOL]
+            if not plans:
+                raise NotFound(f"Session {session_id} has no plan waiting for approval", code="APPROVAL_NOT_FOUND")
             approval = plans[-1]
         else:
-            if not reply.call_id:
-                raise InvalidArgument("call_id is required: the tool call to decide (see GET /sessions/{session_id}/pending-approvals)")
-            approval = await self._approvals.find_in_session(session_id, reply.call_id)
+            raise InvalidArgument("call_id is required: the tool call to decide (see GET /sessions/{session_id}/pending-approvals)")
         task = await self.get_task(approval.task_id)
         after = task.last_event_sequence
         await self._approvals.decide(approval, reply.decision, reply.modified_arguments, reply.feedback)
