@@ -419,3 +419,10 @@ async def test_waiting_runs_survive_a_restart(tmp_path, fake):
         assert events[-1]["status"] == "completed" and (project / "kept.txt").read_text() == "kept\n"
         events = await drain(agents.tool_result(client.session.session_id, MessageReply(call_id="ct1", result="12 passed")))
         assert events[-1]["status"] == "completed" and tool_messages(fake.requests[-1]) == ["12 passed"]
+
+
+def test_hitl_enabled_false_means_no_tool_waits(monkeypatch):
+    monkeypatch.setenv("HITL_DANGEROUS_TOOLS", "write_file,delete_file")
+    assert AgentsConfig.from_env().hitl_dangerous_tools == ("write_file", "delete_file")
+    monkeypatch.setenv("HITL_ENABLED", "false")
+    assert AgentsConfig.from_env().hitl_dangerous_tools == ()
