@@ -10,6 +10,7 @@ import dataclasses
 import json
 
 import grpc
+import pytest
 import pytest_asyncio
 import websockets
 from google.protobuf import struct_pb2
@@ -184,12 +185,9 @@ async def test_edit_decision_over_grpc(runtime, fake, project):
         assert events[order.index("tool_call")].arguments["path"] == "lib/widgets/profile.dart"
         assert events[-1].type == "done" and events[-1].status == "completed"
 
-        with_error = stub.SubmitHitlDecision(decision, metadata=grpc_metadata())
-        try:
-            [e async for e in with_error]
-            raise AssertionError("a second decision was accepted")
-        except grpc.aio.AioRpcError as error:
-            assert error.code() == grpc.StatusCode.ABORTED
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            [e async for e in stub.SubmitHitlDecision(decision, metadata=grpc_metadata())]
+        assert refused.value.code() == grpc.StatusCode.ABORTED and "already resolved" in refused.value.details()
     assert (project / "lib" / "widgets" / "profile.dart").exists() and not (project / "lib" / "profile.dart").exists()
 
 
