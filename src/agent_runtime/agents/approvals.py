@@ -52,7 +52,8 @@ class ApprovalManager:
 
     async def request(self, task: TaskRecord, call: ToolCall, reason: str) -> tuple[ApprovalRecord, bool]:
         """The approval of `call`, created pending unless it exists (a
-        resumed run); the flag says whether it is new."""
+        resumed run); the flag says whether it is new. The caller marks its
+        run waiting, then `announce`s a new one."""
         now = self._clock()
         proposed = ApprovalRecord(
             approval_id=str(uuid.uuid4()),
@@ -67,10 +68,10 @@ class ApprovalManager:
             expires_at=iso(now + dt.timedelta(seconds=self._timeout)) if self._timeout > 0 else None,
         )
         approval = await self._repo.create_approval(proposed)
-        created = approval.approval_id == proposed.approval_id
-        if created:
-            await self._log(task.session_id, APPROVAL_REQUESTED, approval)
-        return approval, created
+        return approval, approval.approval_id == proposed.approval_id
+
+    async def announce(self, session_id: str, approval: ApprovalRecord) -> None:
+        await self._log(session_id, APPROVAL_REQUESTED, approval)
 
     async def decide(
         self, approval: ApprovalRecord, decision: str, modified_arguments: dict[str, Any] | None, feedback: str

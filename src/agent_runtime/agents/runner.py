@@ -557,8 +557,12 @@ class AgentRunner:
                 return None, min(APPROVAL_POLL_SECONDS, remaining)
             return None, APPROVAL_POLL_SECONDS
 
-        waiting_for = WAITING_FOR_PLAN if plan else WAITING_FOR_APPROVAL
-        decided_approval = await self._pause(task, call, f"Waiting for approval of {call.name}", waiting_for, decided)
+        await self._mark_waiting(task, call, f"Waiting for approval of {call.name}", WAITING_FOR_PLAN if plan else WAITING_FOR_APPROVAL)
+        if created:
+            # Logged once the run shows as waiting: whoever reads the log
+            # (or the pending list) finds the task paused.
+            await self.approvals.announce(task.session_id, approval)
+        decided_approval = await self._pause(task, decided)
         await self._set_status(task.task_id, RUNNING, f"Approval {decided_approval.status}", only_if=(WAITING_APPROVAL, "queued"))
         return decided_approval
 
@@ -579,7 +583,8 @@ class AgentRunner:
             return (current if current.status != PENDING else None), APPROVAL_POLL_SECONDS
 
         if stored.status == PENDING:
-            stored = await self._pause(task, call, f"Waiting for the client's result of {call.name}", WAITING_FOR_TOOL_RESULT, answered)
+            await self._mark_waiting(task, call, f"Waiting for the client's result of {call.name}", WAITING_FOR_TOOL_RESULT)
+            stored = await self._pause(task, answered)
             await self._set_status(task.task_id, RUNNING, f"The client answered {call.name}", only_if=(WAITING_APPROVAL, "queued"))
         outcome = ToolOutcome(stored.result or "", success=not stored.is_error)
         output = outcome.output if len(outcome.output) <= EVENT_OUTPUT_LIMIT else outcome.output[:EVENT_OUTPUT_LIMIT] + "…"
@@ -590,20 +595,16 @@ class AgentRunner:
         await self._mirror(task, "post_tool", post)
         return outcome
 
-    async def _pause(
-        self,
-        task: TaskRecord,
-        call: ToolCall,
-        message: str,
-        waiting_for: str,
-        check: Callable[[], Awaitable[tuple[T | None, float]]],
-    ) -> T:
-        """Waits, with the run slot freed, until `check()` gives a value
-        (woken at once by decisions of this process, else polled after the
-        seconds it says). The `waiting_approval` status event says what for."""
-        wakeup = self._wakeups.setdefault(task.task_id, asyncio.Event())
+    async def _mark_waiting(self, task: TaskRecord, call: ToolCall, message: str, waiting_for: str) -> None:
+        """The task's `waiting_approval` status; its event says what for."""
         if await self._repo.update_task(task.task_id, {"status": WAITING_APPROVAL, "updated_at": self._now()}, only_if_status=(RUNNING,)):
             await self.emit(task.task_id, "status", status=WAITING_APPROVAL, message=message, waiting_for=waiting_for, call_id=call.id)
+
+    async def _pause(self, task: TaskRecord, check: Callable[[], Awaitable[tuple[T | None, float]]]) -> T:
+        """Waits, with the run slot freed, until `check()` gives a value
+        (woken at once by decisions of this process, else polled after the
+        seconds it says)."""
+        wakeup = self._wakeups.setdefault(task.task_id, asyncio.Event())
         run = self._runs.get(task.task_id)
         if run is not None:
             run.waiting = True
