@@ -392,7 +392,7 @@ async def test_message_stream_input_errors(http, project):
     cases = [
         ({"session_id": "nope", "message": {"type": "user_message", "content": "hi"}}, 404, "SESSION_NOT_FOUND"),
         ({"session_id": session_id, "message": {"type": "shout", "content": "hi"}}, 400, "INVALID_MESSAGE_TYPE"),
-        ({"session_id": session_id, "message": {"type": "plan_decision"}}, 400, "INVALID_MESSAGE_TYPE"),
+        ({"session_id": session_id, "message": {"type": "plan_decision"}}, 400, "INVALID_DECISION"),
         ({"session_id": session_id, "message": {"type": "user_message", "content": " "}}, 400, None),
         ({"session_id": session_id, "message": {"type": "switch_agent", "agent_type": "wizard"}}, 400, "INVALID_AGENT"),
     ]

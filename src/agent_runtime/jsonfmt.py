@@ -27,3 +27,20 @@ def json_http_body(value: Any) -> httpbody_pb2.HttpBody:
     """`value` as a JSON HttpBody: the REST bodies the transcoder cannot
     print from a typed message (bare arrays, numbers where gRPC has strings)."""
     return httpbody_pb2.HttpBody(content_type="application/json", data=dumps(value).encode())
+
+
+def struct_value(message: Message) -> Any:
+    """A google.protobuf Struct or Value as the JSON a client sent. Both carry
+    every number as a double, so a whole number comes back as one (12, not
+    12.0): tools and models read the arguments as given."""
+
+    def whole(value: Any) -> Any:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, dict):
+            return {key: whole(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [whole(item) for item in value]
+        return value
+
+    return whole(json_format.MessageToDict(message))

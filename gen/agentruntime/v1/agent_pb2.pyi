@@ -180,7 +180,7 @@ class TaskArtifact(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., type: _Optional[str] = ..., size: _Optional[int] = ..., created_at: _Optional[str] = ...) -> None: ...
 
 class TaskEvent(_message.Message):
-    __slots__ = ("type", "sequence", "timestamp", "content", "tool", "input", "output", "success", "plan", "status", "message", "error", "code", "approval", "task_id", "from_agent", "to_agent", "reason", "call_id")
+    __slots__ = ("type", "sequence", "timestamp", "content", "tool", "input", "output", "success", "plan", "status", "message", "error", "code", "approval", "task_id", "from_agent", "to_agent", "reason", "call_id", "client_side", "waiting_for")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
@@ -200,6 +200,8 @@ class TaskEvent(_message.Message):
     TO_AGENT_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_SIDE_FIELD_NUMBER: _ClassVar[int]
+    WAITING_FOR_FIELD_NUMBER: _ClassVar[int]
     type: str
     sequence: int
     timestamp: str
@@ -219,7 +221,9 @@ class TaskEvent(_message.Message):
     to_agent: str
     reason: str
     call_id: str
-    def __init__(self, type: _Optional[str] = ..., sequence: _Optional[int] = ..., timestamp: _Optional[str] = ..., content: _Optional[str] = ..., tool: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., output: _Optional[str] = ..., success: _Optional[bool] = ..., plan: _Optional[_Union[TaskPlan, _Mapping]] = ..., status: _Optional[str] = ..., message: _Optional[str] = ..., error: _Optional[str] = ..., code: _Optional[str] = ..., approval: _Optional[_Union[ToolApproval, _Mapping]] = ..., task_id: _Optional[str] = ..., from_agent: _Optional[str] = ..., to_agent: _Optional[str] = ..., reason: _Optional[str] = ..., call_id: _Optional[str] = ...) -> None: ...
+    client_side: bool
+    waiting_for: str
+    def __init__(self, type: _Optional[str] = ..., sequence: _Optional[int] = ..., timestamp: _Optional[str] = ..., content: _Optional[str] = ..., tool: _Optional[str] = ..., input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., output: _Optional[str] = ..., success: _Optional[bool] = ..., plan: _Optional[_Union[TaskPlan, _Mapping]] = ..., status: _Optional[str] = ..., message: _Optional[str] = ..., error: _Optional[str] = ..., code: _Optional[str] = ..., approval: _Optional[_Union[ToolApproval, _Mapping]] = ..., task_id: _Optional[str] = ..., from_agent: _Optional[str] = ..., to_agent: _Optional[str] = ..., reason: _Optional[str] = ..., call_id: _Optional[str] = ..., client_side: _Optional[bool] = ..., waiting_for: _Optional[str] = ...) -> None: ...
 
 class ExecuteTaskRequest(_message.Message):
     __slots__ = ("prompt", "context", "tools")
@@ -540,13 +544,27 @@ class CodelabSession(_message.Message):
     metadata: _struct_pb2.Struct
     def __init__(self, session_id: _Optional[str] = ..., user_id: _Optional[str] = ..., created_at: _Optional[str] = ..., last_activity: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
+class ClientTool(_message.Message):
+    __slots__ = ("name", "description", "parameters")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    parameters: _struct_pb2.Struct
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
 class CreateCodelabSessionRequest(_message.Message):
-    __slots__ = ("user_id", "metadata")
+    __slots__ = ("user_id", "metadata", "client_tools", "require_plan_approval")
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_TOOLS_FIELD_NUMBER: _ClassVar[int]
+    REQUIRE_PLAN_APPROVAL_FIELD_NUMBER: _ClassVar[int]
     user_id: str
     metadata: _struct_pb2.Struct
-    def __init__(self, user_id: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    client_tools: _containers.RepeatedCompositeFieldContainer[ClientTool]
+    require_plan_approval: bool
+    def __init__(self, user_id: _Optional[str] = ..., metadata: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., client_tools: _Optional[_Iterable[_Union[ClientTool, _Mapping]]] = ..., require_plan_approval: _Optional[bool] = ...) -> None: ...
 
 class CreateCodelabSessionResponse(_message.Message):
     __slots__ = ("session_id", "created_at")
@@ -575,14 +593,26 @@ class DeleteCodelabSessionResponse(_message.Message):
     def __init__(self, status: _Optional[str] = ...) -> None: ...
 
 class AgentMessage(_message.Message):
-    __slots__ = ("type", "content", "agent_type")
+    __slots__ = ("type", "content", "agent_type", "call_id", "decision", "modified_arguments", "feedback", "result", "error")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     AGENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    MODIFIED_ARGUMENTS_FIELD_NUMBER: _ClassVar[int]
+    FEEDBACK_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
     type: str
     content: str
     agent_type: str
-    def __init__(self, type: _Optional[str] = ..., content: _Optional[str] = ..., agent_type: _Optional[str] = ...) -> None: ...
+    call_id: str
+    decision: str
+    modified_arguments: _struct_pb2.Struct
+    feedback: str
+    result: _struct_pb2.Value
+    error: str
+    def __init__(self, type: _Optional[str] = ..., content: _Optional[str] = ..., agent_type: _Optional[str] = ..., call_id: _Optional[str] = ..., decision: _Optional[str] = ..., modified_arguments: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., feedback: _Optional[str] = ..., result: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[str] = ...) -> None: ...
 
 class SendAgentMessageRequest(_message.Message):
     __slots__ = ("session_id", "message")
@@ -593,7 +623,7 @@ class SendAgentMessageRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., message: _Optional[_Union[AgentMessage, _Mapping]] = ...) -> None: ...
 
 class AgentStreamEvent(_message.Message):
-    __slots__ = ("type", "token", "is_final", "from_agent", "to_agent", "reason", "call_id", "tool_name", "arguments", "result", "success", "error", "code", "approval_id", "status", "task_id", "session_id")
+    __slots__ = ("type", "token", "is_final", "from_agent", "to_agent", "reason", "call_id", "tool_name", "arguments", "result", "success", "error", "code", "approval_id", "status", "task_id", "session_id", "client_side", "plan")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     IS_FINAL_FIELD_NUMBER: _ClassVar[int]
@@ -611,6 +641,8 @@ class AgentStreamEvent(_message.Message):
     STATUS_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_SIDE_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
     type: str
     token: str
     is_final: bool
@@ -628,4 +660,44 @@ class AgentStreamEvent(_message.Message):
     status: str
     task_id: str
     session_id: str
-    def __init__(self, type: _Optional[str] = ..., token: _Optional[str] = ..., is_final: _Optional[bool] = ..., from_agent: _Optional[str] = ..., to_agent: _Optional[str] = ..., reason: _Optional[str] = ..., call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., arguments: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., result: _Optional[str] = ..., success: _Optional[bool] = ..., error: _Optional[str] = ..., code: _Optional[str] = ..., approval_id: _Optional[str] = ..., status: _Optional[str] = ..., task_id: _Optional[str] = ..., session_id: _Optional[str] = ...) -> None: ...
+    client_side: bool
+    plan: TaskPlan
+    def __init__(self, type: _Optional[str] = ..., token: _Optional[str] = ..., is_final: _Optional[bool] = ..., from_agent: _Optional[str] = ..., to_agent: _Optional[str] = ..., reason: _Optional[str] = ..., call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., arguments: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., result: _Optional[str] = ..., success: _Optional[bool] = ..., error: _Optional[str] = ..., code: _Optional[str] = ..., approval_id: _Optional[str] = ..., status: _Optional[str] = ..., task_id: _Optional[str] = ..., session_id: _Optional[str] = ..., client_side: _Optional[bool] = ..., plan: _Optional[_Union[TaskPlan, _Mapping]] = ...) -> None: ...
+
+class PendingApproval(_message.Message):
+    __slots__ = ("call_id", "tool_name", "arguments", "reason")
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    TOOL_NAME_FIELD_NUMBER: _ClassVar[int]
+    ARGUMENTS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    call_id: str
+    tool_name: str
+    arguments: _struct_pb2.Struct
+    reason: str
+    def __init__(self, call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., arguments: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ListPendingApprovalsRequest(_message.Message):
+    __slots__ = ("session_id",)
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    def __init__(self, session_id: _Optional[str] = ...) -> None: ...
+
+class ListPendingApprovalsResponse(_message.Message):
+    __slots__ = ("pending_approvals",)
+    PENDING_APPROVALS_FIELD_NUMBER: _ClassVar[int]
+    pending_approvals: _containers.RepeatedCompositeFieldContainer[PendingApproval]
+    def __init__(self, pending_approvals: _Optional[_Iterable[_Union[PendingApproval, _Mapping]]] = ...) -> None: ...
+
+class SubmitHitlDecisionRequest(_message.Message):
+    __slots__ = ("session_id", "call_id", "decision", "modified_arguments", "feedback")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    MODIFIED_ARGUMENTS_FIELD_NUMBER: _ClassVar[int]
+    FEEDBACK_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    call_id: str
+    decision: str
+    modified_arguments: _struct_pb2.Struct
+    feedback: str
+    def __init__(self, session_id: _Optional[str] = ..., call_id: _Optional[str] = ..., decision: _Optional[str] = ..., modified_arguments: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., feedback: _Optional[str] = ...) -> None: ...

@@ -176,6 +176,16 @@ class AgentServiceStub:
                 request_serializer=agentruntime_dot_v1_dot_agent__pb2.SendAgentMessageRequest.SerializeToString,
                 response_deserializer=agentruntime_dot_v1_dot_agent__pb2.AgentStreamEvent.FromString,
                 _registered_method=True)
+        self.ListPendingApprovals = channel.unary_unary(
+                '/agentruntime.v1.AgentService/ListPendingApprovals',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.ListPendingApprovalsRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListPendingApprovalsResponse.FromString,
+                _registered_method=True)
+        self.SubmitHitlDecision = channel.unary_stream(
+                '/agentruntime.v1.AgentService/SubmitHitlDecision',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.SubmitHitlDecisionRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.AgentStreamEvent.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -398,10 +408,35 @@ class AgentServiceServicer:
 
     def SendAgentMessage(self, request, context):
         """Sends a message to a multi-agent session and streams the run it starts
-        (codelab `POST /agent/message/stream`, `text/event-stream` over REST):
-        `user_message` runs with the session's current agent, `switch_agent`
-        switches first. Errors before the first event are ordinary errors;
-        later ones arrive as an `error` event, and `done` ends every stream.
+        or continues (codelab `POST /agent/message/stream`, `text/event-stream`
+        over REST): `user_message` runs with the session's current agent,
+        `switch_agent` switches first; `hitl_decision`, `plan_decision` and
+        `tool_result` answer what the session's paused run waits for and
+        stream its continuation. Errors before the first event are ordinary
+        errors; later ones arrive as an `error` event. `done` ends every
+        stream: when the run ended, or when it paused for an approval, a plan
+        decision or a client's tool result (`status` `waiting_…`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPendingApprovals(self, request, context):
+        """Lists what a session's runs wait on a human for: tool calls in
+        HITL_DANGEROUS_TOOLS and plans (`update_plan`) of sessions that require
+        plan approval (codelab `GET /sessions/{session_id}/pending-approvals`).
+        Stored, so a client that reconnects restores them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitHitlDecision(self, request, context):
+        """Decides a pending approval of the session and streams the run's
+        continuation until it pauses again or ends (codelab
+        `POST /sessions/{session_id}/hitl-decision`, `text/event-stream` over
+        REST, the events of SendAgentMessage). NOT_FOUND for a call_id without
+        approval, ABORTED (409) when it was decided already.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -543,6 +578,16 @@ def add_AgentServiceServicer_to_server(servicer, server):
             'SendAgentMessage': grpc.unary_stream_rpc_method_handler(
                     servicer.SendAgentMessage,
                     request_deserializer=agentruntime_dot_v1_dot_agent__pb2.SendAgentMessageRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.AgentStreamEvent.SerializeToString,
+            ),
+            'ListPendingApprovals': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPendingApprovals,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListPendingApprovalsRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.ListPendingApprovalsResponse.SerializeToString,
+            ),
+            'SubmitHitlDecision': grpc.unary_stream_rpc_method_handler(
+                    servicer.SubmitHitlDecision,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.SubmitHitlDecisionRequest.FromString,
                     response_serializer=agentruntime_dot_v1_dot_agent__pb2.AgentStreamEvent.SerializeToString,
             ),
     }
@@ -1280,6 +1325,60 @@ class AgentService:
             target,
             '/agentruntime.v1.AgentService/SendAgentMessage',
             agentruntime_dot_v1_dot_agent__pb2.SendAgentMessageRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.AgentStreamEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPendingApprovals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/ListPendingApprovals',
+            agentruntime_dot_v1_dot_agent__pb2.ListPendingApprovalsRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.ListPendingApprovalsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitHitlDecision(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/SubmitHitlDecision',
+            agentruntime_dot_v1_dot_agent__pb2.SubmitHitlDecisionRequest.SerializeToString,
             agentruntime_dot_v1_dot_agent__pb2.AgentStreamEvent.FromString,
             options,
             channel_credentials,

@@ -93,8 +93,11 @@ class AgentsConfig:
 
     @classmethod
     def from_env(cls) -> "AgentsConfig":
-        # Set but empty means "no tool needs approval".
+        # Set but empty means "no tool needs approval"; so does
+        # HITL_ENABLED=false (codelab), whatever the list says.
         tools = os.environ.get("HITL_DANGEROUS_TOOLS")
+        if not _env_bool("HITL_ENABLED", True):
+            tools = ""
         roots = _env("PROJECT_ROOTS")
         return cls(
             openai_api_key=_env("OPENAI_API_KEY"),

@@ -21,6 +21,9 @@ EDITED = "edited"
 REJECTED = "rejected"
 EXPIRED = "expired"
 DECISIONS = {"approve": APPROVED, "edit": EDITED, "reject": REJECTED}
+# A plan is approved or rejected; editing it is `edit` on its approval.
+PLAN_DECISIONS = ("approve", "reject")
+ANSWERED = "answered"
 
 
 @dataclasses.dataclass
@@ -88,3 +91,37 @@ class TaskEventRecord:
     sequence: int
     type: str
     body: dict[str, Any]
+
+
+@dataclasses.dataclass
+class ClientTool:
+    """A tool a codelab session's client (the IDE) runs itself: offered to
+    the model like a built-in one; a call waits for the client's
+    `tool_result` message."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclasses.dataclass
+class HitlSettings:
+    """What a codelab session asked for at creation."""
+
+    client_tools: list[ClientTool] = dataclasses.field(default_factory=list)
+    require_plan_approval: bool = False
+
+
+@dataclasses.dataclass
+class ClientCallRecord:
+    """A call of a client tool; `pending` until the client's result came."""
+
+    task_id: str
+    call_id: str
+    tool_name: str
+    arguments: dict[str, Any]
+    status: str
+    created_at: str
+    result: str | None = None
+    is_error: bool = False
+    answered_at: str | None = None

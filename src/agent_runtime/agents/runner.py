@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 import json
 import pathlib
 import time
 import uuid
-from typing import Any
+from typing import Any, Awaitable, Callable, TypeVar
 
 import structlog
 
+from agent_runtime.agents.approvals import PLAN_TOOL, ApprovalManager
 from agent_runtime.agents.catalog import AGENT_TYPES_BY_NAME
 from agent_runtime.agents.config import AgentsConfig
 from agent_runtime.agents.context import assemble_context
@@ -35,13 +35,14 @@ from agent_runtime.agents.models import (
     EXPIRED,
     FAILED,
     PENDING,
-    REJECTED,
     RUNNING,
     STOPPED,
     TERMINAL_STATUSES,
     WAITING_APPROVAL,
     ApprovalRecord,
     ArtifactRecord,
+    ClientCallRecord,
+    HitlSettings,
     TaskEventRecord,
     TaskRecord,
 )
@@ -76,6 +77,16 @@ EVENT_OUTPUT_LIMIT = 16 * 1024
 # process); decisions in this process wake it at once.
 APPROVAL_POLL_SECONDS = 2.0
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+# Before the user approved a plan (sessions with require_plan_approval), a
+# run may only look around, plan and hand over.
+PLAN_FREE_TOOLS = frozenset({"read_file", "list_files", "search_in_code", "git_diff", PLAN_TOOL, SWITCH_TOOL})
+# What a paused run waits for (`waiting_for` of its `waiting_approval`
+# status event; the codelab stream's `done` says `waiting_<it>`).
+WAITING_FOR_APPROVAL = "approval"
+WAITING_FOR_PLAN = "plan_approval"
+WAITING_FOR_TOOL_RESULT = "tool_result"
+
+T = TypeVar("T")
 
 
 class RunEnded(Exception):
@@ -164,6 +175,7 @@ class AgentRunner:
         max_concurrent_runs: int = 8,
         commands_dir: pathlib.Path | None = None,
         switcher: AgentSwitcher | None = None,
+        approvals: ApprovalManager | None = None,
     ):
         self._repo = repository
         self._registry = registry
@@ -178,6 +190,9 @@ class AgentRunner:
         self._closing = False
         self._commands_dir = commands_dir
         self._switcher = switcher
+        self.approvals = approvals or ApprovalManager(
+            repository, sessions, timeout_seconds=config.approval_timeout_seconds, clock=clock
+        )
 
     def _now(self) -> str:
         return iso(self._clock())
@@ -341,11 +356,15 @@ class AgentRunner:
             specs = tool_specs(allowed)
             if SWITCH_TOOL in allowed:
                 specs.append(SWITCH_SPEC)
+            hitl = await self._hitl_settings(task.session_id)
+            for client_tool in hitl.client_tools:
+                allowed.append(client_tool.name)
+                specs.append(ToolSpec(client_tool.name, client_tool.description, client_tool.parameters))
             calls = pending_calls(messages)
             if calls:
                 # One call at a time: a switch_agent call changes the agent
                 # (and its tools) for the calls after it.
-                result = await self._handle_call(task, calls[0], context, allowed)
+                result = await self._handle_call(task, calls[0], context, allowed, hitl)
                 messages.append(result)
                 await self._repo.append_messages(task_id, [result.to_dict()])
                 continue
@@ -391,7 +410,19 @@ class AgentRunner:
             raise RunEnded(FAILED, "The model's stream ended without a completion", "LLM_ERROR")
         return completion
 
-    async def _handle_call(self, task: TaskRecord, call: ToolCall, context: ToolContext, allowed: list[str]) -> ChatMessage:
+    async def _hitl_settings(self, session_id: str) -> HitlSettings:
+        if self._switcher is None:
+            return HitlSettings()
+        return await self._switcher.repository.get_hitl_settings(session_id)
+
+    async def _plan_approved(self, task_id: str) -> bool:
+        return any(
+            a.tool_name == PLAN_TOOL and a.status in (APPROVED, EDITED) for a in await self._repo.list_approvals(task_id)
+        )
+
+    async def _handle_call(
+        self, task: TaskRecord, call: ToolCall, context: ToolContext, allowed: list[str], hitl: HitlSettings
+    ) -> ChatMessage:
         def result(outcome: ToolOutcome) -> ChatMessage:
             return ChatMessage("tool", outcome.output, tool_call_id=call.id, tool_name=call.name, is_error=not outcome.success)
 
@@ -401,23 +432,43 @@ class AgentRunner:
             await self.emit(task.task_id, "tool_result", tool=call.name, output=outcome.output, success=False, call_id=call.id)
             return result(outcome)
         refusal = invalid_tool(task.agent_type, call.name, arguments, allowed)
+        plan_gate = hitl.require_plan_approval and not await self._plan_approved(task.task_id)
+        if refusal is None and plan_gate and call.name not in PLAN_FREE_TOOLS:
+            refusal = (
+                f"PLAN_NOT_APPROVED: propose your plan with {PLAN_TOOL} first; "
+                f"{call.name} may run only after the user approved it"
+            )
         if refusal is None and call.name == SWITCH_TOOL:
             return result(await self._switch_call(task, call))
-        if refusal is None and call.name in self._config.hitl_dangerous_tools:
-            approval = await self._await_approval(task, call)
+        if refusal is None and call.name in {t.name for t in hitl.client_tools}:
+            return result(await self._client_call(task, call))
+        note = ""
+        needs_approval = call.name in self._config.hitl_dangerous_tools or (plan_gate and call.name == PLAN_TOOL)
+        if refusal is None and needs_approval:
+            approval = await self._await_approval(task, call, plan=call.name == PLAN_TOOL)
             if approval.status == EDITED:
                 arguments = approval.modified_arguments or {}
                 refusal = invalid_tool(task.agent_type, call.name, arguments, allowed)
             elif approval.status != APPROVED:
                 why = approval.feedback or ("the approval expired" if approval.status == EXPIRED else "no reason given")
+                if call.name == PLAN_TOOL and (approval.status == EXPIRED or not approval.feedback):
+                    # Nothing to re-plan with: nobody approved the work.
+                    raise RunEnded(
+                        STOPPED, "The plan's approval expired" if approval.status == EXPIRED else "The user rejected the plan", "PLAN_REJECTED"
+                    )
                 outcome = ToolOutcome(f"The user rejected this {call.name} call: {why}", success=False)
+                if call.name == PLAN_TOOL:
+                    outcome.output += f". Make a new plan that addresses this and propose it with {PLAN_TOOL}."
                 await self.emit(task.task_id, "tool_result", tool=call.name, output=outcome.output, success=False, call_id=call.id)
                 await self._mirror(task, "post_tool", {"tool_name": call.name, "tool_input": arguments, "error": outcome.output})
                 return result(outcome)
+            if call.name == PLAN_TOOL:
+                note = " The user approved this plan: carry it out."
         if refusal is not None:
             # Refused, never executed: the model reads why as the tool result.
             outcome = ToolOutcome(f"Error: {refusal}", success=False)
-            await self.emit(task.task_id, "tool_result", tool=call.name, output=outcome.output, success=False, call_id=call.id, code="INVALID_TOOL")
+            code = refusal.split(":", 1)[0]
+            await self.emit(task.task_id, "tool_result", tool=call.name, output=outcome.output, success=False, call_id=call.id, code=code)
             await self._mirror(task, "post_tool", {"tool_name": call.name, "tool_input": arguments, "error": outcome.output})
             return result(outcome)
         if call.id in await self._repo.started_calls(task.task_id):
@@ -429,6 +480,8 @@ class AgentRunner:
             await self.emit(task.task_id, "tool_call", tool=call.name, input=arguments, call_id=call.id)
             await self._mirror(task, "pre_tool", {"tool_name": call.name, "tool_input": arguments})
             outcome = await run_tool(call.name, arguments, context, allowed)
+            if note and outcome.success:
+                outcome.output += note
         output = outcome.output if len(outcome.output) <= EVENT_OUTPUT_LIMIT else outcome.output[:EVENT_OUTPUT_LIMIT] + "…"
         failed = {} if outcome.success else {"code": "TOOL_EXECUTION_FAILED"}
         await self.emit(task.task_id, "tool_result", tool=call.name, output=output, success=outcome.success, call_id=call.id, **failed)
@@ -471,66 +524,114 @@ class AgentRunner:
         await self.emit(task.task_id, "tool_result", tool=call.name, output=outcome.output, success=True, call_id=call.id)
         return outcome
 
-    async def _await_approval(self, task: TaskRecord, call: ToolCall) -> ApprovalRecord:
-        now = self._clock()
-        timeout = self._config.approval_timeout_seconds
-        proposed = ApprovalRecord(
-            approval_id=str(uuid.uuid4()),
-            task_id=task.task_id,
-            owner=task.owner,
-            call_id=call.id,
-            tool_name=call.name,
-            arguments=call.arguments,
-            reason=f"{call.name} is in HITL_DANGEROUS_TOOLS and needs approval",
-            status=PENDING,
-            created_at=iso(now),
-            expires_at=iso(now + dt.timedelta(seconds=timeout)) if timeout > 0 else None,
-        )
-        approval = await self._repo.create_approval(proposed)
+    async def _await_approval(self, task: TaskRecord, call: ToolCall, *, plan: bool) -> ApprovalRecord:
+        """Asks for (or, resumed, finds) the call's approval and waits for
+        its decision; expiry rejects it."""
+        if plan:
+            reason = "The plan needs the user's approval before the agent carries it out"
+        else:
+            reason = f"{call.name} is in HITL_DANGEROUS_TOOLS and needs approval"
+        approval, created = await self.approvals.request(task, call, reason)
         if approval.status != PENDING:
             return approval
+        if created:
+            await self.emit(
+                task.task_id,
+                "plan_approval_required" if plan else "approval_required",
+                approval=approval_dict(approval),
+                tool=call.name,
+                input=call.arguments,
+                call_id=call.id,
+            )
+
+        async def decided() -> tuple[ApprovalRecord | None, float]:
+            current = await self._repo.get_approval(approval.approval_id)
+            if current is None:
+                raise RunEnded(FAILED, "The approval disappeared", "INTERNAL_ERROR")
+            if current.status != PENDING:
+                return current, 0
+            if current.expires_at:
+                remaining = (parse_iso(current.expires_at) - self._clock()).total_seconds()
+                if remaining <= 0:
+                    await self.approvals.expire(current)
+                    return None, 0
+                return None, min(APPROVAL_POLL_SECONDS, remaining)
+            return None, APPROVAL_POLL_SECONDS
+
+        await self._mark_waiting(task, call, f"Waiting for approval of {call.name}", WAITING_FOR_PLAN if plan else WAITING_FOR_APPROVAL)
+        if created:
+            # Logged once the run shows as waiting: whoever reads the log
+            # (or the pending list) finds the task paused.
+            await self.approvals.announce(task.session_id, approval)
+        decided_approval = await self._pause(task, decided)
+        await self._set_status(task.task_id, RUNNING, f"Approval {decided_approval.status}", only_if=(WAITING_APPROVAL, "queued"))
+        return decided_approval
+
+    async def _client_call(self, task: TaskRecord, call: ToolCall) -> ToolOutcome:
+        """A call of a client-side tool: told as a `tool_call` event with
+        `client_side`, then the run waits (persisted) for the client's
+        `tool_result` message, which is the model's tool result."""
+        proposed = ClientCallRecord(task.task_id, call.id, call.name, call.arguments, PENDING, self._now())
+        stored, created = await self._repo.create_client_call(proposed)
+        if created:
+            await self.emit(task.task_id, "tool_call", tool=call.name, input=call.arguments, call_id=call.id, client_side=True)
+            await self._mirror(task, "pre_tool", {"tool_name": call.name, "tool_input": call.arguments})
+
+        async def answered() -> tuple[ClientCallRecord | None, float]:
+            current = await self._repo.get_client_call(task.task_id, call.id)
+            if current is None:
+                raise RunEnded(FAILED, "The client tool call disappeared", "INTERNAL_ERROR")
+            return (current if current.status != PENDING else None), APPROVAL_POLL_SECONDS
+
+        if stored.status == PENDING:
+            await self._mark_waiting(task, call, f"Waiting for the client's result of {call.name}", WAITING_FOR_TOOL_RESULT)
+            stored = await self._pause(task, answered)
+            await self._set_status(task.task_id, RUNNING, f"The client answered {call.name}", only_if=(WAITING_APPROVAL, "queued"))
+        outcome = ToolOutcome(stored.result or "", success=not stored.is_error)
+        output = outcome.output if len(outcome.output) <= EVENT_OUTPUT_LIMIT else outcome.output[:EVENT_OUTPUT_LIMIT] + "…"
+        await self.emit(task.task_id, "tool_result", tool=call.name, output=output, success=outcome.success, call_id=call.id, client_side=True)
+        post: dict[str, Any] = {"tool_name": call.name, "tool_input": call.arguments, "tool_output": output}
+        if not outcome.success:
+            post["error"] = output
+        await self._mirror(task, "post_tool", post)
+        return outcome
+
+    async def _mark_waiting(self, task: TaskRecord, call: ToolCall, message: str, waiting_for: str) -> None:
+        """The task's `waiting_approval` status; its event says what for."""
+        if await self._repo.update_task(task.task_id, {"status": WAITING_APPROVAL, "updated_at": self._now()}, only_if_status=(RUNNING,)):
+            await self.emit(task.task_id, "status", status=WAITING_APPROVAL, message=message, waiting_for=waiting_for, call_id=call.id)
+
+    async def _pause(self, task: TaskRecord, check: Callable[[], Awaitable[tuple[T | None, float]]]) -> T:
+        """Waits, with the run slot freed, until `check()` gives a value
+        (woken at once by decisions of this process, else polled after the
+        seconds it says)."""
         wakeup = self._wakeups.setdefault(task.task_id, asyncio.Event())
-        if approval.approval_id == proposed.approval_id:
-            await self.emit(task.task_id, "approval_required", approval=approval_dict(approval), tool=call.name, input=call.arguments, call_id=call.id)
-        await self._set_status(task.task_id, WAITING_APPROVAL, f"Waiting for approval of {call.name}", only_if=(RUNNING,))
         run = self._runs.get(task.task_id)
         if run is not None:
             run.waiting = True
-            # Waiting for a human frees the run slot for other runs.
+            # Waiting for a human or the client frees the slot for other runs.
             if run.holds_slot:
                 run.holds_slot = False
                 self._slots.release()
         try:
             while True:
-                current = await self._repo.get_approval(approval.approval_id)
-                if current is None:
-                    raise RunEnded(FAILED, "The approval disappeared", "INTERNAL_ERROR")
-                if current.status != PENDING:
-                    approval = current
-                    break
-                wait = APPROVAL_POLL_SECONDS
-                if current.expires_at:
-                    remaining = (parse_iso(current.expires_at) - self._clock()).total_seconds()
-                    if remaining <= 0:
-                        await self._repo.resolve_approval(
-                            current.approval_id,
-                            {"status": EXPIRED, "decision": "reject", "feedback": "approval expired before anyone decided", "resolved_at": self._now()},
-                        )
-                        continue
-                    wait = min(wait, remaining)
+                # Cleared before the check: a wake-up during it is not lost.
                 wakeup.clear()
-                try:
-                    await asyncio.wait_for(wakeup.wait(), wait)
-                except asyncio.TimeoutError:
-                    pass
+                value, wait = await check()
+                if value is not None:
+                    break
+                if wait > 0:
+                    try:
+                        await asyncio.wait_for(wakeup.wait(), wait)
+                    except asyncio.TimeoutError:
+                        pass
         finally:
             if run is not None:
                 run.waiting = False
                 run.progress_at = time.monotonic()
         if run is not None and not run.holds_slot:
             await self._take_slot(run, task.task_id, only_if=(WAITING_APPROVAL,))
-        await self._set_status(task.task_id, RUNNING, f"Approval {approval.status}", only_if=(WAITING_APPROVAL, "queued"))
-        return approval
+        return value
 
     async def _save_plan(self, task_id: str, plan: list[dict[str, str]]) -> None:
         await self._repo.update_task(task_id, {"plan": plan, "updated_at": self._now()})
@@ -550,11 +651,7 @@ class AgentRunner:
         if task is None or task.status in TERMINAL_STATUSES:
             return
         now = self._now()
-        for approval in await self._repo.list_approvals(task_id, PENDING):
-            reason = "task stopped" if ended.status == STOPPED else f"task ended {ended.status}"
-            await self._repo.resolve_approval(
-                approval.approval_id, {"status": REJECTED, "decision": "reject", "feedback": f"auto-rejected: {reason}", "resolved_at": now}
-            )
+        await self.approvals.reject_pending(task_id, "task stopped" if ended.status == STOPPED else f"task ended {ended.status}")
         try:
             await self._write_artifacts(task)
         except Exception:  # noqa: BLE001 - artifacts must not keep a run from ending

@@ -9,22 +9,29 @@ import dataclasses
 import json
 import os
 import pathlib
+import re
 import uuid
 from typing import Any, AsyncIterator
 
 from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.agents.approvals import PLAN_TOOL, check_decision
 from agent_runtime.agents.models import (
     ACCEPTED,
     DECISIONS,
     PENDING,
+    PLAN_DECISIONS,
     TERMINAL_STATUSES,
+    WAITING_APPROVAL,
     ApprovalRecord,
     ArtifactRecord,
+    ClientTool,
+    HitlSettings,
     TaskEventRecord,
     TaskRecord,
 )
 from agent_runtime.agents.catalog import AGENT_TYPES_BY_NAME
 from agent_runtime.agents.runner import AgentRunner, git_output, head_commit, system_prompt
+from agent_runtime.agents.switching import SWITCH_TOOL
 from agent_runtime.llm.base import ChatMessage
 from agent_runtime.agents.switching import AgentSwitcher, agent_type as check_agent_type
 from agent_runtime.storage.multiagent import SessionAgentRecord
@@ -45,6 +52,10 @@ MAX_INPUT = 100_000
 MAX_METADATA = 64 * 1024
 MAX_ITERATIONS_LIMIT = 1000
 REPLAY_PAGE = 500
+MAX_CLIENT_TOOLS = 32
+MAX_TOOL_DESCRIPTION = 2000
+# OpenAI's rule for function names, which every provider accepts.
+TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 
 
 @dataclasses.dataclass
@@ -62,6 +73,21 @@ class CodelabSession:
     @property
     def last_activity(self) -> str:
         return self.session.updated_at
+
+
+@dataclasses.dataclass
+class MessageReply:
+    """The fields of a `hitl_decision`, `plan_decision` or `tool_result`
+    message: the answer to what a paused run waits for."""
+
+    call_id: str = ""
+    decision: str = ""
+    modified_arguments: dict[str, Any] | None = None
+    feedback: str = ""
+    # `tool_result`: what the client's tool returned (any JSON value), or
+    # `error` when it failed.
+    result: Any = None
+    error: str = ""
 
 
 @dataclasses.dataclass
@@ -102,6 +128,7 @@ class AgentService:
         self._workspaces = workspaces_dir
         self._clock = clock
         self._switcher = switcher
+        self._approvals = runner.approvals
 
     def _now(self) -> str:
         return iso(self._clock())
@@ -326,31 +353,75 @@ class AgentService:
     async def decide_approval(
         self, task_id: str, approval_id: str, decision: str, modified_arguments: dict[str, Any] | None, feedback: str
     ) -> ApprovalRecord:
-        if decision not in DECISIONS:
-            raise InvalidArgument(f"decision must be one of approve, edit, reject; got {decision!r}")
-        if decision == "edit" and not modified_arguments:
-            raise InvalidArgument("an edit decision needs modified_arguments: the arguments the tool should run with")
+        check_decision(decision, modified_arguments)
         approval = await self._repo.get_approval(approval_id)
         if approval is None or approval.task_id != task_id:
             raise NotFound(f"Approval {approval_id} of task {task_id} not found", code="APPROVAL_NOT_FOUND")
-        if approval.status != PENDING:
-            raise Conflict(
-                f"Approval {approval_id} was already resolved ({approval.status}); decisions cannot change",
-                code="APPROVAL_RESOLVED",
-            )
-        changes: dict[str, Any] = {
-            "status": DECISIONS[decision],
-            "decision": decision,
-            "feedback": feedback,
-            "resolved_at": self._now(),
-        }
-        if decision == "edit":
-            changes["modified_arguments"] = modified_arguments
-        resolved = await self._repo.resolve_approval(approval_id, changes)
-        if resolved is None:
-            raise Conflict(f"Approval {approval_id} was already resolved; decisions cannot change", code="APPROVAL_RESOLVED")
+        resolved = await self._approvals.decide(approval, decision, modified_arguments, feedback)
         self._runner.wake(task_id)
         return resolved
+
+    async def pending_approvals(self, session_id: str, *, scope: str | None = None) -> list[ApprovalRecord]:
+        """What the session's runs wait on a human for (tool calls and
+        plans), oldest first; stored, so a client restores them after
+        reconnecting."""
+        await self._sessions.get_session(session_id, scope=scope)
+        return await self._approvals.pending_in_session(session_id)
+
+    async def hitl_decision(
+        self, session_id: str, reply: MessageReply, *, scope: str | None = None, plan_only: bool = False
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Decides the session's approval of tool call `reply.call_id` and
+        yields the run's continuation as codelab stream events until it
+        pauses again or ends. With `plan_only` (a `plan_decision`), the
+        approval is the plan's and `call_id` may be left out."""
+        check_decision(reply.decision, reply.modified_arguments, allowed=PLAN_DECISIONS if plan_only else tuple(DECISIONS))
+        await self._sessions.get_session(session_id, scope=scope)
+        if reply.call_id:
+            approval = await self._approvals.find_in_session(session_id, reply.call_id)
+            if plan_only and approval.tool_name != PLAN_TOOL:
+                raise InvalidArgument(
+                    f"call_id {reply.call_id} is a {approval.tool_name} call, not a plan; decide it with a hitl_decision",
+                    code="INVALID_DECISION",
+                )
+        elif plan_only:
+            plans = [a for a in await self._approvals.pending_in_session(session_id) if a.tool_name == PLAN_TOOL]
+            if not plans:
+                raise NotFound(f"Session {session_id} has no plan waiting for approval", code="APPROVAL_NOT_FOUND")
+            approval = plans[-1]
+        else:
+            raise InvalidArgument("call_id is required: the tool call to decide (see GET /sessions/{session_id}/pending-approvals)")
+        task = await self.get_task(approval.task_id)
+        after = task.last_event_sequence
+        await self._approvals.decide(approval, reply.decision, reply.modified_arguments, reply.feedback)
+        self._runner.wake(task.task_id)
+        async for event in self._run_stream(task.task_id, after):
+            yield event
+
+    async def tool_result(self, session_id: str, reply: MessageReply, *, scope: str | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Hands the client's result of a client-side tool call to the run
+        that waits for it and yields the run's continuation."""
+        if not reply.call_id:
+            raise InvalidArgument("message.call_id is required for a tool_result: the call_id of the tool_call event")
+        if reply.result is None and not reply.error:
+            raise InvalidArgument("a tool_result needs message.result (what the tool returned) or message.error (why it failed)")
+        output = reply.error or (reply.result if isinstance(reply.result, str) else json.dumps(reply.result, ensure_ascii=False))
+        if len(output) > MAX_INPUT:
+            raise PayloadTooLarge(f"the tool result is longer than {MAX_INPUT} characters", code="CONTEXT_TOO_LARGE")
+        await self._sessions.get_session(session_id, scope=scope)
+        calls = await self._repo.session_client_calls(session_id, reply.call_id)
+        if not calls:
+            raise NotFound(f"No client tool call {reply.call_id!r} in session {session_id}", code="TOOL_CALL_NOT_FOUND")
+        call = calls[-1]
+        task = await self.get_task(call.task_id)
+        after = task.last_event_sequence
+        if call.status != PENDING or task.status in TERMINAL_STATUSES or not await self._repo.answer_client_call(
+            call.task_id, call.call_id, output, bool(reply.error), self._now()
+        ):
+            raise Conflict(f"Tool call {reply.call_id} already has its result, or its run ended", code="TOOL_RESULT_ALREADY_GIVEN")
+        self._runner.wake(task.task_id)
+        async for event in self._run_stream(task.task_id, after):
+            yield event
 
     # Multi-agent sessions
 
@@ -366,9 +437,14 @@ class AgentService:
 
     # Codelab sessions (`/api/v1/sessions`)
 
-    async def create_codelab_session(self, user_id: str, metadata: dict[str, Any], *, owner: str | None = None) -> CodelabSession:
+    async def create_codelab_session(
+        self, user_id: str, metadata: dict[str, Any], *, owner: str | None = None, hitl: HitlSettings | None = None
+    ) -> CodelabSession:
         """A session for `user_id`; `metadata.project_path` (optional) is the
-        project directory its agents work in."""
+        project directory its agents work in; `hitl`: tools its client runs
+        and whether plans need approval."""
+        hitl = hitl or HitlSettings()
+        check_client_tools(hitl.client_tools)
         if not user_id.strip():
             raise ValidationFailed("user_id is required", fields={"user_id": "required"})
         if len(user_id) > 256:
@@ -396,7 +472,7 @@ class AgentService:
         session = await self._sessions.create_session(
             str(uuid.uuid4()), f"codelab session of {user_id}"[:256], project_dir=directory, agent_name=self._config.default_agent, owner=owner
         )
-        await self.switcher.repository.put_profile(session.session_id, user_id, metadata)
+        await self.switcher.repository.put_profile(session.session_id, user_id, metadata, hitl)
         return CodelabSession(session, user_id, metadata)
 
     async def get_codelab_session(self, session_id: str, *, scope: str | None = None) -> CodelabSession:
@@ -425,21 +501,32 @@ class AgentService:
         *,
         owner: str,
         scope: str | None = None,
+        reply: MessageReply | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
         """Runs one message of a multi-agent session and yields its codelab
         stream events (`agent_switched`, `assistant_message`, `tool_call`,
-        `tool_result`, `approval_required`, `error`, `done`).
+        `tool_result`, `approval_required`, `plan_approval_required`,
+        `error`, `done`) until the run ends or pauses.
 
         `user_message` runs `content` with the session's current agent (the
         orchestrator may switch on its own); `switch_agent` switches to
-        `agent_type` first and then runs `content`, if any. Everything is
-        checked before the first event, so bad input is a plain error."""
+        `agent_type` first and then runs `content`, if any. `hitl_decision`,
+        `plan_decision` and `tool_result` answer what the session's paused
+        run waits for (`reply`) and continue it. Everything is checked before
+        the first event, so bad input is a plain error."""
         if message_type not in MESSAGE_TYPES:
             raise InvalidArgument(
-                f"message.type must be one of {', '.join(MESSAGE_TYPES)}; got {message_type!r}"
-                + (" (not supported yet)" if message_type in UNSUPPORTED_MESSAGE_TYPES else ""),
-                code="INVALID_MESSAGE_TYPE",
+                f"message.type must be one of {', '.join(MESSAGE_TYPES)}; got {message_type!r}", code="INVALID_MESSAGE_TYPE"
             )
+        if message_type in ("hitl_decision", "plan_decision"):
+            events = self.hitl_decision(session_id, reply or MessageReply(), scope=scope, plan_only=message_type == "plan_decision")
+            async for event in events:
+                yield event
+            return
+        if message_type == "tool_result":
+            async for event in self.tool_result(session_id, reply or MessageReply(), scope=scope):
+                yield event
+            return
         if len(content) > MAX_DESCRIPTION:
             raise PayloadTooLarge(f"message.content is longer than {MAX_DESCRIPTION} characters", code="CONTEXT_TOO_LARGE")
         if message_type == "user_message" and not content.strip():
@@ -452,10 +539,7 @@ class AgentService:
         tasks = await self._repo.list_tasks(session_id)
         busy = [t for t in tasks if t.status not in TERMINAL_STATUSES]
         if busy:
-            raise Conflict(
-                f"session {session_id} is still running task {busy[0].task_id}; send the next message after its `done` event",
-                code="SESSION_BUSY",
-            )
+            raise Conflict(await self._busy_reason(session_id, busy[0]), code="SESSION_BUSY")
         if message_type == "switch_agent":
             state = await self.switcher.switch(session_id, agent_type, "User requested agent switch")
             last = state.history[-1]
@@ -470,9 +554,34 @@ class AgentService:
             # The conversation goes on from the last finished run.
             history = [m for m in await self._repo.list_messages(finished[-1].task_id) if m.get("role") != "system"]
         task = await self.create_task(session_id, content, owner=owner, agent_type=current, history=history)
-        async for event in self.watch(task.task_id):
+        async for event in self._run_stream(task.task_id, 0):
+            yield event
+
+    async def _run_stream(self, task_id: str, after_sequence: int) -> AsyncIterator[dict[str, Any]]:
+        """A run's events after the cursor as codelab stream events, up to
+        its `done`: the end of the run, or a pause for a human or client."""
+        async for event in self.watch(task_id, after_sequence):
             for converted in stream_events(event):
                 yield converted
+                if converted["type"] == "done":
+                    return
+
+    async def _busy_reason(self, session_id: str, task: TaskRecord) -> str:
+        if task.status == WAITING_APPROVAL:
+            pending = await self._approvals.pending_in_session(session_id)
+            if pending:
+                kind = "plan_decision" if pending[0].tool_name == PLAN_TOOL else "hitl_decision"
+                return (
+                    f"session {session_id} waits for a decision on call_id {pending[0].call_id} ({pending[0].tool_name}); "
+                    f"answer with a {kind} message or POST /sessions/{session_id}/hitl-decision"
+                )
+            calls = [c for c in await self._repo.session_client_calls(session_id) if c.status == PENDING]
+            if calls:
+                return (
+                    f"session {session_id} waits for the client's result of call_id {calls[0].call_id} ({calls[0].tool_name}); "
+                    "answer with a tool_result message"
+                )
+        return f"session {session_id} is still running task {task.task_id}; send the next message after its `done` event"
 
     # Artifacts
 
@@ -537,8 +646,36 @@ class AgentService:
             subscription.close()
 
 
-MESSAGE_TYPES = ("user_message", "switch_agent")
-UNSUPPORTED_MESSAGE_TYPES = ("tool_result", "hitl_decision", "plan_decision")
+MESSAGE_TYPES = ("user_message", "switch_agent", "hitl_decision", "plan_decision", "tool_result")
+
+
+def check_client_tools(tools: list[ClientTool]) -> None:
+    """Client tools are offered to the model beside the built-in ones:
+    valid function names, none taken, each described, object parameters."""
+    if len(tools) > MAX_CLIENT_TOOLS:
+        raise ValidationFailed(f"at most {MAX_CLIENT_TOOLS} client_tools", fields={"client_tools": "too many"})
+    seen: set[str] = set()
+    for index, tool in enumerate(tools):
+        field = f"client_tools[{index}]"
+        if not TOOL_NAME.match(tool.name):
+            raise ValidationFailed(
+                f"{field}.name must be 1-64 letters, digits, _ or -, starting with a letter or _; got {tool.name!r}",
+                fields={f"{field}.name": "invalid"},
+            )
+        if tool.name in BUILTIN_TOOLS or tool.name == SWITCH_TOOL or tool.name in seen:
+            raise ValidationFailed(
+                f"{field}.name {tool.name!r} is taken (a built-in tool or another client tool)", fields={f"{field}.name": "taken"}
+            )
+        seen.add(tool.name)
+        if not tool.description.strip() or len(tool.description) > MAX_TOOL_DESCRIPTION:
+            raise ValidationFailed(
+                f"{field}.description is required (at most {MAX_TOOL_DESCRIPTION} characters): the model reads it",
+                fields={f"{field}.description": "required"},
+            )
+        if tool.parameters.get("type") != "object":
+            raise ValidationFailed(
+                f'{field}.parameters must be a JSON schema of type "object"', fields={f"{field}.parameters": "must be an object schema"}
+            )
 
 
 def stream_events(event: TaskEventRecord) -> list[dict[str, Any]]:
@@ -548,7 +685,10 @@ def stream_events(event: TaskEventRecord) -> list[dict[str, Any]]:
     if event.type == "token":
         return [{"type": "assistant_message", "token": body.get("content", ""), "is_final": False, "task_id": task_id}]
     if event.type == "tool_call":
-        return [{"type": "tool_call", "call_id": body.get("call_id", ""), "tool_name": body.get("tool", ""), "arguments": body.get("input") or {}, "task_id": task_id}]
+        call = {"type": "tool_call", "call_id": body.get("call_id", ""), "tool_name": body.get("tool", ""), "arguments": body.get("input") or {}, "task_id": task_id}
+        if body.get("client_side"):
+            call["client_side"] = True
+        return [call]
     if event.type == "tool_result":
         out = {
             "type": "tool_result",
@@ -563,19 +703,27 @@ def stream_events(event: TaskEventRecord) -> list[dict[str, Any]]:
         return [out]
     if event.type == "agent_switched":
         return [{"type": "agent_switched", "from_agent": body["from_agent"], "to_agent": body["to_agent"], "reason": body["reason"], "task_id": task_id}]
-    if event.type == "approval_required":
+    if event.type in ("approval_required", "plan_approval_required"):
         approval = body.get("approval") or {}
-        return [
-            {
-                "type": "approval_required",
-                "call_id": body.get("call_id", ""),
-                "tool_name": body.get("tool", ""),
-                "arguments": body.get("input") or {},
-                "reason": approval.get("reason", ""),
-                "approval_id": approval.get("id", ""),
-                "task_id": task_id,
-            }
-        ]
+        arguments = body.get("input") or {}
+        required = {
+            "type": event.type,
+            "call_id": body.get("call_id", ""),
+            "tool_name": body.get("tool", ""),
+            "arguments": arguments,
+            "reason": approval.get("reason", ""),
+            "approval_id": approval.get("id", ""),
+            "task_id": task_id,
+        }
+        if event.type == "plan_approval_required":
+            required["plan"] = {"steps": plan_steps(arguments.get("steps"))}
+        return [required]
+    if event.type == "status" and body.get("status") == WAITING_APPROVAL:
+        # The run paused: this stream ends; the answer continues it.
+        paused = {"type": "done", "status": f"waiting_{body.get('waiting_for') or 'approval'}", "task_id": task_id}
+        if body.get("call_id"):
+            paused["call_id"] = body["call_id"]
+        return [paused]
     if event.type == "error":
         return [{"type": "error", "error": body.get("error", ""), "code": body.get("code", "ERROR"), "task_id": task_id}]
     if _is_terminal(event):
@@ -584,6 +732,18 @@ def stream_events(event: TaskEventRecord) -> list[dict[str, Any]]:
             ended.insert(0, {"type": "assistant_message", "token": "", "is_final": True, "task_id": task_id})
         return ended
     return []
+
+
+def plan_steps(steps: Any) -> list[dict[str, str]]:
+    """The proposed steps as PlanStep JSON; update_plan numbers steps
+    without id and starts them `pending` the same way."""
+    if not isinstance(steps, list):
+        return []
+    return [
+        {"id": str(step.get("id") or f"step-{index}"), "description": str(step.get("description", "")), "status": str(step.get("status") or "pending")}
+        for index, step in enumerate(steps, 1)
+        if isinstance(step, dict)
+    ]
 
 
 def _is_terminal(event: TaskEventRecord) -> bool:

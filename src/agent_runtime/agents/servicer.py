@@ -19,11 +19,11 @@ from agent_runtime.agents.catalog import AGENT_TYPES, AGENT_TYPES_BY_NAME
 from agent_runtime.agents.idempotency import IdempotencyKeys
 from agent_runtime.errors import DomainError
 from agent_runtime.identity.ownership import new_owner, owner_scope
-from agent_runtime.agents.service import AgentService, ProjectSessionView
-from agent_runtime.identity.ownership import new_owner, owner_scope
+from agent_runtime.agents.models import ClientTool, HitlSettings
+from agent_runtime.agents.service import AgentService, MessageReply, ProjectSessionView
 from agent_runtime.interceptors import metadata_value
 from agent_runtime.interceptors.auth import current_principal
-from agent_runtime.jsonfmt import json_http_body, message_to_dict
+from agent_runtime.jsonfmt import json_http_body, message_to_dict, struct_value
 
 IDEMPOTENCY_HEADER = "idempotency-key"
 
@@ -279,7 +279,18 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     async def CreateCodelabSession(self, request: pb.CreateCodelabSessionRequest, context) -> pb.CreateCodelabSessionResponse:
         metadata = json_format.MessageToDict(request.metadata) if request.HasField("metadata") else {}
-        created = await self._agents.create_codelab_session(request.user_id, metadata, owner=new_owner())
+        hitl = HitlSettings(
+            [
+                ClientTool(
+                    t.name,
+                    t.description,
+                    struct_value(t.parameters) if t.HasField("parameters") else {"type": "object", "properties": {}},
+                )
+                for t in request.client_tools
+            ],
+            request.require_plan_approval,
+        )
+        created = await self._agents.create_codelab_session(request.user_id, metadata, owner=new_owner(), hitl=hitl)
         return pb.CreateCodelabSessionResponse(session_id=created.session.session_id, created_at=created.session.created_at)
 
     async def GetCodelabSession(self, request: pb.GetCodelabSessionRequest, context) -> pb.CodelabSession:
@@ -301,23 +312,62 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     async def SendAgentMessage(self, request: pb.SendAgentMessageRequest, context) -> AsyncIterator[pb.AgentStreamEvent]:
         principal = current_principal.get()
+        message = request.message
+        reply = MessageReply(
+            call_id=message.call_id,
+            decision=message.decision,
+            modified_arguments=_struct_or_none(message, "modified_arguments"),
+            feedback=message.feedback,
+            result=struct_value(message.result) if message.HasField("result") else None,
+            error=message.error,
+        )
         events = self._agents.send_message(
             request.session_id,
-            request.message.type,
-            request.message.content,
-            request.message.agent_type,
+            message.type,
+            message.content,
+            message.agent_type,
             owner=principal.subject,
             scope=owner_scope(principal),
+            reply=reply,
         )
-        started = False
-        try:
-            async for event in events:
-                started = True
-                yield json_format.ParseDict(event, pb.AgentStreamEvent())
-        except DomainError as error:
-            if not started:
-                raise
-            # Mid-stream, a gRPC error reaches SSE clients as a silent end:
-            # say it in-band.
-            yield pb.AgentStreamEvent(type="error", error=error.detail, code=error.code)
-            yield pb.AgentStreamEvent(type="done", status="failed", session_id=request.session_id)
+        async for event in _stream(events, request.session_id):
+            yield event
+
+    async def ListPendingApprovals(self, request: pb.ListPendingApprovalsRequest, context) -> pb.ListPendingApprovalsResponse:
+        approvals = await self._agents.pending_approvals(request.session_id, scope=owner_scope())
+        response = pb.ListPendingApprovalsResponse()
+        for approval in approvals:
+            item = response.pending_approvals.add(call_id=approval.call_id, tool_name=approval.tool_name, reason=approval.reason)
+            item.arguments.update(approval.arguments)
+        return response
+
+    async def SubmitHitlDecision(self, request: pb.SubmitHitlDecisionRequest, context) -> AsyncIterator[pb.AgentStreamEvent]:
+        reply = MessageReply(
+            call_id=request.call_id,
+            decision=request.decision,
+            modified_arguments=_struct_or_none(request, "modified_arguments"),
+            feedback=request.feedback,
+        )
+        events = self._agents.hitl_decision(request.session_id, reply, scope=owner_scope())
+        async for event in _stream(events, request.session_id):
+            yield event
+
+
+def _struct_or_none(message, field: str) -> dict | None:
+    return struct_value(getattr(message, field)) if message.HasField(field) else None
+
+
+async def _stream(events, session_id: str) -> AsyncIterator[pb.AgentStreamEvent]:
+    """Codelab stream events as messages. Errors before the first event are
+    the call's error; later ones are told in-band, since mid-stream a gRPC
+    error reaches SSE clients as a silent end."""
+    started = False
+    try:
+        async for event in events:
+            started = True
+            yield json_format.ParseDict(event, pb.AgentStreamEvent())
+    except DomainError as error:
+        if not started:
+            raise
+        yield pb.AgentStreamEvent(type="error", error=error.detail, code=error.code)
+        yield pb.AgentStreamEvent(type="done", status="failed", session_id=session_id)

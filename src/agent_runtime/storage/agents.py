@@ -8,9 +8,11 @@ import json
 from typing import Any, Protocol
 
 from agent_runtime.agents.models import (
+    ANSWERED,
     PENDING,
     ApprovalRecord,
     ArtifactRecord,
+    ClientCallRecord,
     TaskEventRecord,
     TaskRecord,
 )
@@ -20,6 +22,7 @@ _JSON_TASK_FIELDS = {"tools", "context", "plan"}
 _BOOL_TASK_FIELDS = {"result_success", "stop_requested"}
 _TASK_COLUMNS = [f.name for f in TaskRecord.__dataclass_fields__.values()]
 _APPROVAL_COLUMNS = [f.name for f in ApprovalRecord.__dataclass_fields__.values()]
+_CLIENT_CALL_COLUMNS = [f.name for f in ClientCallRecord.__dataclass_fields__.values()]
 
 
 def _dumps(value: Any) -> str:
@@ -58,6 +61,13 @@ def _approval(row) -> ApprovalRecord:
     return ApprovalRecord(**values)
 
 
+def _client_call(row) -> ClientCallRecord:
+    values = {column: row[column] for column in _CLIENT_CALL_COLUMNS}
+    values["arguments"] = json.loads(values["arguments"])
+    values["is_error"] = bool(values["is_error"])
+    return ClientCallRecord(**values)
+
+
 class AgentRepository(Protocol):
     async def create_task(self, task: TaskRecord, messages: list[dict[str, Any]]) -> None: ...
     async def get_task(self, task_id: str) -> TaskRecord | None: ...
@@ -75,6 +85,11 @@ class AgentRepository(Protocol):
     async def get_approval(self, approval_id: str) -> ApprovalRecord | None: ...
     async def list_approvals(self, task_id: str, status: str = "") -> list[ApprovalRecord]: ...
     async def resolve_approval(self, approval_id: str, changes: dict[str, Any]) -> ApprovalRecord | None: ...
+    async def session_approvals(self, session_id: str, status: str = "", call_id: str = "") -> list[ApprovalRecord]: ...
+    async def create_client_call(self, call: ClientCallRecord) -> tuple[ClientCallRecord, bool]: ...
+    async def get_client_call(self, task_id: str, call_id: str) -> ClientCallRecord | None: ...
+    async def session_client_calls(self, session_id: str, call_id: str = "") -> list[ClientCallRecord]: ...
+    async def answer_client_call(self, task_id: str, call_id: str, result: str, is_error: bool, now: str) -> bool: ...
     async def put_artifact(self, artifact: ArtifactRecord) -> None: ...
     async def list_artifacts(self, task_id: str) -> list[ArtifactRecord]: ...
     async def get_artifact(self, task_id: str, id_or_name: str) -> ArtifactRecord | None: ...
@@ -259,6 +274,71 @@ class SqliteAgentRepository:
                 f"SELECT {', '.join(_APPROVAL_COLUMNS)} FROM tool_approvals WHERE approval_id = ?", (approval_id,)
             )
         return _approval(row)
+
+    async def session_approvals(self, session_id: str, status: str = "", call_id: str = "") -> list[ApprovalRecord]:
+        """Approvals of every task of a session, oldest first; narrowed to a
+        status and to one tool call id when given."""
+        columns = ", ".join(f"a.{c}" for c in _APPROVAL_COLUMNS)
+        sql = f"SELECT {columns} FROM tool_approvals a JOIN agent_tasks t ON t.task_id = a.task_id WHERE t.session_id = ?"
+        parameters: tuple = (session_id,)
+        if status:
+            sql += " AND a.status = ?"
+            parameters += (status,)
+        if call_id:
+            sql += " AND a.call_id = ?"
+            parameters += (call_id,)
+        rows = await self._db.fetch_all(sql + " ORDER BY a.created_at, a.approval_id", parameters)
+        return [_approval(row) for row in rows]
+
+    # Client-side tool calls
+
+    async def create_client_call(self, call: ClientCallRecord) -> tuple[ClientCallRecord, bool]:
+        """Inserts, or returns the stored call of the same id; the flag says
+        whether it is new."""
+        values = [
+            _dumps(getattr(call, c)) if c == "arguments" else int(call.is_error) if c == "is_error" else getattr(call, c)
+            for c in _CLIENT_CALL_COLUMNS
+        ]
+        async with self._db.transaction() as tx:
+            row = await tx.fetch_one(
+                f"SELECT {', '.join(_CLIENT_CALL_COLUMNS)} FROM client_tool_calls WHERE task_id = ? AND call_id = ?",
+                (call.task_id, call.call_id),
+            )
+            if row is not None:
+                return _client_call(row), False
+            await tx.execute(
+                f"INSERT INTO client_tool_calls ({', '.join(_CLIENT_CALL_COLUMNS)}) VALUES ({', '.join('?' for _ in values)})",
+                tuple(values),
+            )
+        return call, True
+
+    async def get_client_call(self, task_id: str, call_id: str) -> ClientCallRecord | None:
+        row = await self._db.fetch_one(
+            f"SELECT {', '.join(_CLIENT_CALL_COLUMNS)} FROM client_tool_calls WHERE task_id = ? AND call_id = ?",
+            (task_id, call_id),
+        )
+        return _client_call(row) if row else None
+
+    async def session_client_calls(self, session_id: str, call_id: str = "") -> list[ClientCallRecord]:
+        columns = ", ".join(f"c.{c}" for c in _CLIENT_CALL_COLUMNS)
+        sql = f"SELECT {columns} FROM client_tool_calls c JOIN agent_tasks t ON t.task_id = c.task_id WHERE t.session_id = ?"
+        parameters: tuple = (session_id,)
+        if call_id:
+            sql += " AND c.call_id = ?"
+            parameters += (call_id,)
+        rows = await self._db.fetch_all(sql + " ORDER BY c.created_at", parameters)
+        return [_client_call(row) for row in rows]
+
+    async def answer_client_call(self, task_id: str, call_id: str, result: str, is_error: bool, now: str) -> bool:
+        """Stores the client's result while the call is pending; False when
+        it was answered already."""
+        async with self._db.transaction() as tx:
+            cursor = await tx.execute(
+                "UPDATE client_tool_calls SET status = ?, result = ?, is_error = ?, answered_at = ?"
+                " WHERE task_id = ? AND call_id = ? AND status = ?",
+                (ANSWERED, result, int(is_error), now, task_id, call_id, PENDING),
+            )
+            return cursor.rowcount > 0
 
     # Artifacts
 

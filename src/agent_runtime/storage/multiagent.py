@@ -7,6 +7,7 @@ import dataclasses
 import json
 from typing import Any, Protocol
 
+from agent_runtime.agents.models import ClientTool, HitlSettings
 from agent_runtime.storage.database import Database
 
 
@@ -38,8 +39,11 @@ class AgentSwitchRepository(Protocol):
     async def switch(
         self, session_id: str, default_agent: str, switch: AgentSwitchRecord, max_switches: int
     ) -> SessionAgentRecord: ...
-    async def put_profile(self, session_id: str, user_id: str, metadata: dict[str, Any]) -> None: ...
+    async def put_profile(
+        self, session_id: str, user_id: str, metadata: dict[str, Any], hitl: HitlSettings | None = None
+    ) -> None: ...
     async def get_profile(self, session_id: str) -> tuple[str, dict[str, Any]] | None: ...
+    async def get_hitl_settings(self, session_id: str) -> HitlSettings: ...
 
 
 class SqliteAgentSwitchRepository:
@@ -95,13 +99,34 @@ class SqliteAgentSwitchRepository:
 
     # Codelab session profiles
 
-    async def put_profile(self, session_id: str, user_id: str, metadata: dict[str, Any]) -> None:
+    async def put_profile(
+        self, session_id: str, user_id: str, metadata: dict[str, Any], hitl: HitlSettings | None = None
+    ) -> None:
+        hitl = hitl or HitlSettings()
+        client_tools = [dataclasses.asdict(tool) for tool in hitl.client_tools]
         async with self._db.transaction() as tx:
             await tx.execute(
-                "INSERT INTO session_profiles (session_id, user_id, metadata) VALUES (?, ?, ?)",
-                (session_id, user_id, json.dumps(metadata, ensure_ascii=False)),
+                "INSERT INTO session_profiles (session_id, user_id, metadata, client_tools, require_plan_approval)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    session_id,
+                    user_id,
+                    json.dumps(metadata, ensure_ascii=False),
+                    json.dumps(client_tools, ensure_ascii=False),
+                    int(hitl.require_plan_approval),
+                ),
             )
 
     async def get_profile(self, session_id: str) -> tuple[str, dict[str, Any]] | None:
         row = await self._db.fetch_one("SELECT user_id, metadata FROM session_profiles WHERE session_id = ?", (session_id,))
         return (row["user_id"], json.loads(row["metadata"])) if row else None
+
+    async def get_hitl_settings(self, session_id: str) -> HitlSettings:
+        """The session's settings; the defaults (no client tools, plans run
+        unasked) for sessions that are not codelab ones."""
+        row = await self._db.fetch_one(
+            "SELECT client_tools, require_plan_approval FROM session_profiles WHERE session_id = ?", (session_id,)
+        )
+        if row is None:
+            return HitlSettings()
+        return HitlSettings([ClientTool(**tool) for tool in json.loads(row["client_tools"])], bool(row["require_plan_approval"]))
