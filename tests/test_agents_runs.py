@@ -27,7 +27,9 @@ async def runtime(tmp_path_factory, fake):
         llm_max_retries=0,
         llm_timeout_seconds=10,
         watchdog_seconds=0.6,
-        approval_timeout_seconds=0.5,
+        # Long enough that no decision below races an expiry on a loaded
+        # machine; the expiry test has its own server.
+        approval_timeout_seconds=60,
         max_context_messages=6,
     )
     async with running(make_settings(tmp_path_factory.mktemp("data"), run_envoy=False, agents=config)) as started:
@@ -54,18 +56,24 @@ async def test_watchdog_fails_a_run_without_progress(runtime, fake, session_id):
     assert [e.type for e in events[-2:]] == ["error", "status"] and events[-2].body["code"] == "WATCHDOG_TIMEOUT"
 
 
-async def test_expired_approval_is_rejected_with_reason(runtime, fake, session_id):
-    fake.add(Reply(tool_calls=[Call("write_file", {"path": "x", "content": "y"})]), Reply(text="ok, not writing"))
-    task = await runtime.agents.create_task(session_id, "write", owner="alice")
-    done = await finished(runtime, task.task_id)
-    # Waiting for a human is not "no progress": the watchdog (0.6 s) let the
-    # approval run to its expiry (0.5 s).
-    assert done.status == "completed"
-    [approval] = await runtime.agents.list_approvals(task.task_id)
-    assert approval.status == "expired" and "expired" in approval.feedback
-    with pytest.raises(Conflict):
-        await runtime.agents.decide_approval(task.task_id, approval.approval_id, "approve", None, "")
-    assert "approval expired" in fake.requests[-1]["messages"][-1]["content"]
+async def test_expired_approval_is_rejected_with_reason(tmp_path, fake):
+    project = git_project(tmp_path / "project")
+    config = dataclasses.replace(
+        AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, watchdog_seconds=0.6, approval_timeout_seconds=1.5
+    )
+    async with running(make_settings(tmp_path / "data", run_envoy=False, agents=config)) as runtime:
+        session = (await runtime.agents.create_project_session("expiry", str(project))).session.session_id
+        fake.add(Reply(tool_calls=[Call("write_file", {"path": "x", "content": "y"})]), Reply(text="ok, not writing"))
+        task = await runtime.agents.create_task(session, "write", owner="alice")
+        done = await finished(runtime, task.task_id)
+        # Waiting for a human is not "no progress": the watchdog (0.6 s) let
+        # the approval run to its expiry (1.5 s).
+        assert done.status == "completed"
+        [approval] = await runtime.agents.list_approvals(task.task_id)
+        assert approval.status == "expired" and "expired" in approval.feedback
+        with pytest.raises(Conflict):
+            await runtime.agents.decide_approval(task.task_id, approval.approval_id, "approve", None, "")
+        assert "approval expired" in fake.requests[-1]["messages"][-1]["content"]
 
 
 async def test_no_provider_configured_fails_fast(tmp_path):
