@@ -76,7 +76,12 @@ class PendingAppend:
 @dataclasses.dataclass
 class AppendOutcome:
     event: EventRecord
-    session: SessionRecord
+    # Owner of the session the event went to.
+    owner_id: str | None
+    # The session as this event left it, only when the event created it or
+    # changed its status (what the feed announces): a copy per event would
+    # cost more than the rest of an append.
+    session: SessionRecord | None
     session_created: bool
     session_changed: bool
 

@@ -237,8 +237,8 @@ class SessionService:
         return outcomes
 
     def _publish_append(self, outcome: AppendOutcome) -> None:
-        session_id = outcome.session.session_id
-        owner = outcome.session.owner_id
+        session_id = outcome.event.session_id
+        owner = outcome.owner_id
         if outcome.session_created:
             self._bus.publish(FeedItem("session_created", session_id, session=outcome.session, owner_id=owner))
         self._bus.publish(FeedItem("event", session_id, event=outcome.event, owner_id=owner))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import AsyncIterator
 
-from google.protobuf import json_format
+from google.protobuf import json_format, timestamp_pb2
 
 from agentruntime.v1 import session_pb2 as pb
 from agentruntime.v1 import session_pb2_grpc
@@ -50,6 +50,20 @@ def event_to_proto(event: EventRecord) -> pb.Event:
     message.sequence = event.sequence
     message.feed_sequence = event.feed_sequence
     return message
+
+
+def set_stored_event(message: pb.Event, sent: pb.Event, stored: EventRecord, timestamp: timestamp_pb2.Timestamp) -> None:
+    """Fills `message` with `stored`, built from the message it was stored
+    from (`sent`): the same as event_to_proto(stored), since the stored body
+    is `sent` without its output-only fields, but a copy instead of a JSON
+    parse. `timestamp` is stored.timestamp as a message."""
+    message.CopyFrom(sent)
+    message.session_id = stored.session_id
+    message.session_name = stored.session_name
+    message.timestamp.CopyFrom(timestamp)
+    message.event_id = stored.event_id
+    message.sequence = stored.sequence
+    message.feed_sequence = stored.feed_sequence
 
 
 def event_from_proto(event: pb.Event) -> NewEvent:
@@ -209,11 +223,17 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
                         results[position] = error
                 for position, result in zip(positions, await self._sessions.append_events(accepted, scope=scope)):
                     results[position] = result
-                for result in results:
+                # A batch's events mostly share one commit time.
+                timestamps: dict[str, timestamp_pb2.Timestamp] = {}
+                for request, result in zip(batch, results):
                     if isinstance(result, DomainError):
                         yield pb.AppendEventsResponse(error=rpc_status(result))
-                    else:
-                        yield pb.AppendEventsResponse(event=event_to_proto(result))
+                        continue
+                    if (timestamp := timestamps.get(result.timestamp)) is None:
+                        timestamp = timestamps[result.timestamp] = timestamp_proto(result.timestamp)
+                    response = pb.AppendEventsResponse()
+                    set_stored_event(response.event, request.event, result, timestamp)
+                    yield response
         finally:
             receiver.cancel()
 

@@ -182,12 +182,15 @@ class SqliteSessionRepository:
                 rows.append(
                     (record.feed_sequence, record.event_id, session_id, record.sequence, record.event_type, event.role, record.timestamp, body)
                 )
+                session_created = created and session.event_count == 1
+                session_changed = session.status != previous_status
                 results.append(
                     AppendOutcome(
                         event=record,
-                        session=dataclasses.replace(session),
-                        session_created=created and session.event_count == 1,
-                        session_changed=session.status != previous_status,
+                        owner_id=session.owner_id,
+                        session=dataclasses.replace(session) if session_created or session_changed else None,
+                        session_created=session_created,
+                        session_changed=session_changed,
                     )
                 )
             if rows:
