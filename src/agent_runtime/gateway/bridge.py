@@ -7,6 +7,13 @@ session feed's `init`, `event` and `session_*` messages, `task_update` for
 every compute task change (from ComputeService.WatchTasks), and a
 `heartbeat` with system metrics every few seconds.
 
+Live `/ws` clients (no resume cursor) with the same credentials and session
+filter share one upstream WatchSessions call (SharedFeed): the server sends
+and the bridge prints each message once, and each client is written from
+its own bounded queue, so a slow client delays only itself. Each client
+still opens its own call during the handshake, for its credential check,
+rate limit and `init` snapshot.
+
 `/ws/tasks/{task_id}` streams one task's run events (mini-devin), resumable
 with `?after_sequence=N`, and takes the client messages `stop` and `input`.
 """
@@ -23,7 +30,7 @@ from typing import Any
 
 import grpc
 import structlog
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
@@ -119,6 +126,112 @@ _GRPC_TO_HTTP = {
 }
 
 
+# Feed messages a /ws client may fall behind its shared feed by; one that
+# falls further continues on a call of its own, resumed where it stopped.
+MEMBER_BACKLOG = 1024
+# Headers that differ per request without changing who the caller is.
+_PER_REQUEST_HEADERS = ("x-request-id",)
+
+
+class _FellBehind:
+    """Queue marker: the member's queue overflowed and was dropped."""
+
+
+FELL_BEHIND = _FellBehind()
+
+
+class FeedMember:
+    """One /ws client of a SharedFeed: the encoded messages for it, in order.
+    `cursor` is where it stands in the feed (the last event it was sent: its
+    sequence in a one-session feed, else its feed_sequence; 0 when unknown),
+    so that it can resume on a call of its own after falling behind."""
+
+    def __init__(self, feed: "SharedFeed"):
+        self.feed = feed
+        self.cursor = feed.cursor
+        self._queue: asyncio.Queue[tuple[bytes, int] | _FellBehind | grpc.aio.AioRpcError | None] = asyncio.Queue(
+            MEMBER_BACKLOG
+        )
+
+    def offer(self, item: tuple[bytes, int] | grpc.aio.AioRpcError | None) -> None:
+        """Queues a message (with the cursor after it), or the end of the
+        feed (None or its error)."""
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            # Drop the backlog (the member rereads it from storage) and wake
+            # the sender with the marker.
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._queue.put_nowait(FELL_BEHIND)
+            self.feed.leave(self)
+
+    async def next(self) -> tuple[bytes, int] | _FellBehind | grpc.aio.AioRpcError | None:
+        return await self._queue.get()
+
+    def leave(self) -> None:
+        self.feed.leave(self)
+
+
+class SharedFeed:
+    """One upstream WatchSessions call (the first client's own, after its
+    `init`) read once for every member."""
+
+    def __init__(self, call, session_id: str, metadata: tuple[tuple[str, str], ...], cursor: int, on_closed):
+        self.session_id = session_id
+        self.metadata = metadata
+        self.cursor = cursor
+        self.call = call
+        # Set once no more messages will come: nobody joins then.
+        self.closed = False
+        self._members: set[FeedMember] = set()
+        self._on_closed = on_closed
+        self._reader = asyncio.create_task(self._read())
+
+    def join(self) -> FeedMember:
+        member = FeedMember(self)
+        self._members.add(member)
+        return member
+
+    def leave(self, member: FeedMember) -> None:
+        self._members.discard(member)
+        if not self._members:
+            self.close()
+
+    def close(self) -> None:
+        self.closed = True
+        self._on_closed(self)
+        self._reader.cancel()
+        self.call.cancel()
+
+    async def _read(self) -> None:
+        end: grpc.aio.AioRpcError | None = None
+        try:
+            while (update := await self.call.read()) is not grpc.aio.EOF:
+                if update.type == "event":
+                    self.cursor = update.data.sequence if self.session_id else update.data.feed_sequence
+                message = dumps(feed_message(update)).encode()
+                for member in list(self._members):
+                    member.offer((message, self.cursor))
+        except grpc.aio.AioRpcError as error:
+            end = error
+        # No client joins an ended feed; those on it end as their own call would.
+        self.closed = True
+        self._on_closed(self)
+        for member in list(self._members):
+            member.offer(end)
+
+
+def _release(call, member: FeedMember | None) -> None:
+    """Ends a /ws client's feed call, or its membership of a shared feed
+    (whose call, perhaps this client's own, ends with its last member)."""
+    if member is not None:
+        member.leave()
+        if call is member.feed.call:
+            return
+    call.cancel()
+
+
 def _int_param(query: dict[str, list[str]], name: str) -> int:
     raw = query.get(name, ["0"])[0]
     try:
@@ -142,14 +255,31 @@ class WebSocketBridge:
         self._pending: dict[int, tuple[Any, session_pb2.WatchSessionsResponse]] = {}
         # Compute task watches opened during the handshake (None: not served).
         self._task_watches: dict[int, Any] = {}
+        # Live feeds by (session filter, credentials), each shared by its clients.
+        self._shared_feeds: dict[tuple, asyncio.Future[SharedFeed | None]] = {}
+        # Shared-feed memberships taken during the handshake, by connection.
+        self._members: dict[int, FeedMember] = {}
+        # /ws feed clients past their `init`: each gets the heartbeat.
+        self._feed_connections: set[ServerConnection] = set()
+        self._heartbeats: asyncio.Task | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         self._server = await serve(
-            self._handle, host, port, process_request=self._open_feed, process_response=self._add_headers
+            self._handle,
+            host,
+            port,
+            process_request=self._open_feed,
+            process_response=self._add_headers,
+            # Feed messages are a few hundred bytes, and each client would
+            # compress each one again: CPU for little saved on the wire.
+            compression=None,
         )
+        self._heartbeats = asyncio.create_task(self._send_heartbeats())
         return self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        if self._heartbeats is not None:
+            self._heartbeats.cancel()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -158,6 +288,9 @@ class WebSocketBridge:
         for call in self._task_watches.values():
             if call is not None:
                 call.cancel()
+        for starting in list(self._shared_feeds.values()):
+            if starting.done() and starting.result() is not None:
+                starting.result().close()
         await self._channel.close()
 
     async def _open_feed(self, connection: ServerConnection, request: Request) -> Response | None:
@@ -177,19 +310,62 @@ class WebSocketBridge:
             )
         except ValueError as error:
             return _error_response(400, str(error), "BAD_REQUEST")
-        call = self._sessions.WatchSessions(watch, metadata=credentials_metadata(request))
+        metadata = credentials_metadata(request)
+        key = (watch.session_id, tuple(item for item in metadata if item[0] not in _PER_REQUEST_HEADERS))
+        shareable = not watch.after_sequence and not watch.after_feed_sequence
+        member, starting = None, None
+        if shareable and (pending_feed := self._shared_feeds.get(key)) is not None:
+            # Joined before this client's own call subscribes, so that the
+            # feed holds every message from before its `init`.
+            if (feed := await asyncio.shield(pending_feed)) is not None and not feed.closed:
+                member = feed.join()
+        elif shareable:
+            # This client's call becomes the shared feed: others joining
+            # meanwhile wait for its `init`.
+            starting = self._shared_feeds[key] = asyncio.get_running_loop().create_future()
+        call = self._sessions.WatchSessions(watch, metadata=metadata)
         try:
             first = await call.read()
         except grpc.aio.AioRpcError as error:
-            return _rpc_error_response(error)
-        if first is grpc.aio.EOF:
-            return _error_response(503, "The session feed ended before it started", "UNAVAILABLE")
+            first = error
+        if not isinstance(first, session_pb2.WatchSessionsResponse):
+            if member is not None:
+                member.leave()
+            if starting is not None:
+                self._forget_feed(key, starting)
+                starting.set_result(None)
+            if first is grpc.aio.EOF:
+                return _error_response(503, "The session feed ended before it started", "UNAVAILABLE")
+            return _rpc_error_response(first)
+        if starting is not None:
+            # Where the feed starts: a one-session feed at that session's
+            # last event; the all-sessions feed's position comes with its
+            # first event.
+            cursor = first.sessions[0].last_sequence if watch.session_id and first.sessions else 0
+            feed = SharedFeed(call, watch.session_id, key[1], cursor, lambda _feed: self._forget_feed(key, starting))
+            starting.set_result(feed)
+            member = feed.join()
         self._pending[id(connection)] = (call, first)
+        if member is not None:
+            self._members[id(connection)] = member
         self._task_watches[id(connection)] = await self._open_task_watch(request)
         return None
 
+    def _forget_feed(self, key: tuple, starting: asyncio.Future) -> None:
+        if self._shared_feeds.get(key) is starting:
+            del self._shared_feeds[key]
+
     async def _add_headers(self, connection: ServerConnection, request: Request, response: Response) -> Response:
         """The feed call's rate-limit headers on the handshake response."""
+        if response.status_code != 101:
+            # The handshake failed after _open_feed: nothing will serve it.
+            pending = self._pending.pop(id(connection), None)
+            member = self._members.pop(id(connection), None)
+            if pending is not None:
+                _release(pending[0], member)
+            if (task_watch := self._task_watches.pop(id(connection), None)) is not None:
+                task_watch.cancel()
+            return response
         pending = self._pending.get(id(connection))
         # Task streams (/ws/tasks/…) carry no such headers: their first
         # metadata may come only with the first event.
@@ -238,15 +414,22 @@ class WebSocketBridge:
             await self._handle_task(connection, call, *first)
             return
         task_watch = self._task_watches.pop(id(connection), None)
+        member = self._members.pop(id(connection), None)
         tasks = []
         try:
             await connection.send(
                 dumps({"type": "connected", "timestamp": iso(utc_now()), "message": "Connected to Agent Runtime WebSocket"})
             )
             await connection.send(dumps(feed_message(first)))
+            if member is not None and call is not member.feed.call:
+                # Its own call was for the handshake and this `init`; the
+                # shared feed holds everything since.
+                call.cancel()
+            self._feed_connections.add(connection)
             tasks = [
-                asyncio.create_task(self._forward_feed(connection, call)),
-                asyncio.create_task(self._heartbeat(connection, call)),
+                asyncio.create_task(
+                    self._forward_shared(connection, member) if member is not None else self._forward_feed(connection, call)
+                ),
                 asyncio.create_task(self._drain_client(connection)),
                 asyncio.create_task(self._forward_task_updates(connection, task_watch)),
             ]
@@ -268,7 +451,8 @@ class WebSocketBridge:
         finally:
             for task in tasks:
                 task.cancel()
-            call.cancel()
+            self._feed_connections.discard(connection)
+            _release(call, member)
             if task_watch is not None:
                 task_watch.cancel()
 
@@ -339,6 +523,33 @@ class WebSocketBridge:
         while (update := await call.read()) is not grpc.aio.EOF:
             await connection.send(dumps(feed_message(update)))
 
+    async def _forward_shared(self, connection: ServerConnection, member: FeedMember) -> None:
+        while (item := await member.next()) is not FELL_BEHIND:
+            if item is None:
+                return
+            if isinstance(item, grpc.aio.AioRpcError):
+                raise item
+            message, cursor = item
+            await connection.send(message, text=True)
+            member.cursor = cursor
+        feed = member.feed
+        if not member.cursor:
+            # Nowhere known to resume from: the client reconnects and gets
+            # a fresh init.
+            await connection.close(1013, "fell behind the live feed; reconnect")
+            return
+        resume = session_pb2.WatchSessionsRequest(session_id=feed.session_id)
+        if feed.session_id:
+            resume.after_sequence = member.cursor
+        else:
+            resume.after_feed_sequence = member.cursor
+        call = self._sessions.WatchSessions(resume, metadata=feed.metadata)
+        try:
+            await call.read()  # its init: the client has had one
+            await self._forward_feed(connection, call)
+        finally:
+            call.cancel()
+
     async def _forward_task_updates(self, connection: ServerConnection, call) -> None:
         """`task_update` messages; never ends the socket on its own (the
         session feed and the client decide that)."""
@@ -366,12 +577,23 @@ class WebSocketBridge:
                     log.warning("bridge.task_watch_ended", code=error.code().name)
         await asyncio.Event().wait()
 
-    async def _heartbeat(self, connection: ServerConnection, call) -> None:
+    async def _send_heartbeats(self) -> None:
+        """The `heartbeat` of every /ws feed client: one GetHealth call and
+        one message per period, however many clients there are."""
         while True:
             await asyncio.sleep(self._heartbeat_seconds)
-            health = await self._compute.GetHealth(compute_pb2.GetHealthRequest())
+            if not self._feed_connections:
+                continue
+            try:
+                health = await self._compute.GetHealth(compute_pb2.GetHealthRequest())
+            except grpc.aio.AioRpcError as error:
+                log.warning("bridge.heartbeat_failed", code=error.code().name)
+                continue
             metrics = health.metrics
-            await connection.send(
+            # Written at once to every open socket (no waiting on slow ones:
+            # a heartbeat is tiny, and the next one follows anyway).
+            broadcast(
+                self._feed_connections,
                 dumps(
                     {
                         "type": "heartbeat",
@@ -382,7 +604,7 @@ class WebSocketBridge:
                             "active_tasks": metrics.active_tasks,
                         },
                     }
-                )
+                ),
             )
 
     async def _drain_client(self, connection: ServerConnection) -> None:
