@@ -132,3 +132,81 @@ async def test_data_and_resume_survive_a_restart(tmp_path):
                 await next_message(socket)
                 replayed = [await next_message(socket) for _ in range(2)]
                 assert [m["data"]["tool_input"]["i"] for m in replayed] == [2, 3]
+
+
+async def _connect_live(runtime, session_id: str) -> websockets.ClientConnection:
+    socket = await websockets.connect(
+        ws_url(runtime, f"session_id={session_id}"), additional_headers={"x-api-key": TEST_API_KEY}, max_size=None
+    )
+    assert (await next_message(socket))["type"] == "connected"
+    assert (await next_message(socket))["type"] == "init"
+    return socket
+
+
+async def _events(socket, count: int, timeout: float = 10.0) -> list[dict]:
+    return [(await next_message(socket, timeout=timeout))["data"] for _ in range(count)]
+
+
+async def test_live_clients_of_one_session_each_get_every_event_in_order(runtime, http):
+    """Live clients with the same credentials share one upstream feed: each
+    still gets its own init and every event after it, in order, and clients
+    leaving or joining do not disturb the others."""
+    session_id = new_id()
+    await http.post("/sessions", json={"session_id": session_id})
+    sockets = [await _connect_live(runtime, session_id) for _ in range(12)]
+    for index in range(5):
+        await http.post(f"/sessions/{session_id}/events", json={"event_type": "pre_tool", "tool_input": {"i": index}})
+    for socket in sockets:
+        assert [(e["sequence"], e["tool_input"]["i"]) for e in await _events(socket, 5)] == [(i + 1, i) for i in range(5)]
+
+    await sockets.pop(0).close()
+    late = await websockets.connect(ws_url(runtime, f"session_id={session_id}"), additional_headers={"x-api-key": TEST_API_KEY})
+    assert (await next_message(late))["type"] == "connected"
+    assert (await next_message(late))["sessions"][0]["last_sequence"] == 5
+    await http.post(f"/sessions/{session_id}/events", json={"event_type": "pre_tool"})
+    for socket in [*sockets, late]:
+        assert [e["sequence"] for e in await _events(socket, 1)] == [6]
+        await socket.close()
+
+    # With every client gone, a new one starts a new shared feed.
+    again = await _connect_live(runtime, session_id)
+    await http.post(f"/sessions/{session_id}/events", json={"event_type": "session_stop"})
+    assert [e["sequence"] for e in await _events(again, 1)] == [7]
+    await again.close()
+
+
+async def test_a_client_that_stops_reading_delays_only_itself(runtime, http, channel, monkeypatch):
+    """A client that reads nothing falls behind the shared feed; the others
+    keep getting events at once, and it later gets every event exactly once,
+    in order (resumed from storage where it stopped)."""
+    from agent_runtime.gateway import bridge
+    from agentruntime.v1 import session_pb2, session_pb2_grpc
+
+    from conftest import grpc_metadata
+
+    monkeypatch.setattr(bridge, "MEMBER_BACKLOG", 4)
+    session_id = new_id()
+    await http.post("/sessions", json={"session_id": session_id})
+    reader = await _connect_live(runtime, session_id)
+    stalled = await _connect_live(runtime, session_id)
+    # 200 events of 100 KB: more than the socket and Envoy buffers hold,
+    # so sending to the stalled client blocks and its queue overflows.
+    blob = "x" * 100_000
+
+    def requests():
+        for index in range(200):
+            event = session_pb2.Event(event_type="pre_tool", tool_name=str(index))
+            event.payload.update({"blob": blob})
+            yield session_pb2.AppendEventsRequest(session_id=session_id, event=event)
+
+    stub = session_pb2_grpc.SessionServiceStub(channel)
+    acknowledgements = [ack async for ack in stub.AppendEvents(requests(), metadata=grpc_metadata())]
+    assert all(ack.HasField("event") for ack in acknowledgements)
+    received = await _events(reader, 200)
+    assert [e["sequence"] for e in received] == list(range(1, 201))
+    late = await _events(stalled, 200, timeout=30)
+    assert [(e["sequence"], e["tool_name"]) for e in late] == [(i + 1, str(i)) for i in range(200)]
+    await http.post(f"/sessions/{session_id}/events", json={"event_type": "session_stop"})
+    assert [e["sequence"] for e in await _events(stalled, 1)] == [201]
+    await reader.close()
+    await stalled.close()

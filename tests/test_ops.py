@@ -161,6 +161,38 @@ async def test_append_events_stream_acknowledges_in_order_with_errors_in_band(ch
     assert [event.event_id for event in listed.events] == [event.event_id for event in stored]
 
 
+async def test_append_events_acknowledges_each_event_as_stored(channel):
+    """Each acknowledgement is the stored event, field for field, as
+    ListEvents reads it back; output-only fields a client sets are replaced."""
+    sessions = session_pb2_grpc.SessionServiceStub(channel)
+    await sessions.CreateSession(
+        session_pb2.CreateSessionRequest(session_id="stream-fields", session_name="Fields"), metadata=grpc_metadata()
+    )
+    tool_use = session_pb2.Event(event_type="post_tool", tool_name="Bash", exit_code=0, error="", event_id="mine", sequence=99)
+    tool_use.tool_input.update({"command": "ls", "flags": ["-l", "-a"], "timeout": 30})
+    tool_use.tool_output.string_value = "a\nb"
+    tool_use.timestamp.FromJsonString("2026-01-02T03:04:05.678Z")
+    message = session_pb2.Event(event_type="message", role="assistant", session_name="renamed", feed_sequence=7)
+    message.content.add().update({"type": "text", "text": "done"})
+    message.payload.update({"nested": {"n": 1.5, "none": None}})
+    sent = [tool_use, message, session_pb2.Event(event_type="session_stop", reason="finished")]
+
+    acknowledgements = [
+        ack
+        async for ack in sessions.AppendEvents(
+            (session_pb2.AppendEventsRequest(session_id="stream-fields", event=event) for event in sent),
+            metadata=grpc_metadata(),
+        )
+    ]
+    listed = await sessions.ListEvents(session_pb2.ListEventsRequest(session_id="stream-fields"), metadata=grpc_metadata())
+    assert [ack.event for ack in acknowledgements] == list(listed.events)
+    first, second, third = listed.events
+    assert first.sequence == 1 and first.event_id != "mine" and first.session_name == "Fields"
+    assert first.timestamp.ToJsonString() == "2026-01-02T03:04:05.678Z"
+    assert second.session_name == "renamed" and second.feed_sequence == first.feed_sequence + 1
+    assert third.sequence == 3 and third.reason == "finished"
+
+
 async def test_server_survives_clients_that_cancel_streams(channel, runtime):
     """Regression: logging a stream that its client had cancelled read the
     peer from a destroyed call and crashed the process."""

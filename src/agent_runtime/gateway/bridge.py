@@ -543,6 +543,7 @@ class WebSocketBridge:
             resume.after_sequence = member.cursor
         else:
             resume.after_feed_sequence = member.cursor
+        log.info("bridge.feed_resumed", session_id=feed.session_id, cursor=member.cursor)
         call = self._sessions.WatchSessions(resume, metadata=feed.metadata)
         try:
             await call.read()  # its init: the client has had one
