@@ -13,7 +13,10 @@ in bench/peers/bare_grpc.py), which is what bounds requests/s when the load
 generator shares the machine's cores.
 
     scripts/setup-venv dev bench && npm ci --prefix bench
-    .venv/bin/python bench/run.py [--duration 10] [--write bench/RESULTS.md]
+    .venv/bin/python bench/run.py [--duration 10] [--phases rest,ingest,fanout] [--write bench/RESULTS.md]
+
+With --phases, only those phases run (rest: REST and direct gRPC), and
+--write replaces only their rows in an existing results file.
 """
 
 from __future__ import annotations
@@ -187,20 +190,24 @@ def event_message(index: int) -> pb.Event:
     return event
 
 
-async def ingest_streaming(target: str, count: int) -> float:
-    """Events/s acknowledged (committed) over one AppendEvents stream."""
+async def ingest_streaming(target: str, count: int) -> dict:
+    """Events/s acknowledged (committed) over one AppendEvents stream. The
+    client pipelines, as ingest clients do: grpc sends from the request
+    iterator while acknowledgements come back."""
     async with grpc.aio.insecure_channel(target) as channel:
         stub = session_pb2_grpc.SessionServiceStub(channel)
         messages = [pb.AppendEventsRequest(session_id="ingest", event=event_message(i)) for i in range(count)]
         started = time.perf_counter()
-        acknowledged = 0
+        acknowledged, last_sequence = 0, 0
         async for ack in stub.AppendEvents(iter(messages), metadata=METADATA):
             assert not ack.HasField("error"), ack.error
+            assert ack.event.sequence == 0 or ack.event.sequence > last_sequence, "acknowledgements out of order"
+            last_sequence = ack.event.sequence
             acknowledged += 1
-        return acknowledged / (time.perf_counter() - started)
+        return {"rate": acknowledged / (time.perf_counter() - started), "requests": acknowledged}
 
 
-async def ingest_unary(target: str, duration: float, concurrency: int) -> float:
+async def ingest_unary(target: str, duration: float, concurrency: int) -> dict:
     """Events/s acknowledged with one CreateEvent call per event."""
     async with grpc.aio.insecure_channel(target) as channel:
         stub = session_pb2_grpc.SessionServiceStub(channel)
@@ -215,7 +222,7 @@ async def ingest_unary(target: str, duration: float, concurrency: int) -> float:
 
         started = time.perf_counter()
         await asyncio.gather(*(loop() for _ in range(concurrency)))
-        return count / (time.perf_counter() - started)
+        return {"rate": count / (time.perf_counter() - started), "requests": count}
 
 
 async def fan_out(http_url: str, target: str, subscribers: int, events: int) -> dict:
@@ -268,14 +275,52 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
+PHASES = ("rest", "ingest", "fanout")
+TABLE_HEADER = ["| measure | agent-runtime | baseline (same run) | ratio |", "| --- | --- | --- | --- |"]
+
+
+def write_results(path: pathlib.Path, header: str, rows: list[tuple[str, str, str, str]], phases: list[str]) -> None:
+    """Writes the whole file after a full run; after a run of some phases,
+    replaces only their rows (by measure) in the existing table and notes
+    when and how they were re-measured."""
+    today = time.strftime("%Y-%m-%d")
+    new_lines = [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    if list(phases) == list(PHASES) or not path.exists():
+        path.write_text(
+            "# Benchmark results\n\nProduced by `.venv/bin/python bench/run.py --write bench/RESULTS.md` "
+            f"on {today}.\n\n{header}\n\n" + "\n".join(TABLE_HEADER + new_lines) + "\n"
+        )
+        return
+    lines = path.read_text().splitlines()
+    first = lines.index(TABLE_HEADER[1]) + 1
+    last = first
+    while last < len(lines) and lines[last].startswith("| "):
+        last += 1
+    by_measure = {row[0]: line for row, line in zip(rows, new_lines)}
+    table = [by_measure.pop(line.split(" | ")[0][2:], line) for line in lines[first:last]]
+    table += by_measure.values()
+    note_start = f"Rows of the {', '.join(phases)} phases re-measured"
+    after = [line for line in lines[last:] if not line.startswith(note_start)]
+    while after and not after[0]:
+        after.pop(0)
+    note = f"{note_start} on {today} (`--phases {','.join(phases)}`). {header}"
+    path.write_text("\n".join(lines[:first] + table + ["", note, ""] + after) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--duration", type=int, default=10, help="seconds per HTTP/gRPC load phase (default 10)")
     parser.add_argument("--connections", type=int, default=32, help="concurrent connections/calls (default 32)")
     parser.add_argument("--ingest-events", type=int, default=50_000, help="events sent over one AppendEvents stream")
     parser.add_argument("--subscribers", type=int, default=100, help="/ws subscribers for the fan-out phase")
+    parser.add_argument(
+        "--phases", default=",".join(PHASES), help=f"comma-separated phases to run, of {', '.join(PHASES)} (default all)"
+    )
     parser.add_argument("--write", type=pathlib.Path, help="also write the results table to this markdown file")
     args = parser.parse_args()
+    if unknown := set(args.phases.split(",")) - set(PHASES):
+        sys.exit(f"unknown phases {sorted(unknown)}: choose from {', '.join(PHASES)}")
+    phases = [phase for phase in PHASES if phase in args.phases.split(",")]
     if not AUTOCANNON.exists():
         sys.exit("autocannon is missing: run `npm ci --prefix bench`")
     try:
@@ -302,10 +347,11 @@ def main() -> None:
             ours_pids = with_descendants(server.pid)
             seed(ours)
             seed(peer)
-            for label, method, path, body in (
+            rest_routes = (
                 ("GET /sessions/{id}", "GET", "/sessions/bench", None),
                 ("POST /sessions/{id}/events", "POST", "/sessions/bench/events", EVENT),
-            ):
+            )
+            for label, method, path, body in rest_routes if "rest" in phases else ():
                 autocannon(ours + path, duration=2, connections=args.connections, method=method, body=body)  # warm-up
                 mine, theirs = {}, {}
                 with cpu_per_request(ours_pids, mine):
@@ -329,55 +375,80 @@ def main() -> None:
                     f"{mine['cpu_us']:.0f} (server + Envoy)", f"{theirs['cpu_us']:.0f} (FastAPI peer)",
                     f"{mine['cpu_us'] / theirs['cpu_us']:.2f}x",
                 ))
-            unary: dict = {}
-            with cpu_per_request([server.pid], unary):
-                unary.update(asyncio.run(grpc_unary(target, args.duration, args.connections)))
-            rest_get = next(r for r in rows if r[0].startswith("REST GET") and "requests/s" in r[0])
-            rows.append((
-                "gRPC GetSession direct: calls/s (p50 / p99 ms)",
-                f"{unary['rps']:.0f} ({unary['p50']:.1f} / {unary['p99']:.1f})",
-                f"{rest_get[1]} (REST through Envoy)", f"{unary['rps'] / float(rest_get[1]):.2f}x",
-            ))
+            if "rest" in phases:
+                rows += _grpc_unary_rows(target, args, rows, server, work)
             bare_port = free_port()
-            with process([sys.executable, str(ROOT / "bench" / "peers" / "bare_grpc.py"), str(bare_port)], {}, work / "bare.log", ready="ready") as bare:
-                floor: dict = {}
-                with cpu_per_request([bare.pid], floor):
-                    floor.update(asyncio.run(grpc_unary(f"127.0.0.1:{bare_port}", args.duration, args.connections)))
-            rows.append((
-                "gRPC GetSession direct: server CPU µs per call",
-                f"{unary['cpu_us']:.0f}", f"{floor['cpu_us']:.0f} (bare grpc.aio, {floor['rps']:.0f} calls/s)",
-                f"{unary['cpu_us'] / floor['cpu_us']:.2f}x",
-            ))
-            asyncio.run(_create_ingest_session(target))
-            one_by_one = asyncio.run(ingest_unary(target, args.duration, args.connections))
-            streamed = asyncio.run(ingest_streaming(target, args.ingest_events))
-            rows.append((
-                "Event ingest, committed before ack: events/s",
-                f"{streamed:.0f} (AppendEvents stream)", f"{one_by_one:.0f} (CreateEvent per event)",
-                f"{streamed / one_by_one:.1f}x",
-            ))
-            fan = asyncio.run(fan_out(ours, target, args.subscribers, events=200))
-            rows.append((
-                f"/ws fan-out to {args.subscribers} subscribers: p50 / p99 ms",
-                f"{fan['p50']:.1f} / {fan['p99']:.1f}", f"{fan['deliveries']} deliveries", "goal p99 < 20 ms",
-            ))
+            bare_command = [sys.executable, str(ROOT / "bench" / "peers" / "bare_grpc.py"), str(bare_port)]
+            if "ingest" in phases:
+                asyncio.run(_create_ingest_session(target))
+                one_by_one: dict = {}
+                with cpu_per_request([server.pid], one_by_one):
+                    one_by_one.update(asyncio.run(ingest_unary(target, args.duration, args.connections)))
+                streamed: dict = {}
+                with cpu_per_request([server.pid], streamed):
+                    streamed.update(asyncio.run(ingest_streaming(target, args.ingest_events)))
+                with process(bare_command, {}, work / "bare-stream.log", ready="ready") as bare:
+                    echo: dict = {}
+                    with cpu_per_request([bare.pid], echo):
+                        echo.update(asyncio.run(ingest_streaming(f"127.0.0.1:{bare_port}", args.ingest_events)))
+                rows.append((
+                    "Event ingest, committed before ack: events/s",
+                    f"{streamed['rate']:.0f} (AppendEvents stream)", f"{one_by_one['rate']:.0f} (CreateEvent per event)",
+                    f"{streamed['rate'] / one_by_one['rate']:.1f}x",
+                ))
+                rows.append((
+                    "Event ingest: server CPU µs per acknowledged event",
+                    f"{streamed['cpu_us']:.0f} (AppendEvents stream)",
+                    f"{one_by_one['cpu_us']:.0f} (CreateEvent per event); {echo['cpu_us']:.0f} "
+                    f"(bare grpc.aio AppendEvents echo, {echo['rate']:.0f} events/s)",
+                    f"{streamed['cpu_us'] / echo['cpu_us']:.2f}x the echo",
+                ))
+            if "fanout" in phases:
+                fan: dict = {"requests": 200}
+                with cpu_per_request([server.pid], fan):
+                    fan.update(asyncio.run(fan_out(ours, target, args.subscribers, events=fan["requests"])))
+                rows.append((
+                    f"/ws fan-out to {args.subscribers} subscribers: p50 / p99 ms",
+                    f"{fan['p50']:.1f} / {fan['p99']:.1f}",
+                    f"{fan['deliveries']} deliveries; server CPU {fan['cpu_us'] / 1000:.1f} ms per event",
+                    "goal p99 < 20 ms",
+                ))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    table = "\n".join(
-        ["| measure | agent-runtime | baseline (same run) | ratio |", "| --- | --- | --- | --- |"]
-        + [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
-    )
+    table = "\n".join(TABLE_HEADER + [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows])
     header = (
         f"Machine: {machine()}. Loopback only; {args.connections} connections, {args.duration} s per phase; "
         "load generator autocannon (Node) on the same machine."
     )
     print(header + "\n\n" + table)
     if args.write:
-        args.write.write_text(
-            "# Benchmark results\n\nProduced by `.venv/bin/python bench/run.py --write bench/RESULTS.md` "
-            f"on {time.strftime('%Y-%m-%d')}.\n\n{header}\n\n{table}\n"
-        )
+        write_results(args.write, header, rows, phases)
+
+
+def _grpc_unary_rows(target: str, args, rows: list, server, work: pathlib.Path) -> list[tuple[str, str, str, str]]:
+    """Direct gRPC GetSession against the REST row and a bare grpc.aio server."""
+    unary: dict = {}
+    with cpu_per_request([server.pid], unary):
+        unary.update(asyncio.run(grpc_unary(target, args.duration, args.connections)))
+    rest_get = next(r for r in rows if r[0].startswith("REST GET") and "requests/s" in r[0])
+    bare_port = free_port()
+    with process([sys.executable, str(ROOT / "bench" / "peers" / "bare_grpc.py"), str(bare_port)], {}, work / "bare.log", ready="ready") as bare:
+        floor: dict = {}
+        with cpu_per_request([bare.pid], floor):
+            floor.update(asyncio.run(grpc_unary(f"127.0.0.1:{bare_port}", args.duration, args.connections)))
+    return [
+        (
+            "gRPC GetSession direct: calls/s (p50 / p99 ms)",
+            f"{unary['rps']:.0f} ({unary['p50']:.1f} / {unary['p99']:.1f})",
+            f"{rest_get[1]} (REST through Envoy)", f"{unary['rps'] / float(rest_get[1]):.2f}x",
+        ),
+        (
+            "gRPC GetSession direct: server CPU µs per call",
+            f"{unary['cpu_us']:.0f}", f"{floor['cpu_us']:.0f} (bare grpc.aio, {floor['rps']:.0f} calls/s)",
+            f"{unary['cpu_us'] / floor['cpu_us']:.2f}x",
+        ),
+    ]
 
 
 async def _create_ingest_session(target: str) -> None:

@@ -1,6 +1,6 @@
 """The floor for a unary call in grpc.aio: a SessionService whose GetSession
 answers from memory, with no interceptors (auth, validation, access log,
-error model) and no storage. bench/run.py measures our server's CPU per call
+error model) and no storage; likewise AppendEvents for the ingest stream. bench/run.py measures our server's CPU per call
 against this one's in the same run.
 
     python bench/peers/bare_grpc.py PORT
@@ -24,6 +24,12 @@ from agentruntime.v1 import session_pb2_grpc  # noqa: E402
 class BareSessions(session_pb2_grpc.SessionServiceServicer):
     async def GetSession(self, request, context):
         return pb.GetSessionResponse(session=pb.Session(session_id=request.session_id, session_name="bench"))
+
+    async def AppendEvents(self, requests, context):
+        # Acknowledges each event with itself: one read and one write per
+        # event, the floor for a stream that acknowledges every event.
+        async for request in requests:
+            yield pb.AppendEventsResponse(event=request.event)
 
 
 async def main(port: int) -> None:
