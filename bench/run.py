@@ -296,9 +296,17 @@ def write_results(path: pathlib.Path, header: str, rows: list[tuple[str, str, st
     last = first
     while last < len(lines) and lines[last].startswith("| "):
         last += 1
-    by_measure = {row[0]: line for row, line in zip(rows, new_lines)}
-    table = [by_measure.pop(line.split(" | ")[0][2:], line) for line in lines[first:last]]
-    table += by_measure.values()
+    table = lines[first:last]
+    measures = [line.split(" | ")[0][2:] for line in table]
+    previous = None
+    for row, line in zip(rows, new_lines):
+        if row[0] in measures:
+            table[measures.index(row[0])] = line
+        else:  # a new measure goes after the one measured before it
+            at = measures.index(previous) + 1 if previous in measures else len(table)
+            table.insert(at, line)
+            measures.insert(at, row[0])
+        previous = row[0]
     note_start = f"Rows of the {', '.join(phases)} phases re-measured"
     after = [line for line in lines[last:] if not line.startswith(note_start)]
     while after and not after[0]:
