@@ -180,10 +180,15 @@ async def test_events_round_trip_with_all_fields_oldest_first(http):
         },
         {"event_type": "message", "role": "user", "content": [{"type": "text", "text": "hi"}], "payload": {"k": [1, True]}},
     ]
+    answers = []
     for event in events:
-        assert (await post_event(http, session_id, event))["ok"] is True
+        answer = await post_event(http, session_id, event)
+        assert answer["ok"] is True
+        answers.append(answer["event"])
     for path in (f"/sessions/{session_id}/events", f"/events/{session_id}"):
         listed = (await http.get(path)).json()["events"]
+        # Each answer is the event as stored, field for field.
+        assert listed == answers
         assert [e["event_type"] for e in listed] == [e["event_type"] for e in events]
         assert [e["sequence"] for e in listed] == [1, 2, 3, 4]
         timestamps = [e["timestamp"] for e in listed]

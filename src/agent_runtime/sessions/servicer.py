@@ -58,6 +58,7 @@ def set_stored_event(message: pb.Event, sent: pb.Event, stored: EventRecord, tim
     is `sent` without its output-only fields, but a copy instead of a JSON
     parse. `timestamp` is stored.timestamp as a message."""
     message.CopyFrom(sent)
+    message.event_type = stored.event_type
     message.session_id = stored.session_id
     message.session_name = stored.session_name
     message.timestamp.CopyFrom(timestamp)
@@ -179,7 +180,9 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
         stored = await self._sessions.append_event(
             request.session_id, event_from_proto(request.event), scope=owner_scope()
         )
-        return pb.CreateEventResponse(ok=True, event=event_to_proto(stored))
+        response = pb.CreateEventResponse(ok=True)
+        set_stored_event(response.event, request.event, stored, timestamp_proto(stored.timestamp))
+        return response
 
     async def IngestEvent(self, request: pb.IngestEventRequest, context) -> pb.IngestEventResponse:
         stored = await self._sessions.append_event(
@@ -189,7 +192,9 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
             scope=owner_scope(),
             owner=new_owner(),
         )
-        return pb.IngestEventResponse(ok=True, event=event_to_proto(stored))
+        response = pb.IngestEventResponse(ok=True)
+        set_stored_event(response.event, request.event, stored, timestamp_proto(stored.timestamp))
+        return response
 
     async def AppendEvents(self, requests, context) -> AsyncIterator[pb.AppendEventsResponse]:
         # Reading runs ahead of committing, so whatever arrived while one
