@@ -17,10 +17,12 @@ import time
 import grpc
 import httpx
 import pytest
+from google.protobuf import json_format
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from agentruntime.v1 import session_pb2, session_pb2_grpc
+from agent_runtime.sessions.servicer import event_body
 from conftest import TEST_API_KEY, grpc_metadata
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -159,6 +161,76 @@ async def test_append_events_stream_acknowledges_in_order_with_errors_in_band(ch
     assert [event.sequence for event in stored] == list(range(1, 499))
     listed = await sessions.ListEvents(session_pb2.ListEventsRequest(session_id="stream-1"), metadata=grpc_metadata())
     assert [event.event_id for event in listed.events] == [event.event_id for event in stored]
+
+
+def test_event_body_is_the_generic_json_printing_without_output_only_fields():
+    event = session_pb2.Event(
+        event_type="post_tool", tool_name="", error="", exit_code=0, role="user", reason="r",
+        session_name="s", event_id="e", sequence=3, feed_sequence=9,
+    )
+    event.timestamp.GetCurrentTime()
+    event.tool_input.update({"a": 1, "b": [1, "x", None, True, {"c": 2.5}], "d": {}})
+    event.tool_output.list_value.values.add().number_value = 3
+    event.content.add().update({"type": "text"})
+    event.content.add()
+    event.payload.SetInParent()
+    printed = json_format.MessageToDict(event, preserving_proto_field_name=True)
+    for name in ("event_type", "session_id", "session_name", "timestamp", "event_id", "sequence", "feed_sequence"):
+        printed.pop(name, None)
+    assert event_body(event) == printed and list(event_body(event)) == list(printed)
+    unset = session_pb2.Event(event_type="x")
+    unset.tool_output.SetInParent()
+    assert event_body(unset) == {"tool_output": None}
+
+
+async def test_non_finite_numbers_are_refused_in_band(channel):
+    sessions = session_pb2_grpc.SessionServiceStub(channel)
+    await sessions.CreateSession(session_pb2.CreateSessionRequest(session_id="nan-1"), metadata=grpc_metadata())
+    bad = session_pb2.Event(event_type="pre_tool")
+    bad.tool_input.update({"timeout": float("nan")})
+    requests = [session_pb2.AppendEventsRequest(session_id="nan-1", event=e) for e in (bad, session_pb2.Event(event_type="pre_tool"))]
+    first, second = [ack async for ack in sessions.AppendEvents(iter(requests), metadata=grpc_metadata())]
+    assert first.error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0] and "finite" in first.error.message
+    assert second.event.sequence == 1
+
+
+async def test_append_event_batches_acknowledge_each_batch_in_order_with_errors_in_band(channel):
+    sessions = session_pb2_grpc.SessionServiceStub(channel)
+    await sessions.CreateSession(session_pb2.CreateSessionRequest(session_id="batches-1"), metadata=grpc_metadata())
+
+    def batch(session_id: str, start: int, count: int, bad: int | None = None):
+        return session_pb2.AppendEventBatchesRequest(
+            session_id=session_id,
+            events=[
+                session_pb2.Event(event_type="Bad Type" if index == bad else "pre_tool", tool_name=str(index))
+                for index in range(start, start + count)
+            ],
+        )
+
+    requests = [
+        batch("batches-1", 0, 100),
+        batch("no-such-session", 100, 3),
+        batch("batches-1", 103, 200, bad=150),
+        batch("batches-1", 303, 1001),
+        batch("batches-1", 1304, 0),
+        batch("batches-1", 1304, 5),
+    ]
+    responses = [response async for response in sessions.AppendEventBatches(iter(requests), metadata=grpc_metadata())]
+    assert [len(response.results) for response in responses] == [100, 3, 200, 1001, 0, 5]
+    assert all(r.error.code == grpc.StatusCode.NOT_FOUND.value[0] for r in responses[1].results)
+    # One bad event refuses itself only; an oversized batch is refused whole.
+    assert responses[2].results[47].error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert "events[47].event_type" in responses[2].results[47].error.message
+    assert all(r.error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0] for r in responses[3].results)
+    assert "at most 1000" in responses[3].results[0].error.message
+    stored = [r.event for response in responses for r in response.results if r.HasField("event")]
+    expected = [str(i) for i in range(0, 100)] + [str(i) for i in range(103, 303) if i != 150] + [str(i) for i in range(1304, 1309)]
+    assert [event.tool_name for event in stored] == expected
+    assert [event.sequence for event in stored] == list(range(1, len(expected) + 1))
+    listed = await sessions.ListEvents(
+        session_pb2.ListEventsRequest(session_id="batches-1", page_size=1000), metadata=grpc_metadata()
+    )
+    assert list(listed.events) == stored
 
 
 async def test_append_events_acknowledges_each_event_as_stored(channel):

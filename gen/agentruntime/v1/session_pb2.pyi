@@ -260,6 +260,20 @@ class AppendEventsResponse(_message.Message):
     error: _status_pb2.Status
     def __init__(self, event: _Optional[_Union[Event, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
 
+class AppendEventBatchesRequest(_message.Message):
+    __slots__ = ("session_id", "events")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    events: _containers.RepeatedCompositeFieldContainer[Event]
+    def __init__(self, session_id: _Optional[str] = ..., events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
+
+class AppendEventBatchesResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[AppendEventsResponse]
+    def __init__(self, results: _Optional[_Iterable[_Union[AppendEventsResponse, _Mapping]]] = ...) -> None: ...
+
 class WatchSessionsRequest(_message.Message):
     __slots__ = ("session_id", "after_sequence", "after_feed_sequence")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator
+import math
+from typing import Any, AsyncIterator, Callable
 
-from google.protobuf import json_format, timestamp_pb2
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from agentruntime.v1 import session_pb2 as pb
 from agentruntime.v1 import session_pb2_grpc
@@ -20,6 +21,7 @@ from agent_runtime.sessions.service import SessionService
 # AppendEvents: requests read ahead of the commit, and the most per commit.
 APPEND_INBOX = 4096
 APPEND_BATCH = 1024
+MAX_EVENTS_PER_BATCH = 1000
 
 _OUTPUT_ONLY_EVENT_FIELDS = ("event_type", "session_id", "session_name", "timestamp", "event_id", "sequence", "feed_sequence")
 
@@ -67,16 +69,100 @@ def set_stored_event(message: pb.Event, sent: pb.Event, stored: EventRecord, tim
     message.feed_sequence = stored.feed_sequence
 
 
+def _json_value(value: struct_pb2.Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind is None or kind == "null_value":
+        return None
+    if kind == "number_value":
+        if not math.isfinite(value.number_value):
+            raise InvalidArgument("event values must be finite numbers: JSON has no NaN or Infinity")
+        return value.number_value
+    if kind == "struct_value":
+        return _json_object(value.struct_value)
+    if kind == "list_value":
+        return [_json_value(item) for item in value.list_value.values]
+    return getattr(value, kind)
+
+
+def _json_object(struct: struct_pb2.Struct) -> dict[str, Any]:
+    return {key: _json_value(item) for key, item in struct.fields.items()}
+
+
+def _body_fields() -> tuple[tuple[str, Callable[[Any], Any] | None, bool], ...]:
+    """(name, converter or None for a scalar, repeated) of the Event fields
+    stored in an event's body, in field-number order."""
+    fields = []
+    for field in pb.Event.DESCRIPTOR.fields:
+        if field.name in _OUTPUT_ONLY_EVENT_FIELDS:
+            continue
+        message = field.message_type.full_name if field.message_type else None
+        if message == "google.protobuf.Struct":
+            fields.append((field.name, _json_object, field.is_repeated))
+        elif message == "google.protobuf.Value":
+            fields.append((field.name, _json_value, field.is_repeated))
+        elif message is None and field.has_presence and field.type in (field.TYPE_STRING, field.TYPE_INT32):
+            fields.append((field.name, None, False))
+        else:
+            raise TypeError(f"Event.{field.name}: teach event_body how to store this field type")
+    return tuple(fields)
+
+
+_BODY_FIELDS = _body_fields()
+
+
+def event_body(event: pb.Event) -> dict[str, Any]:
+    """What an event's stored body holds: exactly json_format.MessageToDict of
+    the event without its output-only fields, built directly, since the
+    generic printer was a quarter of the server's time on ingest
+    (bench/RESULTS.md)."""
+    body: dict[str, Any] = {}
+    for name, convert, repeated in _BODY_FIELDS:
+        if repeated:
+            items = getattr(event, name)
+            if items:
+                body[name] = [convert(item) for item in items]
+        elif event.HasField(name):
+            body[name] = getattr(event, name) if convert is None else convert(getattr(event, name))
+    return body
+
+
 def event_from_proto(event: pb.Event) -> NewEvent:
-    body = json_format.MessageToDict(event, preserving_proto_field_name=True)
-    for name in _OUTPUT_ONLY_EVENT_FIELDS:
-        body.pop(name, None)
     return NewEvent(
         event_type=event.event_type,
         timestamp=iso(event.timestamp.ToDatetime()) if event.HasField("timestamp") else "",
         session_name=event.session_name,
-        body=body,
+        body=event_body(event),
     )
+
+
+async def _read_ahead(requests, weight) -> AsyncIterator[list]:
+    """The requests of a client stream in batches: reading runs ahead of
+    committing, so whatever arrived while one batch was being committed
+    becomes the next (up to APPEND_BATCH events by `weight`)."""
+    inbox: asyncio.Queue = asyncio.Queue(APPEND_INBOX)
+
+    async def receive() -> None:
+        async for request in requests:
+            await inbox.put(request)
+        await inbox.put(None)
+
+    receiver = asyncio.create_task(receive())
+    try:
+        while True:
+            first = await inbox.get()
+            if first is None:
+                return
+            batch, events = [first], weight(first)
+            while events < APPEND_BATCH and not inbox.empty():
+                request = inbox.get_nowait()
+                if request is None:
+                    yield batch
+                    return
+                batch.append(request)
+                events += weight(request)
+            yield batch
+    finally:
+        receiver.cancel()
 
 
 def feed_item_to_proto(item: FeedItem) -> pb.WatchSessionsResponse:
@@ -197,50 +283,74 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
         return response
 
     async def AppendEvents(self, requests, context) -> AsyncIterator[pb.AppendEventsResponse]:
-        # Reading runs ahead of committing, so whatever arrived while one
-        # batch was being committed becomes the next batch.
-        inbox: asyncio.Queue[pb.AppendEventsRequest | None] = asyncio.Queue(APPEND_INBOX)
         scope = owner_scope()
+        async for batch in _read_ahead(requests, lambda request: 1):
+            items: list[tuple[str, pb.Event] | DomainError] = []
+            for request in batch:
+                try:
+                    validate(request)
+                    items.append((request.session_id, request.event))
+                except DomainError as error:
+                    items.append(error)
+            for response in await self._append(items, scope):
+                yield response
 
-        async def receive() -> None:
-            async for request in requests:
-                await inbox.put(request)
-            await inbox.put(None)
-
-        receiver = asyncio.create_task(receive())
-        try:
-            finished = False
-            while not finished:
-                batch = [await inbox.get()]
-                while len(batch) < APPEND_BATCH and not inbox.empty() and batch[-1] is not None:
-                    batch.append(inbox.get_nowait())
-                if batch[-1] is None:
-                    finished = True
-                    batch.pop()
-                results: list[EventRecord | DomainError | None] = [None] * len(batch)
-                accepted, positions = [], []
-                for position, request in enumerate(batch):
+    async def AppendEventBatches(self, requests, context) -> AsyncIterator[pb.AppendEventBatchesResponse]:
+        scope = owner_scope()
+        async for batch in _read_ahead(requests, lambda request: len(request.events)):
+            items: list[tuple[str, pb.Event] | DomainError] = []
+            for request in batch:
+                try:
+                    # The session id here; each event's own rules below, so
+                    # that one bad event does not refuse the others.
+                    validate(pb.AppendEventBatchesRequest(session_id=request.session_id))
+                    if len(request.events) > MAX_EVENTS_PER_BATCH:
+                        raise InvalidArgument(
+                            f"a batch holds at most {MAX_EVENTS_PER_BATCH} events; this one has {len(request.events)}",
+                            fields={"events": f"at most {MAX_EVENTS_PER_BATCH}"},
+                        )
+                except DomainError as error:
+                    items.extend(error for _ in request.events)
+                    continue
+                for index, event in enumerate(request.events):
                     try:
-                        validate(request)
-                        accepted.append((request.session_id, event_from_proto(request.event)))
-                        positions.append(position)
+                        validate(event, f"events[{index}].")
+                        items.append((request.session_id, event))
                     except DomainError as error:
-                        results[position] = error
-                for position, result in zip(positions, await self._sessions.append_events(accepted, scope=scope)):
-                    results[position] = result
-                # A batch's events mostly share one commit time.
-                timestamps: dict[str, timestamp_pb2.Timestamp] = {}
-                for request, result in zip(batch, results):
-                    if isinstance(result, DomainError):
-                        yield pb.AppendEventsResponse(error=rpc_status(result))
-                        continue
-                    if (timestamp := timestamps.get(result.timestamp)) is None:
-                        timestamp = timestamps[result.timestamp] = timestamp_proto(result.timestamp)
-                    response = pb.AppendEventsResponse()
-                    set_stored_event(response.event, request.event, result, timestamp)
-                    yield response
-        finally:
-            receiver.cancel()
+                        items.append(error)
+            results = iter(await self._append(items, scope))
+            for request in batch:
+                yield pb.AppendEventBatchesResponse(results=[next(results) for _ in request.events])
+
+    async def _append(self, items: list[tuple[str, pb.Event] | DomainError], scope) -> list[pb.AppendEventsResponse]:
+        """Stores the (session_id, event) items in one group commit and
+        acknowledges each; a DomainError item is a refusal to report."""
+        results: list[EventRecord | DomainError | None] = [None] * len(items)
+        accepted, positions = [], []
+        for position, item in enumerate(items):
+            if isinstance(item, DomainError):
+                results[position] = item
+                continue
+            try:
+                accepted.append((item[0], event_from_proto(item[1])))
+                positions.append(position)
+            except DomainError as error:
+                results[position] = error
+        for position, result in zip(positions, await self._sessions.append_events(accepted, scope=scope)):
+            results[position] = result
+        # A batch's events mostly share one commit time.
+        timestamps: dict[str, timestamp_pb2.Timestamp] = {}
+        responses = []
+        for item, result in zip(items, results):
+            if isinstance(result, DomainError):
+                responses.append(pb.AppendEventsResponse(error=rpc_status(result)))
+                continue
+            if (timestamp := timestamps.get(result.timestamp)) is None:
+                timestamp = timestamps[result.timestamp] = timestamp_proto(result.timestamp)
+            response = pb.AppendEventsResponse()
+            set_stored_event(response.event, item[1], result, timestamp)
+            responses.append(response)
+        return responses
 
     async def WatchSessions(self, request: pb.WatchSessionsRequest, context) -> AsyncIterator[pb.WatchSessionsResponse]:
         async for item in self._sessions.watch(
