@@ -1,8 +1,10 @@
-"""Shared helpers for the agent tests: temp git projects and polling."""
+"""Shared helpers for the agent tests: temp git projects, polling and SSE
+reading."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 
@@ -42,3 +44,15 @@ async def new_session(http, project, name: str = "Bug Fix Session") -> str:
     response = await http.post("/api/sessions", json={"name": name, "working_directory": str(project)})
     assert response.status_code == 200, response.text
     return response.json()["id"]
+
+
+async def sse(http, path: str, body: dict, headers: dict | None = None) -> list[dict]:
+    """POSTs and reads the answer as a plain SSE client: `data: {…}` lines."""
+    events = []
+    async with http.stream("POST", path, json=body, headers=headers, timeout=20) as response:
+        assert response.status_code == 200, await response.aread()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                events.append(json.loads(line[len("data: ") :]))
+    return events

@@ -20,7 +20,7 @@ from agentruntime.v1 import agent_pb2, agent_pb2_grpc
 from agent_runtime.agents.config import AgentsConfig
 from agent_runtime.agents.models import ClientTool, HitlSettings
 from agent_runtime.agents.service import MessageReply
-from agent_helpers import git_project
+from agent_helpers import git_project, sse
 from conftest import TEST_API_KEY, grpc_metadata, http_client, make_settings, running
 from identity_helpers import bearer, identity_settings, new_user
 from llm_fakes import Call, Reply
@@ -53,18 +53,6 @@ async def runtime(tmp_path_factory, fake):
 async def http(runtime):
     async with http_client(runtime) as client:
         yield client
-
-
-async def sse(http, path: str, body: dict, headers: dict | None = None) -> list[dict]:
-    """POSTs and reads the answer as a plain SSE client: `data: {…}` lines."""
-    events = []
-    async with http.stream("POST", path, json=body, headers=headers, timeout=20) as response:
-        assert response.status_code == 200, await response.aread()
-        assert response.headers["content-type"].startswith("text/event-stream")
-        async for line in response.aiter_lines():
-            if line.startswith("data: "):
-                events.append(json.loads(line[len("data: ") :]))
-    return events
 
 
 async def message(http, session_id: str, **fields) -> list[dict]:

@@ -6,7 +6,6 @@ OpenAI-format server plays the model."""
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import grpc
 import pytest
@@ -16,7 +15,7 @@ from agentruntime.v1 import agent_pb2, agent_pb2_grpc, compute_pb2, compute_pb2_
 
 from agent_runtime.agents.config import AgentsConfig
 from agent_runtime.agents.runner import tools_for
-from agent_helpers import git_project, new_session, wait_for
+from agent_helpers import git_project, new_session, sse, wait_for
 from conftest import grpc_metadata, http_client, make_settings, running
 from llm_fakes import Call, Reply
 
@@ -306,19 +305,6 @@ async def test_codelab_session_input_errors(http, tmp_path):
     assert found["metadata"] == {}
 
 
-async def sse_events(http, body) -> list[dict]:
-    """POSTs to the message stream through Envoy and reads it as a plain
-    HTTP client would: `data: {…}` lines."""
-    events = []
-    async with http.stream("POST", "/agent/message/stream", json=body, timeout=20) as response:
-        assert response.status_code == 200, await response.aread()
-        assert response.headers["content-type"].startswith("text/event-stream")
-        async for line in response.aiter_lines():
-            if line.startswith("data: "):
-                events.append(json.loads(line[len("data: ") :]))
-    return events
-
-
 async def codelab_session(http, project) -> str:
     response = await http.post("/api/v1/sessions", json={"user_id": "user_123", "metadata": {"project_path": str(project)}})
     assert response.status_code == 200, response.text
@@ -332,7 +318,7 @@ async def test_message_stream_routes_orchestrator_to_coder(http, fake, project):
         Reply(text="Writing the widget", tool_calls=[Call("write_file", {"path": "lib/profile.dart", "content": "class Profile {}\n"}, id="c2")]),
         Reply(text="Done: profile widget"),
     )
-    events = await sse_events(http, {"session_id": session_id, "message": {"type": "user_message", "content": "Создай новый виджет профиля"}})
+    events = await sse(http, "/agent/message/stream", {"session_id": session_id, "message": {"type": "user_message", "content": "Создай новый виджет профиля"}})
     kinds = [e["type"] for e in events]
     # Each step in order: the switch, the coder's text and write, its
     # result, the final answer, done.
@@ -356,7 +342,7 @@ async def test_message_stream_routes_orchestrator_to_coder(http, fake, project):
 
     # The next message continues the conversation with the coder.
     fake.add(Reply(text="It is in lib/profile.dart"))
-    events = await sse_events(http, {"session_id": session_id, "message": {"type": "user_message", "content": "Where is it?"}})
+    events = await sse(http, "/agent/message/stream", {"session_id": session_id, "message": {"type": "user_message", "content": "Where is it?"}})
     assert events[-1]["status"] == "completed"
     sent = fake.requests[-1]
     assert "Coder Agent" in sent["messages"][0]["content"]
@@ -370,7 +356,7 @@ async def test_explicit_switch_then_architect_refused_a_python_write(http, fake,
         Reply(text="ok, markdown only"),
     )
     body = {"session_id": session_id, "message": {"type": "switch_agent", "agent_type": "architect", "content": "Спроектируй архитектуру системы аутентификации"}}
-    events = await sse_events(http, body)
+    events = await sse(http, "/agent/message/stream", body)
     assert events[0] == {"type": "agent_switched", "from_agent": "orchestrator", "to_agent": "architect", "reason": "User requested agent switch"}
     assert events[1]["type"] == "assistant_message" and events[1]["is_final"] is False
     [refused] = [e for e in events if e["type"] == "tool_result"]
@@ -379,7 +365,7 @@ async def test_explicit_switch_then_architect_refused_a_python_write(http, fake,
     assert not (project / "auth.py").exists()
     assert events[-1]["type"] == "done"
     # A switch without content only switches.
-    events = await sse_events(http, {"session_id": session_id, "message": {"type": "switch_agent", "agent_type": "debug"}})
+    events = await sse(http, "/agent/message/stream", {"session_id": session_id, "message": {"type": "switch_agent", "agent_type": "debug"}})
     assert [e["type"] for e in events] == ["agent_switched", "done"]
     assert (events[0]["from_agent"], events[0]["to_agent"]) == ("architect", "debug")
     # The module allows two switches; the third is refused before streaming.
