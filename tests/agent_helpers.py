@@ -56,3 +56,11 @@ async def sse(http, path: str, body: dict, headers: dict | None = None) -> list[
             if line.startswith("data: "):
                 events.append(json.loads(line[len("data: ") :]))
     return events
+
+
+async def codelab_session(http, project, **settings) -> str:
+    """A codelab session (`POST /api/v1/sessions`) working in `project`."""
+    body = {"user_id": "user_123", "metadata": {"project_path": str(project)}, **settings}
+    response = await http.post("/api/v1/sessions", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()["session_id"]

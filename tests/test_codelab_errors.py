@@ -28,9 +28,9 @@ from grpc_status import rpc_status
 
 from agentruntime.v1 import agent_pb2, agent_pb2_grpc
 from agent_runtime.agents.config import AgentsConfig
+from agent_helpers import codelab_session, sse
 from conftest import grpc_metadata, make_settings, running
 from llm_fakes import Call, Reply
-from test_multiagent import codelab_session, sse_events
 from test_sessions_rest import assert_error
 
 pytestmark = pytest.mark.slow
@@ -107,7 +107,7 @@ async def test_invalid_tool_is_an_in_band_tool_result(http, fake, project):
     session_id = await codelab_session(http, project)
     # The orchestrator (the default agent) may not delete files.
     fake.add(Reply(tool_calls=[Call("delete_file", {"path": "README.md"}, id="d1")]), Reply(text="I may not delete files."))
-    events = await sse_events(http, message(session_id, "delete the readme"))
+    events = await sse(http, "/agent/message/stream", message(session_id, "delete the readme"))
     [refused] = [e for e in events if e["type"] == "tool_result"]
     assert refused["code"] == "INVALID_TOOL" and refused["success"] is False and refused["call_id"] == "d1"
     assert "delete_file" in refused["result"] and (project / "README.md").exists()
@@ -117,7 +117,7 @@ async def test_invalid_tool_is_an_in_band_tool_result(http, fake, project):
 async def test_tool_execution_failed_is_an_in_band_tool_result(http, fake, project):
     session_id = await codelab_session(http, project)
     fake.add(Reply(tool_calls=[Call("read_file", {"path": "missing.txt"}, id="r1")]), Reply(text="That file does not exist."))
-    events = await sse_events(http, message(session_id, "show missing.txt"))
+    events = await sse(http, "/agent/message/stream", message(session_id, "show missing.txt"))
     [failed] = [e for e in events if e["type"] == "tool_result"]
     assert failed["code"] == "TOOL_EXECUTION_FAILED" and failed["success"] is False and "missing.txt" in failed["result"]
     # The model is told and answers; the run itself completes.
@@ -125,14 +125,14 @@ async def test_tool_execution_failed_is_an_in_band_tool_result(http, fake, proje
     assert events[-1]["type"] == "done" and events[-1]["status"] == "completed"
     # A tool that works has no code.
     fake.add(Reply(tool_calls=[Call("read_file", {"path": "README.md"}, id="r2")]), Reply(text="It says hello."))
-    [worked] = [e for e in await sse_events(http, message(session_id, "show README.md")) if e["type"] == "tool_result"]
+    [worked] = [e for e in await sse(http, "/agent/message/stream", message(session_id, "show README.md")) if e["type"] == "tool_result"]
     assert worked["success"] is True and "code" not in worked
 
 
 async def test_llm_error_is_an_in_band_error_event(http, fake, project):
     session_id = await codelab_session(http, project)
     fake.add(Reply(status=500, error_body={"error": {"message": "upstream exploded", "type": "server_error"}}))
-    events = await sse_events(http, message(session_id, "hello"))
+    events = await sse(http, "/agent/message/stream", message(session_id, "hello"))
     [error] = [e for e in events if e["type"] == "error"]
     assert error["code"] == "LLM_ERROR" and "HTTP 500" in error["error"] and "upstream exploded" in error["error"]
     assert events[-1] == {"type": "done", "status": "failed", "task_id": error["task_id"]}

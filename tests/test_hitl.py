@@ -20,7 +20,7 @@ from agentruntime.v1 import agent_pb2, agent_pb2_grpc
 from agent_runtime.agents.config import AgentsConfig
 from agent_runtime.agents.models import ClientTool, HitlSettings
 from agent_runtime.agents.service import MessageReply
-from agent_helpers import git_project, sse
+from agent_helpers import codelab_session, git_project, sse
 from conftest import TEST_API_KEY, grpc_metadata, http_client, make_settings, running
 from identity_helpers import bearer, identity_settings, new_user
 from llm_fakes import Call, Reply
@@ -57,13 +57,6 @@ async def http(runtime):
 
 async def message(http, session_id: str, **fields) -> list[dict]:
     return await sse(http, "/agent/message/stream", {"session_id": session_id, "message": fields})
-
-
-async def codelab_session(http, project, **settings) -> str:
-    body = {"user_id": "user_123", "metadata": {"project_path": str(project)}, **settings}
-    response = await http.post("/api/v1/sessions", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()["session_id"]
 
 
 def kinds(events: list[dict]) -> list[str]:

@@ -15,7 +15,7 @@ from agentruntime.v1 import agent_pb2, agent_pb2_grpc, compute_pb2, compute_pb2_
 
 from agent_runtime.agents.config import AgentsConfig
 from agent_runtime.agents.runner import tools_for
-from agent_helpers import git_project, new_session, sse, wait_for
+from agent_helpers import codelab_session, git_project, new_session, sse, wait_for
 from conftest import grpc_metadata, http_client, make_settings, running
 from llm_fakes import Call, Reply
 
@@ -303,12 +303,6 @@ async def test_codelab_session_input_errors(http, tmp_path):
     assert response.status_code == 200
     found = (await http.get(f"/api/v1/sessions/{response.json()['session_id']}")).json()
     assert found["metadata"] == {}
-
-
-async def codelab_session(http, project) -> str:
-    response = await http.post("/api/v1/sessions", json={"user_id": "user_123", "metadata": {"project_path": str(project)}})
-    assert response.status_code == 200, response.text
-    return response.json()["session_id"]
 
 
 async def test_message_stream_routes_orchestrator_to_coder(http, fake, project):
