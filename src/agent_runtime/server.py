@@ -8,8 +8,8 @@ import asyncio
 import contextlib
 import dataclasses
 import errno
-import gc
 import functools
+import gc
 import pathlib
 import signal
 import socket

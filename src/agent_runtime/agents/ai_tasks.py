@@ -154,16 +154,17 @@ class AITaskService:
                 "raise `timeout` (at most 3600) or shorten the prompt",
                 code="AI_TASK_TIMEOUT",
             ) from None
+        model_used = f"{provider.info.id}/{model}"
         if not completion.text.strip():
-            raise LLMError(f"{provider.info.id}/{model} answered with no text")
+            raise LLMError(f"{model_used} answered with no text")
         tokens = completion.input_tokens + completion.output_tokens
         if not tokens:
             # The provider reported no usage (local models): estimate.
             tokens = sum(estimate_tokens(m.content) for m in messages) + estimate_tokens(completion.text)
         self.processed += 1
         elapsed = round(time.monotonic() - started, 3)
-        log.info("ai_task.completed", task_id=task_id, workflow_type=workflow_type, model=f"{provider.info.id}/{model}", tokens=tokens, seconds=elapsed)
-        return AITaskResult(task_id, "completed", completion.text, f"{provider.info.id}/{model}", tokens, elapsed)
+        log.info("ai_task.completed", task_id=task_id, workflow_type=workflow_type, model=model_used, tokens=tokens, seconds=elapsed)
+        return AITaskResult(task_id, "completed", completion.text, model_used, tokens, elapsed)
 
     def _max_tokens(self, parameters: dict[str, Any]) -> int:
         value = parameters.get("max_tokens", DEFAULT_MAX_TOKENS)

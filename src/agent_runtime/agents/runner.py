@@ -482,16 +482,21 @@ class AgentRunner:
             outcome = await run_tool(call.name, arguments, context, allowed)
             if note and outcome.success:
                 outcome.output += note
-        output = outcome.output if len(outcome.output) <= EVENT_OUTPUT_LIMIT else outcome.output[:EVENT_OUTPUT_LIMIT] + "…"
         failed = {} if outcome.success else {"code": "TOOL_EXECUTION_FAILED"}
-        await self.emit(task.task_id, "tool_result", tool=call.name, output=output, success=outcome.success, call_id=call.id, **failed)
+        await self._report_outcome(task, call, arguments, outcome, **failed)
+        return result(outcome)
+
+    async def _report_outcome(self, task: TaskRecord, call: ToolCall, arguments: dict[str, Any], outcome: ToolOutcome, **fields: Any) -> None:
+        """A tool's outcome as the run's `tool_result` event (with `fields`)
+        and the session log's `post_tool` event, its output capped."""
+        output = outcome.output if len(outcome.output) <= EVENT_OUTPUT_LIMIT else outcome.output[:EVENT_OUTPUT_LIMIT] + "…"
+        await self.emit(task.task_id, "tool_result", tool=call.name, output=output, success=outcome.success, call_id=call.id, **fields)
         post: dict[str, Any] = {"tool_name": call.name, "tool_input": arguments, "tool_output": output}
         if not outcome.success:
             post["error"] = output
         if outcome.exit_code is not None:
             post["exit_code"] = outcome.exit_code
         await self._mirror(task, "post_tool", post)
-        return result(outcome)
 
     def _can_switch(self) -> bool:
         config = self._config
@@ -588,12 +593,7 @@ class AgentRunner:
             stored = await self._pause(task, answered)
             await self._set_status(task.task_id, RUNNING, f"The client answered {call.name}", only_if=(WAITING_APPROVAL, "queued"))
         outcome = ToolOutcome(stored.result or "", success=not stored.is_error)
-        output = outcome.output if len(outcome.output) <= EVENT_OUTPUT_LIMIT else outcome.output[:EVENT_OUTPUT_LIMIT] + "…"
-        await self.emit(task.task_id, "tool_result", tool=call.name, output=output, success=outcome.success, call_id=call.id, client_side=True)
-        post: dict[str, Any] = {"tool_name": call.name, "tool_input": call.arguments, "tool_output": output}
-        if not outcome.success:
-            post["error"] = output
-        await self._mirror(task, "post_tool", post)
+        await self._report_outcome(task, call, call.arguments, outcome, client_side=True)
         return outcome
 
     async def _mark_waiting(self, task: TaskRecord, call: ToolCall, message: str, waiting_for: str) -> None:

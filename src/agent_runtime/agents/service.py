@@ -31,9 +31,8 @@ from agent_runtime.agents.models import (
 )
 from agent_runtime.agents.catalog import AGENT_TYPES_BY_NAME
 from agent_runtime.agents.runner import AgentRunner, git_output, head_commit, system_prompt
-from agent_runtime.agents.switching import SWITCH_TOOL
 from agent_runtime.llm.base import ChatMessage
-from agent_runtime.agents.switching import AgentSwitcher, agent_type as check_agent_type
+from agent_runtime.agents.switching import SWITCH_TOOL, AgentSwitcher, agent_type as check_agent_type
 from agent_runtime.storage.multiagent import SessionAgentRecord
 from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.errors import Conflict, InvalidArgument, NotFound, PayloadTooLarge, PermissionDenied, ValidationFailed

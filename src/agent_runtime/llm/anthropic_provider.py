@@ -17,6 +17,7 @@ from agent_runtime.llm.base import (
     TokenDelta,
     ToolSpec,
     parse_arguments,
+    probe_by_listing,
 )
 from agent_runtime.llm.catalog import DISCOVERY_TIMEOUT, ModelDiscovery, model_info
 from agent_runtime.llm.openai_provider import llm_error
@@ -76,13 +77,7 @@ class AnthropicProvider:
         return [] if self._client is None else await self._discovery.models()
 
     async def probe(self) -> None:
-        """One uncached, unretried model listing: any HTTP answer but an
-        authentication failure or a server error means reachable."""
-        try:
-            await self._discover()
-        except anthropic.APIStatusError as error:
-            if error.status_code in (401, 403) or error.status_code >= 500:
-                raise
+        await probe_by_listing(self._discover, anthropic.APIStatusError)
 
     async def _discover(self) -> list[ModelInfo]:
         page = await self._client.with_options(timeout=DISCOVERY_TIMEOUT, max_retries=0).models.list()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, AsyncIterator, Protocol, Union
+from typing import Any, AsyncIterator, Awaitable, Callable, Protocol, Union
 
 import grpc
 
@@ -129,6 +129,17 @@ class LLMProvider(Protocol):
 
     async def probe(self) -> None:
         """Raises when the provider cannot be reached now (`/health`)."""
+
+
+async def probe_by_listing(list_models: Callable[[], Awaitable[Any]], status_error: type[Exception]) -> None:
+    """A remote provider's probe: one uncached, unretried model listing.
+    Any HTTP answer (the SDK's `status_error`) but an authentication failure
+    or a server error means reachable."""
+    try:
+        await list_models()
+    except status_error as error:
+        if error.status_code in (401, 403) or error.status_code >= 500:
+            raise
 
 
 async def complete(provider: LLMProvider, model: str, messages: list[ChatMessage], *, max_tokens: int) -> Completion:

@@ -40,6 +40,14 @@ def database_error(error: sqlite3.Error) -> DatabaseError:
     return DatabaseError(f"Database error: {error}; the request was not applied, retry it later")
 
 
+@contextlib.contextmanager
+def _sqlite_errors_as_database_error():
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise database_error(error) from error
+
+
 def migration_files() -> list[tuple[int, str, pathlib.Path]]:
     found = []
     for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
@@ -110,10 +118,8 @@ class Database:
         """BEGIN IMMEDIATE … COMMIT, rolled back on any error; SQLite's own
         failures come out as DatabaseError."""
         async with self._write_lock:
-            try:
+            with _sqlite_errors_as_database_error():
                 await self.connection.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as error:
-                raise database_error(error) from error
             try:
                 yield _Transaction(self.connection)
             except BaseException as error:
@@ -136,17 +142,13 @@ class Database:
     # One trip to the connection's thread per read: execute + fetch + close
     # as separate awaits cost three (each a thread wake-up and a loop wake-up).
     async def fetch_one(self, sql: str, parameters: tuple = ()) -> aiosqlite.Row | None:
-        try:
+        with _sqlite_errors_as_database_error():
             rows = await self.connection.execute_fetchall(sql, parameters)
-        except sqlite3.Error as error:
-            raise database_error(error) from error
         return rows[0] if rows else None
 
     async def fetch_all(self, sql: str, parameters: tuple = ()) -> list[aiosqlite.Row]:
-        try:
+        with _sqlite_errors_as_database_error():
             return list(await self.connection.execute_fetchall(sql, parameters))
-        except sqlite3.Error as error:
-            raise database_error(error) from error
 
     async def ping(self) -> bool:
         try:
