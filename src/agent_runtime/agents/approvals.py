@@ -50,10 +50,11 @@ class ApprovalManager:
         self._timeout = timeout_seconds
         self._clock = clock
 
-    async def request(self, task: TaskRecord, call: ToolCall, reason: str) -> tuple[ApprovalRecord, bool]:
+    async def request(self, task: TaskRecord, call: ToolCall, reason: str) -> tuple[ApprovalRecord, bool, bool]:
         """The approval of `call`, created pending unless it exists (a
-        resumed run); the flag says whether it is new. The caller marks its
-        run waiting, then `announce`s a new one."""
+        resumed run); while pending, its task is `waiting_approval`. The
+        flags: whether the approval is new, and whether the task was paused
+        just now. The caller `announce`s a new one."""
         now = self._clock()
         proposed = ApprovalRecord(
             approval_id=str(uuid.uuid4()),
@@ -67,8 +68,8 @@ class ApprovalManager:
             created_at=iso(now),
             expires_at=iso(now + dt.timedelta(seconds=self._timeout)) if self._timeout > 0 else None,
         )
-        approval = await self._repo.create_approval(proposed)
-        return approval, approval.approval_id == proposed.approval_id
+        approval, paused = await self._repo.create_approval(proposed, iso(now))
+        return approval, approval.approval_id == proposed.approval_id, paused
 
     async def announce(self, session_id: str, approval: ApprovalRecord) -> None:
         await self._log(session_id, APPROVAL_REQUESTED, approval)

@@ -536,7 +536,7 @@ class AgentRunner:
             reason = "The plan needs the user's approval before the agent carries it out"
         else:
             reason = f"{call.name} is in HITL_DANGEROUS_TOOLS and needs approval"
-        approval, created = await self.approvals.request(task, call, reason)
+        approval, created, paused = await self.approvals.request(task, call, reason)
         if approval.status != PENDING:
             return approval
         if created:
@@ -563,7 +563,8 @@ class AgentRunner:
                 return None, min(APPROVAL_POLL_SECONDS, remaining)
             return None, APPROVAL_POLL_SECONDS
 
-        await self._mark_waiting(task, call, f"Waiting for approval of {call.name}", WAITING_FOR_PLAN if plan else WAITING_FOR_APPROVAL)
+        if paused:
+            await self._tell_waiting(task, call, f"Waiting for approval of {call.name}", WAITING_FOR_PLAN if plan else WAITING_FOR_APPROVAL)
         if created:
             # Logged once the run shows as waiting: whoever reads the log
             # (or the pending list) finds the task paused.
@@ -577,7 +578,7 @@ class AgentRunner:
         `client_side`, then the run waits (persisted) for the client's
         `tool_result` message, which is the model's tool result."""
         proposed = ClientCallRecord(task.task_id, call.id, call.name, call.arguments, PENDING, self._now())
-        stored, created = await self._repo.create_client_call(proposed)
+        stored, created, paused = await self._repo.create_client_call(proposed, proposed.created_at)
         if created:
             await self.emit(task.task_id, "tool_call", tool=call.name, input=call.arguments, call_id=call.id, client_side=True)
             await self._mirror(task, "pre_tool", {"tool_name": call.name, "tool_input": call.arguments})
@@ -588,18 +589,19 @@ class AgentRunner:
                 raise RunEnded(FAILED, "The client tool call disappeared", "INTERNAL_ERROR")
             return (current if current.status != PENDING else None), APPROVAL_POLL_SECONDS
 
+        if paused:
+            await self._tell_waiting(task, call, f"Waiting for the client's result of {call.name}", WAITING_FOR_TOOL_RESULT)
         if stored.status == PENDING:
-            await self._mark_waiting(task, call, f"Waiting for the client's result of {call.name}", WAITING_FOR_TOOL_RESULT)
             stored = await self._pause(task, answered)
             await self._set_status(task.task_id, RUNNING, f"The client answered {call.name}", only_if=(WAITING_APPROVAL, "queued"))
         outcome = ToolOutcome(stored.result or "", success=not stored.is_error)
         await self._report_outcome(task, call, call.arguments, outcome, client_side=True)
         return outcome
 
-    async def _mark_waiting(self, task: TaskRecord, call: ToolCall, message: str, waiting_for: str) -> None:
-        """The task's `waiting_approval` status; its event says what for."""
-        if await self._repo.update_task(task.task_id, {"status": WAITING_APPROVAL, "updated_at": self._now()}, only_if_status=(RUNNING,)):
-            await self.emit(task.task_id, "status", status=WAITING_APPROVAL, message=message, waiting_for=waiting_for, call_id=call.id)
+    async def _tell_waiting(self, task: TaskRecord, call: ToolCall, message: str, waiting_for: str) -> None:
+        """The event of the task's new `waiting_approval` status; it says
+        what for."""
+        await self.emit(task.task_id, "status", status=WAITING_APPROVAL, message=message, waiting_for=waiting_for, call_id=call.id)
 
     async def _pause(self, task: TaskRecord, check: Callable[[], Awaitable[tuple[T | None, float]]]) -> T:
         """Waits, with the run slot freed, until `check()` gives a value

@@ -10,6 +10,8 @@ from typing import Any, Protocol
 from agent_runtime.agents.models import (
     ANSWERED,
     PENDING,
+    RUNNING,
+    WAITING_APPROVAL,
     ApprovalRecord,
     ArtifactRecord,
     ClientCallRecord,
@@ -68,6 +70,15 @@ def _client_call(row) -> ClientCallRecord:
     return ClientCallRecord(**values)
 
 
+async def _pause_task(tx, task_id: str, now: str) -> bool:
+    """A running task becomes `waiting_approval`; True when it changed."""
+    cursor = await tx.execute(
+        "UPDATE agent_tasks SET status = ?, updated_at = ? WHERE task_id = ? AND status = ?",
+        (WAITING_APPROVAL, now, task_id, RUNNING),
+    )
+    return cursor.rowcount > 0
+
+
 class AgentRepository(Protocol):
     async def create_task(self, task: TaskRecord, messages: list[dict[str, Any]]) -> None: ...
     async def get_task(self, task_id: str) -> TaskRecord | None: ...
@@ -81,12 +92,12 @@ class AgentRepository(Protocol):
     async def list_events(self, task_id: str, after_sequence: int, limit: int) -> list[TaskEventRecord]: ...
     async def add_input(self, task_id: str, content: str, now: str) -> None: ...
     async def take_inputs(self, task_id: str) -> list[str]: ...
-    async def create_approval(self, approval: ApprovalRecord) -> ApprovalRecord: ...
+    async def create_approval(self, approval: ApprovalRecord, now: str) -> tuple[ApprovalRecord, bool]: ...
     async def get_approval(self, approval_id: str) -> ApprovalRecord | None: ...
     async def list_approvals(self, task_id: str, status: str = "") -> list[ApprovalRecord]: ...
     async def resolve_approval(self, approval_id: str, changes: dict[str, Any]) -> ApprovalRecord | None: ...
     async def session_approvals(self, session_id: str, status: str = "", call_id: str = "") -> list[ApprovalRecord]: ...
-    async def create_client_call(self, call: ClientCallRecord) -> tuple[ClientCallRecord, bool]: ...
+    async def create_client_call(self, call: ClientCallRecord, now: str) -> tuple[ClientCallRecord, bool, bool]: ...
     async def get_client_call(self, task_id: str, call_id: str) -> ClientCallRecord | None: ...
     async def session_client_calls(self, session_id: str, call_id: str = "") -> list[ClientCallRecord]: ...
     async def answer_client_call(self, task_id: str, call_id: str, result: str, is_error: bool, now: str) -> bool: ...
@@ -223,8 +234,11 @@ class SqliteAgentRepository:
 
     # Approvals
 
-    async def create_approval(self, approval: ApprovalRecord) -> ApprovalRecord:
-        """Inserts, or returns the existing approval of the same tool call."""
+    async def create_approval(self, approval: ApprovalRecord, now: str) -> tuple[ApprovalRecord, bool]:
+        """Inserts, or finds the existing approval of the same tool call.
+        While it is pending, its running task becomes `waiting_approval` in
+        the same transaction, so nobody (a crash included) sees one without
+        the other. The flag says whether the task was paused just now."""
         values = []
         for column in _APPROVAL_COLUMNS:
             value = getattr(approval, column)
@@ -237,12 +251,14 @@ class SqliteAgentRepository:
                 (approval.task_id, approval.call_id),
             )
             if row is not None:
-                return _approval(row)
-            await tx.execute(
-                f"INSERT INTO tool_approvals ({', '.join(_APPROVAL_COLUMNS)}) VALUES ({', '.join('?' for _ in values)})",
-                tuple(values),
-            )
-        return approval
+                approval = _approval(row)
+            else:
+                await tx.execute(
+                    f"INSERT INTO tool_approvals ({', '.join(_APPROVAL_COLUMNS)}) VALUES ({', '.join('?' for _ in values)})",
+                    tuple(values),
+                )
+            paused = approval.status == PENDING and await _pause_task(tx, approval.task_id, now)
+        return approval, paused
 
     async def get_approval(self, approval_id: str) -> ApprovalRecord | None:
         row = await self._db.fetch_one(
@@ -292,9 +308,11 @@ class SqliteAgentRepository:
 
     # Client-side tool calls
 
-    async def create_client_call(self, call: ClientCallRecord) -> tuple[ClientCallRecord, bool]:
-        """Inserts, or returns the stored call of the same id; the flag says
-        whether it is new."""
+    async def create_client_call(self, call: ClientCallRecord, now: str) -> tuple[ClientCallRecord, bool, bool]:
+        """Inserts, or finds the stored call of the same id; while it is
+        pending, its running task becomes `waiting_approval` in the same
+        transaction. The flags: whether the call is new, and whether the
+        task was paused just now."""
         values = [
             _dumps(getattr(call, c)) if c == "arguments" else int(call.is_error) if c == "is_error" else getattr(call, c)
             for c in _CLIENT_CALL_COLUMNS
@@ -304,13 +322,16 @@ class SqliteAgentRepository:
                 f"SELECT {', '.join(_CLIENT_CALL_COLUMNS)} FROM client_tool_calls WHERE task_id = ? AND call_id = ?",
                 (call.task_id, call.call_id),
             )
-            if row is not None:
-                return _client_call(row), False
-            await tx.execute(
-                f"INSERT INTO client_tool_calls ({', '.join(_CLIENT_CALL_COLUMNS)}) VALUES ({', '.join('?' for _ in values)})",
-                tuple(values),
-            )
-        return call, True
+            created = row is None
+            if created:
+                await tx.execute(
+                    f"INSERT INTO client_tool_calls ({', '.join(_CLIENT_CALL_COLUMNS)}) VALUES ({', '.join('?' for _ in values)})",
+                    tuple(values),
+                )
+            else:
+                call = _client_call(row)
+            paused = call.status == PENDING and await _pause_task(tx, call.task_id, now)
+        return call, created, paused
 
     async def get_client_call(self, task_id: str, call_id: str) -> ClientCallRecord | None:
         row = await self._db.fetch_one(
