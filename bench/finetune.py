@@ -208,7 +208,7 @@ def main() -> None:
 
     from agent_runtime.logs import configure_logging
 
-    configure_logging(False)
+    configure_logging()
     logging.getLogger().setLevel(logging.WARNING)
     import structlog
 

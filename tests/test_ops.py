@@ -10,6 +10,7 @@ import pathlib
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -112,6 +113,52 @@ def test_bad_flag_value_is_a_usage_error():
 def test_refuses_public_bind_without_a_key(tmp_path):
     result = _cli("serve", "--data-dir", str(tmp_path), "--no-envoy", env={"GRPC_HOST": "0.0.0.0", "AGENT_API_KEY": ""})
     assert result.returncode != 0 and "AGENT_API_KEY" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "reason"),
+    [
+        ("DATABASE_URL", "postgresql://user:pass@postgres:5432/codelab", "DATABASE_URL must be sqlite:///PATH"),
+        ("DATABASE_URL", "sqlite://", "DATABASE_URL must be sqlite:///PATH"),
+        ("LOG_LEVEL", "loud", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'LOUD'"),
+    ],
+)
+def test_unusable_setting_is_a_one_line_error(tmp_path, variable, value, reason):
+    result = _cli("serve", "--data-dir", str(tmp_path), "--no-envoy", env={variable: value})
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"agent-runtime: error: {reason}"), line
+    assert not any(tmp_path.iterdir()), "nothing is created before the settings are checked"
+
+
+@pytest.mark.slow
+async def test_database_url_and_log_level_are_honoured(tmp_path):
+    from agent_runtime.server import free_port
+
+    database = tmp_path / "elsewhere" / "runtime.db"
+    data_dir = tmp_path / "data"
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agent_runtime", "serve", "--no-envoy", "--grpc-port", str(port), "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "AGENT_API_KEY": TEST_API_KEY, "DATABASE_URL": f"sqlite+aiosqlite:///{database}", "LOG_LEVEL": "warning"},
+    )
+    try:
+        assert "ready" in process.stdout.readline()
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            sessions = session_pb2_grpc.SessionServiceStub(channel)
+            await sessions.CreateSession(session_pb2.CreateSessionRequest(session_id="kept-elsewhere"), metadata=grpc_metadata())
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    with sqlite3.connect(database) as stored:
+        assert stored.execute("SELECT session_id FROM sessions").fetchall() == [("kept-elsewhere",)]
+    assert not (data_dir / "agent-runtime.sqlite3").exists()
+    # WARNING: none of the info lines (listening, stopped) were logged.
+    logged = process.stderr.read()
+    assert "grpc.listening" not in logged and "server.stopped" not in logged, logged
 
 
 @pytest.mark.slow

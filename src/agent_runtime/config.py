@@ -17,6 +17,11 @@ DEV_INTERNAL_AUTH_TOKEN = "change-me-internal-key"
 DEFAULT_CORS_ORIGINS = ("http://localhost:5173", "http://localhost:3000")
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# `sqlite+aiosqlite` is how SQLAlchemy users write the same URL.
+SQLITE_URL_SCHEMES = ("sqlite", "sqlite+aiosqlite")
+
+
 def _env_bool(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     if value is None or value == "":
@@ -73,7 +78,11 @@ class Settings:
     api_key: str | None = None
     allow_anonymous_local: bool = False
     cors_origins: tuple[str, ...] = DEFAULT_CORS_ORIGINS
-    debug_logging: bool = False
+    # Lowest level logged (LOG_LEVEL; DEBUG_LOGGING=true means DEBUG).
+    log_level: str = "INFO"
+    # DATABASE_URL: `sqlite:///PATH` puts the database elsewhere than the
+    # data dir; other schemes are refused until their backend exists.
+    database_url: str | None = None
     # Largest REST request body Envoy accepts (413 beyond).
     max_request_bytes: int = 10 * 1024 * 1024
     # Seconds between `heartbeat` messages on /ws.
@@ -122,6 +131,8 @@ class Settings:
 
     @property
     def database_path(self) -> pathlib.Path:
+        if self.database_url:
+            return pathlib.Path(self.database_url.split(":///", 1)[1])
         return self.data_dir / "agent-runtime.sqlite3"
 
     @property
@@ -164,6 +175,15 @@ class Settings:
             raise ValueError(
                 "refusing to listen beyond loopback without AGENT_API_KEY: set it, or bind 127.0.0.1"
             )
+        if self.log_level not in LOG_LEVELS:
+            raise ValueError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
+        if self.database_url is not None:
+            scheme, separator, path = self.database_url.partition(":///")
+            if scheme not in SQLITE_URL_SCHEMES or not separator or not path:
+                raise ValueError(
+                    f"DATABASE_URL must be sqlite:///PATH (the embedded SQLite database; no other backend yet), "
+                    f"got {scheme or self.database_url!r}; unset it to keep the database in the data dir"
+                )
         if self.max_request_bytes <= 0:
             raise ValueError("MAX_REQUEST_BYTES must be positive")
         if self.jwt_secret is not None and len(self.jwt_secret) < 32:
@@ -204,7 +224,8 @@ class Settings:
             "cors_origins": tuple(o.strip() for o in origins.split(",") if o.strip())
             if origins is not None
             else DEFAULT_CORS_ORIGINS,
-            "debug_logging": _env_bool("DEBUG_LOGGING", False),
+            "log_level": "DEBUG" if _env_bool("DEBUG_LOGGING", False) else os.environ.get("LOG_LEVEL", cls.log_level).strip().upper(),
+            "database_url": os.environ.get("DATABASE_URL", "").strip() or None,
             "max_request_bytes": _env_int("MAX_REQUEST_BYTES", cls.max_request_bytes),
             "internal_auth_token": os.environ.get("INTERNAL_AUTH_TOKEN") or None,
             "jwt_secret": os.environ.get("JWT_SECRET") or None,

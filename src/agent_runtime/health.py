@@ -78,14 +78,6 @@ class MultiAgentSettings:
     enabled: bool
     default_agent: str
 
-    @classmethod
-    def from_env(cls) -> "MultiAgentSettings":
-        enabled = os.environ.get("AGENT_RUNTIME__MULTI_AGENT_ENABLED", "true").strip().lower()
-        return cls(
-            enabled=enabled in {"1", "true", "yes", "on"},
-            default_agent=os.environ.get("AGENT_RUNTIME__DEFAULT_AGENT", "orchestrator"),
-        )
-
 
 @dataclasses.dataclass
 class HealthReport:

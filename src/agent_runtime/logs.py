@@ -44,13 +44,13 @@ def _logger_factory(*args) -> _StderrLogger:
     return _StderrLogger(args[0] if args else "")
 
 
-def configure_logging(debug: bool = False) -> None:
+def configure_logging(level_name: str = "INFO") -> None:
     renderer = (
         structlog.dev.ConsoleRenderer()
         if sys.stderr.isatty()
         else structlog.processors.JSONRenderer()
     )
-    level = logging.DEBUG if debug else logging.INFO
+    level = logging.getLevelName(level_name)
     structlog.configure(
         processors=[
             *_SHARED_PROCESSORS,
@@ -75,4 +75,4 @@ def configure_logging(debug: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("aiosqlite").setLevel(logging.INFO if debug else logging.WARNING)
+    logging.getLogger("aiosqlite").setLevel(logging.INFO if level == logging.DEBUG else max(level, logging.WARNING))

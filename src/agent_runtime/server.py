@@ -83,6 +83,9 @@ SERVICE_NAMES = (
 
 # Largest request metadata (headers) the gRPC server accepts.
 MAX_METADATA_BYTES = 96 * 1024
+# Envoy's own log at our LOG_LEVEL; its `info` is a line per config event,
+# so INFO keeps it at warnings.
+ENVOY_LOG_LEVELS = {"DEBUG": "debug", "INFO": "warn", "WARNING": "warn", "ERROR": "error", "CRITICAL": "critical"}
 
 
 class StartupError(Exception):
@@ -357,7 +360,7 @@ async def start_runtime(settings: Settings) -> Runtime:
                     admin_port=settings.envoy_admin_port or free_port(),
                 )
             )
-            runtime.envoy = EnvoySupervisor(config_path, log_level="debug" if settings.debug_logging else "warn")
+            runtime.envoy = EnvoySupervisor(config_path, log_level=ENVOY_LOG_LEVELS[settings.log_level])
             await runtime.envoy.start()
             await wait_until_healthy(runtime.http_url + "/health", timeout=30)
         except BaseException:
@@ -457,10 +460,11 @@ def main(argv: list[str] | None = None) -> None:
             allow_anonymous_local=args.allow_anonymous_local,
             run_envoy=False if args.no_envoy else None,
         )
+        settings.check()
     except ValueError as error:
         print(f"agent-runtime: error: {error}", file=sys.stderr)
         sys.exit(2)
-    configure_logging(settings.debug_logging)
+    configure_logging(settings.log_level)
     try:
         asyncio.run(serve(settings))
     except StartupError as error:
