@@ -10,7 +10,8 @@ import pytest_asyncio
 
 from agent_runtime.agents.config import AgentsConfig
 from agent_runtime.agents.context import assemble_context
-from agent_runtime.agents.models import ApprovalRecord, ClientCallRecord, TaskRecord
+from agent_runtime.agents.models import ApprovalRecord, ClientCallRecord, ClientTool, HitlSettings, TaskRecord
+from agent_runtime.agents.service import MessageReply
 from agent_runtime.errors import Conflict
 from agent_runtime.llm.base import ChatMessage, ToolCall
 from agent_runtime.storage.agents import SqliteAgentRepository
@@ -99,6 +100,29 @@ async def test_expired_approval_is_rejected_with_reason(tmp_path, fake):
         with pytest.raises(Conflict):
             await runtime.agents.decide_approval(task.task_id, approval.approval_id, "approve", None, "")
         assert "approval expired" in fake.requests[-1]["messages"][-1]["content"]
+
+
+async def test_unanswered_client_tool_call_expires(tmp_path, fake):
+    """APPROVAL_TIMEOUT_SECONDS holds for a client tool call too: the model
+    hears that the call expired and a late result is refused."""
+    project = git_project(tmp_path / "project")
+    config = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, approval_timeout_seconds=1.5)
+    async with running(make_settings(tmp_path / "data", run_envoy=False, agents=config)) as runtime:
+        tool = ClientTool("run_ide_tests", "Runs the tests in the IDE", {"type": "object", "properties": {}})
+        created = await runtime.agents.create_codelab_session("alice", {"project_path": str(project)}, hitl=HitlSettings(client_tools=[tool]))
+        session_id = created.session.session_id
+        fake.add(Reply(tool_calls=[Call("run_ide_tests", {}, id="ide-1")]), Reply(text="The IDE never answered"))
+        events = [e async for e in runtime.agents.send_message(session_id, "switch_agent", "test it", "ask", owner="alice")]
+        assert events[-1]["status"] == "waiting_tool_result"
+        done = await finished(runtime, events[-1]["task_id"])
+        assert done.status == "completed" and done.result_summary == "The IDE never answered"
+        told = fake.requests[-1]["messages"][-1]
+        assert told["tool_call_id"] == "ide-1" and "expired" in told["content"] and "APPROVAL_TIMEOUT_SECONDS" in told["content"]
+        late = runtime.agents.send_message(
+            session_id, "tool_result", "", owner="alice", reply=MessageReply(call_id="ide-1", result="12 passed")
+        )
+        with pytest.raises(Conflict, match="expired"):
+            await anext(late)
 
 
 async def test_no_provider_configured_fails_fast(tmp_path):

@@ -583,11 +583,24 @@ class AgentRunner:
             await self.emit(task.task_id, "tool_call", tool=call.name, input=call.arguments, call_id=call.id, client_side=True)
             await self._mirror(task, "pre_tool", {"tool_name": call.name, "tool_input": call.arguments})
 
+        timeout = self._config.approval_timeout_seconds
+
         async def answered() -> tuple[ClientCallRecord | None, float]:
             current = await self._repo.get_client_call(task.task_id, call.id)
             if current is None:
                 raise RunEnded(FAILED, "The client tool call disappeared", "INTERNAL_ERROR")
-            return (current if current.status != PENDING else None), APPROVAL_POLL_SECONDS
+            if current.status != PENDING:
+                return current, 0
+            if timeout <= 0:
+                return None, APPROVAL_POLL_SECONDS
+            remaining = (parse_iso(current.created_at) - self._clock()).total_seconds() + timeout
+            if remaining <= 0:
+                # As an unanswered approval expires: the model hears why,
+                # and a late result is refused.
+                expired = f"The client returned no result within {timeout:g} s (APPROVAL_TIMEOUT_SECONDS); the call expired"
+                await self._repo.answer_client_call(task.task_id, call.id, expired, True, self._now())
+                return None, 0
+            return None, min(APPROVAL_POLL_SECONDS, remaining)
 
         if paused:
             await self._tell_waiting(task, call, f"Waiting for the client's result of {call.name}", WAITING_FOR_TOOL_RESULT)

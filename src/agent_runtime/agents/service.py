@@ -417,7 +417,7 @@ class AgentService:
         if call.status != PENDING or task.status in TERMINAL_STATUSES or not await self._repo.answer_client_call(
             call.task_id, call.call_id, output, bool(reply.error), self._now()
         ):
-            raise Conflict(f"Tool call {reply.call_id} already has its result, or its run ended", code="TOOL_RESULT_ALREADY_GIVEN")
+            raise Conflict(f"Tool call {reply.call_id} already has its result (or expired unanswered after APPROVAL_TIMEOUT_SECONDS), or its run ended", code="TOOL_RESULT_ALREADY_GIVEN")
         self._runner.wake(task.task_id)
         async for event in self._run_stream(task.task_id, after):
             yield event
