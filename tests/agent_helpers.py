@@ -46,16 +46,24 @@ async def new_session(http, project, name: str = "Bug Fix Session") -> str:
     return response.json()["id"]
 
 
-async def sse(http, path: str, body: dict, headers: dict | None = None) -> list[dict]:
-    """POSTs and reads the answer as a plain SSE client: `data: {…}` lines."""
+async def sse(http, path: str, body: dict | None = None, headers: dict | None = None, params: dict | None = None) -> list[dict]:
+    """POSTs `body` (GETs without one) and reads the answer as a plain SSE
+    client: `data: {…}` lines."""
     events = []
-    async with http.stream("POST", path, json=body, headers=headers, timeout=20) as response:
+    method = "GET" if body is None else "POST"
+    async with http.stream(method, path, json=body, headers=headers, params=params, timeout=20) as response:
         assert response.status_code == 200, await response.aread()
-        assert response.headers["content-type"].startswith("text/event-stream")
+        assert response.headers["content-type"].startswith("text/event-stream"), (response.headers, await response.aread())
         async for line in response.aiter_lines():
             if line.startswith("data: "):
                 events.append(json.loads(line[len("data: ") :]))
     return events
+
+
+def unsequenced(event: dict) -> dict:
+    """A stream event without its `sequence` (resuming by it is tested in
+    test_hitl.py), to compare with a literal."""
+    return {key: value for key, value in event.items() if key != "sequence"}
 
 
 async def codelab_session(http, project, **settings) -> str:

@@ -20,7 +20,7 @@ from agentruntime.v1 import agent_pb2, agent_pb2_grpc
 from agent_runtime.agents.config import AgentsConfig
 from agent_runtime.agents.models import ClientTool, HitlSettings
 from agent_runtime.agents.service import MessageReply
-from agent_helpers import codelab_session, git_project, sse
+from agent_helpers import codelab_session, git_project, sse, unsequenced
 from conftest import TEST_API_KEY, grpc_metadata, http_client, make_settings, running
 from identity_helpers import bearer, identity_settings, new_user
 from llm_fakes import Call, Reply
@@ -94,7 +94,7 @@ async def test_edit_decision_writes_at_the_edited_path_over_sse(http, fake, proj
     required = events[-2]
     assert (required["call_id"], required["tool_name"], required["arguments"]) == ("write1", "write_file", ROUTE_THEN_WRITE[1].tool_calls[0].arguments)
     assert required["reason"] == "write_file is in HITL_DANGEROUS_TOOLS and needs approval" and required["approval_id"]
-    assert events[-1] == {"type": "done", "status": "waiting_approval", "call_id": "write1", "task_id": required["task_id"]}
+    assert unsequenced(events[-1]) == {"type": "done", "status": "waiting_approval", "call_id": "write1", "task_id": required["task_id"]}
     assert "tool_call" not in order and not (project / "lib").exists()
 
     response = await http.get(f"/sessions/{session_id}/pending-approvals")
@@ -124,7 +124,7 @@ async def test_edit_decision_writes_at_the_edited_path_over_sse(http, fake, proj
     assert result["success"] is True and "lib/widgets/profile.dart" in result["result"]
     assert order.index("tool_call") < order.index("tool_result") < order.index("assistant_message") < len(order) - 1
     assert "".join(e["token"] for e in events if e["type"] == "assistant_message") == "Done: the widget is written"
-    assert events[-1] == {"type": "done", "status": "completed", "task_id": call["task_id"]}
+    assert unsequenced(events[-1]) == {"type": "done", "status": "completed", "task_id": call["task_id"]}
     assert (project / "lib" / "widgets" / "profile.dart").read_text() == "class Profile {}\n"
     assert not (project / "lib" / "profile.dart").exists()
     assert "lib/widgets/profile.dart" in tool_messages(fake.requests[-1])[-1]
@@ -139,6 +139,48 @@ async def test_edit_decision_writes_at_the_edited_path_over_sse(http, fake, proj
     assert logged[0]["tool_name"] == "write_file" and logged[0]["tool_input"]["path"] == "lib/profile.dart"
     assert logged[1]["payload"]["decision"] == "edit" and logged[1]["payload"]["modified_arguments"] == EDITED
     assert logged[1]["payload"]["call_id"] == "write1" and logged[1]["payload"]["feedback"] == "Modified path for safety"
+
+
+async def test_a_broken_stream_resumes_after_its_last_sequence(runtime, http, fake, project):
+    """Every stream event carries the `sequence` of its run event;
+    `GET /agent/runs/{task_id}/stream?after_sequence=N` streams the rest of
+    the run as if the first stream had not broken, and waits live at a pause."""
+    session_id = await codelab_session(http, project)
+    fake.add(*ROUTE_THEN_WRITE)
+    first = await message(http, session_id, type="user_message", content="write the widget")
+    task_id = first[-1]["task_id"]
+    sequences = [e["sequence"] for e in first]
+    assert sequences == sorted(sequences) and sequences[0] >= 1
+    runs = f"/agent/runs/{task_id}/stream"
+    assert await sse(http, runs) == first
+    cut = first[kinds(first).index("agent_switched")]["sequence"]
+    assert await sse(http, runs, params={"after_sequence": cut}) == [e for e in first if e["sequence"] > cut]
+
+    # Re-attached after the pause: the continuation arrives once decided.
+    waiting = asyncio.create_task(sse(http, runs, params={"after_sequence": first[-1]["sequence"]}))
+    await asyncio.sleep(0.5)
+    assert not waiting.done()
+    decided = await sse(http, f"/sessions/{session_id}/hitl-decision", {"call_id": "write1", "decision": "approve"})
+    assert decided[-1]["status"] == "completed" and await asyncio.wait_for(waiting, 10) == decided
+
+    # The same over gRPC.
+    async with grpc.aio.insecure_channel(runtime.grpc_target) as channel:
+        stub = agent_pb2_grpc.AgentServiceStub(channel)
+        call = stub.ResumeAgentStream(agent_pb2.ResumeAgentStreamRequest(task_id=task_id, after_sequence=cut), metadata=grpc_metadata())
+        replayed = [event async for event in call]
+    # Up to the `done` of the pause, as on REST.
+    assert [(e.type, e.sequence) for e in replayed] == [(e["type"], e["sequence"]) for e in first if e["sequence"] > cut]
+
+    for params, status, code in (({"after_sequence": -1}, 400, None), ({}, 404, "TASK_NOT_FOUND")):
+        response = await http.get(runs if params else "/agent/runs/no-such-run/stream", params=params)
+        assert response.status_code == status, response.text
+        if code:
+            assert response.json()["code"] == code
+    # Another user's run is as unknown as a missing one.
+    async with http_client(runtime, None) as keyless:
+        _, token = await new_user(keyless, "eve")
+        response = await keyless.get(runs, headers=bearer(token))
+        assert response.status_code == 404 and response.json()["code"] == "TASK_NOT_FOUND", response.text
 
 
 async def test_edit_decision_over_grpc(runtime, fake, project):
@@ -214,11 +256,11 @@ async def test_client_side_tool_waits_for_the_clients_result(http, fake, project
     before = len(fake.requests)
     events = await message(http, session_id, type="user_message", content="Do the tests pass?")
     call = events[-2]
-    assert call == {
+    assert unsequenced(call) == {
         "type": "tool_call", "call_id": "ct1", "tool_name": "run_flutter_tests", "arguments": {"target": "test/profile_test.dart"},
         "client_side": True, "task_id": call["task_id"],
     }
-    assert events[-1] == {"type": "done", "status": "waiting_tool_result", "call_id": "ct1", "task_id": call["task_id"]}
+    assert unsequenced(events[-1]) == {"type": "done", "status": "waiting_tool_result", "call_id": "ct1", "task_id": call["task_id"]}
     offered = [t["function"] for t in fake.requests[before + 1]["tools"]]
     assert {"name": "run_flutter_tests", "description": FLUTTER_TESTS["description"], "parameters": FLUTTER_TESTS["parameters"]} in offered
     # Not an approval: nothing pending for a human.

@@ -15,7 +15,7 @@ from agentruntime.v1 import agent_pb2, agent_pb2_grpc, compute_pb2, compute_pb2_
 
 from agent_runtime.agents.config import AgentsConfig
 from agent_runtime.agents.runner import tools_for
-from agent_helpers import codelab_session, git_project, new_session, sse, wait_for
+from agent_helpers import codelab_session, git_project, new_session, sse, unsequenced, wait_for
 from conftest import grpc_metadata, http_client, make_settings, running
 from llm_fakes import Call, Reply
 
@@ -319,7 +319,7 @@ async def test_message_stream_routes_orchestrator_to_coder(http, fake, project):
     switched = kinds.index("agent_switched")
     call = kinds.index("tool_call")
     assert switched < kinds.index("assistant_message") < call < kinds.index("tool_result", call) < len(kinds) - 2
-    assert events[switched] | {"task_id": None} == {
+    assert unsequenced(events[switched]) | {"task_id": None} == {
         "type": "agent_switched", "from_agent": "orchestrator", "to_agent": "coder",
         "reason": "User requested code implementation", "task_id": None,
     }
@@ -328,7 +328,7 @@ async def test_message_stream_routes_orchestrator_to_coder(http, fake, project):
     assert written["success"] is True and written["call_id"] == "c2"
     text = "".join(e["token"] for e in events if e["type"] == "assistant_message")
     assert "Writing the widget" in text and "Done: profile widget" in text
-    assert events[-2] == {"type": "assistant_message", "token": "", "is_final": True, "task_id": events[-1]["task_id"]}
+    assert unsequenced(events[-2]) == {"type": "assistant_message", "token": "", "is_final": True, "task_id": events[-1]["task_id"]}
     assert events[-1]["type"] == "done" and events[-1]["status"] == "completed"
     assert (project / "lib" / "profile.dart").read_text() == "class Profile {}\n"
     current = (await http.get(f"/agents/{session_id}/current")).json()

@@ -623,7 +623,7 @@ class SendAgentMessageRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., message: _Optional[_Union[AgentMessage, _Mapping]] = ...) -> None: ...
 
 class AgentStreamEvent(_message.Message):
-    __slots__ = ("type", "token", "is_final", "from_agent", "to_agent", "reason", "call_id", "tool_name", "arguments", "result", "success", "error", "code", "approval_id", "status", "task_id", "session_id", "client_side", "plan")
+    __slots__ = ("type", "token", "is_final", "from_agent", "to_agent", "reason", "call_id", "tool_name", "arguments", "result", "success", "error", "code", "approval_id", "status", "task_id", "session_id", "client_side", "plan", "sequence")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     TOKEN_FIELD_NUMBER: _ClassVar[int]
     IS_FINAL_FIELD_NUMBER: _ClassVar[int]
@@ -643,6 +643,7 @@ class AgentStreamEvent(_message.Message):
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     CLIENT_SIDE_FIELD_NUMBER: _ClassVar[int]
     PLAN_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     type: str
     token: str
     is_final: bool
@@ -662,7 +663,8 @@ class AgentStreamEvent(_message.Message):
     session_id: str
     client_side: bool
     plan: TaskPlan
-    def __init__(self, type: _Optional[str] = ..., token: _Optional[str] = ..., is_final: _Optional[bool] = ..., from_agent: _Optional[str] = ..., to_agent: _Optional[str] = ..., reason: _Optional[str] = ..., call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., arguments: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., result: _Optional[str] = ..., success: _Optional[bool] = ..., error: _Optional[str] = ..., code: _Optional[str] = ..., approval_id: _Optional[str] = ..., status: _Optional[str] = ..., task_id: _Optional[str] = ..., session_id: _Optional[str] = ..., client_side: _Optional[bool] = ..., plan: _Optional[_Union[TaskPlan, _Mapping]] = ...) -> None: ...
+    sequence: int
+    def __init__(self, type: _Optional[str] = ..., token: _Optional[str] = ..., is_final: _Optional[bool] = ..., from_agent: _Optional[str] = ..., to_agent: _Optional[str] = ..., reason: _Optional[str] = ..., call_id: _Optional[str] = ..., tool_name: _Optional[str] = ..., arguments: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., result: _Optional[str] = ..., success: _Optional[bool] = ..., error: _Optional[str] = ..., code: _Optional[str] = ..., approval_id: _Optional[str] = ..., status: _Optional[str] = ..., task_id: _Optional[str] = ..., session_id: _Optional[str] = ..., client_side: _Optional[bool] = ..., plan: _Optional[_Union[TaskPlan, _Mapping]] = ..., sequence: _Optional[int] = ...) -> None: ...
 
 class PendingApproval(_message.Message):
     __slots__ = ("call_id", "tool_name", "arguments", "reason")
@@ -687,6 +689,14 @@ class ListPendingApprovalsResponse(_message.Message):
     PENDING_APPROVALS_FIELD_NUMBER: _ClassVar[int]
     pending_approvals: _containers.RepeatedCompositeFieldContainer[PendingApproval]
     def __init__(self, pending_approvals: _Optional[_Iterable[_Union[PendingApproval, _Mapping]]] = ...) -> None: ...
+
+class ResumeAgentStreamRequest(_message.Message):
+    __slots__ = ("task_id", "after_sequence")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    after_sequence: int
+    def __init__(self, task_id: _Optional[str] = ..., after_sequence: _Optional[int] = ...) -> None: ...
 
 class SubmitHitlDecisionRequest(_message.Message):
     __slots__ = ("session_id", "call_id", "decision", "modified_arguments", "feedback")

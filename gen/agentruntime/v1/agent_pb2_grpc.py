@@ -186,6 +186,11 @@ class AgentServiceStub:
                 request_serializer=agentruntime_dot_v1_dot_agent__pb2.SubmitHitlDecisionRequest.SerializeToString,
                 response_deserializer=agentruntime_dot_v1_dot_agent__pb2.AgentStreamEvent.FromString,
                 _registered_method=True)
+        self.ResumeAgentStream = channel.unary_stream(
+                '/agentruntime.v1.AgentService/ResumeAgentStream',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.ResumeAgentStreamRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.AgentStreamEvent.FromString,
+                _registered_method=True)
 
 
 class AgentServiceServicer:
@@ -442,6 +447,18 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResumeAgentStream(self, request, context):
+        """Streams a multi-agent run's events after `after_sequence` (the
+        `sequence` of the last event a client got), the events of
+        SendAgentMessage, until the run pauses or ends (`text/event-stream`
+        over REST): a client whose message stream broke re-attaches here, also
+        after a server restart, and misses nothing. NOT_FOUND for a run the
+        caller may not see.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -588,6 +605,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
             'SubmitHitlDecision': grpc.unary_stream_rpc_method_handler(
                     servicer.SubmitHitlDecision,
                     request_deserializer=agentruntime_dot_v1_dot_agent__pb2.SubmitHitlDecisionRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.AgentStreamEvent.SerializeToString,
+            ),
+            'ResumeAgentStream': grpc.unary_stream_rpc_method_handler(
+                    servicer.ResumeAgentStream,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.ResumeAgentStreamRequest.FromString,
                     response_serializer=agentruntime_dot_v1_dot_agent__pb2.AgentStreamEvent.SerializeToString,
             ),
     }
@@ -1379,6 +1401,33 @@ class AgentService:
             target,
             '/agentruntime.v1.AgentService/SubmitHitlDecision',
             agentruntime_dot_v1_dot_agent__pb2.SubmitHitlDecisionRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.AgentStreamEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeAgentStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/ResumeAgentStream',
+            agentruntime_dot_v1_dot_agent__pb2.ResumeAgentStreamRequest.SerializeToString,
             agentruntime_dot_v1_dot_agent__pb2.AgentStreamEvent.FromString,
             options,
             channel_credentials,

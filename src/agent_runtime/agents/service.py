@@ -556,11 +556,21 @@ class AgentService:
         async for event in self._run_stream(task.task_id, 0):
             yield event
 
+    async def resume_stream(self, task_id: str, after_sequence: int, viewer: Principal) -> AsyncIterator[dict[str, Any]]:
+        """The codelab stream of a run the viewer may see, after the
+        `sequence` the client got last: a client whose stream broke
+        re-attaches without losing an event."""
+        await self.check_access(task_id, viewer)
+        async for event in self._run_stream(task_id, after_sequence):
+            yield event
+
     async def _run_stream(self, task_id: str, after_sequence: int) -> AsyncIterator[dict[str, Any]]:
         """A run's events after the cursor as codelab stream events, up to
-        its `done`: the end of the run, or a pause for a human or client."""
+        its `done`: the end of the run, or a pause for a human or client.
+        Each carries the `sequence` of its run event, to resume after."""
         async for event in self.watch(task_id, after_sequence):
             for converted in stream_events(event):
+                converted["sequence"] = event.sequence
                 yield converted
                 if converted["type"] == "done":
                     return

@@ -353,6 +353,12 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             yield event
 
 
+    async def ResumeAgentStream(self, request: pb.ResumeAgentStreamRequest, context) -> AsyncIterator[pb.AgentStreamEvent]:
+        events = self._agents.resume_stream(request.task_id, request.after_sequence, current_principal.get())
+        async for event in _stream(events, ""):
+            yield event
+
+
 def _struct_or_none(message, field: str) -> dict | None:
     return struct_value(getattr(message, field)) if message.HasField(field) else None
 
@@ -370,4 +376,4 @@ async def _stream(events, session_id: str) -> AsyncIterator[pb.AgentStreamEvent]
         if not started:
             raise
         yield pb.AgentStreamEvent(type="error", error=error.detail, code=error.code)
-        yield pb.AgentStreamEvent(type="done", status="failed", session_id=session_id)
+        yield pb.AgentStreamEvent(type="done", status="failed", session_id=session_id or None)

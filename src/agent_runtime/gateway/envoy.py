@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import pathlib
+import re
 import shutil
 import string
 import textwrap
 
 import structlog
+from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2
 
 from agent_runtime.config import Settings
@@ -21,6 +23,12 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 TEMPLATE_DIR = ROOT / "envoy"
 DESCRIPTOR_SET = ROOT / "gen" / "agentruntime" / "v1" / "descriptor.binpb"
 PROTO_PACKAGE = "agentruntime.v1"
+
+# Server-streaming RPCs that REST clients read as `text/event-stream` (one
+# `data: {…}` line per message, codelab's streams) instead of a JSON array.
+SSE_METHODS = frozenset(
+    f"{PROTO_PACKAGE}.AgentService.{name}" for name in ("SendAgentMessage", "SubmitHitlDecision", "ResumeAgentStream")
+)
 
 # Error codes for Envoy's own replies (bad JSON, unknown path, body too
 # large, upstream down), so they carry the same body as the server's errors.
@@ -60,7 +68,7 @@ def envoy_binary() -> str:
 def transcoded_services(descriptor_path: pathlib.Path = DESCRIPTOR_SET) -> list[str]:
     """Every service of our package that has an RPC, read from the
     descriptor set, so a new service is served without touching the config."""
-    files = descriptor_pb2.FileDescriptorSet.FromString(descriptor_path.read_bytes()).file
+    files = _descriptor_files(descriptor_path)
     return sorted(
         f"{f.package}.{service.name}"
         for f in files
@@ -68,6 +76,26 @@ def transcoded_services(descriptor_path: pathlib.Path = DESCRIPTOR_SET) -> list[
         for service in f.service
         if service.method
     )
+
+
+def _descriptor_files(descriptor_path: pathlib.Path) -> list[descriptor_pb2.FileDescriptorProto]:
+    return list(descriptor_pb2.FileDescriptorSet.FromString(descriptor_path.read_bytes()).file)
+
+
+def sse_path_regex(descriptor_path: pathlib.Path = DESCRIPTOR_SET) -> str:
+    """The HTTP paths of SSE_METHODS as one regex (each `{variable}` one
+    path segment), for the route that transcodes them as text/event-stream."""
+    paths = []
+    for file in _descriptor_files(descriptor_path):
+        for service in file.service:
+            for method in service.method:
+                if f"{file.package}.{service.name}.{method.name}" not in SSE_METHODS:
+                    continue
+                rule = method.options.Extensions[annotations_pb2.http]
+                for binding in (rule, *rule.additional_bindings):
+                    path = getattr(binding, binding.WhichOneof("pattern"))
+                    paths.append(re.sub(r"\{[^}]+\}", "[^/]+", path))
+    return "|".join(paths)
 
 
 def _status_filter(status: int, op: str = "EQ") -> dict:
@@ -111,6 +139,7 @@ def render_config(settings: Settings, *, grpc_port: int, bridge_port: int, admin
         "lua_source": json.dumps((TEMPLATE_DIR / "rest_adapter.lua").read_text()),
         "descriptor_path": json.dumps(str(DESCRIPTOR_SET)),
         "services": json.dumps(transcoded_services()),
+        "sse_paths": json.dumps(sse_path_regex()),
         "max_request_bytes": settings.max_request_bytes,
     }
     listeners = []

@@ -17,7 +17,7 @@ from google.protobuf import descriptor_pb2
 from agentruntime.v1 import common_pb2
 
 from agent_runtime import __version__
-from agent_runtime.gateway.envoy import DESCRIPTOR_SET, PROTO_PACKAGE
+from agent_runtime.gateway.envoy import DESCRIPTOR_SET, PROTO_PACKAGE, SSE_METHODS
 from agent_runtime.interceptors.auth import OPEN_METHODS
 
 F = descriptor_pb2.FieldDescriptorProto
@@ -303,7 +303,20 @@ def _operation(builder: _Builder, service: str, method, rule, template: str, com
         success = {"description": "OK", "content": {"application/json": {"schema": builder.field_schema(field)}}}
     else:
         schema = builder.type_schema(method.output_type)
-        if method.server_streaming:
+        if f"{PROTO_PACKAGE}.{service}.{method.name}" in SSE_METHODS:
+            # One event per message, its `data` the message's JSON (the
+            # OpenAPI 3.1 way: `contentSchema` describes the string).
+            event = {
+                "type": "object",
+                "required": ["data"],
+                "properties": {
+                    "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": schema},
+                    "event": {"type": "string"},
+                    "id": {"type": "string"},
+                },
+            }
+            success = {"description": "Server-sent events: one `data: {…}` line per message", "content": {"text/event-stream": {"schema": event}}}
+        elif method.server_streaming:
             success = {
                 "description": "A stream of messages",
                 "content": {"application/json": {"schema": {"type": "array", "items": schema}}},
