@@ -163,6 +163,9 @@ async def test_a_broken_stream_resumes_after_its_last_sequence(runtime, http, fa
     decided = await sse(http, f"/sessions/{session_id}/hitl-decision", {"call_id": "write1", "decision": "approve"})
     assert decided[-1]["status"] == "completed" and await asyncio.wait_for(waiting, 10) == decided
 
+    # Re-attached after the end: just how it ended.
+    assert await sse(http, runs, params={"after_sequence": decided[-1]["sequence"]}) == [decided[-1]]
+
     # The same over gRPC.
     async with grpc.aio.insecure_channel(runtime.grpc_target) as channel:
         stub = agent_pb2_grpc.AgentServiceStub(channel)

@@ -561,8 +561,14 @@ class AgentService:
         `sequence` the client got last: a client whose stream broke
         re-attaches without losing an event."""
         await self.check_access(task_id, viewer)
+        streamed = False
         async for event in self._run_stream(task_id, after_sequence):
+            streamed = True
             yield event
+        task = await self.get_task(task_id)
+        if not streamed and task.status in TERMINAL_STATUSES:
+            # The client had it all: it still learns how the run ended.
+            yield {"type": "done", "status": task.status, "task_id": task_id, "sequence": task.last_event_sequence}
 
     async def _run_stream(self, task_id: str, after_sequence: int) -> AsyncIterator[dict[str, Any]]:
         """A run's events after the cursor as codelab stream events, up to
