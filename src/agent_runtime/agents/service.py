@@ -560,15 +560,15 @@ class AgentService:
         """The codelab stream of a run the viewer may see, after the
         `sequence` the client got last: a client whose stream broke
         re-attaches without losing an event."""
-        await self.check_access(task_id, viewer)
-        streamed = False
+        task = await self.check_access(task_id, viewer)
+        if task.status in TERMINAL_STATUSES and 0 < task.last_event_sequence <= after_sequence:
+            [last] = await self._repo.list_events(task_id, task.last_event_sequence - 1, 1)
+            if _is_terminal(last):
+                # The client had it all: it still learns how the run ended.
+                yield {"type": "done", "status": task.status, "task_id": task_id, "sequence": last.sequence}
+                return
         async for event in self._run_stream(task_id, after_sequence):
-            streamed = True
             yield event
-        task = await self.get_task(task_id)
-        if not streamed and task.status in TERMINAL_STATUSES:
-            # The client had it all: it still learns how the run ended.
-            yield {"type": "done", "status": task.status, "task_id": task_id, "sequence": task.last_event_sequence}
 
     async def _run_stream(self, task_id: str, after_sequence: int) -> AsyncIterator[dict[str, Any]]:
         """A run's events after the cursor as codelab stream events, up to
