@@ -288,3 +288,24 @@ def test_nvidia_smi_rows_are_parsed_and_backendless_gpus_never_picked(registry):
             assert "no gpu device" in reason
     finally:
         registry.devices.remove(gpu)
+
+
+async def test_stop_abandons_the_probe_without_keeping_it(database):
+    """The probe's thread cannot be cancelled: on stop it ends at its next
+    workload, so nothing is measured, stored or logged after shutdown."""
+    import threading
+
+    abandon = threading.Event()
+    abandon.set()
+    fresh = BackendRegistry()
+    assert fresh.probe(abandon) == [] and fresh.probe_results == []
+
+    compute = ComputeService(SqliteComputeRepository(database), fresh, limits=ComputeLimits(probe_second_pass_delay_seconds=None))
+    await compute.start()
+    await asyncio.sleep(0.05)  # the probe's thread is measuring
+    await compute.stop()
+    for thread in [t for t in threading.enumerate() if t.name.startswith("compute")]:
+        thread.join(timeout=10)
+        assert not thread.is_alive()
+    assert fresh.probe_results == []
+    assert await database.fetch_all("SELECT * FROM compute_probe_results") == []

@@ -5,6 +5,7 @@ class, and device selection by those measurements (never by name)."""
 from __future__ import annotations
 
 import math
+import threading
 import time
 from typing import Any
 
@@ -71,10 +72,12 @@ class BackendRegistry:
 
     # -- probe ---------------------------------------------------------------
 
-    def probe(self) -> list[ProbeResult]:
+    def probe(self, abandon: threading.Event | None = None) -> list[ProbeResult]:
         """Times every device on each operation's probe workloads (smallest
         class first). Runs in a worker thread at start-up, and once more a
-        little later; each figure is the best over the passes."""
+        little later; each figure is the best over the passes. Once
+        `abandon` is set (shutdown) it stops between workloads, keeping and
+        logging nothing."""
         started = time.perf_counter()
         results: list[ProbeResult] = []
         for name, spec in OPERATIONS.items():
@@ -82,6 +85,8 @@ class BackendRegistry:
             previous: dict[str, float] = {}
             previous_work = 0.0
             for size_class, params in spec.probes.items():
+                if abandon is not None and abandon.is_set():
+                    return []
                 timings: dict[str, float] = {}
                 work = _work(name, params)
                 measured: list[DeviceInfo] = []

@@ -117,6 +117,8 @@ class ComputeService:
         self._workers: list[asyncio.Task] = []
         self._probe_ready = asyncio.Event()
         self._probe_task: asyncio.Task | None = None
+        # Set on stop: the probe's thread cannot be cancelled, so it looks.
+        self._abandon_probe = threading.Event()
         self._stopping = False
 
     # -- life cycle ----------------------------------------------------------
@@ -146,6 +148,7 @@ class ComputeService:
         ones stop at their next checkpoint (waited for up to
         `grace_seconds`), and every outcome is stored."""
         self._stopping = True
+        self._abandon_probe.set()
         running = []
         for handle in list(self._handles.values()):
             if handle.record.status == "queued":
@@ -175,8 +178,9 @@ class ComputeService:
         for delay in delays:
             await asyncio.sleep(delay)
             try:
-                results = await loop.run_in_executor(self._executor, self.registry.probe)
-                await self._repo.save_probe(results, iso(self._clock()))
+                results = await loop.run_in_executor(self._executor, self.registry.probe, self._abandon_probe)
+                if results:
+                    await self._repo.save_probe(results, iso(self._clock()))
             except Exception:  # noqa: BLE001 - selection falls back to the first capable device
                 log.exception("compute.probe_failed")
             finally:
