@@ -186,6 +186,29 @@ async def test_a_broken_stream_resumes_after_its_last_sequence(runtime, http, fa
         assert response.status_code == 404 and response.json()["code"] == "TASK_NOT_FOUND", response.text
 
 
+async def test_a_client_that_drops_mid_run_misses_nothing(http, fake, project):
+    """The run goes on without its stream; re-attached after the last event
+    it read, the client gets the rest, ending with `done`."""
+    session_id = await codelab_session(http, project)
+    fake.add(
+        Reply(tool_calls=[Call("switch_agent", {"agent_type": "ask", "reason": "a question"}, id="s1")]),
+        Reply(text="The answer is 42", delay=1.0),
+    )
+    body = {"session_id": session_id, "message": {"type": "user_message", "content": "What is the answer?"}}
+    async with http.stream("POST", "/agent/message/stream", json=body) as response:
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                seen = json.loads(line[len("data: ") :])
+                break
+    # The connection is closed: the model is still thinking.
+    assert seen["type"] == "agent_switched"
+    rest = await sse(http, f"/agent/runs/{seen['task_id']}/stream", params={"after_sequence": seen["sequence"]})
+    assert "".join(e["token"] for e in rest if e["type"] == "assistant_message") == "The answer is 42"
+    assert rest[-1]["type"] == "done" and rest[-1]["status"] == "completed"
+    whole = await sse(http, f"/agent/runs/{seen['task_id']}/stream")
+    assert whole == [e for e in whole if e["sequence"] <= seen["sequence"]] + rest
+
+
 async def test_edit_decision_over_grpc(runtime, fake, project):
     session_id = (await runtime.agents.create_codelab_session("u", {"project_path": str(project)})).session.session_id
     fake.add(*ROUTE_THEN_WRITE)
