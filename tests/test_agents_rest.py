@@ -74,6 +74,18 @@ async def pending_approval(http, task_id):
     return (await wait_for(fetch, lambda a: len(a) == 1))[0]
 
 
+async def test_api_roots_report_online(http, runtime):
+    """agent-runtime-devin's `GET /api/` and `GET /ninja-api/` (the slash
+    optional, like every path)."""
+    for path, extra in (("/api/", {}), ("/api", {}), ("/ninja-api/", {"pydantic_models_available": True})):
+        response = await http.get(path)
+        assert response.status_code == 200, (path, response.text)
+        body = response.json()
+        assert body == {"status": "online", "version": body["version"], "message": "Agent Runtime API is running", **extra}, path
+    async with http_client(runtime, None) as keyless:
+        assert (await keyless.get("/api/")).status_code == 401
+
+
 async def test_models_and_providers(http):
     models = (await http.get("/api/models")).json()["models"]
     ids = {(m["provider"], m["id"]) for m in models}

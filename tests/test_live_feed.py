@@ -64,6 +64,20 @@ async def test_feed_sends_connected_init_then_every_change(runtime, http):
         assert await next_message(socket) == {"type": "session_deleted", "session_id": session_id}
 
 
+async def test_feed_prints_events_exactly_as_rest_does(runtime, http):
+    """Numbers keep their JSON type on /ws: 3 stays 3 (protobuf carries
+    Struct numbers as doubles; Envoy prints whole ones as integers)."""
+    session_id = new_id()
+    await http.post("/sessions", json={"session_id": session_id})
+    async with websockets.connect(ws_url(runtime, f"session_id={session_id}"), additional_headers={"x-api-key": TEST_API_KEY}) as socket:
+        sent = {"event_type": "post_tool", "tool_name": "Count", "tool_input": {"n": 3, "big": 12345678901}, "tool_output": [1, 2.5, "x"], "exit_code": 0}
+        posted = (await http.post(f"/sessions/{session_id}/events", json=sent)).json()["event"]
+        live = await next_message(socket, skip=("heartbeat", "connected", "init"))
+    assert live["data"] == posted
+    assert json.dumps(live["data"]["tool_input"], sort_keys=True) == '{"big": 12345678901, "n": 3}'
+    assert json.dumps(live["data"]["tool_output"]) == '[1, 2.5, "x"]'
+
+
 async def test_heartbeat_carries_metrics(runtime):
     async with websockets.connect(ws_url(runtime), additional_headers={"x-api-key": TEST_API_KEY}) as socket:
         heartbeat = await next_message(socket, skip=("connected", "init"), timeout=5)

@@ -12,11 +12,25 @@ from google.protobuf.message import Message
 
 
 def message_to_dict(message: Message) -> dict[str, Any]:
-    return json_format.MessageToDict(
-        message,
-        preserving_proto_field_name=True,
-        always_print_fields_with_no_presence=True,
+    """As Envoy prints it: also whole doubles as integers (Struct values
+    and double fields are doubles; Python would print 3 as 3.0)."""
+    return _whole_numbers(
+        json_format.MessageToDict(
+            message,
+            preserving_proto_field_name=True,
+            always_print_fields_with_no_presence=True,
+        )
     )
+
+
+def _whole_numbers(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(item) for item in value]
+    return value
 
 
 def dumps(value: Any) -> str:
@@ -33,14 +47,4 @@ def struct_value(message: Message) -> Any:
     """A google.protobuf Struct or Value as the JSON a client sent. Both carry
     every number as a double, so a whole number comes back as one (12, not
     12.0): tools and models read the arguments as given."""
-
-    def whole(value: Any) -> Any:
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, dict):
-            return {key: whole(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [whole(item) for item in value]
-        return value
-
-    return whole(json_format.MessageToDict(message))
+    return _whole_numbers(json_format.MessageToDict(message))

@@ -690,6 +690,26 @@ class ListPendingApprovalsResponse(_message.Message):
     pending_approvals: _containers.RepeatedCompositeFieldContainer[PendingApproval]
     def __init__(self, pending_approvals: _Optional[_Iterable[_Union[PendingApproval, _Mapping]]] = ...) -> None: ...
 
+class GetApiInfoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetNinjaApiInfoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetApiInfoResponse(_message.Message):
+    __slots__ = ("status", "version", "message", "pydantic_models_available")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PYDANTIC_MODELS_AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    version: str
+    message: str
+    pydantic_models_available: bool
+    def __init__(self, status: _Optional[str] = ..., version: _Optional[str] = ..., message: _Optional[str] = ..., pydantic_models_available: _Optional[bool] = ...) -> None: ...
+
 class ResumeAgentStreamRequest(_message.Message):
     __slots__ = ("task_id", "after_sequence")
     TASK_ID_FIELD_NUMBER: _ClassVar[int]

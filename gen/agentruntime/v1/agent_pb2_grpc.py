@@ -41,6 +41,16 @@ class AgentServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.GetApiInfo = channel.unary_unary(
+                '/agentruntime.v1.AgentService/GetApiInfo',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.GetApiInfoRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.GetApiInfoResponse.FromString,
+                _registered_method=True)
+        self.GetNinjaApiInfo = channel.unary_unary(
+                '/agentruntime.v1.AgentService/GetNinjaApiInfo',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.GetNinjaApiInfoRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.GetApiInfoResponse.FromString,
+                _registered_method=True)
         self.ExecuteTask = channel.unary_unary(
                 '/agentruntime.v1.AgentService/ExecuteTask',
                 request_serializer=agentruntime_dot_v1_dot_agent__pb2.ExecuteTaskRequest.SerializeToString,
@@ -201,6 +211,22 @@ class AgentServiceServicer:
     agent-runtime-devin document's `/api/tasks/`, `/ninja-api/tasks/` and gRPC
     ExecuteTask / GetTaskStatus.
     """
+
+    def GetApiInfo(self, request, context):
+        """Reports that the agent API runs (agent-runtime-devin `GET /api/`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetNinjaApiInfo(self, request, context):
+        """Reports that the agent API runs, as its Django Ninja flavour does
+        (agent-runtime-devin `GET /ninja-api/`): with
+        `pydantic_models_available`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
     def ExecuteTask(self, request, context):
         """Executes a task with the agent runtime (agent-runtime-devin). The task
@@ -462,6 +488,16 @@ class AgentServiceServicer:
 
 def add_AgentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'GetApiInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetApiInfo,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.GetApiInfoRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.GetApiInfoResponse.SerializeToString,
+            ),
+            'GetNinjaApiInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNinjaApiInfo,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.GetNinjaApiInfoRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.GetApiInfoResponse.SerializeToString,
+            ),
             'ExecuteTask': grpc.unary_unary_rpc_method_handler(
                     servicer.ExecuteTask,
                     request_deserializer=agentruntime_dot_v1_dot_agent__pb2.ExecuteTaskRequest.FromString,
@@ -628,6 +664,60 @@ class AgentService:
     agent-runtime-devin document's `/api/tasks/`, `/ninja-api/tasks/` and gRPC
     ExecuteTask / GetTaskStatus.
     """
+
+    @staticmethod
+    def GetApiInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/GetApiInfo',
+            agentruntime_dot_v1_dot_agent__pb2.GetApiInfoRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.GetApiInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetNinjaApiInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/GetNinjaApiInfo',
+            agentruntime_dot_v1_dot_agent__pb2.GetNinjaApiInfoRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.GetApiInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def ExecuteTask(request,

@@ -7,6 +7,7 @@ from typing import AsyncIterator
 from google.api import httpbody_pb2
 from google.protobuf import json_format
 
+from agent_runtime import __version__
 from agentruntime.v1 import agent_pb2 as pb
 from agentruntime.v1 import agent_pb2_grpc
 from agent_runtime.agents.convert import (
@@ -91,6 +92,12 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         return response_type.FromString(data)
 
     # agent-runtime-devin
+
+    async def GetApiInfo(self, request, context) -> pb.GetApiInfoResponse:
+        return _api_info()
+
+    async def GetNinjaApiInfo(self, request, context) -> pb.GetApiInfoResponse:
+        return _api_info(pydantic_models_available=True)
 
     async def ExecuteTask(self, request: pb.ExecuteTaskRequest, context) -> pb.ExecuteTaskResponse:
         async def operation():
@@ -357,6 +364,10 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         events = self._agents.resume_stream(request.task_id, request.after_sequence, current_principal.get())
         async for event in _stream(events, ""):
             yield event
+
+
+def _api_info(**extra) -> pb.GetApiInfoResponse:
+    return pb.GetApiInfoResponse(status="online", version=__version__, message="Agent Runtime API is running", **extra)
 
 
 def _struct_or_none(message, field: str) -> dict | None:
