@@ -223,7 +223,68 @@ async def test_project_sessions_and_their_tasks_are_owned(http, users, runtime):
     assert session_id in [s["id"] for s in (await http.get("/api/sessions", headers=ADMIN)).json()]
 
 
+async def test_a_users_tasks_are_theirs_with_any_of_their_credentials(http, users, runtime):
+    """A task Bob made with his JWT is his under his md_ key too, and the
+    other way round: lists, reads, /ws/tasks and stop alike. Alice sees
+    neither."""
+    bob, bob_key, alice = users["bob"], users["bob_key"], users["alice"]
+    project = pathlib.Path(runtime.settings.agents.project_roots[0]) / "bob"
+    project.mkdir()
+    created = await http.post("/api/sessions", json={"name": "Bob's project", "working_directory": str(project)}, headers=bob)
+    session_id = created.json()["id"]
+    tasks = {}
+    for name, headers in (("jwt", bob), ("key", bob_key)):
+        task = await http.post(f"/api/sessions/{session_id}/tasks", json={"description": f"made with the {name}"}, headers=headers)
+        assert task.status_code == 200, task.text
+        tasks[name] = task.json()["id"]
+    for headers in (bob, bob_key):
+        listed = (await http.get(f"/api/sessions/{session_id}/tasks", headers=headers)).json()
+        assert sorted(t["id"] for t in listed) == sorted(tasks.values())
+        for task_id in tasks.values():
+            assert (await http.get(f"/api/tasks/{task_id}", headers=headers)).status_code == 200
+    ws = runtime.http_url.replace("http://", "ws://")
+    async with websockets.connect(f"{ws}/ws/tasks/{tasks['jwt']}", additional_headers=bob_key) as socket:
+        assert json.loads(await asyncio.wait_for(socket.recv(), 5))["task_id"] == tasks["jwt"]
+    assert (await http.post(f"/api/tasks/{tasks['key']}/stop", headers=bob)).status_code == 200
+    for task_id in tasks.values():
+        assert (await http.get(f"/api/tasks/{task_id}", headers=alice)).status_code == 404
+
+
 async def test_users_choose_working_directories_only_under_project_roots(http, users, runtime, tmp_path):
     outside = await http.post("/api/sessions", json={"name": "x", "working_directory": str(tmp_path)}, headers=users["alice"])
     assert outside.status_code == 422, outside.text
     assert "PROJECT_ROOTS" in outside.json()["detail"]
+
+
+async def test_migration_gives_key_made_tasks_to_the_keys_user(tmp_path):
+    """Before 0009 a task made with a user's md_ key was owned by the key's
+    id; the migration hands it (and its approvals) to the user."""
+    from agent_runtime.storage.database import Database
+
+    database = await Database.open(tmp_path / "old.sqlite3")
+    try:
+        now = "2026-12-01T00:00:00Z"
+        async with database.transaction() as tx:
+            await tx.execute("INSERT INTO users VALUES ('u1', 'b@x.org', 'Bob', 'bob', 'hash', ?)", (now,))
+            await tx.execute(
+                "INSERT INTO api_keys (key_id, user_id, name, key_hash, prefix, created_at) VALUES ('k1', 'u1', 'ci', 'h', 'md_', ?)", (now,)
+            )
+            await tx.execute("INSERT INTO sessions (session_id, session_name, status, created_at, updated_at) VALUES ('s1', 's1', 'running', ?, ?)", (now, now))
+            for task_id, owner in (("by-key", "k1"), ("by-admin", "api_key")):
+                await tx.execute(
+                    "INSERT INTO agent_tasks (task_id, session_id, owner, description, working_directory, status, max_iterations, created_at, updated_at)"
+                    " VALUES (?, 's1', ?, 'd', '/tmp', 'completed', 5, ?, ?)",
+                    (task_id, owner, now, now),
+                )
+            await tx.execute(
+                "INSERT INTO tool_approvals (approval_id, task_id, owner, call_id, tool_name, arguments, reason, status, created_at)"
+                " VALUES ('a1', 'by-key', 'k1', 'c1', 'write_file', '{}', 'r', 'approved', ?)",
+                (now,),
+            )
+            await tx.execute("DELETE FROM schema_migrations WHERE version = 9")
+        assert await database.migrate() == [9]
+        owners = await database.fetch_all("SELECT task_id, owner FROM agent_tasks ORDER BY task_id")
+        assert [tuple(row) for row in owners] == [("by-admin", "api_key"), ("by-key", "u1")]
+        assert (await database.fetch_one("SELECT owner FROM tool_approvals"))["owner"] == "u1"
+    finally:
+        await database.close()

@@ -37,7 +37,7 @@ from agent_runtime.storage.multiagent import SessionAgentRecord
 from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.errors import Conflict, InvalidArgument, NotFound, PayloadTooLarge, PermissionDenied, ValidationFailed
 from agent_runtime.events.bus import EventBus
-from agent_runtime.identity.ownership import owner_scope
+from agent_runtime.identity.ownership import owner_scope, task_owner
 from agent_runtime.interceptors.auth import Principal
 from agent_runtime.llm.base import ModelInfo, ProviderInfo
 from agent_runtime.llm.registry import ProviderRegistry
@@ -313,7 +313,7 @@ class AgentService:
         """The task, if `viewer` may see it: its owner or an admin. Anyone
         else gets the same 404 as for a task that does not exist."""
         task = await self.get_task(task_id)
-        if not viewer.admin and task.owner != viewer.subject:
+        if not viewer.admin and task.owner != task_owner(viewer):
             raise task_not_found(task_id)
         return task
 
@@ -321,7 +321,7 @@ class AgentService:
         await self._sessions.get_session(session_id, scope=owner_scope(viewer) if viewer is not None else None)
         tasks = await self._repo.list_tasks(session_id)
         if viewer is not None and not viewer.admin:
-            tasks = [t for t in tasks if t.owner == viewer.subject]
+            tasks = [t for t in tasks if t.owner == task_owner(viewer)]
         return tasks
 
     async def stop_task(self, task_id: str) -> TaskRecord:

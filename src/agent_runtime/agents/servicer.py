@@ -19,7 +19,7 @@ from agent_runtime.agents.convert import (
 from agent_runtime.agents.catalog import AGENT_TYPES, AGENT_TYPES_BY_NAME
 from agent_runtime.agents.idempotency import IdempotencyKeys
 from agent_runtime.errors import DomainError
-from agent_runtime.identity.ownership import new_owner, owner_scope
+from agent_runtime.identity.ownership import new_owner, owner_scope, task_owner
 from agent_runtime.agents.models import ClientTool, HitlSettings
 from agent_runtime.agents.service import AgentService, MessageReply, ProjectSessionView
 from agent_runtime.interceptors import metadata_value
@@ -87,7 +87,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             return (await operation()).SerializeToString()
 
         data = await self._idempotency.run(
-            current_principal.get().subject, scope, key, request.SerializeToString(deterministic=True), run
+            task_owner(), scope, key, request.SerializeToString(deterministic=True), run
         )
         return response_type.FromString(data)
 
@@ -105,7 +105,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
                 request.prompt,
                 dict(request.context),
                 list(request.tools),
-                owner=current_principal.get().subject,
+                owner=task_owner(),
                 session_owner=new_owner(),
             )
             return pb.ExecuteTaskResponse(task_id=task.task_id, status="accepted", message="Task submitted for execution")
@@ -176,7 +176,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             task = await self._agents.create_task(
                 request.session_id,
                 request.description,
-                owner=current_principal.get().subject,
+                owner=task_owner(),
                 scope=owner_scope(),
                 model=request.model,
                 run_mode=request.run_mode,
@@ -333,7 +333,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             message.type,
             message.content,
             message.agent_type,
-            owner=principal.subject,
+            owner=task_owner(principal),
             scope=owner_scope(principal),
             reply=reply,
         )

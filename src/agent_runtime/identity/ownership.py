@@ -46,6 +46,14 @@ def new_owner(principal: Principal | None = None) -> str | None:
     return caller(principal).user_id
 
 
+def task_owner(principal: Principal | None = None) -> str:
+    """Whose agent task (or idempotency key) it is: the user, whichever of
+    their credentials (JWT, md_ key) made it; an administrator's
+    credential otherwise."""
+    who = caller(principal)
+    return who.user_id or who.subject
+
+
 def owner_scope(principal: Principal | None = None) -> str | None:
     """None when the caller sees everything, else the owner id that a
     resource must have for the caller to see it."""
