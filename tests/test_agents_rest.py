@@ -102,7 +102,7 @@ async def test_models_and_providers(http):
     only = (await http.get("/api/models", params={"provider": "anthropic"})).json()["models"]
     assert only and {m["provider"] for m in only} == {"anthropic"}
     unknown = await http.get("/api/models", params={"provider": "nope"})
-    assert unknown.status_code == 404 and unknown.json()["code"] == "PROVIDER_NOT_FOUND"
+    assert unknown.status_code == 404 and unknown.json()["code"] == "NOT_FOUND" and "nope" in unknown.json()["detail"]
     body = (await http.get("/api/providers")).json()
     providers = {p["id"]: p for p in body["providers"]}
     assert providers["openai"] == {"id": "openai", "name": "OpenAI", "configured": True, "models_count": 3}
@@ -355,11 +355,23 @@ async def _status(http, task_id):
     return (await http.get(f"/api/tasks/{task_id}/status")).json()
 
 
-async def test_unknown_task_is_404(http):
-    for path in ("/api/tasks/nope", "/api/tasks/nope/artifacts", "/api/tasks/nope/approvals"):
-        response = await http.get(path)
-        assert response.status_code == 404 and response.json()["code"] == "TASK_NOT_FOUND", path
-    assert (await http.post("/api/tasks/nope/stop", json={})).status_code == 404
+async def test_unknown_resources_are_404_not_found(http):
+    """mini-devin's one documented code for whatever is missing; the detail
+    says what."""
+    missing = [
+        ("GET", "/api/tasks/nope", "Task nope"),
+        ("GET", "/api/tasks/nope/artifacts", "Task nope"),
+        ("GET", "/api/tasks/nope/approvals", "Task nope"),
+        ("POST", "/api/tasks/nope/stop", "Task nope"),
+        ("GET", "/api/sessions/nope", "nope"),
+        ("DELETE", "/api/sessions/nope", "nope"),
+        ("GET", "/api/sessions/nope/tasks", "nope"),
+        ("POST", "/api/sessions/nope/tasks", "nope"),
+    ]
+    for method, path, named in missing:
+        response = await http.request(method, path, json={"description": "x"} if method == "POST" else None)
+        assert response.status_code == 404 and response.json()["code"] == "NOT_FOUND", (path, response.text)
+        assert named in response.json()["detail"], path
 
 
 def task_ws_url(runtime, task_id, query=""):

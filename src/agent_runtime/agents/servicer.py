@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import AsyncIterator
 
 from google.api import httpbody_pb2
@@ -18,7 +20,7 @@ from agent_runtime.agents.convert import (
 )
 from agent_runtime.agents.catalog import AGENT_TYPES, AGENT_TYPES_BY_NAME
 from agent_runtime.agents.idempotency import IdempotencyKeys
-from agent_runtime.errors import DomainError
+from agent_runtime.errors import DomainError, NotFound
 from agent_runtime.identity.ownership import new_owner, owner_scope, task_owner
 from agent_runtime.agents.models import ClientTool, HitlSettings
 from agent_runtime.agents.service import AgentService, MessageReply, ProjectSessionView
@@ -75,6 +77,32 @@ def _list_task_json(message: pb.AgentTask) -> dict:
     return {k: data[k] for k in ("id", "description", "status", "created_at", "completed_at", "iterations") if k in data}
 
 
+def mini_devin_not_found(method):
+    """mini-devin's routes answer a missing resource of any kind with the
+    one code its document lists, NOT_FOUND; the detail still says what is
+    missing (codelab's, for the same session, is SESSION_NOT_FOUND)."""
+    if inspect.isasyncgenfunction(method):
+
+        @functools.wraps(method)
+        async def stream(self, request, context):
+            try:
+                async for item in method(self, request, context):
+                    yield item
+            except NotFound as error:
+                raise NotFound(error.detail) from None
+
+        return stream
+
+    @functools.wraps(method)
+    async def unary(self, request, context):
+        try:
+            return await method(self, request, context)
+        except NotFound as error:
+            raise NotFound(error.detail) from None
+
+    return unary
+
+
 class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     def __init__(self, agents: AgentService, idempotency: IdempotencyKeys):
         self._agents = agents
@@ -118,6 +146,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     # Models and providers
 
+    @mini_devin_not_found
     async def ListLlmModels(self, request: pb.ListLlmModelsRequest, context) -> pb.ListLlmModelsResponse:
         models = await self._agents.list_models(request.provider)
         return pb.ListLlmModelsResponse(
@@ -134,6 +163,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             ]
         )
 
+    @mini_devin_not_found
     async def ListLlmProviders(self, request: pb.ListLlmProvidersRequest, context) -> pb.ListLlmProvidersResponse:
         listings, default_model = await self._agents.list_providers()
         return pb.ListLlmProvidersResponse(
@@ -146,23 +176,28 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     # Project sessions
 
+    @mini_devin_not_found
     async def CreateProjectSession(self, request: pb.CreateProjectSessionRequest, context) -> pb.ProjectSession:
         view = await self._agents.create_project_session(
             request.name, request.working_directory, owner=new_owner()
         )
         return project_session_to_proto(view, listed=False)
 
+    @mini_devin_not_found
     async def ListProjectSessions(self, request, context) -> pb.ListProjectSessionsResponse:
         views = await self._agents.list_project_sessions(scope=owner_scope())
         return pb.ListProjectSessionsResponse(sessions=[project_session_to_proto(v, listed=True) for v in views])
 
+    @mini_devin_not_found
     async def ListProjectSessionsJson(self, request, context) -> httpbody_pb2.HttpBody:
         views = await self._agents.list_project_sessions(scope=owner_scope())
         return json_http_body([_list_session_json(project_session_to_proto(v, listed=True)) for v in views])
 
+    @mini_devin_not_found
     async def GetProjectSession(self, request: pb.GetProjectSessionRequest, context) -> pb.ProjectSessionDetail:
         return project_session_detail(await self._agents.get_project_session(request.session_id, scope=owner_scope()))
 
+    @mini_devin_not_found
     async def DeleteProjectSession(self, request: pb.DeleteProjectSessionRequest, context) -> pb.DeleteProjectSessionResponse:
         await self._agents.delete_project_session(request.session_id, scope=owner_scope())
         # REST answers 204 No Content, as documented (envoy/error_body.lua).
@@ -171,6 +206,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     # Tasks
 
+    @mini_devin_not_found
     async def CreateAgentTask(self, request: pb.CreateAgentTaskRequest, context) -> pb.AgentTask:
         async def operation():
             task = await self._agents.create_task(
@@ -189,22 +225,27 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
         return await self._idempotent(context, "CreateAgentTask", request, pb.AgentTask, operation)
 
+    @mini_devin_not_found
     async def ListAgentTasks(self, request: pb.ListAgentTasksRequest, context) -> pb.ListAgentTasksResponse:
         tasks = await self._agents.list_tasks(request.session_id, current_principal.get())
         return pb.ListAgentTasksResponse(tasks=[task_to_proto(t) for t in tasks])
 
+    @mini_devin_not_found
     async def ListAgentTasksJson(self, request: pb.ListAgentTasksJsonRequest, context) -> httpbody_pb2.HttpBody:
         tasks = await self._agents.list_tasks(request.session_id, current_principal.get())
         return json_http_body([_list_task_json(task_to_proto(t)) for t in tasks])
 
+    @mini_devin_not_found
     async def GetAgentTask(self, request: pb.GetAgentTaskRequest, context) -> pb.AgentTask:
         return task_to_proto(await self._agents.check_access(request.task_id, current_principal.get()))
 
+    @mini_devin_not_found
     async def StopAgentTask(self, request: pb.StopAgentTaskRequest, context) -> pb.StopAgentTaskResponse:
         await self._agents.check_access(request.task_id, current_principal.get())
         task = await self._agents.stop_task(request.task_id)
         return pb.StopAgentTaskResponse(id=task.task_id, status=task.status)
 
+    @mini_devin_not_found
     async def SendTaskInput(self, request: pb.SendTaskInputRequest, context) -> pb.SendTaskInputResponse:
         await self._agents.check_access(request.task_id, current_principal.get())
         await self._agents.send_input(request.task_id, request.content)
@@ -212,11 +253,13 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     # Approvals
 
+    @mini_devin_not_found
     async def ListToolApprovals(self, request: pb.ListToolApprovalsRequest, context) -> pb.ListToolApprovalsResponse:
         await self._agents.check_access(request.task_id, current_principal.get())
         approvals = await self._agents.list_approvals(request.task_id, request.status)
         return pb.ListToolApprovalsResponse(approvals=[approval_to_proto(a) for a in approvals])
 
+    @mini_devin_not_found
     async def DecideToolApproval(self, request: pb.DecideToolApprovalRequest, context) -> pb.ToolApproval:
         await self._agents.check_access(request.task_id, current_principal.get())
 
@@ -231,16 +274,19 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     # Artifacts
 
+    @mini_devin_not_found
     async def ListTaskArtifacts(self, request: pb.ListTaskArtifactsRequest, context) -> pb.ListTaskArtifactsResponse:
         await self._agents.check_access(request.task_id, current_principal.get())
         artifacts = await self._agents.list_artifacts(request.task_id)
         return pb.ListTaskArtifactsResponse(artifacts=[artifact_to_proto(a) for a in artifacts])
 
+    @mini_devin_not_found
     async def ListTaskArtifactsJson(self, request: pb.ListTaskArtifactsJsonRequest, context) -> httpbody_pb2.HttpBody:
         await self._agents.check_access(request.task_id, current_principal.get())
         artifacts = await self._agents.list_artifacts(request.task_id)
         return json_http_body([message_to_dict(artifact_to_proto(a)) for a in artifacts])
 
+    @mini_devin_not_found
     async def GetTaskArtifact(self, request: pb.GetTaskArtifactRequest, context) -> httpbody_pb2.HttpBody:
         await self._agents.check_access(request.task_id, current_principal.get())
         artifact = await self._agents.get_artifact(request.task_id, request.artifact_id)
@@ -248,6 +294,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     # Live stream
 
+    @mini_devin_not_found
     async def WatchAgentTask(self, request: pb.WatchAgentTaskRequest, context) -> AsyncIterator[pb.TaskEvent]:
         await self._agents.check_access(request.task_id, current_principal.get())
         async for event in self._agents.watch(request.task_id, request.after_sequence):
