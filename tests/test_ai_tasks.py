@@ -151,21 +151,25 @@ async def test_model_inference_sends_the_prompt_as_it_is(http, fake):
     assert fake.requests[-1]["messages"] == [{"role": "system", "content": "One word."}, {"role": "user", "content": "Capital of France?"}]
 
 
-async def test_bad_input_is_400_with_what_to_fix(http, fake):
+async def test_invalid_parameters_are_422_with_what_to_fix(http, fake):
+    """The document's table: 422 for invalid parameters (as POST /tasks and
+    /ai/insights answer), 400 for a malformed request."""
     count = len(fake.requests)
     unknown = await http.post("/ai/tasks", json={"workflow_type": "poetry", "prompt": "x"})
-    body = assert_error(unknown, 400, "INVALID_WORKFLOW_TYPE")
+    body = assert_error(unknown, 422, "INVALID_WORKFLOW_TYPE")
     assert all(w in body["detail"] for w in ("code_generation", "system_analysis", "optimization", "model_inference"))
-    assert_error(await http.post("/ai/tasks", json={"workflow_type": "code_generation"}), 400, "BAD_REQUEST")
-    assert_error(await http.post("/ai/tasks", json={"workflow_type": "code_generation", "prompt": "x", "timeout": 0}), 400, "BAD_REQUEST")
+    assert_error(await http.post("/ai/tasks", json={"workflow_type": "code_generation"}), 422, "VALIDATION_ERROR")
+    assert_error(await http.post("/ai/tasks", json={"workflow_type": "code_generation", "prompt": "x", "timeout": 0}), 422, "VALIDATION_ERROR")
     too_long = await http.post("/ai/tasks", json={"workflow_type": "code_generation", "prompt": "x", "timeout": 3601})
-    assert "timeout must be at most 3600" in assert_error(too_long, 400, "BAD_REQUEST")["detail"]
+    assert "timeout must be at most 3600" in assert_error(too_long, 422, "VALIDATION_ERROR")["detail"]
+    malformed = await http.post("/ai/tasks", content=b'{"workflow_type": ', headers={"content-type": "application/json"})
+    assert malformed.status_code == 400
     tokens = await http.post("/ai/tasks", json={"workflow_type": "code_generation", "prompt": "x", "parameters": {"max_tokens": 0}})
-    assert "parameters.max_tokens" in assert_error(tokens, 400, "BAD_REQUEST")["detail"]
+    assert "parameters.max_tokens" in assert_error(tokens, 422, "VALIDATION_ERROR")["detail"]
     frame = await http.post("/ai/tasks", json={"workflow_type": "system_analysis", "prompt": "x", "parameters": {"timeframe": "2y"}})
     assert "timeframe must be one of" in assert_error(frame, 422, "VALIDATION_ERROR")["detail"]
     unused = await http.post("/ai/tasks", json={"workflow_type": "model_inference", "prompt": "x", "parameters": {"style": "terse"}})
-    assert "takes only the parameters model, max_tokens, system; got style" in assert_error(unused, 400, "BAD_REQUEST")["detail"]
+    assert "takes only the parameters model, max_tokens, system; got style" in assert_error(unused, 422, "VALIDATION_ERROR")["detail"]
     assert len(fake.requests) == count  # none of them reached the model
 
 

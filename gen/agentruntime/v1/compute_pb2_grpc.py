@@ -208,7 +208,8 @@ class ComputeServiceServicer:
         """Runs a prompt through the AI workflow of `workflow_type` with the
         configured LLM (or a local MLX model of the ML registry) and answers
         once the model finished (`POST /ai/tasks`). An unknown workflow_type is
-        INVALID_ARGUMENT (HTTP 400, code INVALID_WORKFLOW_TYPE); no provider
+        INVALID_ARGUMENT (HTTP 422, code INVALID_WORKFLOW_TYPE), as are other
+        invalid parameters (code VALIDATION_ERROR); no provider
         configured FAILED_PRECONDITION (HTTP 400); a failing model UNAVAILABLE
         (HTTP 502, code LLM_ERROR); a task running past `timeout`
         DEADLINE_EXCEEDED (HTTP 504, code AI_TASK_TIMEOUT).

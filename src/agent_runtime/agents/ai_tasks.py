@@ -24,7 +24,7 @@ from typing import Any, Awaitable, Callable
 
 import structlog
 
-from agent_runtime.errors import DeadlineExceeded, InvalidArgument
+from agent_runtime.errors import DeadlineExceeded, ValidationFailed
 from agent_runtime.llm.base import ChatMessage, LLMError, complete, estimate_tokens
 from agent_runtime.llm.registry import ProviderRegistry
 
@@ -131,13 +131,13 @@ class AITaskService:
     ) -> AITaskResult:
         role = ROLES_BY_WORKFLOW.get(workflow_type)
         if role is None:
-            raise InvalidArgument(
+            raise ValidationFailed(
                 f"workflow_type must be one of {', '.join(ROLES_BY_WORKFLOW)}; got {workflow_type!r}",
                 code="INVALID_WORKFLOW_TYPE",
                 fields={"workflow_type": "unknown"},
             )
         if not prompt.strip():
-            raise InvalidArgument("prompt is required", fields={"prompt": "is required"})
+            raise ValidationFailed("prompt is required", fields={"prompt": "is required"})
         model_name = _string_parameter(parameters, "model")
         max_tokens = self._max_tokens(parameters)
         seconds = DEFAULT_TIMEOUT_SECONDS if timeout is None else timeout
@@ -169,7 +169,7 @@ class AITaskService:
     def _max_tokens(self, parameters: dict[str, Any]) -> int:
         value = parameters.get("max_tokens", DEFAULT_MAX_TOKENS)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value != int(value) or not 1 <= value <= self._max_output_tokens:
-            raise InvalidArgument(
+            raise ValidationFailed(
                 f"parameters.max_tokens must be a whole number from 1 to {self._max_output_tokens}; got {value!r}",
                 fields={"parameters.max_tokens": "out of range"},
             )
@@ -180,7 +180,7 @@ class AITaskService:
         if role.system_prompt is None:
             if requirements:
                 known = ", ".join((*COMMON_PARAMETERS, *role.parameters))
-                raise InvalidArgument(
+                raise ValidationFailed(
                     f"{role.workflow_type} sends the prompt as it is and takes only the parameters {known}; "
                     f"got {', '.join(sorted(requirements))}",
                     fields={f"parameters.{name}": "not used" for name in requirements},
@@ -203,5 +203,5 @@ class AITaskService:
 def _string_parameter(parameters: dict[str, Any], key: str) -> str:
     value = parameters.get(key, "")
     if not isinstance(value, str):
-        raise InvalidArgument(f"parameters.{key} must be a string; got {value!r}", fields={f"parameters.{key}": "not a string"})
+        raise ValidationFailed(f"parameters.{key} must be a string; got {value!r}", fields={f"parameters.{key}": "not a string"})
     return value.strip()

@@ -12,9 +12,14 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf.message import Message
 
 from agentruntime.v1 import common_pb2
-from agent_runtime.errors import InvalidArgument
+from agent_runtime.errors import DomainError, InvalidArgument, ValidationFailed
 
 FieldDescriptor = _descriptor.FieldDescriptor
+
+# The documents disagree on the status of a value that breaks a rule:
+# openruntime-compute's table says 422 (invalid parameters), as its other
+# checks answer; session-event's and agent-runtime-devin's say 400.
+_UNPROCESSABLE_FILES = frozenset({"agentruntime/v1/compute.proto"})
 
 
 @functools.cache
@@ -31,8 +36,11 @@ def _rules_of(message_descriptor) -> tuple[tuple[FieldDescriptor, common_pb2.Fie
     return tuple(checked)
 
 
-def validate(message: Message, prefix: str = "") -> None:
-    """Raises InvalidArgument naming the first field that breaks its rules."""
+def validate(message: Message, prefix: str = "", error: type[DomainError] | None = None) -> None:
+    """Raises InvalidArgument (ValidationFailed for compute.proto's
+    requests) naming the first field that breaks its rules."""
+    if error is None:
+        error = ValidationFailed if message.DESCRIPTOR.file.name in _UNPROCESSABLE_FILES else InvalidArgument
     for field, rules, pattern in _rules_of(message.DESCRIPTOR):
         name = prefix + field.name
         if field.message_type is not None:
@@ -40,18 +48,18 @@ def validate(message: Message, prefix: str = "") -> None:
                 [getattr(message, field.name)] if message.HasField(field.name) else []
             )
             for value in values:
-                validate(value, f"{name}.")
+                validate(value, f"{name}.", error)
             continue
         if field.has_presence and not message.HasField(field.name):
             continue
         values = getattr(message, field.name)
         for value in values if field.is_repeated else [values]:
-            _check(name, value, rules, pattern)
+            _check(name, value, rules, pattern, error)
 
 
-def _check(name: str, value, rules: common_pb2.FieldRules, pattern: re.Pattern | None) -> None:
+def _check(name: str, value, rules: common_pb2.FieldRules, pattern: re.Pattern | None, error: type[DomainError]) -> None:
     def fail(rule: str) -> None:
-        raise InvalidArgument(f"{name} {rule}", fields={name: rule})
+        raise error(f"{name} {rule}", fields={name: rule})
 
     if isinstance(value, str):
         if len(value) < rules.min_length:
