@@ -136,6 +136,28 @@ async def test_result_is_last_assistant_text_and_400_before_finished(http):
     assert result.json() == {"result": "The answer is 42."}
 
 
+async def test_events_listed_by_timestamp_and_result_is_the_newest(http):
+    """Clients may post timestamps out of order (concurrent hooks,
+    backfills): the list is by timestamp, the result the newest answer;
+    cursors keep log order."""
+    session_id = new_id()
+    await create(http, session_id)
+
+    def said(text: str, at: str) -> dict:
+        return {"event_type": "message", "role": "assistant", "timestamp": at, "content": [{"type": "text", "text": text}]}
+
+    await post_event(http, session_id, said("later", "2024-01-01T00:00:10Z"))
+    await post_event(http, session_id, said("earlier", "2024-01-01T00:00:05Z"))
+    await post_event(http, session_id, said("same second, posted last", "2024-01-01T00:00:10Z"))
+    for path in (f"/sessions/{session_id}/events", f"/events/{session_id}"):
+        listed = (await http.get(path)).json()["events"]
+        assert [e["content"][0]["text"] for e in listed] == ["earlier", "later", "same second, posted last"], path
+    paged = (await http.get(f"/sessions/{session_id}/events", params={"after_sequence": 1})).json()["events"]
+    assert [e["sequence"] for e in paged] == [2, 3]
+    await post_event(http, session_id, {"event_type": "session_stop", "timestamp": "2024-01-01T00:00:11Z"})
+    assert (await http.get(f"/sessions/{session_id}/result")).json() == {"result": "same second, posted last"}
+
+
 async def test_patch_metadata_updates_and_needs_a_field(http):
     session_id = new_id()
     await create(http, session_id)

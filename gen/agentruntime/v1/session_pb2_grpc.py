@@ -142,8 +142,8 @@ class SessionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetSessionResult(self, request, context):
-        """Returns the text of the last assistant `message` event of a finished
-        session. NOT_FOUND for an unknown session, FAILED_PRECONDITION (HTTP 400)
+        """Returns the text of the newest (by timestamp) assistant `message` event
+        of a finished session. NOT_FOUND for an unknown session, FAILED_PRECONDITION (HTTP 400)
         while the session is still running.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -167,8 +167,10 @@ class SessionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListEvents(self, request, context):
-        """Lists the events of a session in log order (oldest first). Without
-        page_size all events are returned.
+        """Lists the events of a session, oldest first. Without page_size,
+        page_token and after_sequence, all of them by their timestamps (log
+        order among equal ones), as the document lists them; pages and
+        after_sequence follow log order (sequence).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

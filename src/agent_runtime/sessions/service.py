@@ -167,6 +167,12 @@ class SessionService:
         events = await self._repository.list_events(session_id, after_sequence, limit)
         if not events and await self._repository.get_session(session_id) is None:
             raise _not_found(session_id)
+        if not after_sequence and not limit:
+            # The whole log, as the document lists it: by the events' own
+            # timestamps (clients may post them out of order), log order
+            # among equal ones. Cursors (after_sequence, pages) follow log
+            # order, the only one that new events extend.
+            events.sort(key=lambda event: (event.timestamp, event.sequence))
         return events
 
     async def append_event(

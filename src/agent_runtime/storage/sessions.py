@@ -239,7 +239,7 @@ class SqliteSessionRepository:
         row = await self._db.fetch_one(
             f"SELECT {_EVENT_COLUMNS} FROM events"
             " WHERE session_id = ? AND event_type = 'message' AND role = 'assistant'"
-            " ORDER BY sequence DESC LIMIT 1",
+            " ORDER BY timestamp DESC, sequence DESC LIMIT 1",
             (session_id,),
         )
         return _event(row) if row else None
