@@ -250,6 +250,18 @@ async def test_a_users_tasks_are_theirs_with_any_of_their_credentials(http, user
         assert (await http.get(f"/api/tasks/{task_id}", headers=alice)).status_code == 404
 
 
+async def test_a_session_without_working_directory_gets_a_fresh_workspace(http, users, runtime):
+    """Any user can start work: without working_directory the session gets
+    a new git repository under the data dir (choosing one needs
+    PROJECT_ROOTS)."""
+    created = await http.post("/api/sessions", json={"name": "Scratch"}, headers=users["alice"])
+    assert created.status_code == 200, created.text
+    directory = pathlib.Path(created.json()["working_directory"])
+    assert directory.parent == runtime.settings.data_dir / "workspaces" and (directory / ".git").is_dir()
+    other = (await http.post("/api/sessions", json={"name": "Scratch 2"}, headers=users["alice"])).json()
+    assert other["working_directory"] != str(directory)
+
+
 async def test_users_choose_working_directories_only_under_project_roots(http, users, runtime, tmp_path):
     outside = await http.post("/api/sessions", json={"name": "x", "working_directory": str(tmp_path)}, headers=users["alice"])
     assert outside.status_code == 422, outside.text

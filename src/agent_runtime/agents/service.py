@@ -148,8 +148,6 @@ class AgentService:
     def _check_directory(self, working_directory: str, *, owner: str | None = None) -> str:
         """The real path of a directory agents may work in. `owner`: the user
         who chooses it (None: an administrator)."""
-        if not working_directory:
-            raise ValidationFailed("working_directory is required", fields={"working_directory": "required"})
         if "\x00" in working_directory or not os.path.isabs(working_directory):
             raise ValidationFailed(
                 "working_directory must be an absolute path", fields={"working_directory": "must be an absolute path"}
@@ -175,10 +173,24 @@ class AgentService:
             )
         return real
 
+    async def _fresh_workspace(self) -> str:
+        """A new, empty git repository under the data dir, for work that
+        names no project: agents need somewhere to work, and the changes
+        come back as diff.patch."""
+        workspace = self._workspaces / uuid.uuid4().hex
+        workspace.mkdir(parents=True)
+        await git_output(str(workspace), "init", "-q")
+        return str(workspace)
+
     async def create_project_session(self, name: str, working_directory: str, *, owner: str | None = None) -> ProjectSessionView:
+        """A mini-devin session working in `working_directory`, or, without
+        one, in a fresh workspace (which any user may have)."""
         if not name.strip():
             raise ValidationFailed("name is required", fields={"name": "required"})
-        self._check_directory(working_directory, owner=owner)
+        if working_directory:
+            self._check_directory(working_directory, owner=owner)
+        else:
+            working_directory = await self._fresh_workspace()
         session = await self._sessions.create_session(
             str(uuid.uuid4()), name, project_dir=working_directory, agent_name="coder", owner=owner
         )
@@ -287,11 +299,7 @@ class AgentService:
         if directory:
             self._check_directory(directory, owner=session_owner)
         else:
-            workspace = self._workspaces / uuid.uuid4().hex
-            workspace.mkdir(parents=True)
-            directory = str(workspace)
-            # A repository, so the task's changes come back as diff.patch.
-            await git_output(directory, "init", "-q")
+            directory = await self._fresh_workspace()
         session = await self._sessions.create_session(
             f"task-{uuid.uuid4()}",
             prompt.strip().splitlines()[0][:80],
@@ -453,11 +461,7 @@ class AgentService:
         project_path = metadata.get("project_path")
         directory = project_path
         if project_path is None:
-            # Agents need somewhere to work: a fresh repository of its own.
-            workspace = self._workspaces / uuid.uuid4().hex
-            workspace.mkdir(parents=True)
-            directory = str(workspace)
-            await git_output(directory, "init", "-q")
+            directory = await self._fresh_workspace()
         else:
             if not isinstance(project_path, str):
                 raise ValidationFailed("metadata.project_path must be a string", fields={"metadata.project_path": "must be a string"})
