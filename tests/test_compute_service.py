@@ -111,6 +111,25 @@ async def test_caller_going_away_cancels_its_task(service):
     assert final.status == "cancelled"
 
 
+async def test_a_finishing_task_is_never_read_back_unfinished(service, monkeypatch):
+    """A task leaves the in-memory table only once its outcome is stored:
+    a reader in between used to get the stored row, still `running`."""
+    storing = asyncio.Event()
+    update_task = service._repo.update_task
+
+    async def slow_final_update(record):
+        if record.status in ("completed", "failed", "cancelled"):
+            storing.set()
+            await asyncio.sleep(0.3)
+        await update_task(record)
+
+    monkeypatch.setattr(service._repo, "update_task", slow_final_update)
+    task = await service.submit("vector_operations", {"size": 1000, "iterations": 1}, wait=False)
+    await asyncio.wait_for(storing.wait(), 10)
+    assert (await service.get(task.task_id)).status == "completed"
+    assert (await service.wait(task.task_id)).status == "completed"
+
+
 @pytest.mark.parametrize(
     "operation, parameters, error, text",
     [

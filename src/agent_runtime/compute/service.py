@@ -455,10 +455,12 @@ class ComputeService:
             self.counters.failed += 1
         self.counters.window_finished += 1
         self.counters.window_execution_ms += record.execution_time * 1000
-        self._handles.pop(record.task_id, None)
         try:
             await self._repo.update_task(record)
         finally:
+            # Only now: until the outcome is stored, readers (get, wait) must
+            # find the handle, not the stored row that still says `running`.
+            self._handles.pop(record.task_id, None)
             self._publish(record)
             if not handle.done.done():
                 handle.done.set_result(dataclasses.replace(record))
