@@ -88,6 +88,19 @@ def _cli(*args: str, env: dict | None = None, timeout: float = 30) -> subprocess
     )
 
 
+@pytest.mark.parametrize("origins", [(), ("http://localhost:5173", "https://app.example.com")])
+def test_rendered_envoy_config_is_valid(tmp_path, origins):
+    """Envoy's own validation of the config we render, also for settings
+    the test servers do not use (no CORS origin at all)."""
+    from agent_runtime.config import Settings
+    from agent_runtime.gateway.envoy import envoy_binary, render_config
+
+    config = tmp_path / "envoy.yaml"
+    config.write_text(render_config(Settings(cors_origins=origins, compat_ports=(8001,)), grpc_port=50051, bridge_port=8081, admin_port=9901))
+    result = subprocess.run([envoy_binary(), "--mode", "validate", "-c", str(config)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+
 def test_help_documents_every_flag():
     result = _cli("serve", "--help")
     assert result.returncode == 0

@@ -327,6 +327,9 @@ async def test_cors_preflight_and_headers(http):
     assert simple.headers["access-control-allow-origin"] == "http://localhost:3000"
     foreign = await http.get("/sessions", headers={"origin": "http://evil.example"})
     assert "access-control-allow-origin" not in foreign.headers
+    refused = await http.options("/api/sessions", headers={"origin": "http://evil.example", "access-control-request-method": "POST"})
+    body = assert_error(refused, 403, "FORBIDDEN")
+    assert "CORS_ORIGINS" in body["detail"] and "access-control-allow-origin" not in refused.headers
 
 
 async def test_request_id_is_echoed(http):

@@ -136,6 +136,8 @@ def render_config(settings: Settings, *, grpc_port: int, bridge_port: int, admin
         "http_host": settings.http_host,
         "local_reply_mappers": json.dumps(local_reply_mappers(settings.max_request_bytes)),
         "cors_origins": json.dumps([{"exact": origin} for origin in settings.cors_origins]),
+        # Envoy refuses an empty regex; `$^` matches no origin.
+        "cors_origins_regex": json.dumps("|".join(re.escape(origin) for origin in settings.cors_origins) or "$^"),
         "lua_source": json.dumps((TEMPLATE_DIR / "rest_adapter.lua").read_text()),
         "descriptor_path": json.dumps(str(DESCRIPTOR_SET)),
         "services": json.dumps(transcoded_services()),
