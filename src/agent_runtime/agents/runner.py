@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import json
 import pathlib
 import time
@@ -555,13 +556,8 @@ class AgentRunner:
                 raise RunEnded(FAILED, "The approval disappeared", "INTERNAL_ERROR")
             if current.status != PENDING:
                 return current, 0
-            if current.expires_at:
-                remaining = (parse_iso(current.expires_at) - self._clock()).total_seconds()
-                if remaining <= 0:
-                    await self.approvals.expire(current)
-                    return None, 0
-                return None, min(APPROVAL_POLL_SECONDS, remaining)
-            return None, APPROVAL_POLL_SECONDS
+            deadline = parse_iso(current.expires_at) if current.expires_at else None
+            return None, await self._next_check(deadline, lambda: self.approvals.expire(current))
 
         if paused:
             await self._tell_waiting(task, call, f"Waiting for approval of {call.name}", WAITING_FOR_PLAN if plan else WAITING_FOR_APPROVAL)
@@ -591,16 +587,13 @@ class AgentRunner:
                 raise RunEnded(FAILED, "The client tool call disappeared", "INTERNAL_ERROR")
             if current.status != PENDING:
                 return current, 0
-            if timeout <= 0:
-                return None, APPROVAL_POLL_SECONDS
-            remaining = (parse_iso(current.created_at) - self._clock()).total_seconds() + timeout
-            if remaining <= 0:
-                # As an unanswered approval expires: the model hears why,
-                # and a late result is refused.
-                expired = f"The client returned no result within {timeout:g} s (APPROVAL_TIMEOUT_SECONDS); the call expired"
-                await self._repo.answer_client_call(task.task_id, call.id, expired, True, self._now())
-                return None, 0
-            return None, min(APPROVAL_POLL_SECONDS, remaining)
+            deadline = parse_iso(current.created_at) + dt.timedelta(seconds=timeout) if timeout > 0 else None
+            # As an unanswered approval expires: the model hears why, and a
+            # late result is refused.
+            expired = f"The client returned no result within {timeout:g} s (APPROVAL_TIMEOUT_SECONDS); the call expired"
+            return None, await self._next_check(
+                deadline, lambda: self._repo.answer_client_call(task.task_id, call.id, expired, True, self._now())
+            )
 
         if paused:
             await self._tell_waiting(task, call, f"Waiting for the client's result of {call.name}", WAITING_FOR_TOOL_RESULT)
@@ -610,6 +603,18 @@ class AgentRunner:
         outcome = ToolOutcome(stored.result or "", success=not stored.is_error)
         await self._report_outcome(task, call, call.arguments, outcome, client_side=True)
         return outcome
+
+    async def _next_check(self, deadline: dt.datetime | None, expire: Callable[[], Awaitable[Any]]) -> float:
+        """Seconds until a pause checks again on what it waits for, pending
+        until `deadline` (None: none); past it, `expire()` ends the wait and
+        the check follows at once."""
+        if deadline is None:
+            return APPROVAL_POLL_SECONDS
+        remaining = (deadline - self._clock()).total_seconds()
+        if remaining <= 0:
+            await expire()
+            return 0
+        return min(APPROVAL_POLL_SECONDS, remaining)
 
     async def _tell_waiting(self, task: TaskRecord, call: ToolCall, message: str, waiting_for: str) -> None:
         """The event of the task's new `waiting_approval` status; it says

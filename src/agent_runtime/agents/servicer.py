@@ -163,7 +163,6 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             ]
         )
 
-    @mini_devin_not_found
     async def ListLlmProviders(self, request: pb.ListLlmProvidersRequest, context) -> pb.ListLlmProvidersResponse:
         listings, default_model = await self._agents.list_providers()
         return pb.ListLlmProvidersResponse(
@@ -176,19 +175,16 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     # Project sessions
 
-    @mini_devin_not_found
     async def CreateProjectSession(self, request: pb.CreateProjectSessionRequest, context) -> pb.ProjectSession:
         view = await self._agents.create_project_session(
             request.name, request.working_directory, owner=new_owner()
         )
         return project_session_to_proto(view, listed=False)
 
-    @mini_devin_not_found
     async def ListProjectSessions(self, request, context) -> pb.ListProjectSessionsResponse:
         views = await self._agents.list_project_sessions(scope=owner_scope())
         return pb.ListProjectSessionsResponse(sessions=[project_session_to_proto(v, listed=True) for v in views])
 
-    @mini_devin_not_found
     async def ListProjectSessionsJson(self, request, context) -> httpbody_pb2.HttpBody:
         views = await self._agents.list_project_sessions(scope=owner_scope())
         return json_http_body([_list_session_json(project_session_to_proto(v, listed=True)) for v in views])
@@ -405,7 +401,6 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         events = self._agents.hitl_decision(request.session_id, reply, scope=owner_scope())
         async for event in _stream(events, request.session_id):
             yield event
-
 
     async def ResumeAgentStream(self, request: pb.ResumeAgentStreamRequest, context) -> AsyncIterator[pb.AgentStreamEvent]:
         events = self._agents.resume_stream(request.task_id, request.after_sequence, current_principal.get())

@@ -4,6 +4,7 @@ as a child process (restarted if it dies, stopped on exit)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import pathlib
 import re
@@ -12,7 +13,7 @@ import string
 import textwrap
 
 import structlog
-from google.api import annotations_pb2
+from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2
 
 from agent_runtime.config import Settings
@@ -65,36 +66,52 @@ def envoy_binary() -> str:
     return found
 
 
+@functools.cache
+def descriptor_files(descriptor_path: pathlib.Path = DESCRIPTOR_SET) -> tuple[descriptor_pb2.FileDescriptorProto, ...]:
+    """The files of the descriptor set gen-protos wrote (read once; callers
+    must not change them)."""
+    return tuple(descriptor_pb2.FileDescriptorSet.FromString(descriptor_path.read_bytes()).file)
+
+
+def http_rules(method: descriptor_pb2.MethodDescriptorProto) -> list[http_pb2.HttpRule]:
+    """A method's `google.api.http` bindings: its rule and the additional
+    ones (none without the option)."""
+    if not method.options.HasExtension(annotations_pb2.http):
+        return []
+    rule = method.options.Extensions[annotations_pb2.http]
+    return [rule, *rule.additional_bindings]
+
+
+def verb_and_path(rule: http_pb2.HttpRule) -> tuple[str, str]:
+    verb = rule.WhichOneof("pattern")
+    if verb == "custom":
+        return rule.custom.kind.lower(), rule.custom.path
+    return verb, getattr(rule, verb)
+
+
 def transcoded_services(descriptor_path: pathlib.Path = DESCRIPTOR_SET) -> list[str]:
     """Every service of our package that has an RPC, read from the
     descriptor set, so a new service is served without touching the config."""
-    files = _descriptor_files(descriptor_path)
     return sorted(
         f"{f.package}.{service.name}"
-        for f in files
+        for f in descriptor_files(descriptor_path)
         if f.package == PROTO_PACKAGE
         for service in f.service
         if service.method
     )
 
 
-def _descriptor_files(descriptor_path: pathlib.Path) -> list[descriptor_pb2.FileDescriptorProto]:
-    return list(descriptor_pb2.FileDescriptorSet.FromString(descriptor_path.read_bytes()).file)
-
-
 def sse_path_regex(descriptor_path: pathlib.Path = DESCRIPTOR_SET) -> str:
     """The HTTP paths of SSE_METHODS as one regex (each `{variable}` one
     path segment), for the route that transcodes them as text/event-stream."""
-    paths = []
-    for file in _descriptor_files(descriptor_path):
-        for service in file.service:
-            for method in service.method:
-                if f"{file.package}.{service.name}.{method.name}" not in SSE_METHODS:
-                    continue
-                rule = method.options.Extensions[annotations_pb2.http]
-                for binding in (rule, *rule.additional_bindings):
-                    path = getattr(binding, binding.WhichOneof("pattern"))
-                    paths.append(re.sub(r"\{[^}]+\}", "[^/]+", path))
+    paths = [
+        re.sub(r"\{[^}]+\}", "[^/]+", verb_and_path(rule)[1])
+        for file in descriptor_files(descriptor_path)
+        for service in file.service
+        for method in service.method
+        if f"{file.package}.{service.name}.{method.name}" in SSE_METHODS
+        for rule in http_rules(method)
+    ]
     return "|".join(paths)
 
 

@@ -11,13 +11,13 @@ import pathlib
 import re
 from typing import Any
 
-from google.api import annotations_pb2, field_behavior_pb2, http_pb2
+from google.api import field_behavior_pb2
 from google.protobuf import descriptor_pb2
 
 from agentruntime.v1 import common_pb2
 
 from agent_runtime import __version__
-from agent_runtime.gateway.envoy import DESCRIPTOR_SET, PROTO_PACKAGE, SSE_METHODS
+from agent_runtime.gateway.envoy import DESCRIPTOR_SET, PROTO_PACKAGE, SSE_METHODS, descriptor_files, http_rules, verb_and_path
 from agent_runtime.interceptors.auth import OPEN_METHODS
 
 F = descriptor_pb2.FieldDescriptorProto
@@ -73,7 +73,7 @@ _PATH_VARIABLE = re.compile(r"\{([^}=]+)(=[^}]*)?\}")
 class _Catalog:
     """Messages, enums and comments of every file in the set, by full name."""
 
-    def __init__(self, files: list[descriptor_pb2.FileDescriptorProto]):
+    def __init__(self, files: tuple[descriptor_pb2.FileDescriptorProto, ...]):
         self.messages: dict[str, descriptor_pb2.DescriptorProto] = {}
         self.enums: dict[str, descriptor_pb2.EnumDescriptorProto] = {}
         self.comments: dict[tuple[str, tuple[int, ...]], str] = {}
@@ -190,17 +190,6 @@ def _rules_schema(field: descriptor_pb2.FieldDescriptorProto) -> dict[str, Any]:
     return keywords
 
 
-def _rules(rule: http_pb2.HttpRule) -> list[http_pb2.HttpRule]:
-    return [rule, *rule.additional_bindings]
-
-
-def _verb_and_path(rule: http_pb2.HttpRule) -> tuple[str, str]:
-    verb = rule.WhichOneof("pattern")
-    if verb == "custom":
-        return rule.custom.kind.lower(), rule.custom.path
-    return verb, getattr(rule, verb)
-
-
 def _query_parameters(builder: _Builder, message_name: str, exclude: set[str]) -> list[dict[str, Any]]:
     parameters = []
     message = builder.catalog.messages[message_name]
@@ -224,7 +213,7 @@ def _error_responses() -> dict[str, Any]:
 
 
 def build_document(descriptor_path: pathlib.Path = DESCRIPTOR_SET) -> dict[str, Any]:
-    files = list(descriptor_pb2.FileDescriptorSet.FromString(descriptor_path.read_bytes()).file)
+    files = descriptor_files(descriptor_path)
     catalog = _Catalog(files)
     builder = _Builder(catalog)
     builder.type_schema(ERROR_SCHEMA)
@@ -237,11 +226,9 @@ def build_document(descriptor_path: pathlib.Path = DESCRIPTOR_SET) -> dict[str, 
             service_comment = catalog.comments.get((file.name, (6, service_index)))
             tags.append({"name": service.name, **({"description": service_comment} if service_comment else {})})
             for method_index, method in enumerate(service.method):
-                if not method.options.HasExtension(annotations_pb2.http):
-                    continue
                 comment = catalog.comments.get((file.name, (6, service_index, 2, method_index)))
-                for number, rule in enumerate(_rules(method.options.Extensions[annotations_pb2.http])):
-                    verb, template = _verb_and_path(rule)
+                for number, rule in enumerate(http_rules(method)):
+                    verb, template = verb_and_path(rule)
                     operation = _operation(builder, service.name, method, rule, template, comment)
                     operation["operationId"] = f"{service.name}_{method.name}" + (f"_{number}" if number else "")
                     if f"/{file.package}.{service.name}/{method.name}" in OPEN_METHODS:
