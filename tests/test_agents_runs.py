@@ -4,6 +4,7 @@ server: watchdog, approval expiry, no provider, context limits, input."""
 from __future__ import annotations
 
 import dataclasses
+import pathlib
 
 import pytest
 import pytest_asyncio
@@ -123,6 +124,17 @@ async def test_unanswered_client_tool_call_expires(tmp_path, fake):
         )
         with pytest.raises(Conflict, match="expired"):
             await anext(late)
+
+
+async def test_fresh_workspaces_work_with_a_relative_data_dir(tmp_path, monkeypatch):
+    """`./data` is the default: a fresh workspace is stored as an absolute
+    path, which tasks require."""
+    monkeypatch.chdir(tmp_path)
+    async with running(make_settings(pathlib.Path("data"), run_envoy=False)) as runtime:
+        session = await runtime.agents.create_project_session("scratch", "")
+        assert session.session.project_dir == str(tmp_path / "data" / "workspaces" / pathlib.Path(session.session.project_dir).name)
+        task = await runtime.agents.create_task(session.session.session_id, "look around", owner="bob")
+        assert task.working_directory == session.session.project_dir
 
 
 async def test_no_provider_configured_fails_fast(tmp_path):

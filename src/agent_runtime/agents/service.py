@@ -176,8 +176,9 @@ class AgentService:
     async def _fresh_workspace(self) -> str:
         """A new, empty git repository under the data dir, for work that
         names no project: agents need somewhere to work, and the changes
-        come back as diff.patch."""
-        workspace = self._workspaces / uuid.uuid4().hex
+        come back as diff.patch. Absolute, as tasks require, also with a
+        relative data dir (the default `./data`)."""
+        workspace = self._workspaces.resolve() / uuid.uuid4().hex
         workspace.mkdir(parents=True)
         await git_output(str(workspace), "init", "-q")
         return str(workspace)
