@@ -319,6 +319,21 @@ async def test_stop_abandons_the_probe_without_keeping_it(database):
     fresh = BackendRegistry()
     assert fresh.probe(abandon) == [] and fresh.probe_results == []
 
+    # Stopped while the very last workload is measured.
+    last_operation = list(OPERATIONS)[-1]
+    last_workload = list(OPERATIONS[last_operation].probes.values())[-1]
+    measure = fresh.run
+
+    def run(device, name, params, checkpoint):
+        if (name, params) == (last_operation, last_workload):
+            abandon.set()
+        return measure(device, name, params, checkpoint)
+
+    abandon.clear()
+    fresh.run = run
+    assert fresh.probe(abandon) == [] and fresh.probe_results == []
+    del fresh.run
+
     compute = ComputeService(SqliteComputeRepository(database), fresh, limits=ComputeLimits(probe_second_pass_delay_seconds=None))
     await compute.start()
     await asyncio.sleep(0.05)  # the probe's thread is measuring

@@ -79,13 +79,17 @@ class BackendRegistry:
         `abandon` is set (shutdown) it stops between workloads, keeping and
         logging nothing."""
         started = time.perf_counter()
+
+        def abandoned() -> bool:
+            return abandon is not None and abandon.is_set()
+
         results: list[ProbeResult] = []
         for name, spec in OPERATIONS.items():
             slow_streak: dict[str, int] = {}
             previous: dict[str, float] = {}
             previous_work = 0.0
             for size_class, params in spec.probes.items():
-                if abandon is not None and abandon.is_set():
+                if abandoned():
                     return []
                 timings: dict[str, float] = {}
                 work = _work(name, params)
@@ -121,6 +125,9 @@ class BackendRegistry:
                     slow_streak[device_id] = slow_streak.get(device_id, 0) + 1 if seconds > SKIP_FACTOR * best else 0
                 self._timings[(name, size_class)] = timings
                 previous, previous_work = timings, work
+        if abandoned():
+            # Stopped during the last workload.
+            return []
         self.probe_results = results
         log.info(
             "compute.probed",
