@@ -150,3 +150,20 @@ async def test_owner_cancels_own_job(http, owned):
     assert cancelled.status_code == 200, cancelled.text
     job = (await http.get(f"/ml-api/fine-tuning-jobs/{owned['bob_job']}/", headers=owned["bob_key"])).json()
     assert job["status"] == "cancelled"
+
+
+async def test_registering_a_model_needs_an_administrator(http, owned, runtime):
+    """Registering reads a server path: a user would probe the server's files
+    with it ({"path": "/etc"} answered "has no config.json")."""
+    for headers in (owned["alice"], owned["bob_key"]):
+        for path in ("/etc", str(runtime.settings.data_dir / "models" / "tiny")):
+            denied = await http.post("/ml-api/models/", json={"path": path, "id": "mine"}, headers=headers)
+            assert denied.status_code == 403, denied.text
+            body = denied.json()
+            assert body["code"] == "FORBIDDEN" and "administrator" in body["detail"], body
+            assert "config.json" not in body["detail"]
+    assert (await http.get("/ml-api/models/mine/", headers=ADMIN)).status_code == 404
+    registered = await http.post(
+        "/ml-api/models/", json={"path": str(runtime.settings.data_dir / "models" / "tiny"), "id": "by-admin"}, headers=ADMIN
+    )
+    assert registered.status_code == 200, registered.text

@@ -9,7 +9,7 @@ from google.protobuf import json_format
 
 from agentruntime.v1 import ml_pb2 as pb
 from agentruntime.v1 import ml_pb2_grpc
-from agent_runtime.identity.ownership import new_owner, owner_scope
+from agent_runtime.identity.ownership import new_owner, owner_scope, require_admin
 from agent_runtime.jsonfmt import json_http_body, message_to_dict
 from agent_runtime.ml.models import FileRecord, JobEvent, JobRecord, ModelRecord
 from agent_runtime.ml.service import MLService
@@ -120,6 +120,9 @@ class MLServicer(ml_pb2_grpc.MLServiceServicer):
         return json_http_body(model_to_json(await self._ml.get_model(request.model_id)))
 
     async def RegisterModel(self, request, context) -> pb.ModelDetail:
+        # It reads a server path the caller names: a user could probe the
+        # server's files with it.
+        require_admin("Registering a model from a server path")
         parameters = json_format.MessageToDict(request.parameters) if request.HasField("parameters") else None
         model = await self._ml.register_model(
             request.path,
