@@ -46,6 +46,7 @@ from agent_runtime.gateway.bridge import WebSocketBridge
 from agent_runtime.gateway.docs import DocsServicer
 from agent_runtime.gateway.envoy import EnvoySupervisor, render_config
 from agent_runtime.health import DependencyCheck, HealthReporter, MultiAgentSettings, llm_states
+from agent_runtime.identity.projects import ProjectDirectories
 from agent_runtime.identity.ratelimit import RateLimiter
 from agent_runtime.identity.service import IdentityService
 from agent_runtime.identity.servicer import IdentityServicer
@@ -179,6 +180,9 @@ async def start_runtime(settings: Settings) -> Runtime:
     database = await Database.open(settings.database_path)
     bus: EventBus = EventBus()
     sessions = SessionService(SqliteSessionRepository(database), bus)
+    directories = ProjectDirectories(
+        settings.agents.project_roots, settings.data_dir / "workspaces", settings.agents.default_workspace
+    )
     health_reporter = HealthReporter(MultiAgentSettings(settings.agents.multi_agent_enabled, settings.agents.default_agent))
     try:
         signing_key = (
@@ -225,7 +229,7 @@ async def start_runtime(settings: Settings) -> Runtime:
         runner,
         task_bus,
         settings.agents,
-        workspaces_dir=settings.data_dir / "workspaces",
+        directories=directories,
         switcher=switcher,
     )
     idempotency = IdempotencyKeys(agent_repository)
@@ -297,7 +301,7 @@ async def start_runtime(settings: Settings) -> Runtime:
             ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
         ],
     )
-    session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(sessions), server)
+    session_pb2_grpc.add_SessionServiceServicer_to_server(SessionServicer(sessions, directories), server)
     compute_pb2_grpc.add_ComputeServiceServicer_to_server(
         ComputeServicer(
             health_reporter,

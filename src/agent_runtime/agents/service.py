@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import os
-import pathlib
 import re
 import uuid
 from typing import Any, AsyncIterator
@@ -35,9 +33,10 @@ from agent_runtime.llm.base import ChatMessage
 from agent_runtime.agents.switching import SWITCH_TOOL, AgentSwitcher, agent_type as check_agent_type
 from agent_runtime.storage.multiagent import SessionAgentRecord
 from agent_runtime.clock import Clock, iso, utc_now
-from agent_runtime.errors import Conflict, InvalidArgument, NotFound, PayloadTooLarge, PermissionDenied, ValidationFailed
+from agent_runtime.errors import Conflict, InvalidArgument, NotFound, PayloadTooLarge, ValidationFailed
 from agent_runtime.events.bus import EventBus
 from agent_runtime.identity.ownership import owner_scope, task_owner
+from agent_runtime.identity.projects import ProjectDirectories
 from agent_runtime.interceptors.auth import Principal
 from agent_runtime.llm.base import ModelInfo, ProviderInfo
 from agent_runtime.llm.registry import ProviderRegistry
@@ -114,7 +113,7 @@ class AgentService:
         bus: EventBus[TaskEventRecord],
         config: AgentsConfig,
         *,
-        workspaces_dir: pathlib.Path,
+        directories: ProjectDirectories,
         clock: Clock = utc_now,
         switcher: AgentSwitcher | None = None,
     ):
@@ -124,7 +123,7 @@ class AgentService:
         self._runner = runner
         self._bus = bus
         self._config = config
-        self._workspaces = workspaces_dir
+        self._directories = directories
         self._clock = clock
         self._switcher = switcher
         self._approvals = runner.approvals
@@ -145,40 +144,12 @@ class AgentService:
 
     # Project sessions
 
-    def _check_directory(self, working_directory: str, *, owner: str | None = None) -> str:
-        """The real path of a directory agents may work in. `owner`: the user
-        who chooses it (None: an administrator)."""
-        if "\x00" in working_directory or not os.path.isabs(working_directory):
-            raise ValidationFailed(
-                "working_directory must be an absolute path", fields={"working_directory": "must be an absolute path"}
-            )
-        real = os.path.realpath(working_directory)
-        if not os.path.isdir(real):
-            raise ValidationFailed(
-                f"working_directory {working_directory} is not an existing directory",
-                fields={"working_directory": "must be an existing directory"},
-            )
-        roots = [os.path.realpath(root) for root in self._config.project_roots]
-        if not roots and owner is not None:
-            # Tools run with the server's rights inside this directory: a
-            # user may pick one only where the operator allowed (PROJECT_ROOTS).
-            raise PermissionDenied(
-                "Choosing working_directory with a user credential needs PROJECT_ROOTS on the server; "
-                "ask the operator to set it, or use an administrator credential"
-            )
-        if roots and not any(real == root or real.startswith(root + os.sep) for root in roots):
-            raise ValidationFailed(
-                f"working_directory must lie under one of PROJECT_ROOTS ({', '.join(self._config.project_roots)})",
-                fields={"working_directory": "outside PROJECT_ROOTS"},
-            )
-        return real
-
     async def _fresh_workspace(self) -> str:
         """A new, empty git repository under the data dir, for work that
         names no project: agents need somewhere to work, and the changes
         come back as diff.patch. Absolute, as tasks require, also with a
         relative data dir (the default `./data`)."""
-        workspace = self._workspaces.resolve() / uuid.uuid4().hex
+        workspace = self._directories.new_workspace_path()
         workspace.mkdir(parents=True)
         await git_output(str(workspace), "init", "-q")
         return str(workspace)
@@ -189,7 +160,7 @@ class AgentService:
         if not name.strip():
             raise ValidationFailed("name is required", fields={"name": "required"})
         if working_directory:
-            self._check_directory(working_directory, owner=owner)
+            self._directories.choose(working_directory, owner=owner)
         else:
             working_directory = await self._fresh_workspace()
         session = await self._sessions.create_session(
@@ -251,7 +222,7 @@ class AgentService:
                 f"session {session_id} has no working directory; create it with POST /api/sessions",
                 fields={"session_id": "no working_directory"},
             )
-        directory = self._check_directory(session.project_dir)
+        directory = self._directories.for_run(session.project_dir, owner=session.owner_id)
         now = self._now()
         task = TaskRecord(
             task_id=str(uuid.uuid4()),
@@ -296,11 +267,13 @@ class AgentService:
         context["working_directory"] (or a fresh workspace)."""
         if not prompt.strip():
             raise InvalidArgument("prompt is required: say what the agent should do")
-        directory = context.get("working_directory") or context.get("project_dir") or self._config.default_workspace
-        if directory:
-            self._check_directory(directory, owner=session_owner)
+        chosen = context.get("working_directory") or context.get("project_dir")
+        if chosen:
+            self._directories.choose(chosen, owner=session_owner, field="context.working_directory")
+            directory = chosen
         else:
-            directory = await self._fresh_workspace()
+            # The operator's DEFAULT_WORKSPACE, else a fresh one.
+            directory = self._directories.default_workspace or await self._fresh_workspace()
         session = await self._sessions.create_session(
             f"task-{uuid.uuid4()}",
             prompt.strip().splitlines()[0][:80],
@@ -466,13 +439,7 @@ class AgentService:
         else:
             if not isinstance(project_path, str):
                 raise ValidationFailed("metadata.project_path must be a string", fields={"metadata.project_path": "must be a string"})
-            try:
-                self._check_directory(project_path, owner=owner)
-            except ValidationFailed as error:
-                raise ValidationFailed(
-                    error.detail.replace("working_directory", "metadata.project_path"),
-                    fields={"metadata.project_path": next(iter(error.fields.values()), "invalid")},
-                ) from None
+            self._directories.choose(project_path, owner=owner, field="metadata.project_path")
         session = await self._sessions.create_session(
             str(uuid.uuid4()), f"codelab session of {user_id}"[:256], project_dir=directory, agent_name=self._config.default_agent, owner=owner
         )

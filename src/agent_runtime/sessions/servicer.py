@@ -15,6 +15,7 @@ from agent_runtime.errors import DomainError, InvalidArgument
 from agent_runtime.interceptors.errors import rpc_status
 from agent_runtime.interceptors.validation import validate
 from agent_runtime.identity.ownership import new_owner, owner_scope
+from agent_runtime.identity.projects import ProjectDirectories
 from agent_runtime.sessions.models import EventRecord, FeedItem, NewEvent, SessionRecord
 from agent_runtime.sessions.service import SessionService
 
@@ -196,8 +197,16 @@ def _page(page_size: int, page_token: str) -> tuple[int, int]:
 
 
 class SessionServicer(session_pb2_grpc.SessionServiceServicer):
-    def __init__(self, sessions: SessionService):
+    def __init__(self, sessions: SessionService, directories: ProjectDirectories):
         self._sessions = sessions
+        self._directories = directories
+
+    def _check_project_dir(self, project_dir: str | None) -> None:
+        """Agent tasks of the session work in its project_dir: the one rule
+        of who may choose it (identity/projects.py). It may name a directory
+        that does not exist yet; a run checks again."""
+        if project_dir:
+            self._directories.choose(project_dir, owner=new_owner(), field="project_dir", must_exist=False)
 
     async def ListSessions(self, request: pb.ListSessionsRequest, context) -> pb.ListSessionsResponse:
         limit, offset = _page(request.page_size, request.page_token)
@@ -208,6 +217,7 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
         )
 
     async def CreateSession(self, request: pb.CreateSessionRequest, context) -> pb.CreateSessionResponse:
+        self._check_project_dir(request.project_dir)
         session = await self._sessions.create_session(
             request.session_id,
             request.session_name,
@@ -240,6 +250,7 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
             for name in ("session_name", "project_dir", "agent_name")
             if request.HasField(name)
         }
+        self._check_project_dir(changes.get("project_dir"))
         session = await self._sessions.update_metadata(request.session_id, changes, scope=owner_scope())
         return pb.UpdateSessionMetadataResponse(ok=True, session=session_to_proto(session))
 
