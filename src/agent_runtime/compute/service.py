@@ -29,6 +29,7 @@ from agent_runtime.compute.operations import check_parameters
 from agent_runtime.compute.registry import BackendRegistry
 from agent_runtime.errors import FailedPrecondition, NotFound, RateLimited, Unavailable, ValidationFailed
 from agent_runtime.events.bus import EventBus
+from agent_runtime.identity.ownership import check_visible, visible
 from agent_runtime.storage.compute import ComputeRepository, TaskRecord
 
 log = structlog.get_logger(__name__)
@@ -235,7 +236,10 @@ class ComputeService:
         priority: int | None = None,
         timeout: float | None = None,
         wait: bool = True,
+        owner: str | None = None,
     ) -> TaskRecord:
+        """Queues a task for `owner` (None: an administrator's), and waits
+        for its end unless `wait` is false."""
         if self._stopping:
             raise Unavailable("The server is shutting down: submit the task again once it is back")
         priority = DEFAULT_PRIORITY if priority is None else priority
@@ -269,6 +273,7 @@ class ComputeService:
             parameters=params,
             created_at=now,
             updated_at=now,
+            owner_id=owner,
         )
         handle = _Handle(record, params, spec, timeout, asyncio.get_running_loop().create_future())
         self._handles[record.task_id] = handle
@@ -292,19 +297,21 @@ class ComputeService:
             return await asyncio.shield(handle.done)
         return await self.get(task_id)
 
-    async def get(self, task_id: str) -> TaskRecord:
+    async def get(self, task_id: str, scope: str | None = None) -> TaskRecord:
+        """The task, if it is in `scope` (identity/ownership.py); others'
+        tasks answer as missing ones."""
         handle = self._handles.get(task_id)
-        if handle is not None:
-            return dataclasses.replace(handle.record)
-        record = await self._repo.get_task(task_id)
+        record = dataclasses.replace(handle.record) if handle is not None else await self._repo.get_task(task_id)
+        not_found = NotFound(f"Task {task_id} not found", code="TASK_NOT_FOUND")
         if record is None:
-            raise NotFound(f"Task {task_id} not found", code="TASK_NOT_FOUND")
+            raise not_found
+        check_visible(record.owner_id, scope, not_found)
         return record
 
-    async def cancel(self, task_id: str) -> TaskRecord:
+    async def cancel(self, task_id: str, scope: str | None = None) -> TaskRecord:
+        record = await self.get(task_id, scope)  # 404 for unknown and others' ids
         handle = self._handles.get(task_id)
         if handle is None:
-            record = await self.get(task_id)  # 404 for unknown ids
             raise FailedPrecondition(f"Task {task_id} already finished ({record.status}); nothing to cancel")
         await self._cancel_handle(handle, "cancelled by request")
         with contextlib.suppress(asyncio.TimeoutError):
@@ -318,7 +325,7 @@ class ComputeService:
             # Not started: finish it here; the worker skips it.
             await self._finish(handle, "cancelled", reason)
 
-    async def list_tasks(self, limit: int, offset: int) -> tuple[list[TaskRecord], int]:
+    async def list_tasks(self, limit: int, offset: int, scope: str | None = None) -> tuple[list[TaskRecord], int]:
         if limit < 0 or offset < 0:
             raise ValidationFailed(
                 "limit and offset must not be negative", fields={"limit" if limit < 0 else "offset": "must be >= 0"}
@@ -326,11 +333,12 @@ class ComputeService:
         limit = limit or 100
         if limit > 1000:
             raise ValidationFailed(f"limit must be at most 1000, got {limit}", fields={"limit": "must be <= 1000"})
-        return await self._repo.list_tasks(limit, offset)
+        return await self._repo.list_tasks(limit, offset, scope)
 
-    async def watch(self) -> AsyncIterator[TaskRecord | None]:
-        """Every task change from now on; yields None first, once subscribed."""
-        subscription = self.updates.subscribe()
+    async def watch(self, scope: str | None = None) -> AsyncIterator[TaskRecord | None]:
+        """Every change of a task in `scope` from now on; yields None first,
+        once subscribed."""
+        subscription = self.updates.subscribe(lambda record: visible(record.owner_id, scope))
         try:
             yield None
             while True:

@@ -13,6 +13,7 @@ from agentruntime.v1 import compute_pb2_grpc
 from agent_runtime import __version__
 from agent_runtime.clock import timestamp_proto
 from agent_runtime.health import HealthReporter
+from agent_runtime.identity.ownership import new_owner, owner_scope
 
 PRODUCT_NAME = "Agent Runtime"
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -129,20 +130,21 @@ class ComputeServicer(compute_pb2_grpc.ComputeServiceServicer):
             priority=request.priority if request.HasField("priority") else None,
             timeout=request.timeout if request.HasField("timeout") else None,
             wait=request.wait if request.HasField("wait") else True,
+            owner=new_owner(),
         )
         return task_to_proto(record)
 
     async def ListTasksEnhanced(self, request: pb.ListTasksEnhancedRequest, context) -> pb.ListTasksEnhancedResponse:
-        tasks, total = await self._compute.list_tasks(request.limit, request.offset)
+        tasks, total = await self._compute.list_tasks(request.limit, request.offset, owner_scope())
         return pb.ListTasksEnhancedResponse(
             tasks=[enhanced_to_proto(t) for t in tasks], total_count=total, timestamp=_now()
         )
 
     async def GetTask(self, request: pb.GetTaskRequest, context) -> pb.ComputeTask:
-        return task_to_proto(await self._compute.get(request.task_id))
+        return task_to_proto(await self._compute.get(request.task_id, owner_scope()))
 
     async def CancelTask(self, request: pb.CancelTaskRequest, context) -> pb.ComputeTask:
-        return task_to_proto(await self._compute.cancel(request.task_id))
+        return task_to_proto(await self._compute.cancel(request.task_id, owner_scope()))
 
     async def GetMetrics(self, request, context) -> pb.GetMetricsResponse:
         from agent_runtime.compute.metrics import format_uptime
@@ -204,7 +206,7 @@ class ComputeServicer(compute_pb2_grpc.ComputeServiceServicer):
         return pb.AITask(**dataclasses.asdict(result))
 
     async def WatchTasks(self, request, context):
-        async for record in self._compute.watch():
+        async for record in self._compute.watch(owner_scope()):
             if record is None:
                 yield pb.WatchTasksResponse(status="watching", timestamp=_now())
             else:

@@ -32,6 +32,8 @@ class TaskRecord:
     started_at: str | None = None
     finished_at: str | None = None
     finished_epoch: float | None = None
+    # The user who submitted it; None: an administrator (identity/ownership.py).
+    owner_id: str | None = None
 
 
 @dataclasses.dataclass
@@ -71,7 +73,7 @@ class ComputeRepository(Protocol):
 
     async def get_task(self, task_id: str) -> TaskRecord | None: ...
 
-    async def list_tasks(self, limit: int, offset: int) -> tuple[list[TaskRecord], int]: ...
+    async def list_tasks(self, limit: int, offset: int, scope: str | None = None) -> tuple[list[TaskRecord], int]: ...
 
     async def tasks_finished_between(self, start_epoch: float, end_epoch: float) -> list[TaskRecord]: ...
 
@@ -124,11 +126,14 @@ class SqliteComputeRepository:
         row = await self._db.fetch_one(f"SELECT {', '.join(_TASK_FIELDS)} FROM compute_tasks WHERE task_id = ?", (task_id,))
         return _task(row) if row else None
 
-    async def list_tasks(self, limit: int, offset: int) -> tuple[list[TaskRecord], int]:
+    async def list_tasks(self, limit: int, offset: int, scope: str | None = None) -> tuple[list[TaskRecord], int]:
+        """The newest tasks first; `scope`: only that owner's (None: all)."""
         rows = await self._db.fetch_all(
-            f"SELECT {', '.join(_TASK_FIELDS)} FROM compute_tasks ORDER BY seq DESC LIMIT ? OFFSET ?", (limit, offset)
+            f"SELECT {', '.join(_TASK_FIELDS)} FROM compute_tasks WHERE (? IS NULL OR owner_id = ?)"
+            " ORDER BY seq DESC LIMIT ? OFFSET ?",
+            (scope, scope, limit, offset),
         )
-        total = await self._db.fetch_one("SELECT COUNT(*) FROM compute_tasks")
+        total = await self._db.fetch_one("SELECT COUNT(*) FROM compute_tasks WHERE (? IS NULL OR owner_id = ?)", (scope, scope))
         return [_task(r) for r in rows], int(total[0]) if total else 0
 
     async def tasks_finished_between(self, start_epoch: float, end_epoch: float) -> list[TaskRecord]:

@@ -1,0 +1,6 @@
+-- Ownership of compute tasks (identity/ownership.py): the user who submitted
+-- the task; NULL for administrators' (and for tasks made before this
+-- migration), which only administrators see.
+ALTER TABLE compute_tasks ADD COLUMN owner_id TEXT;
+
+CREATE INDEX compute_tasks_by_owner ON compute_tasks (owner_id, seq);
