@@ -76,6 +76,9 @@ class AgentsConfig:
     # Runs executing at once; more wait `queued`. A run waiting for an
     # approval gives its slot up until the decision.
     max_concurrent_runs: int = 8
+    # Of those, runs of one user at once (None: half of max_concurrent_runs,
+    # rounded up), so one user's runs never take every slot.
+    max_concurrent_runs_per_user: int | None = None
     # A run that makes no progress for this long fails (0: never).
     watchdog_seconds: float = 600.0
     # Project directories must lie under one of these (empty: anywhere).
@@ -122,6 +125,7 @@ class AgentsConfig:
             approval_timeout_seconds=_env_number("APPROVAL_TIMEOUT_SECONDS", 0.0, float),
             watchdog_seconds=_env_number("RUN_WATCHDOG_SECONDS", cls.watchdog_seconds, float),
             max_concurrent_runs=_env_number("MAX_CONCURRENT_RUNS", cls.max_concurrent_runs),
+            max_concurrent_runs_per_user=_env_number("MAX_CONCURRENT_RUNS_PER_USER", None),
             project_roots=tuple(r.strip() for r in roots.split(",") if r.strip()) if roots else (),
             default_workspace=_env("DEFAULT_WORKSPACE"),
             multi_agent_enabled=_env_bool("AGENT_RUNTIME__MULTI_AGENT_ENABLED", cls.multi_agent_enabled),
@@ -130,10 +134,19 @@ class AgentsConfig:
             max_agent_switches=_env_number("AGENT_RUNTIME__MAX_AGENT_SWITCHES", cls.max_agent_switches),
         )
 
+    @property
+    def runs_per_user(self) -> int:
+        """The per-user run cap in effect."""
+        if self.max_concurrent_runs_per_user is not None:
+            return self.max_concurrent_runs_per_user
+        return max(1, (self.max_concurrent_runs + 1) // 2)
+
     def check(self) -> None:
         for name in ("max_iterations", "max_context_tokens", "max_context_messages", "tool_output_limit", "max_concurrent_runs"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name.upper()} must be positive")
+        if self.max_concurrent_runs_per_user is not None and not 0 < self.max_concurrent_runs_per_user <= self.max_concurrent_runs:
+            raise ValueError("MAX_CONCURRENT_RUNS_PER_USER must be between 1 and MAX_CONCURRENT_RUNS")
         if self.llm_timeout_seconds <= 0 or self.command_timeout_seconds <= 0:
             raise ValueError("LLM_TIMEOUT_SECONDS and COMMAND_TIMEOUT_SECONDS must be positive")
         if self.llm_max_retries < 0:

@@ -25,6 +25,7 @@ import structlog
 from agent_runtime.agents.approvals import PLAN_TOOL, ApprovalManager
 from agent_runtime.agents.catalog import AGENT_TYPES_BY_NAME
 from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.agents.scheduler import FairScheduler
 from agent_runtime.agents.context import assemble_context
 from agent_runtime.agents.convert import approval_dict
 from agent_runtime.agents.switching import SWITCH_TOOL, AgentSwitcher
@@ -161,6 +162,8 @@ class _Run:
     waiting: bool = False
     cancel_reason: str = ""
     holds_slot: bool = False
+    # Whose run it is (the task's owner): slots are shared fairly by owner.
+    owner: str = ""
 
 
 class AgentRunner:
@@ -186,7 +189,7 @@ class AgentRunner:
         self._clock = clock
         self._runs: dict[str, _Run] = {}
         self._wakeups: dict[str, asyncio.Event] = {}
-        self._slots = asyncio.Semaphore(max_concurrent_runs)
+        self._slots = FairScheduler(max_concurrent_runs, min(config.runs_per_user, max_concurrent_runs))
         self._watchdog: asyncio.Task | None = None
         self._closing = False
         self._commands_dir = commands_dir
@@ -288,6 +291,8 @@ class AgentRunner:
         run = self._runs[task_id]
         try:
             try:
+                task = await self._repo.get_task(task_id)
+                run.owner = task.owner if task is not None else ""
                 await self._take_slot(run, task_id, only_if=("accepted",))
                 await self._set_status(task_id, RUNNING, "Task started", only_if=("accepted", "queued"))
                 ended = await self._loop(task_id)
@@ -316,14 +321,14 @@ class AgentRunner:
         finally:
             if run.holds_slot:
                 run.holds_slot = False
-                self._slots.release()
+                self._slots.release(run.owner)
             self._runs.pop(task_id, None)
             self._wakeups.pop(task_id, None)
 
     async def _take_slot(self, run: _Run, task_id: str, *, only_if: tuple[str, ...]) -> None:
-        if self._slots.locked():
+        if self._slots.would_wait(run.owner):
             await self._set_status(task_id, "queued", "Waiting for a free run slot", only_if=only_if)
-        await self._slots.acquire()
+        await self._slots.acquire(run.owner)
         run.holds_slot = True
 
     async def _loop(self, task_id: str) -> RunEnded:
@@ -632,7 +637,7 @@ class AgentRunner:
             # Waiting for a human or the client frees the slot for other runs.
             if run.holds_slot:
                 run.holds_slot = False
-                self._slots.release()
+                self._slots.release(run.owner)
         try:
             while True:
                 # Cleared before the check: a wake-up during it is not lost.

@@ -1,0 +1,125 @@
+"""Run slots are shared fairly (agents/scheduler.py): a per-user cap and
+round robin between waiting users. Plain-class tests, then one real run:
+a user's trivial run completes while another user has many hanging ones."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+
+from agent_helpers import git_project
+from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.agents.scheduler import FairScheduler
+from conftest import make_settings, running
+from llm_fakes import FakeAnthropic, FakeOpenAI, Reply
+
+
+async def started(scheduler: FairScheduler, user: str, granted: list[str]) -> asyncio.Task:
+    async def run():
+        await scheduler.acquire(user)
+        granted.append(user)
+
+    task = asyncio.create_task(run())
+    await asyncio.sleep(0)
+    return task
+
+
+async def test_a_user_never_holds_more_than_the_per_user_cap():
+    scheduler = FairScheduler(total=4, per_user=2)
+    granted: list[str] = []
+    for _ in range(5):
+        await started(scheduler, "a", granted)
+    assert granted == ["a", "a"] and scheduler.running == 2
+    await started(scheduler, "b", granted)
+    assert granted[-1] == "b" and scheduler.running_for("b") == 1
+    # A slot a frees goes to a's next waiting run.
+    scheduler.release("a")
+    await asyncio.sleep(0)
+    assert granted.count("a") == 3 and scheduler.running_for("a") == 2
+
+
+async def test_waiting_users_take_turns():
+    """Freed slots go round the waiting users (a, b, c, a, b), not down a's
+    queue first."""
+    scheduler = FairScheduler(total=1, per_user=1)
+    granted: list[str] = []
+    await started(scheduler, "a", granted)
+    for user in ("a", "a", "b", "b", "c"):
+        await started(scheduler, user, granted)
+    order = []
+    for _ in range(5):
+        scheduler.release(granted[-1])
+        await asyncio.sleep(0)
+        order.append(granted[-1])
+    assert order == ["a", "b", "c", "a", "b"]
+
+
+async def test_a_cancelled_waiter_gives_up_its_place():
+    scheduler = FairScheduler(total=1, per_user=1)
+    granted: list[str] = []
+    await started(scheduler, "a", granted)
+    waiter = await started(scheduler, "b", granted)
+    await started(scheduler, "c", granted)
+    waiter.cancel()
+    await asyncio.sleep(0)
+    scheduler.release("a")
+    await asyncio.sleep(0)
+    assert granted == ["a", "c"] and scheduler.running == 1
+
+
+async def test_a_slot_granted_to_a_cancelled_waiter_goes_on():
+    scheduler = FairScheduler(total=1, per_user=1)
+    granted: list[str] = []
+    await started(scheduler, "a", granted)
+    waiter = await started(scheduler, "b", granted)
+    await started(scheduler, "c", granted)
+    scheduler.release("a")  # granted to b, which is cancelled before it runs
+    waiter.cancel()
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert granted == ["a", "c"] and scheduler.running_for("b") == 0 and scheduler.running == 1
+
+
+def test_invalid_limits_are_refused():
+    with pytest.raises(ValueError):
+        FairScheduler(total=0, per_user=1)
+    with pytest.raises(ValueError):
+        dataclasses.replace(AgentsConfig(), max_concurrent_runs=4, max_concurrent_runs_per_user=5).check()
+    assert dataclasses.replace(AgentsConfig(), max_concurrent_runs=8).runs_per_user == 4
+    assert dataclasses.replace(AgentsConfig(), max_concurrent_runs=1).runs_per_user == 1
+
+
+async def test_one_users_hanging_runs_do_not_starve_another_users_run(tmp_path):
+    """Alice starts twelve runs whose model never answers; Bob's trivial run
+    (on another provider, so the scripts cannot mix) still completes
+    (issue 13: it stayed `queued` for good)."""
+    project = git_project(tmp_path / "project")
+    async with FakeOpenAI() as hanging, FakeAnthropic() as answering:
+        config = dataclasses.replace(
+            AgentsConfig(),
+            openai_base_url=hanging.base_url,
+            anthropic_api_key="sk-ant-test",
+            anthropic_base_url=answering.base_url,
+            llm_max_retries=0,
+            llm_timeout_seconds=600,
+            max_concurrent_runs=4,
+        )
+        async with running(make_settings(tmp_path / "data", run_envoy=False, agents=config)) as runtime:
+            agents = runtime.agents
+            session = (await agents.create_project_session("fair", str(project))).session.session_id
+            hanging.add(*[Reply(text="never", delay=600) for _ in range(12)])
+            answering.add(Reply(text="bob done"))
+            alice = [await agents.create_task(session, f"hang {n}", owner="alice", model="gpt-4o") for n in range(12)]
+            bob = await agents.create_task(session, "trivial", owner="bob", model="anthropic/claude-scripted")
+            for _ in range(200):
+                current = await agents.get_task(bob.task_id)
+                if current.status == "completed":
+                    break
+                await asyncio.sleep(0.05)
+            assert current.status == "completed" and current.result_summary == "bob done", current.status
+            statuses = [(await agents.get_task(t.task_id)).status for t in alice]
+            assert statuses.count("running") == config.runs_per_user and statuses.count("queued") == 12 - config.runs_per_user
+            for task in alice:
+                await agents.stop_task(task.task_id)
