@@ -148,14 +148,15 @@ class ComputeServiceServicer:
 
     def ListTasksEnhanced(self, request, context):
         """Lists finished and pending tasks with their performance metrics, newest
-        first (`GET /tasks/enhanced`).
+        first (`GET /tasks/enhanced`): the caller's own (administrators: all).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetTask(self, request, context):
-        """Returns one task; NOT_FOUND (HTTP 404) for an unknown id.
+        """Returns one task; NOT_FOUND (HTTP 404) for an unknown id or another
+        user's task.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -164,7 +165,7 @@ class ComputeServiceServicer:
     def CancelTask(self, request, context):
         """Cancels a queued or running task. A running task stops at its next
         checkpoint (between iterations). Cancelling a finished task is
-        FAILED_PRECONDITION (HTTP 400).
+        FAILED_PRECONDITION (HTTP 400); another user's task NOT_FOUND (HTTP 404).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -221,8 +222,9 @@ class ComputeServiceServicer:
     def WatchTasks(self, request, context):
         """Streams a message for every task change (queued, running, completed,
         failed, cancelled, timeout), after a first message with status
-        `watching` that says the watch is in place. The `/ws` feed merges these
-        as `task_update` messages.
+        `watching` that says the watch is in place; only the caller's own
+        tasks (administrators: all). The `/ws` feed merges these as
+        `task_update` messages.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

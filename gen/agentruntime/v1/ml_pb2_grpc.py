@@ -187,8 +187,10 @@ class MLServiceServicer:
 
     def RegisterModel(self, request, context):
         """Registers a local MLX model directory (config.json, *.safetensors and a
-        tokenizer). INVALID_ARGUMENT (HTTP 400) when the directory is not a
-        loadable model; ALREADY_EXISTS (HTTP 409) when the id is taken.
+        tokenizer). Administrators only (it reads a server path):
+        PERMISSION_DENIED (HTTP 403) for users. INVALID_ARGUMENT (HTTP 400)
+        when the directory is not a loadable model; ALREADY_EXISTS (HTTP 409)
+        when the id is taken.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
