@@ -15,6 +15,7 @@ from google.protobuf import struct_pb2
 
 from agentruntime.v1 import agent_pb2, agent_pb2_grpc, session_pb2, session_pb2_grpc
 from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import Settings
 from agent_helpers import wait_for
 from conftest import TEST_API_KEY, http_client, running
 from identity_helpers import bearer, identity_settings, new_user
@@ -177,3 +178,15 @@ async def test_without_project_roots_users_get_fresh_workspaces_only(rootless, t
     assert fresh.status_code == 200, fresh.text
     for method, path, body in surfaces(str(tmp_path))[:2]:
         assert (await rootless.request(method, path, json=body, headers=ADMIN)).status_code == 200
+
+
+@pytest.mark.parametrize("root", ["{data}", "{data}/..", "{data}/workspaces", "relative/projects"])
+def test_project_roots_never_reach_the_data_dir(tmp_path, root):
+    """A root over or inside the data dir would let users choose the
+    database, the JWT key or other users' workspaces."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    agents = dataclasses.replace(AgentsConfig(), project_roots=(root.format(data=data_dir),))
+    with pytest.raises(ValueError, match="PROJECT_ROOTS"):
+        dataclasses.replace(Settings(), data_dir=data_dir, agents=agents).check()
+    dataclasses.replace(Settings(), data_dir=data_dir, agents=dataclasses.replace(agents, project_roots=(str(tmp_path / "projects"),))).check()

@@ -9,6 +9,7 @@ import os
 import pathlib
 
 from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.identity.projects import inside
 
 DEV_API_KEY = "dev-api-key"
 # The codelab document's x-internal-auth value, accepted like DEV_API_KEY:
@@ -209,6 +210,15 @@ class Settings:
         if self.ml_max_concurrent_jobs < 1:
             raise ValueError("ML_MAX_CONCURRENT_JOBS must be at least 1")
         self.agents.check()
+        for root in self.agents.project_roots:
+            if not os.path.isabs(root):
+                raise ValueError(f"PROJECT_ROOTS entries must be absolute paths, got {root!r}")
+            data_dir, real_root = os.path.realpath(self.data_dir), os.path.realpath(root)
+            if inside(data_dir, real_root) or inside(real_root, data_dir):
+                raise ValueError(
+                    f"PROJECT_ROOTS entry {root} overlaps the data dir {self.data_dir} (database, keys, other users' "
+                    "workspaces): users could choose it as a project directory"
+                )
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":

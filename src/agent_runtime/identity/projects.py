@@ -29,7 +29,8 @@ from typing import Sequence
 from agent_runtime.errors import PermissionDenied, ValidationFailed
 
 
-def _inside(path: str, directory: str) -> bool:
+def inside(path: str, directory: str) -> bool:
+    """Whether real path `path` is `directory` or lies under it."""
     return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
 
 
@@ -51,7 +52,7 @@ class ProjectDirectories:
         for surfaces that may name a directory before it exists (session
         events): the run checks it again."""
         real = self._real(path, field, must_exist=must_exist)
-        if owner is None or any(_inside(real, root) for root in self._real_roots):
+        if owner is None or any(inside(real, root) for root in self._real_roots):
             return real
         if not self._roots:
             raise PermissionDenied(
@@ -80,9 +81,9 @@ class ProjectDirectories:
             ) from None
 
     def _picked_by_server(self, real: str) -> bool:
-        if _inside(real, str(self._workspaces)):
+        if inside(real, str(self._workspaces)):
             return True
-        return bool(self._default_workspace) and _inside(real, os.path.realpath(self._default_workspace))
+        return bool(self._default_workspace) and inside(real, os.path.realpath(self._default_workspace))
 
     @staticmethod
     def _real(path: str, field: str, *, must_exist: bool) -> str:
