@@ -74,11 +74,13 @@ def surfaces(directory: str) -> list[tuple[str, str, dict]]:
 
 async def test_users_choose_only_under_project_roots_on_every_rest_surface(http, user, roots, fake):
     """`/etc` is refused everywhere with what is allowed; a directory under
-    the root is accepted."""
-    for method, path, body in surfaces("/etc"):
+    the root is accepted. Whether a directory outside the roots exists is
+    not told."""
+    for method, path, body in surfaces("/etc") + surfaces("/no/such/directory"):
         refused = await http.request(method, path, json=body, headers=user)
         assert refused.status_code == 422, (path, refused.text)
         assert refused.json()["code"] == "VALIDATION_ERROR" and "PROJECT_ROOTS" in refused.json()["detail"], refused.text
+        assert "existing" not in refused.json()["detail"]
     project = roots / new_id("mine")
     project.mkdir()
     fake.add(Reply(text="done"))

@@ -51,8 +51,12 @@ class ProjectDirectories:
         (outside them), each saying what is allowed. `must_exist=False`
         for surfaces that may name a directory before it exists (session
         events): the run checks it again."""
-        real = self._real(path, field, must_exist=must_exist)
-        if owner is None or any(inside(real, root) for root in self._real_roots):
+        real = self._real(path, field)
+        # Who may choose it is checked before whether it exists: a user
+        # learns nothing about directories outside the roots.
+        if self._may_choose(real, owner):
+            if must_exist:
+                self._check_exists(real, path, field)
             return real
         if not self._roots:
             raise PermissionDenied(
@@ -70,15 +74,18 @@ class ProjectDirectories:
         A user's session may only work where a user may choose, or in what
         the server picked (fresh workspaces, DEFAULT_WORKSPACE): this also
         holds for directories stored before the rule existed."""
-        real = self._real(path, "working_directory", must_exist=True)
-        if owner is None or self._picked_by_server(real):
-            return real
-        try:
-            return self.choose(path, owner=owner)
-        except (PermissionDenied, ValidationFailed) as refused:
+        real = self._real(path, "working_directory")
+        if not (self._may_choose(real, owner) or self._picked_by_server(real)):
             raise PermissionDenied(
-                f"The session's project directory {path} is not one its user may work in: {refused.detail}"
-            ) from None
+                f"The session's project directory {path} is outside PROJECT_ROOTS"
+                f"{'' if self._roots else ' (not set on this server)'}: only administrators' sessions work there; "
+                "use a session without a directory (a fresh workspace) or one under a root"
+            )
+        self._check_exists(real, path, "working_directory")
+        return real
+
+    def _may_choose(self, real: str, owner: str | None) -> bool:
+        return owner is None or any(inside(real, root) for root in self._real_roots)
 
     def _picked_by_server(self, real: str) -> bool:
         if inside(real, str(self._workspaces)):
@@ -86,15 +93,17 @@ class ProjectDirectories:
         return bool(self._default_workspace) and inside(real, os.path.realpath(self._default_workspace))
 
     @staticmethod
-    def _real(path: str, field: str, *, must_exist: bool) -> str:
+    def _real(path: str, field: str) -> str:
         if "\x00" in path or not os.path.isabs(path):
             raise ValidationFailed(f"{field} must be an absolute path", fields={field: "must be an absolute path"})
-        real = os.path.realpath(path)
-        if must_exist and not os.path.isdir(real):
+        return os.path.realpath(path)
+
+    @staticmethod
+    def _check_exists(real: str, path: str, field: str) -> None:
+        if not os.path.isdir(real):
             raise ValidationFailed(
                 f"{field} {path} is not an existing directory", fields={field: "must be an existing directory"}
             )
-        return real
 
     def new_workspace_path(self) -> pathlib.Path:
         """Where a fresh workspace goes (the caller creates it)."""
