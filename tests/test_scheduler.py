@@ -77,7 +77,12 @@ async def test_a_cancelled_waiter_passes_its_turn_on(when):
     assert granted == ["a", "c"] and scheduler.running_for("b") == 0 and scheduler.running == 1
 
 
-def test_invalid_limits_are_refused():
+def test_invalid_limits_are_refused(monkeypatch):
+    monkeypatch.setenv("MAX_CONCURRENT_RUNS_PER_USER", "3")
+    assert AgentsConfig.from_env().runs_per_user == 3
+    monkeypatch.setenv("MAX_CONCURRENT_RUNS_PER_USER", "many")
+    with pytest.raises(ValueError, match="MAX_CONCURRENT_RUNS_PER_USER"):
+        AgentsConfig.from_env()
     with pytest.raises(ValueError):
         FairScheduler(total=0, per_user=1)
     with pytest.raises(ValueError):
