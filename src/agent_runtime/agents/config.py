@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from agent_runtime.tools.containment import SandboxSettings
+
 DEFAULT_DANGEROUS_TOOLS = ("write_file", "delete_file", "execute_command")
 
 
@@ -90,6 +92,8 @@ class AgentsConfig:
     default_agent: str = "orchestrator"
     auto_agent_switching: bool = True
     max_agent_switches: int = 10
+    # How commands are contained (tools/containment.py).
+    sandbox: SandboxSettings = dataclasses.field(default_factory=SandboxSettings)
 
     @classmethod
     def from_env(cls) -> "AgentsConfig":
@@ -128,6 +132,7 @@ class AgentsConfig:
             default_agent=_env("AGENT_RUNTIME__DEFAULT_AGENT") or cls.default_agent,
             auto_agent_switching=_env_bool("AGENT_RUNTIME__AUTO_AGENT_SWITCHING", cls.auto_agent_switching),
             max_agent_switches=_env_number("AGENT_RUNTIME__MAX_AGENT_SWITCHES", cls.max_agent_switches),
+            sandbox=SandboxSettings.from_env(),
         )
 
     def check(self) -> None:
@@ -144,3 +149,4 @@ class AgentsConfig:
             raise ValueError(f"AGENT_RUNTIME__DEFAULT_AGENT must be one of {', '.join(AGENT_TYPES_BY_NAME)}, got {self.default_agent!r}")
         if self.max_agent_switches < 0:
             raise ValueError("AGENT_RUNTIME__MAX_AGENT_SWITCHES must not be negative")
+        self.sandbox.check()

@@ -1,0 +1,96 @@
+"""Per-command process-count cgroups (the `pids` controller), where the
+server may create them (usually as root). RLIMIT_NPROC counts per user and
+never binds root, so for a server running as root this is what keeps a fork
+bomb in a command from filling the machine's process table."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import time
+import uuid
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+GROUP_NAME = "agent-runtime-commands"
+
+
+def _own_cgroup_dirs() -> list[pathlib.Path]:
+    """Candidate directories for our commands' cgroups: under the server's
+    own cgroup in the v1 `pids` hierarchy, else in the v2 hierarchy."""
+    mounts: dict[str, pathlib.Path] = {}
+    try:
+        with open("/proc/self/mountinfo") as mountinfo:
+            for line in mountinfo:
+                before, _, after = line.partition(" - ")
+                fstype, _, options = after.split()[:3]
+                point = pathlib.Path(before.split()[4])
+                if fstype == "cgroup" and "pids" in options.split(","):
+                    mounts.setdefault("pids", point)
+                elif fstype == "cgroup2":
+                    mounts.setdefault("", point)
+        with open("/proc/self/cgroup") as groups:
+            own = {controllers: path for _, controllers, path in (line.rstrip("\n").split(":", 2) for line in groups)}
+    except (OSError, ValueError):
+        return []
+    found = []
+    for controllers, path in own.items():
+        key = "pids" if "pids" in controllers.split(",") else "" if controllers == "" else None
+        if key is not None and key in mounts:
+            found.append(mounts[key] / path.lstrip("/") / GROUP_NAME)
+    return found
+
+
+class PidsCgroups:
+    def __init__(self, base: pathlib.Path):
+        self._base = base
+
+    @classmethod
+    def find(cls) -> "PidsCgroups | None":
+        """The first hierarchy where a capped cgroup can be made, or None."""
+        for base in _own_cgroup_dirs():
+            try:
+                base.mkdir(exist_ok=True)
+                if (base / "cgroup.subtree_control").exists():
+                    (base / "cgroup.subtree_control").write_text("+pids")
+                groups = cls(base)
+                groups.remove(groups.create(8))
+                groups.remove_stale()
+                return groups
+            except OSError:
+                continue
+        return None
+
+    def create(self, max_processes: int) -> str:
+        path = self._base / uuid.uuid4().hex
+        path.mkdir()
+        (path / "pids.max").write_text(str(max_processes))
+        return str(path)
+
+    @staticmethod
+    def enter_argv(cgroup: str, argv: list[str]) -> list[str]:
+        """`argv` started from inside `cgroup` (the shell moves itself in,
+        then execs, so the command's pid and parent stay the same)."""
+        return ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, *argv]
+
+    def remove(self, cgroup: str) -> None:
+        # The last processes may still be exiting: retry briefly.
+        for _ in range(50):
+            try:
+                os.rmdir(cgroup)
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.01)
+        log.warning("sandbox.cgroup_left", cgroup=cgroup)
+
+    def remove_stale(self) -> None:
+        """Empties left by a server that died mid-command."""
+        for entry in self._base.iterdir():
+            if entry.is_dir():
+                with contextlib.suppress(OSError):
+                    entry.rmdir()
