@@ -115,7 +115,9 @@ class SandboxSettings:
     def prlimit_argv(self) -> list[str]:
         return [
             "prlimit",
-            f"--cpu={self.cpu_seconds}",
+            # SIGXCPU at the soft limit (a clear exit status); SIGKILL only
+            # for a process that ignores it.
+            f"--cpu={self.cpu_seconds}:{self.cpu_seconds + 5}",
             f"--as={self.memory_mb * MB}",
             f"--nproc={self.max_processes}",
             f"--fsize={self.max_file_mb * MB}",
