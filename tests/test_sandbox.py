@@ -242,7 +242,15 @@ async def test_sandbox_none_runs_commands_uncontained(server_dir):
     assert result.success and KEY in result.output
 
 
-def test_settings_are_validated():
+def test_settings_are_read_and_validated(monkeypatch):
+    monkeypatch.setenv("SANDBOX", "None")
+    monkeypatch.setenv("SANDBOX_NETWORK_SESSIONS", "s-1, s-2")
+    monkeypatch.setenv("SANDBOX_MAX_PROCESSES", "100")
+    read = AgentsConfig.from_env().sandbox
+    assert (read.mode, read.network_sessions, read.max_processes) == ("none", ("s-1", "s-2"), 100)
+    monkeypatch.setenv("SANDBOX_NETWORK", "internet")
+    with pytest.raises(ValueError, match="SANDBOX_NETWORK must be one of none, all, got 'internet'"):
+        AgentsConfig.from_env().check()
     for bad, message in (
         (SandboxSettings(mode="docker"), "SANDBOX must be one of"),
         (SandboxSettings(network="some"), "SANDBOX_NETWORK must be one of"),

@@ -38,6 +38,21 @@ def _env_bool(name: str, default: bool) -> bool:
     raise ValueError(f"{name} must be true or false, got {value!r}")
 
 
+def _sandbox_from_env() -> SandboxSettings:
+    sessions = _env("SANDBOX_NETWORK_SESSIONS") or ""
+    return SandboxSettings(
+        mode=(_env("SANDBOX") or SandboxSettings.mode).lower(),
+        network=(_env("SANDBOX_NETWORK") or SandboxSettings.network).lower(),
+        network_sessions=tuple(s.strip() for s in sessions.split(",") if s.strip()),
+        bwrap=_env("SANDBOX_BWRAP") or SandboxSettings.bwrap,
+        cpu_seconds=_env_number("SANDBOX_CPU_SECONDS", SandboxSettings.cpu_seconds),
+        memory_mb=_env_number("SANDBOX_MEMORY_MB", SandboxSettings.memory_mb),
+        max_processes=_env_number("SANDBOX_MAX_PROCESSES", SandboxSettings.max_processes),
+        max_file_mb=_env_number("SANDBOX_MAX_FILE_MB", SandboxSettings.max_file_mb),
+        max_open_files=_env_number("SANDBOX_MAX_OPEN_FILES", SandboxSettings.max_open_files),
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class AgentsConfig:
     """LLM providers, run limits, tool limits and approvals."""
@@ -132,7 +147,7 @@ class AgentsConfig:
             default_agent=_env("AGENT_RUNTIME__DEFAULT_AGENT") or cls.default_agent,
             auto_agent_switching=_env_bool("AGENT_RUNTIME__AUTO_AGENT_SWITCHING", cls.auto_agent_switching),
             max_agent_switches=_env_number("AGENT_RUNTIME__MAX_AGENT_SWITCHES", cls.max_agent_switches),
-            sandbox=SandboxSettings.from_env(),
+            sandbox=_sandbox_from_env(),
         )
 
     def check(self) -> None:

@@ -33,21 +33,6 @@ MB = 1024 * 1024
 PROBE_TIMEOUT_SECONDS = 10
 
 
-def _env(name: str) -> str | None:
-    value = os.environ.get(name)
-    return value.strip() if value and value.strip() else None
-
-
-def _env_int(name: str, default: int) -> int:
-    value = _env(name)
-    if value is None:
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {value!r}") from None
-
-
 @dataclasses.dataclass(frozen=True)
 class SandboxSettings:
     """How agent commands are contained (README, Configuration)."""
@@ -66,21 +51,6 @@ class SandboxSettings:
     max_processes: int = 256
     max_file_mb: int = 1024
     max_open_files: int = 1024
-
-    @classmethod
-    def from_env(cls) -> "SandboxSettings":
-        sessions = _env("SANDBOX_NETWORK_SESSIONS") or ""
-        return cls(
-            mode=(_env("SANDBOX") or cls.mode).lower(),
-            network=(_env("SANDBOX_NETWORK") or cls.network).lower(),
-            network_sessions=tuple(s.strip() for s in sessions.split(",") if s.strip()),
-            bwrap=_env("SANDBOX_BWRAP") or cls.bwrap,
-            cpu_seconds=_env_int("SANDBOX_CPU_SECONDS", cls.cpu_seconds),
-            memory_mb=_env_int("SANDBOX_MEMORY_MB", cls.memory_mb),
-            max_processes=_env_int("SANDBOX_MAX_PROCESSES", cls.max_processes),
-            max_file_mb=_env_int("SANDBOX_MAX_FILE_MB", cls.max_file_mb),
-            max_open_files=_env_int("SANDBOX_MAX_OPEN_FILES", cls.max_open_files),
-        )
 
     def check(self) -> None:
         if self.mode not in SANDBOX_MODES:
@@ -278,7 +248,7 @@ class Sandbox:
             )
         else:
             log.info(
-                "sandbox.ready",
+                "sandbox.active",
                 sandbox=self.state,
                 network=self.settings.network,
                 process_cgroup=self._cgroups is not None,
