@@ -177,7 +177,9 @@ async def run_command(
         if track_file is not None:
             track_file.unlink(missing_ok=True)
         if cgroup is not None:
-            await asyncio.shield(asyncio.to_thread(sandbox.drop_cgroup, cgroup))
+            # In the background: the namespace's last processes may take a
+            # few milliseconds to leave it, and nothing waits on the removal.
+            asyncio.get_running_loop().run_in_executor(None, sandbox.drop_cgroup, cgroup)
     output = b"".join(chunks).decode("utf-8", errors="replace")
     if dropped:
         output += f"\n… [output truncated: {dropped} more bytes]"
