@@ -12,6 +12,7 @@ import stat
 
 import grpc
 import pytest
+import structlog.testing
 
 from agentruntime.v1 import compute_pb2, compute_pb2_grpc
 from agent_runtime.agents.config import AgentsConfig
@@ -69,6 +70,19 @@ async def test_the_data_dir_and_key_are_not_visible(server_dir):
     own = await command(context, f"echo mine > work.txt && ls {server_dir}/workspaces")
     assert own.success and own.output.split("\n", 1)[1].split() == ["mine"]
     assert (server_dir / "workspaces" / "mine" / "work.txt").read_text() == "mine\n"
+
+
+async def test_a_data_dir_inside_the_project_is_covered(tmp_path):
+    """An administrator may point a session at the server's own directory:
+    the data dir inside it stays invisible."""
+    project = tmp_path / "server-checkout"
+    (project / "data").mkdir(parents=True)
+    (project / "data" / "jwt-signing-key").write_text(KEY)
+    (project / "README.md").write_text("readme")
+    sandbox = Sandbox.detect(SandboxSettings(), [project / "data"])
+    context = ToolContext(Workspace(project), 10, 4000, 100_000, sandbox=sandbox)
+    result = await command(context, "cat README.md; ls data; cat data/jwt-signing-key")
+    assert "readme" in result.output and KEY not in result.output and "No such file" in result.output
 
 
 async def test_server_processes_and_environment_are_invisible(server_dir, monkeypatch):
@@ -232,6 +246,16 @@ async def test_without_bubblewrap_commands_are_refused(server_dir):
             result = await run_tool(name, arguments, context)
             assert not result.success and "no sandbox is available" in result.output and "SANDBOX=none" in result.output
         assert not (server_dir / "workspaces" / "mine" / "ran.txt").exists()
+
+
+def test_start_up_says_how_to_fix_a_missing_sandbox_and_warns_about_none():
+    with structlog.testing.capture_logs() as logs:
+        Sandbox.detect(SandboxSettings(bwrap="/nonexistent/bwrap")).announce()
+        Sandbox.detect(SandboxSettings(mode="none")).announce()
+    unavailable, disabled = logs
+    assert unavailable["log_level"] == "warning" and "apt-get install -y bubblewrap" in unavailable["message"]
+    assert "SANDBOX=none" in unavailable["message"]
+    assert disabled["log_level"] == "warning" and "UNCONTAINED" in disabled["message"]
 
 
 async def test_sandbox_none_runs_commands_uncontained(server_dir):
