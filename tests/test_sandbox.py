@@ -101,6 +101,14 @@ async def test_server_processes_and_environment_are_invisible(server_dir, monkey
     assert int(result.output.strip().splitlines()[-1]) <= 5
 
 
+@pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/etc/shadow"), reason="needs a root server and /etc/shadow")
+async def test_a_root_server_does_not_lend_root_only_files(server_dir):
+    """Commands of a server running as root keep uid 0 (without
+    capabilities): the system's root-only files are covered."""
+    result = await command(contained(server_dir), "cat /etc/shadow; ls /etc/ssl/private; echo end")
+    assert "root:" not in result.output and result.output.rstrip().endswith("end")
+
+
 async def test_writes_outside_the_project_fail(server_dir, tmp_path):
     context = contained(server_dir)
     marker = f"leak-{os.getpid()}"

@@ -14,6 +14,7 @@ import os
 import pathlib
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 from typing import Iterable
@@ -29,6 +30,11 @@ SANDBOX_MODES = ("auto", "bubblewrap", "sandbox-exec", "none")
 NETWORK_MODES = ("none", "all")
 # Directories every command gets empty and private (per command).
 PRIVATE_DIRS = ("/tmp", "/var/tmp", "/run")
+# Where a system keeps files only root may read (password hashes, TLS keys,
+# logs); a command running as root (without capabilities, but the owner)
+# could read them, so they are covered too.
+ROOT_ONLY_SEARCH = ("/etc", "/var/log", "/var/backups", "/var/lib")
+ROOT_ONLY_DEPTH = 3
 MB = 1024 * 1024
 PROBE_TIMEOUT_SECONDS = 10
 
@@ -106,6 +112,27 @@ def _depth(path: str) -> int:
 
 def _inside(path: str, parent: str) -> bool:
     return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def root_only_paths(roots: Iterable[str] = ROOT_ONLY_SEARCH) -> list[str]:
+    """Files and directories under `roots` owned by root that others may
+    not read (directories: not enter)."""
+    found = []
+    for root in roots:
+        base = _depth(root)
+        for directory, dirs, files in os.walk(root):
+            for name in [*dirs, *files]:
+                path = os.path.join(directory, name)
+                try:
+                    info = os.lstat(path)
+                except OSError:
+                    continue
+                closed = not info.st_mode & (stat.S_IXOTH if stat.S_ISDIR(info.st_mode) else stat.S_IROTH)
+                if info.st_uid == 0 and closed and (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)):
+                    found.append(path)
+            covered = set(found)
+            dirs[:] = [d for d in dirs if os.path.join(directory, d) not in covered and _depth(directory) - base < ROOT_ONLY_DEPTH - 1]
+    return found
 
 
 def bubblewrap_argv(
@@ -187,6 +214,8 @@ class Sandbox:
             if tool is None:
                 return cls(settings, hidden, "unavailable", "sandbox-exec was not found (it ships with macOS)")
             return cls(settings, hidden, kind, tool=tool)
+        if os.geteuid() == 0:
+            hidden += tuple(root_only_paths())
         tool = shutil.which(settings.bwrap)
         if tool is None:
             return cls(settings, hidden, "unavailable", f"bubblewrap ({settings.bwrap}) was not found: install it (apt-get install -y bubblewrap)")
