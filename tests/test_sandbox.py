@@ -20,7 +20,7 @@ from agent_runtime.identity.tokens import load_or_create_signing_key
 from agent_runtime.server import private_data_dir
 from agent_runtime.storage.database import Database
 from agent_runtime.tools.base import ToolContext
-from agent_runtime.tools.containment import Sandbox, SandboxSettings
+from agent_runtime.tools.containment import Sandbox, SandboxSettings, seatbelt_profile
 from agent_runtime.tools.registry import run_tool
 from agent_runtime.tools.sandbox import Workspace
 from agent_helpers import git_project, wait_for
@@ -272,6 +272,16 @@ async def test_sandbox_none_runs_commands_uncontained(server_dir):
     context = ToolContext(Workspace(server_dir / "workspaces" / "mine"), 5, 4000, 100_000, sandbox=sandbox)
     result = await command(context, "cat ../../jwt-signing-key")
     assert result.success and KEY in result.output
+
+
+def test_the_macos_profile_has_the_same_rules(tmp_path):
+    project, data = str(tmp_path / "data" / "workspaces" / "p"), str(tmp_path / "data")
+    profile = seatbelt_profile(project, [data], network=False)
+    # The last matching rule wins: the project is allowed after the data
+    # dir around it is denied.
+    assert profile.index(f'(deny file-read* (subpath "{data}"))') < profile.index(f'(allow file-read* file-write* (subpath "{project}"))')
+    assert "(deny default)" in profile and "network" not in profile
+    assert "(allow network*)" in seatbelt_profile(project, [data], network=True)
 
 
 def test_settings_are_read_and_validated(monkeypatch):
