@@ -45,20 +45,26 @@ def _own_cgroup_dirs() -> list[pathlib.Path]:
 
 
 class PidsCgroups:
+    """Command cgroups live under `agent-runtime-commands/<server pid>/`, so
+    that servers sharing a hierarchy never touch each other's."""
+
     def __init__(self, base: pathlib.Path):
         self._base = base
 
     @classmethod
     def find(cls) -> "PidsCgroups | None":
         """The first hierarchy where a capped cgroup can be made, or None."""
-        for base in _own_cgroup_dirs():
+        for shared in _own_cgroup_dirs():
             try:
-                base.mkdir(exist_ok=True)
-                if (base / "cgroup.subtree_control").exists():
-                    (base / "cgroup.subtree_control").write_text("+pids")
+                base = shared / str(os.getpid())
+                for level in (shared, base):
+                    level.mkdir(exist_ok=True)
+                    # cgroup v2 only: hand the pids controller down.
+                    if (level / "cgroup.subtree_control").exists():
+                        (level / "cgroup.subtree_control").write_text("+pids")
                 groups = cls(base)
                 groups.remove(groups.create(8))
-                groups.remove_stale()
+                _remove_dead_servers(shared)
                 return groups
             except OSError:
                 continue
@@ -76,7 +82,8 @@ class PidsCgroups:
         then execs, so the command's pid and parent stay the same)."""
         return ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, *argv]
 
-    def remove(self, cgroup: str) -> None:
+    @staticmethod
+    def remove(cgroup: str | pathlib.Path) -> None:
         # The last processes may still be exiting: retry briefly.
         for _ in range(50):
             try:
@@ -86,11 +93,17 @@ class PidsCgroups:
                 return
             except OSError:
                 time.sleep(0.01)
-        log.warning("sandbox.cgroup_left", cgroup=cgroup)
+        log.warning("sandbox.cgroup_left", cgroup=str(cgroup))
 
-    def remove_stale(self) -> None:
-        """Empties left by a server that died mid-command."""
-        for entry in self._base.iterdir():
-            if entry.is_dir():
-                with contextlib.suppress(OSError):
-                    entry.rmdir()
+
+def _remove_dead_servers(shared: pathlib.Path) -> None:
+    """The cgroups of servers that died (kill -9) mid-command: their
+    commands died with them (--die-with-parent), the directories stay."""
+    for server in shared.iterdir():
+        if not server.name.isdigit() or pathlib.Path(f"/proc/{server.name}").exists():
+            continue
+        with contextlib.suppress(OSError):
+            for command in server.iterdir():
+                if command.is_dir():
+                    os.rmdir(command)
+            os.rmdir(server)
