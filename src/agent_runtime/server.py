@@ -50,7 +50,6 @@ from agent_runtime.identity.ratelimit import RateLimiter
 from agent_runtime.identity.service import IdentityService
 from agent_runtime.identity.servicer import IdentityServicer
 from agent_runtime.identity.tokens import TokenIssuer, load_or_create_signing_key
-from agent_runtime.tools.containment import Sandbox
 from agent_runtime.interceptors.auth import Admission, CredentialAuthenticator, RateLimits
 from agent_runtime.interceptors.call import CallInterceptor
 from agent_runtime.llm.mlx_provider import MLXProvider
@@ -69,6 +68,7 @@ from agent_runtime.storage.database import Database
 from agent_runtime.storage.identity import SqliteIdentityRepository
 from agent_runtime.storage.ml import SqliteMLRepository
 from agent_runtime.storage.sessions import SqliteSessionRepository
+from agent_runtime.tools.containment import Sandbox
 
 log = structlog.get_logger(__name__)
 
