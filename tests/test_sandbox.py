@@ -17,7 +17,7 @@ import structlog.testing
 from agentruntime.v1 import compute_pb2, compute_pb2_grpc
 from agent_runtime.agents.config import AgentsConfig
 from agent_runtime.identity.tokens import load_or_create_signing_key
-from agent_runtime.server import private_data_dir
+from agent_runtime.server import private_data_dir, server_paths
 from agent_runtime.storage.database import Database
 from agent_runtime.tools.base import ToolContext
 from agent_runtime.tools.containment import Sandbox, SandboxSettings, seatbelt_profile
@@ -83,6 +83,23 @@ async def test_a_data_dir_inside_the_project_is_covered(tmp_path):
     context = ToolContext(Workspace(project), 10, 4000, 100_000, sandbox=sandbox)
     result = await command(context, "cat README.md; ls data; cat data/jwt-signing-key")
     assert "readme" in result.output and KEY not in result.output and "No such file" in result.output
+
+
+async def test_configured_paths_are_covered(tmp_path):
+    """PROJECT_ROOTS, DEFAULT_WORKSPACE and the database's own directory:
+    a project under a root sees none of its neighbours."""
+    root, workspace, database = tmp_path / "projects", tmp_path / "default-workspace", tmp_path / "db"
+    for directory in (root / "mine", root / "theirs", workspace, database):
+        directory.mkdir(parents=True)
+        (directory / "secret.txt").write_text(f"secret of {directory.name}")
+    agents = dataclasses.replace(AgentsConfig(), project_roots=(str(root),), default_workspace=str(workspace))
+    settings = make_settings(tmp_path / "data", agents=agents, database_url=f"sqlite:///{database}/runtime.db")
+    sandbox = Sandbox.detect(SandboxSettings(), server_paths(settings))
+    context = ToolContext(Workspace(root / "mine"), 10, 4000, 100_000, sandbox=sandbox)
+    result = await command(context, f"cat secret.txt {root}/theirs/secret.txt {workspace}/secret.txt {database}/secret.txt")
+    assert "secret of mine" in result.output
+    for other in ("theirs", "default-workspace", "db"):
+        assert f"secret of {other}" not in result.output
 
 
 async def test_server_processes_and_environment_are_invisible(server_dir, monkeypatch):
@@ -328,8 +345,14 @@ async def test_a_run_cannot_read_the_key_and_health_shows_the_sandbox(tmp_path, 
     """The issue's attack through a real run: a fresh workspace, the model
     asks for the key, the server's environment and its identity."""
     monkeypatch.setenv("OPENAI_API_KEY", "sk-server-secret")
-    escape = "cat ../../jwt-signing-key; cat /proc/$PPID/environ; env; ls ..; id"
-    async with FakeOpenAI([Reply(tool_calls=[Call("execute_command", {"command": escape})]), Reply(text="done")]) as fake:
+    connections = []
+    listener = await asyncio.start_server(lambda reader, writer: connections.append(writer.close()), "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    escape = (
+        "cat ../../jwt-signing-key; cat /proc/$PPID/environ; env; ls ..; id; "
+        f"python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3)\""
+    )
+    async with listener, FakeOpenAI([Reply(tool_calls=[Call("execute_command", {"command": escape})]), Reply(text="done")]) as fake:
         agents = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, hitl_dangerous_tools=())
         settings = make_settings(tmp_path / "data", run_envoy=False, agents=agents)
         async with running(settings) as runtime:
@@ -343,6 +366,7 @@ async def test_a_run_cannot_read_the_key_and_health_shows_the_sandbox(tmp_path, 
         assert done.status == "completed" and told["role"] == "tool"
         assert "No such file" in told["content"] and key not in told["content"]
         assert "sk-server-secret" not in told["content"]
+        assert "Connection refused" in told["content"] and connections == []
         assert health.dependencies["sandbox"] == "bubblewrap"
 
 
