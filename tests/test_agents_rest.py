@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import subprocess
 
 import grpc
 import pytest
@@ -19,6 +18,7 @@ from agent_runtime.agents.config import AgentsConfig
 from agent_helpers import git_log, new_session, wait_for
 from conftest import TEST_API_KEY, grpc_metadata, http_client, make_settings, running
 from llm_fakes import Call, FakeAnthropic, FakeOpenAI, Reply
+from process_helpers import host_processes, unique_sleep
 
 TERMINAL = ("completed", "failed", "stopped")
 
@@ -306,29 +306,29 @@ async def test_stop_while_waiting_auto_rejects(http, fakes, project):
 
 async def test_stop_kills_running_command(http, fakes, project, runtime):
     openai_fake, _ = fakes
-    openai_fake.add(Reply(tool_calls=[Call("list_files", {})]), Reply(tool_calls=[Call("execute_command", {"command": "sleep 60 & echo $! > pid; wait"})]))
+    marker = unique_sleep()
+    command = f"sleep {marker} & echo started > started; wait"
+    openai_fake.add(Reply(tool_calls=[Call("list_files", {})]), Reply(tool_calls=[Call("execute_command", {"command": command})]))
     session_id = await new_session(http, project)
     # execute_command needs approval; approve it, then stop while it runs.
     task = (await http.post(f"/api/sessions/{session_id}/tasks", json={"description": "run long"})).json()
     approval = await pending_approval(http, task["id"])
     await http.post(f"/api/tasks/{task['id']}/approvals/{approval['id']}/decision", json={"decision": "approve"})
-    await wait_for(lambda: _read(project / "pid"), bool)
+    await wait_for(lambda: _read(project / "started"), bool)
     stopped = await http.post(f"/api/tasks/{task['id']}/stop", json={})
     assert stopped.json()["status"] == "stopped"
-    pid = int((project / "pid").read_text())
-    assert subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0 or _zombie(pid)
+    assert await wait_for(_gone(marker), bool)
 
 
 async def _read(path):
     return path.read_text().strip() if path.exists() else ""
 
 
-def _zombie(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] == "Z"
-    except FileNotFoundError:
-        return True
+def _gone(marker):
+    async def check():
+        return not host_processes(marker)
+
+    return check
 
 
 async def test_devin_tasks_and_idempotency(http, fakes, project):

@@ -43,7 +43,7 @@ async def test_a_hanging_provider_is_unavailable_and_health_stays_fast(tmp_path)
                 seconds, body = await timed_health(http)
                 assert seconds < 1.0, f"/health took {seconds:.2f}s"
             assert body["status"] == "degraded"
-            assert body["dependencies"] == {"database": "connected", "llm_proxy": "unavailable", "llm.openai": "unavailable"}
+            assert body["dependencies"] == {"database": "connected", "llm_proxy": "unavailable", "llm.openai": "unavailable", "sandbox": "bubblewrap"}
             assert body["multi_agent"] == MULTI_AGENT
             # Past the cache the last answer is served while a new probe runs
             # in the background: still fast, and the provider is asked again.
@@ -64,7 +64,7 @@ async def test_provider_reachability_follows_the_provider(tmp_path):
     async with running(settings) as runtime, http_client(runtime, api_key=None) as http:
         _, body = await timed_health(http)
         assert body["status"] == "healthy"
-        assert body["dependencies"] == {"database": "connected", "llm_proxy": "available", "llm.openai": "available"}
+        assert body["dependencies"] == {"database": "connected", "llm_proxy": "available", "llm.openai": "available", "sandbox": "bubblewrap"}
         assert fake.model_listings >= 1
         await fake.__aexit__(None, None, None)  # the provider goes away
         deadline = time.monotonic() + 10

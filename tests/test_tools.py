@@ -3,20 +3,27 @@ escapes, zero hangs."""
 
 from __future__ import annotations
 
-import os
+import asyncio
 import subprocess
 import time
 
 import pytest
 
 from agent_runtime.tools.base import ToolContext
+from agent_runtime.tools.containment import Sandbox, SandboxSettings
 from agent_runtime.tools.registry import run_tool
 from agent_runtime.tools.sandbox import Workspace
+from process_helpers import host_processes, unique_sleep
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    return Sandbox.detect(SandboxSettings())
 
 
 @pytest.fixture
-def context(project):
-    return ToolContext(Workspace(project), command_timeout=5, output_limit=4000, max_file_bytes=100_000)
+def context(project, sandbox):
+    return ToolContext(Workspace(project), command_timeout=5, output_limit=4000, max_file_bytes=100_000, sandbox=sandbox)
 
 
 async def call(context, name, **arguments):
@@ -149,69 +156,50 @@ async def test_huge_output_is_capped(context):
     assert len(read.output) < 4200 and "truncated" in read.output
 
 
-def alive(pids):
-    result = []
-    for pid in pids:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            continue
-        with open(f"/proc/{pid}/stat") as stat:
-            if stat.read().split()[2] != "Z":
-                result.append(pid)
-    return result
+async def gone(marker: str) -> bool:
+    """Whether the processes with `marker` are gone (bounded wait: the test
+    is about the kill, not its speed)."""
+    for _ in range(200):
+        if not host_processes(marker):
+            return True
+        await asyncio.sleep(0.05)
+    return False
 
 
 async def test_timeout_kills_the_whole_process_group(context, project):
     # A bounded "fork bomb": many background children plus a hanging shell.
     context.command_timeout = 1
+    marker = unique_sleep()
     started = time.monotonic()
-    result = await call(
-        context, "execute_command", command="for i in $(seq 40); do sleep 300 & echo $! >> pids.txt; done; sleep 300"
-    )
+    result = await call(context, "execute_command", command=f"for i in $(seq 40); do sleep {marker} & echo $! >> pids.txt; done; sleep {marker}")
     assert time.monotonic() - started < 4
     assert not result.success and "timed out" in result.output
-    pids = [int(p) for p in (project / "pids.txt").read_text().split()]
-    assert len(pids) == 40
-    for _ in range(50):
-        if not alive(pids):
-            break
-        time.sleep(0.05)
-    assert alive(pids) == []
+    assert len((project / "pids.txt").read_text().split()) == 40
+    assert await gone(marker)
 
 
 async def test_cancel_kills_running_command(context, project):
-    import asyncio
-
-    task = asyncio.create_task(call(context, "execute_command", command="sleep 300 & echo $! > pid.txt; wait"))
-    # Bounds for a loaded CI machine: the test is about the kill, not its speed.
+    marker = unique_sleep()
+    task = asyncio.create_task(call(context, "execute_command", command=f"sleep {marker} & echo started > started.txt; wait"))
     for _ in range(500):
-        if (project / "pid.txt").exists() and (project / "pid.txt").read_text().strip():
+        if (project / "started.txt").exists() and host_processes(marker):
             break
         await asyncio.sleep(0.02)
-    pid = int((project / "pid.txt").read_text())
+    assert host_processes(marker)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    for _ in range(200):
-        if not alive([pid]):
-            break
-        await asyncio.sleep(0.05)
-    assert alive([pid]) == []
+    assert await gone(marker)
 
 
 async def test_orphaned_grandchildren_die_with_the_group(context, project):
     # Double forks leave sleeps reparented away from the shell; they are still
-    # in the command's process group and die with it.
+    # in the command's PID namespace and die with it.
     context.command_timeout = 1
+    marker = unique_sleep()
     result = await call(
-        context, "execute_command", command="for i in $(seq 100); do (sleep 300 & echo $! >> pids.txt); done; sleep 300"
+        context, "execute_command", command=f"for i in $(seq 100); do (sleep {marker} & echo $! >> pids.txt); done; sleep {marker}"
     )
     assert "timed out" in result.output
-    pids = [int(p) for p in (project / "pids.txt").read_text().split()]
-    assert len(pids) == 100
-    for _ in range(50):
-        if not alive(pids):
-            break
-        time.sleep(0.05)
-    assert alive(pids) == []
+    assert len((project / "pids.txt").read_text().split()) == 100
+    assert await gone(marker)

@@ -111,7 +111,9 @@ class HealthReporter:
     """Reads each registered dependency check; any state other than
     `connected`/`available`/`not_configured` makes the status `degraded`."""
 
-    HEALTHY_STATES = frozenset({"connected", "available", "not_configured"})
+    # The sandbox states other than `unavailable` (commands refused) are
+    # what an administrator chose, not faults.
+    HEALTHY_STATES = frozenset({"connected", "available", "not_configured", "bubblewrap", "sandbox-exec", "none"})
 
     def __init__(self, multi_agent: MultiAgentSettings, started_at: float | None = None):
         self._checks: list[DependencyCheck] = []

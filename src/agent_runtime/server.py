@@ -69,6 +69,7 @@ from agent_runtime.storage.database import Database
 from agent_runtime.storage.identity import SqliteIdentityRepository
 from agent_runtime.storage.ml import SqliteMLRepository
 from agent_runtime.storage.sessions import SqliteSessionRepository
+from agent_runtime.tools.containment import Sandbox
 
 log = structlog.get_logger(__name__)
 
@@ -159,6 +160,34 @@ def check_port_free(host: str, port: int, what: str) -> None:
             raise StartupError(f"{what} port {host}:{port} {reason}") from None
 
 
+def private_data_dir(path: pathlib.Path) -> None:
+    """The data dir (database, JWT key, uploads, workspaces) open to the
+    server's user only."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_mode & 0o077:
+        log.warning("server.data_dir_mode_fixed", path=str(path))
+        path.chmod(0o700)
+
+
+def server_paths(settings: Settings) -> list[pathlib.Path]:
+    """Paths agent commands must not see: the data dir, the database's
+    directory, the configured project roots and default workspace (a
+    command's own project inside them is bound again), and the server
+    user's home (credentials of other tools)."""
+    paths = [settings.data_dir, settings.database_path.parent, pathlib.Path.home()]
+    paths += [pathlib.Path(root) for root in settings.agents.project_roots]
+    if settings.agents.default_workspace:
+        paths.append(pathlib.Path(settings.agents.default_workspace))
+    return [path for path in paths if path.resolve() != pathlib.Path("/")]
+
+
+def sandbox_state(sandbox: Sandbox):
+    async def state() -> dict[str, str]:
+        return {"sandbox": sandbox.state}
+
+    return state
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -177,6 +206,9 @@ async def start_runtime(settings: Settings) -> Runtime:
         for port in (settings.http_port, *settings.compat_ports):
             check_port_free(settings.http_host, port, "HTTP")
 
+    private_data_dir(settings.data_dir)
+    sandbox = await asyncio.to_thread(Sandbox.detect, settings.agents.sandbox, server_paths(settings))
+    sandbox.announce()
     database = await Database.open(settings.database_path)
     bus: EventBus = EventBus()
     sessions = SessionService(SqliteSessionRepository(database), bus)
@@ -218,6 +250,7 @@ async def start_runtime(settings: Settings) -> Runtime:
         sessions,
         task_bus,
         settings.agents,
+        sandbox=sandbox,
         commands_dir=settings.data_dir / "commands",
         max_concurrent_runs=settings.agents.max_concurrent_runs,
         switcher=switcher,
@@ -247,6 +280,7 @@ async def start_runtime(settings: Settings) -> Runtime:
     # Each provider's probe is bounded by the timeout; the whole check gets
     # twice that as a safety net.
     health_reporter.add_dependency(DependencyCheck(("llm_proxy",), llm_state, timeout_seconds=2 * timeout, cache_seconds=cache))
+    health_reporter.add_dependency(DependencyCheck(("sandbox",), sandbox_state(sandbox), timeout_seconds=timeout, cache_seconds=cache))
 
     compute_repository = SqliteComputeRepository(database)
     compute = ComputeService(

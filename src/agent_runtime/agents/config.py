@@ -7,6 +7,8 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from agent_runtime.tools.containment import SandboxSettings
+
 DEFAULT_DANGEROUS_TOOLS = ("write_file", "delete_file", "execute_command")
 
 
@@ -34,6 +36,21 @@ def _env_bool(name: str, default: bool) -> bool:
     if value.lower() in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"{name} must be true or false, got {value!r}")
+
+
+def _sandbox_from_env() -> SandboxSettings:
+    sessions = _env("SANDBOX_NETWORK_SESSIONS") or ""
+    return SandboxSettings(
+        mode=(_env("SANDBOX") or SandboxSettings.mode).lower(),
+        network=(_env("SANDBOX_NETWORK") or SandboxSettings.network).lower(),
+        network_sessions=tuple(s.strip() for s in sessions.split(",") if s.strip()),
+        bwrap=_env("SANDBOX_BWRAP") or SandboxSettings.bwrap,
+        cpu_seconds=_env_number("SANDBOX_CPU_SECONDS", SandboxSettings.cpu_seconds),
+        memory_mb=_env_number("SANDBOX_MEMORY_MB", SandboxSettings.memory_mb),
+        max_processes=_env_number("SANDBOX_MAX_PROCESSES", SandboxSettings.max_processes),
+        max_file_mb=_env_number("SANDBOX_MAX_FILE_MB", SandboxSettings.max_file_mb),
+        max_open_files=_env_number("SANDBOX_MAX_OPEN_FILES", SandboxSettings.max_open_files),
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +110,8 @@ class AgentsConfig:
     default_agent: str = "orchestrator"
     auto_agent_switching: bool = True
     max_agent_switches: int = 10
+    # How commands are contained (tools/containment.py).
+    sandbox: SandboxSettings = dataclasses.field(default_factory=SandboxSettings)
 
     @classmethod
     def from_env(cls) -> "AgentsConfig":
@@ -132,6 +151,7 @@ class AgentsConfig:
             default_agent=_env("AGENT_RUNTIME__DEFAULT_AGENT") or cls.default_agent,
             auto_agent_switching=_env_bool("AGENT_RUNTIME__AUTO_AGENT_SWITCHING", cls.auto_agent_switching),
             max_agent_switches=_env_number("AGENT_RUNTIME__MAX_AGENT_SWITCHES", cls.max_agent_switches),
+            sandbox=_sandbox_from_env(),
         )
 
     @property
@@ -157,3 +177,4 @@ class AgentsConfig:
             raise ValueError(f"AGENT_RUNTIME__DEFAULT_AGENT must be one of {', '.join(AGENT_TYPES_BY_NAME)}, got {self.default_agent!r}")
         if self.max_agent_switches < 0:
             raise ValueError("AGENT_RUNTIME__MAX_AGENT_SWITCHES must not be negative")
+        self.sandbox.check()

@@ -58,6 +58,7 @@ from agent_runtime.sessions.service import SessionService
 from agent_runtime.storage.agents import AgentRepository
 from agent_runtime.tools.base import ToolContext, ToolOutcome
 from agent_runtime.tools.builtin import BUILTIN_TOOLS
+from agent_runtime.tools.containment import Sandbox
 from agent_runtime.tools.process import kill_leftovers, run_command
 from agent_runtime.tools.registry import run_tool, tool_specs
 from agent_runtime.tools.sandbox import ToolError, Workspace
@@ -176,6 +177,7 @@ class AgentRunner:
         config: AgentsConfig,
         *,
         clock: Clock = utc_now,
+        sandbox: Sandbox,
         max_concurrent_runs: int = 8,
         commands_dir: pathlib.Path | None = None,
         switcher: AgentSwitcher | None = None,
@@ -193,6 +195,7 @@ class AgentRunner:
         self._watchdog: asyncio.Task | None = None
         self._closing = False
         self._commands_dir = commands_dir
+        self.sandbox = sandbox
         self._switcher = switcher
         self.approvals = approvals or ApprovalManager(
             repository, sessions, timeout_seconds=config.approval_timeout_seconds, clock=clock
@@ -345,6 +348,8 @@ class AgentRunner:
             command_timeout=self._config.command_timeout_seconds,
             output_limit=self._config.tool_output_limit,
             max_file_bytes=self._config.max_file_bytes,
+            sandbox=self.sandbox,
+            network=self._config.sandbox.allows_network(task.session_id),
             save_plan=lambda plan: self._save_plan(task_id, plan),
             commands_dir=self._commands_dir,
         )
@@ -708,7 +713,7 @@ class AgentRunner:
             await self._repo.put_artifact(
                 ArtifactRecord(str(uuid.uuid4()), task.task_id, "plan.json", "plan", "application/json", len(content), now, content)
             )
-        diff = await project_diff(task.working_directory, task.base_commit, self._config)
+        diff = await project_diff(self.sandbox, task.working_directory, task.base_commit)
         if diff:
             await self._repo.put_artifact(
                 ArtifactRecord(str(uuid.uuid4()), task.task_id, "diff.patch", "diff", "text/x-diff", len(diff), now, diff)
@@ -728,33 +733,39 @@ class AgentRunner:
                     run.task.cancel()
 
 
-async def git_output(cwd: str, *args: str, timeout: float = 30) -> tuple[int | None, bytes]:
-    code, output, _ = await run_command(["git", "-c", "core.hooksPath=/dev/null", *args], cwd, timeout=timeout, output_limit=8 * 1024 * 1024)
+async def git_output(sandbox: Sandbox, cwd: str, *args: str, timeout: float = 30) -> tuple[int | None, bytes]:
+    """git in the project, contained like the agent's commands: a project's
+    own git config (fsmonitor, diff drivers, filters) runs programs."""
+    try:
+        code, output, _ = await run_command(
+            ["git", "-c", "core.hooksPath=/dev/null", *args], cwd, timeout=timeout, output_limit=8 * 1024 * 1024, sandbox=sandbox
+        )
+    except ToolError as error:
+        return None, str(error).encode()
     return code, output.encode()
 
 
-async def head_commit(cwd: str) -> str | None:
+async def head_commit(sandbox: Sandbox, cwd: str) -> str | None:
     """HEAD of the project's git repository; the empty tree for a repository
     without commits; None when it is no repository."""
-    code, _ = await git_output(cwd, "rev-parse", "--is-inside-work-tree")
+    code, _ = await git_output(sandbox, cwd, "rev-parse", "--is-inside-work-tree")
     if code != 0:
         return None
-    code, output = await git_output(cwd, "rev-parse", "HEAD")
+    code, output = await git_output(sandbox, cwd, "rev-parse", "HEAD")
     return output.decode().strip() if code == 0 else EMPTY_TREE
 
 
-async def project_diff(cwd: str, base: str | None, config: AgentsConfig) -> bytes:
+async def project_diff(sandbox: Sandbox, cwd: str, base: str | None) -> bytes:
     """The task's changes: `git diff <base>` (commits and working tree) plus
     new untracked files."""
     if base is None:
         return b""
-    code, diff = await git_output(cwd, "diff", "--no-color", base)
+    code, diff = await git_output(sandbox, cwd, "diff", "--no-color", base)
     if code != 0:
         return b""
-    code, untracked = await git_output(cwd, "ls-files", "--others", "--exclude-standard", "-z")
+    code, untracked = await git_output(sandbox, cwd, "ls-files", "--others", "--exclude-standard", "-z")
     if code == 0:
         for name in [n for n in untracked.decode().split("\0") if n][:200]:
-            _, added = await git_output(cwd, "diff", "--no-color", "--no-index", "--", "/dev/null", name)
+            _, added = await git_output(sandbox, cwd, "diff", "--no-color", "--no-index", "--", "/dev/null", name)
             diff += added
     return diff
-

@@ -151,7 +151,7 @@ class AgentService:
         relative data dir (the default `./data`)."""
         workspace = self._directories.new_workspace_path()
         workspace.mkdir(parents=True)
-        await git_output(str(workspace), "init", "-q")
+        await git_output(self._runner.sandbox, str(workspace), "init", "-q")
         return str(workspace)
 
     async def create_project_session(self, name: str, working_directory: str, *, owner: str | None = None) -> ProjectSessionView:
@@ -239,7 +239,7 @@ class AgentService:
             tools=[t for t in (tools or []) if t in BUILTIN_TOOLS],
             context=dict(context or {}),
             agent_type=agent_type or "coder",
-            base_commit=await head_commit(directory),
+            base_commit=await head_commit(self._runner.sandbox, directory),
         )
         messages: list[dict[str, Any]] = []
         if history is not None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import pathlib
 import re
 import sqlite3
+import stat
 from typing import AsyncIterator
 
 import aiosqlite
@@ -61,6 +63,18 @@ def migration_files() -> list[tuple[int, str, pathlib.Path]]:
     return found
 
 
+def private_files(path: pathlib.Path, *companions: pathlib.Path) -> None:
+    """Creates `path` readable by the server's user only (SQLite gives its
+    -wal and -shm files the database's mode), and takes group and other
+    rights from an existing database and its companions."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for file in (path, *companions):
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_IMODE(file.stat().st_mode) & 0o077:
+                log.warning("storage.mode_fixed", path=str(file))
+                file.chmod(0o600)
+
+
 class Database:
     """One aiosqlite connection. Reads run as they come; writes go one at a time
     through `transaction()`."""
@@ -72,6 +86,7 @@ class Database:
     @classmethod
     async def open(cls, path: pathlib.Path) -> "Database":
         path.parent.mkdir(parents=True, exist_ok=True)
+        private_files(path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))
         connection = await aiosqlite.connect(path, isolation_level=None)
         connection.row_factory = aiosqlite.Row
         for pragma in (

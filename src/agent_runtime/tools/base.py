@@ -9,6 +9,7 @@ import dataclasses
 import pathlib
 from typing import Any, Awaitable, Callable, Protocol
 
+from agent_runtime.tools.containment import Sandbox
 from agent_runtime.tools.sandbox import ToolError, Workspace
 
 
@@ -26,6 +27,10 @@ class ToolContext:
     command_timeout: float
     output_limit: int
     max_file_bytes: int
+    # Contains every process a tool starts (commands, git).
+    sandbox: Sandbox
+    # Whether this run's commands may use the network (SANDBOX_NETWORK…).
+    network: bool = False
     # Saves the plan (update_plan); given by the run loop.
     save_plan: Callable[[list[dict[str, str]]], Awaitable[None]] | None = None
     # Where running commands are recorded (killed after a crash).

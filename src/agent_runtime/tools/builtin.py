@@ -210,10 +210,15 @@ class ExecuteCommand:
             str(context.workspace.root),
             timeout=timeout,
             output_limit=context.output_limit,
+            sandbox=context.sandbox,
+            network=context.network,
             track_dir=context.commands_dir,
         )
         if timed_out:
             return ToolOutcome(f"command timed out after {timeout:g}s and was killed\n{output}", success=False)
+        limit = context.sandbox.settings.limit_hint(code, output) if context.sandbox.contains else None
+        if limit:
+            return ToolOutcome(f"exit code {code}: {limit}\n{output}", success=False, exit_code=code)
         return ToolOutcome(f"exit code {code}\n{output}", success=code == 0, exit_code=code)
 
 
@@ -223,6 +228,7 @@ async def git(context: ToolContext, *args: str, stdin: bytes | None = None) -> t
         str(context.workspace.root),
         timeout=context.command_timeout,
         output_limit=context.output_limit,
+        sandbox=context.sandbox,
         stdin=stdin,
     )
     if timed_out:

@@ -1,4 +1,5 @@
-"""Running a command in the project directory: its own process group (so
+"""Running a command in the project directory, contained by the sandbox
+(tools/containment.py): its own process group and PID namespace (so
 everything it started dies with it), a timeout, an output cap, a scrubbed
 environment (no server secrets), and a kill of the whole group when the run
 is stopped."""
@@ -10,6 +11,8 @@ import contextlib
 import os
 import pathlib
 import signal
+
+from agent_runtime.tools.containment import Sandbox
 
 # Environment variables a command inherits; nothing else (API keys stay out).
 PASSED_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
@@ -106,22 +109,30 @@ async def run_command(
     *,
     timeout: float,
     output_limit: int,
+    sandbox: Sandbox,
+    network: bool = False,
     stdin: bytes | None = None,
     track_dir: pathlib.Path | None = None,
 ) -> tuple[int | None, str, bool]:
     """(exit code or None on timeout, output (stdout+stderr, capped),
-    timed_out). Cancelling the caller kills the process group. With
+    timed_out). The command runs in `sandbox` (ToolError when none is
+    available). Cancelling the caller kills the process group. With
     track_dir, the group is recorded there while it runs, so a restarted
     server can kill what a crashed one left behind."""
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=cwd,
-        env=command_env(cwd),
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
-    )
+    cgroup = sandbox.new_cgroup()
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *sandbox.wrap(argv, cwd, network=network, cgroup=cgroup),
+            cwd=cwd,
+            env=command_env(cwd),
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except BaseException:
+        sandbox.drop_cgroup(cgroup)
+        raise
     track_file = None
     if track_dir is not None:
         track_dir.mkdir(parents=True, exist_ok=True)
@@ -165,6 +176,10 @@ async def run_command(
                 await asyncio.shield(process.wait())
         if track_file is not None:
             track_file.unlink(missing_ok=True)
+        if cgroup is not None:
+            # In the background: the namespace's last processes may take a
+            # few milliseconds to leave it, and nothing waits on the removal.
+            asyncio.get_running_loop().run_in_executor(None, sandbox.drop_cgroup, cgroup)
     output = b"".join(chunks).decode("utf-8", errors="replace")
     if dropped:
         output += f"\n… [output truncated: {dropped} more bytes]"
