@@ -5,6 +5,12 @@ blocking twin, and event streams that resume by sequence across a restart."""
 from __future__ import annotations
 
 import asyncio
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import zipfile
 
 import pytest
 import pytest_asyncio
@@ -20,6 +26,14 @@ from agent_runtime_client import (
     UnauthenticatedError,
 )
 from conftest import TEST_API_KEY, make_settings, running
+
+
+CLIENT_DIR = pathlib.Path(__file__).resolve().parents[1] / "clients" / "python"
+
+
+def run_python(code: str, pythonpath: list[pathlib.Path], cwd: pathlib.Path) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(map(str, pythonpath))}
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=environment, capture_output=True, text=True, timeout=120)
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -131,3 +145,34 @@ async def test_session_events_resume_by_sequence_across_a_restart(tmp_path):
             received += [await asyncio.wait_for(anext(events), timeout=60) for _ in range(2)]
             await events.aclose()
     assert [(event.sequence, event.tool_name) for event in received] == [(2, "Second"), (3, "Third"), (4, "Fourth")]
+
+
+async def test_the_readme_examples_run_as_written(server, tmp_path):
+    readme = (CLIENT_DIR / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
+    outputs = []
+    for block in blocks:
+        # The README's server is scripts/serve's; this one listens elsewhere.
+        code = block.replace("localhost:50051", server.grpc_target).replace("dev-api-key", TEST_API_KEY)
+        run = await asyncio.to_thread(run_python, code, [CLIENT_DIR / "src", CLIENT_DIR.parents[1] / "gen"], tmp_path)
+        assert run.returncode == 0, run.stderr
+        outputs.append(run.stdout.split())
+    assert outputs == [["2", "Edit", "SESSION_NOT_FOUND", "404"], ["healthy"]]
+
+
+async def test_the_wheel_carries_the_client_and_the_generated_stubs(tmp_path):
+    build = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(CLIENT_DIR)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert build.returncode == 0, build.stderr
+    (wheel,) = tmp_path.glob("agent_runtime_client-*.whl")
+    assert {"agentruntime/v1/session_pb2_grpc.py", "agentruntime/v1/session_pb2.pyi"} <= set(zipfile.ZipFile(wheel).namelist())
+    # The client imports from the wheel (a pure-Python wheel imports as a
+    # zip); this venv's editable server install keeps serving agentruntime.
+    run = await asyncio.to_thread(
+        run_python, "import agent_runtime_client; print(agent_runtime_client.__file__)", [wheel], tmp_path
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith(str(wheel))
