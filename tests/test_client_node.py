@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import pathlib
+import re
 import shutil
 import subprocess
 
@@ -60,3 +61,14 @@ async def test_the_example_type_checks_against_the_generated_declarations():
         subprocess.run, ["npm", "run", "--silent", "typecheck"], cwd=PACKAGE, capture_output=True, text=True, timeout=300
     )
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+async def test_the_readme_snippet_runs(server):
+    snippet = re.search(r"```js\n(.*?)```", (PACKAGE / "README.md").read_text(), re.DOTALL).group(1)
+    # The README's server is scripts/serve's; this one listens elsewhere.
+    snippet = snippet.replace("localhost:50051", server.grpc_target).replace("dev-api-key", TEST_API_KEY)
+    run = await asyncio.to_thread(
+        subprocess.run, ["node", "--input-type=module", "-e", snippet], cwd=PACKAGE, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "SESSION_NOT_FOUND"
