@@ -121,7 +121,9 @@ class AsyncClient:
 
     async def session_events(self, session_id: str, *, after_sequence: int | None = None) -> AsyncIterator[session_pb2.Event]:
         """The session's events, live, as they are appended (first those
-        after `after_sequence` when given), resuming across reconnects."""
+        after `after_sequence` when given), resuming across reconnects after
+        the last event yielded. Without `after_sequence`, events appended
+        during an outage before the first event arrived are not replayed."""
 
         def open_stream(after: int | None):
             return self.sessions.WatchSessions(session_pb2.WatchSessionsRequest(session_id=session_id, after_sequence=after))
