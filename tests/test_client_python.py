@@ -5,6 +5,7 @@ blocking twin, and event streams that resume by sequence across a restart."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import pathlib
 import re
@@ -14,9 +15,10 @@ import zipfile
 
 import pytest
 import pytest_asyncio
-from agentruntime.v1 import identity_pb2, session_pb2
+from agentruntime.v1 import agent_pb2, identity_pb2, session_pb2
 from google.protobuf import struct_pb2
 
+from agent_runtime.agents.config import AgentsConfig
 from agent_runtime.server import free_port
 from agent_runtime_client import (
     AsyncClient,
@@ -26,6 +28,7 @@ from agent_runtime_client import (
     UnauthenticatedError,
 )
 from conftest import TEST_API_KEY, make_settings, running
+from llm_fakes import Reply
 
 
 CLIENT_DIR = pathlib.Path(__file__).resolve().parents[1] / "clients" / "python"
@@ -37,8 +40,9 @@ def run_python(code: str, pythonpath: list[pathlib.Path], cwd: pathlib.Path) -> 
 
 
 @pytest_asyncio.fixture(scope="module")
-async def server(tmp_path_factory):
-    async with running(make_settings(tmp_path_factory.mktemp("data"), run_envoy=False)) as started:
+async def server(tmp_path_factory, fake):
+    agents = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, llm_timeout_seconds=10)
+    async with running(make_settings(tmp_path_factory.mktemp("data"), run_envoy=False, agents=agents)) as started:
         yield started
 
 
@@ -121,6 +125,18 @@ async def test_the_blocking_client_behaves_the_same(server):
     reason, replayed = await asyncio.to_thread(use_blocking_client)
     assert reason == "SESSION_NOT_FOUND"
     assert replayed == [(2, "T2")]
+
+
+async def test_task_events_follow_an_agent_task_and_replay_after_a_sequence(client, fake, project):
+    fake.add(Reply(text="Done."))
+    task = await client.agents.ExecuteTask(
+        agent_pb2.ExecuteTaskRequest(prompt="Say done", context={"working_directory": str(project)}, tools=["read_file"])
+    )
+    events = [event async for event in client.task_events(task.task_id)]
+    assert events[-1].type == "status" and events[-1].status == "completed"
+    assert [event.sequence for event in events] == list(range(1, len(events) + 1))
+    replayed = [event async for event in client.task_events(task.task_id, after_sequence=2)]
+    assert replayed == events[2:]
 
 
 @pytest.mark.slow
