@@ -31,32 +31,33 @@ async def server(tmp_path_factory):
         yield started
 
 
-async def test_the_go_example_runs_against_the_server(server, tmp_path):
-    binary = tmp_path / "quickstart"
-    build = await asyncio.to_thread(
-        subprocess.run,
+@pytest.fixture(scope="module")
+def quickstart(tmp_path_factory) -> pathlib.Path:
+    """The example program, built offline (clients/go/debian-go)."""
+    binary = tmp_path_factory.mktemp("go") / "quickstart"
+    build = subprocess.run(
         [str(GO_MODULE / "debian-go"), "build", "-o", str(binary), "./examples/quickstart"],
         capture_output=True, text=True, timeout=300,
     )
     assert build.returncode == 0, build.stderr
-    run = await asyncio.to_thread(
-        subprocess.run,
-        [str(binary), "-target", server.grpc_target, "-api-key", TEST_API_KEY, "-session", "go-1"],
-        capture_output=True, text=True, timeout=60,
-    )
-    assert run.returncode == 0, run.stderr
-    steps = {line["step"]: line for line in map(json.loads, run.stdout.splitlines())}
+    return binary
+
+
+async def run(*command: str) -> subprocess.CompletedProcess:
+    return await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=60)
+
+
+async def test_the_go_example_runs_against_the_server(server, quickstart):
+    result = await run(str(quickstart), "-target", server.grpc_target, "-api-key", TEST_API_KEY, "-session", "go-1")
+    assert result.returncode == 0, result.stderr
+    steps = {line["step"]: line for line in map(json.loads, result.stdout.splitlines())}
     assert steps["created"] == {"step": "created", "session_id": "go-1", "status": "running"}
     assert steps["events"]["event_types"] == ["pre_tool", "pre_tool"]
     assert steps["watched"] == {"step": "watched", "sequence": 2, "tool_name": "Edit"}
     assert steps["missing"]["reason"] == "SESSION_NOT_FOUND"
 
 
-async def test_a_wrong_key_fails_with_the_reason(server, tmp_path):
-    run = await asyncio.to_thread(
-        subprocess.run,
-        [str(GO_MODULE / "debian-go"), "run", "./examples/quickstart", "-target", server.grpc_target, "-api-key", "wrong"],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert run.returncode == 1
-    assert "reason UNAUTHORIZED" in run.stderr
+async def test_a_wrong_key_fails_with_the_reason(server, quickstart):
+    result = await run(str(quickstart), "-target", server.grpc_target, "-api-key", "wrong")
+    assert result.returncode == 1
+    assert "reason UNAUTHORIZED" in result.stderr
