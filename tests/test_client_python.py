@@ -139,6 +139,23 @@ async def test_task_events_follow_an_agent_task_and_replay_after_a_sequence(clie
     assert replayed == events[2:]
 
 
+async def test_run_events_replay_a_codelab_run_after_a_sequence(client, fake, project):
+    fake.add(Reply(text="Hello from the orchestrator"))
+    metadata = struct_pb2.Struct()
+    metadata.update({"project_path": str(project)})
+    session = await client.agents.CreateCodelabSession(agent_pb2.CreateCodelabSessionRequest(user_id="u1", metadata=metadata))
+    message = agent_pb2.AgentMessage(type="user_message", content="say hello")
+    streamed = [event async for event in client.agents.SendAgentMessage(
+        agent_pb2.SendAgentMessageRequest(session_id=session.session_id, message=message)
+    )]
+    assert streamed[-1].type == "done"
+    task_id = streamed[-1].task_id
+    assert [event async for event in client.run_events(task_id)] == streamed
+    assert [event async for event in client.run_events(task_id, after_sequence=streamed[0].sequence)] == streamed[1:]
+    # After its last event, a finished run answers just how it ended.
+    assert [event async for event in client.run_events(task_id, after_sequence=streamed[-1].sequence)] == streamed[-1:]
+
+
 @pytest.mark.slow
 async def test_session_events_resume_by_sequence_across_a_restart(tmp_path):
     # A fixed port: the restarted server must be where the client reconnects.

@@ -23,8 +23,8 @@ async def resume_by_sequence(
     reconnect_timeout: float,
 ) -> AsyncIterator[Message]:
     """Yields the messages of `open_stream(after)`, reopening it after the
-    last sequence seen when it fails with UNAVAILABLE; messages without a
-    sequence pass through. Gives up (re-raising UnavailableError) once the
+    highest sequence seen when it fails with UNAVAILABLE (the server replays
+    only what came after it). Gives up (re-raising UnavailableError) once the
     server has been unreachable for `reconnect_timeout` seconds."""
     last = after_sequence
     delay = FIRST_RECONNECT_DELAY
@@ -34,9 +34,9 @@ async def resume_by_sequence(
             async for message in open_stream(last):
                 unreachable_since, delay = None, FIRST_RECONNECT_DELAY
                 sequence = sequence_of(message)
-                if sequence is not None:
-                    if last is not None and sequence <= last:
-                        continue
+                # Not every message moves the cursor: a run's `done` repeats
+                # the sequence of the run event it reports.
+                if sequence is not None and (last is None or sequence > last):
                     last = sequence
                 yield message
             return
