@@ -143,7 +143,8 @@ def _error_format(code: str) -> dict:
 
 # mini-devin's routes: its document answers an invalid request body (bad
 # JSON, a wrong type) with 422 VALIDATION_ERROR where the others say 400.
-MINI_DEVIN_PATHS = re.compile(r"^/api/(auth|sessions|models|providers)(/.*)?$|^/api/tasks/[^/]+(/.*)?$")
+# (`/api/tasks/{task_id}/status` is agent-runtime-devin's.)
+MINI_DEVIN_PATHS = re.compile(r"^/api/(auth|sessions|models|providers)(/.*)?$|^/api/tasks/[^/]+(/(?!status$).*)?$")
 
 
 def mini_devin_methods(descriptor_path: pathlib.Path = DESCRIPTOR_SET) -> list[str]:
