@@ -49,14 +49,19 @@ async def test_feed_sends_connected_init_then_every_change(runtime, http):
         assert event["type"] == "event"
         assert event["data"]["event_type"] == "pre_tool" and event["data"]["tool_input"] == {"path": "a"}
         assert event["data"]["session_id"] == session_id and event["data"]["sequence"] == 1
+        # A stable numeric id, the same as REST prints.
+        listed = (await http.get(f"/sessions/{session_id}/events")).json()["events"]
+        assert isinstance(event["data"]["id"], int) and event["data"]["id"] == listed[0]["id"] > 0
 
         await http.patch(f"/sessions/{session_id}/metadata", json={"agent_name": "coder"})
         updated = await next_message(socket)
         assert updated["type"] == "session_updated" and updated["session"]["agent_name"] == "coder"
 
-        await http.post(f"/sessions/{session_id}/events", json={"event_type": "session_stop"})
-        stop_event = await next_message(socket)
+        # The session's new state first, then the event (as the session-event
+        # server sends them; its frontend's "stopped" badge relies on it).
+        await http.post(f"/sessions/{session_id}/events", json={"event_type": "session_stop", "exit_code": 2})
         status_change = await next_message(socket)
+        stop_event = await next_message(socket)
         assert stop_event["type"] == "event" and stop_event["data"]["event_type"] == "session_stop"
         assert status_change["type"] == "session_updated" and status_change["session"]["status"] == "finished"
 
@@ -185,6 +190,7 @@ async def test_live_clients_of_one_session_each_get_every_event_in_order(runtime
     # With every client gone, a new one starts a new shared feed.
     again = await _connect_live(runtime, session_id)
     await http.post(f"/sessions/{session_id}/events", json={"event_type": "session_stop"})
+    assert (await next_message(again))["type"] == "session_updated"
     assert [e["sequence"] for e in await _events(again, 1)] == [7]
     await again.close()
 
@@ -221,6 +227,7 @@ async def test_a_client_that_stops_reading_delays_only_itself(runtime, http, cha
     late = await _events(stalled, 200, timeout=30)
     assert [(e["sequence"], e["tool_name"]) for e in late] == [(i + 1, str(i)) for i in range(200)]
     await http.post(f"/sessions/{session_id}/events", json={"event_type": "session_stop"})
+    assert (await next_message(stalled))["type"] == "session_updated"
     assert [e["sequence"] for e in await _events(stalled, 1)] == [201]
     await reader.close()
     await stalled.close()

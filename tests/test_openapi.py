@@ -48,7 +48,16 @@ async def test_served_document_and_docs_page(runtime):
         assert served.json() == build_document()
         page = await anonymous.get("/docs")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-        assert "/openapi.json" in page.text
+        assert "/docs/swagger-ui-bundle.js" in page.text
+        missing = await anonymous.get("/docs/no-such-file.js")
+        assert missing.status_code == 404 and "swagger-ui-bundle.js" in missing.json()["detail"]
+
+
+def test_document_names_its_servers_and_license():
+    document = build_document()
+    # Relative first: try-it calls go to the server that served the page.
+    assert document["servers"][0]["url"] == "/"
+    assert document["info"]["license"]["name"]
 
 
 async def test_every_documented_route_reaches_a_method(http):

@@ -484,11 +484,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="let local clients in without credentials (env ALLOW_ANONYMOUS_LOCAL)",
     )
     serve_parser.add_argument("--no-envoy", action="store_true", help="serve gRPC only: no Envoy, no REST, no WebSocket")
+    tiny_parser = commands.add_parser(
+        "tiny-model",
+        help="write a tiny random MLX model to fine-tune (nothing is downloaded)",
+        description="Write a tiny llama-style MLX model directory (config.json, model.safetensors, tokenizer.json) "
+        "with a tokenizer trained on the corpus. It knows nothing until fine-tuned: a model to try the fine-tuning "
+        "and inference paths with. Put it under <data dir>/models/NAME to have it registered as NAME at start.",
+    )
+    tiny_parser.add_argument("directory", type=pathlib.Path, help="where to write the model, e.g. data/models/tiny")
+    tiny_parser.add_argument(
+        "--corpus", type=pathlib.Path, help="text file the tokenizer is trained on, one sample a line (default: a few built-in lines)"
+    )
     return parser
+
+
+def _tiny_model(directory: pathlib.Path, corpus_path: pathlib.Path | None) -> None:
+    from agent_runtime.ml.tinymodel import DEFAULT_CORPUS, build_tiny_llama
+
+    if directory.exists() and any(directory.iterdir()):
+        raise ValueError(f"{directory} is not empty: choose a new directory for the model")
+    corpus = corpus_path.read_text().splitlines() if corpus_path else DEFAULT_CORPUS
+    build_tiny_llama(directory, [line for line in corpus if line.strip()])
+    print(f"wrote a tiny MLX model to {directory}")
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    if args.command == "tiny-model":
+        try:
+            _tiny_model(args.directory, args.corpus)
+        except (OSError, ValueError) as error:
+            print(f"agent-runtime: error: {error}", file=sys.stderr)
+            sys.exit(2)
+        return
     try:
         settings = Settings.from_env(
             grpc_port=args.grpc_port,

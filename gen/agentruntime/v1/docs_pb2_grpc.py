@@ -28,7 +28,8 @@ if _version_not_supported:
 
 class DocsServiceStub:
     """DocsService describes the REST surface itself: an OpenAPI 3.1 document
-    derived from these protos and a page to browse it. Both are open.
+    derived from these protos and a page to browse it (Swagger UI, shipped in
+    the package). All are open.
     """
 
     def __init__(self, channel):
@@ -47,11 +48,17 @@ class DocsServiceStub:
                 request_serializer=agentruntime_dot_v1_dot_docs__pb2.GetDocsPageRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
+        self.GetDocsAsset = channel.unary_unary(
+                '/agentruntime.v1.DocsService/GetDocsAsset',
+                request_serializer=agentruntime_dot_v1_dot_docs__pb2.GetDocsAssetRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
 
 
 class DocsServiceServicer:
     """DocsService describes the REST surface itself: an OpenAPI 3.1 document
-    derived from these protos and a page to browse it. Both are open.
+    derived from these protos and a page to browse it (Swagger UI, shipped in
+    the package). All are open.
     """
 
     def GetOpenApiDocument(self, request, context):
@@ -64,6 +71,14 @@ class DocsServiceServicer:
     def GetDocsPage(self, request, context):
         """An HTML page that lists the operations of the OpenAPI document
         (`GET /docs`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDocsAsset(self, request, context):
+        """A static file the docs page loads (Swagger UI's script and style
+        sheet), by name (`GET /docs/swagger-ui.css`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -82,6 +97,11 @@ def add_DocsServiceServicer_to_server(servicer, server):
                     request_deserializer=agentruntime_dot_v1_dot_docs__pb2.GetDocsPageRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
+            'GetDocsAsset': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDocsAsset,
+                    request_deserializer=agentruntime_dot_v1_dot_docs__pb2.GetDocsAssetRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'agentruntime.v1.DocsService', rpc_method_handlers)
@@ -92,7 +112,8 @@ def add_DocsServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class DocsService:
     """DocsService describes the REST surface itself: an OpenAPI 3.1 document
-    derived from these protos and a page to browse it. Both are open.
+    derived from these protos and a page to browse it (Swagger UI, shipped in
+    the package). All are open.
     """
 
     @staticmethod
@@ -138,6 +159,33 @@ class DocsService:
             target,
             '/agentruntime.v1.DocsService/GetDocsPage',
             agentruntime_dot_v1_dot_docs__pb2.GetDocsPageRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDocsAsset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.DocsService/GetDocsAsset',
+            agentruntime_dot_v1_dot_docs__pb2.GetDocsAssetRequest.SerializeToString,
             google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,

@@ -41,7 +41,7 @@ class Session(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., status: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., project_dir: _Optional[str] = ..., agent_name: _Optional[str] = ..., last_resumed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., parent_session_name: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_count: _Optional[int] = ..., last_sequence: _Optional[int] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("event_type", "session_id", "session_name", "timestamp", "tool_name", "tool_input", "tool_output", "error", "exit_code", "reason", "role", "content", "payload", "event_id", "sequence", "feed_sequence")
+    __slots__ = ("event_type", "session_id", "session_name", "timestamp", "tool_name", "tool_input", "tool_output", "error", "exit_code", "reason", "role", "content", "payload", "event_id", "sequence", "feed_sequence", "id")
     EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -58,6 +58,7 @@ class Event(_message.Message):
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     FEED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
     event_type: str
     session_id: str
     session_name: str
@@ -74,7 +75,8 @@ class Event(_message.Message):
     event_id: str
     sequence: int
     feed_sequence: int
-    def __init__(self, event_type: _Optional[str] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tool_name: _Optional[str] = ..., tool_input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., tool_output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[str] = ..., exit_code: _Optional[int] = ..., reason: _Optional[str] = ..., role: _Optional[str] = ..., content: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., event_id: _Optional[str] = ..., sequence: _Optional[int] = ..., feed_sequence: _Optional[int] = ...) -> None: ...
+    id: int
+    def __init__(self, event_type: _Optional[str] = ..., session_id: _Optional[str] = ..., session_name: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., tool_name: _Optional[str] = ..., tool_input: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., tool_output: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., error: _Optional[str] = ..., exit_code: _Optional[int] = ..., reason: _Optional[str] = ..., role: _Optional[str] = ..., content: _Optional[_Iterable[_Union[_struct_pb2.Struct, _Mapping]]] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., event_id: _Optional[str] = ..., sequence: _Optional[int] = ..., feed_sequence: _Optional[int] = ..., id: _Optional[int] = ...) -> None: ...
 
 class ListSessionsRequest(_message.Message):
     __slots__ = ("page_size", "page_token")

@@ -61,6 +61,9 @@ def task_to_proto(task: TaskRecord) -> pb.AgentTask:
     )
     if task.completed_at:
         message.completed_at = task.completed_at
+    # mini-devin's document always shows `plan`: no steps until the agent
+    # makes one (SetInParent: an empty plan is still printed).
+    message.plan.SetInParent()
     if task.plan is not None:
         message.plan.CopyFrom(plan_to_proto(task.plan))
     if task.result_success is not None:

@@ -196,7 +196,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     @mini_devin_not_found
     async def DeleteProjectSession(self, request: pb.DeleteProjectSessionRequest, context) -> pb.DeleteProjectSessionResponse:
         await self._agents.delete_project_session(request.session_id, scope=owner_scope())
-        # REST answers 204 No Content, as documented (envoy/error_body.lua).
+        # REST answers 204 No Content, as documented (gateway/envoy_templates/rest_adapter.lua).
         await context.send_initial_metadata((("x-http-status", "204"),))
         return pb.DeleteProjectSessionResponse()
 

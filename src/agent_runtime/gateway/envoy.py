@@ -1,10 +1,12 @@
-"""Renders Envoy's config from the templates in envoy/ and supervises Envoy
-as a child process (restarted if it dies, stopped on exit)."""
+"""Renders Envoy's config from the templates in envoy_templates/ (package
+data) and supervises Envoy as a child process (restarted if it dies, stopped
+on exit)."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import importlib.resources
 import json
 import pathlib
 import re
@@ -16,13 +18,18 @@ import structlog
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2
 
+from agentruntime.v1 import common_pb2
+
 from agent_runtime.config import Settings
 
 log = structlog.get_logger(__name__)
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
-TEMPLATE_DIR = ROOT / "envoy"
-DESCRIPTOR_SET = ROOT / "gen" / "agentruntime" / "v1" / "descriptor.binpb"
+TEMPLATE_DIR = importlib.resources.files(__package__) / "envoy_templates"
+# The descriptor set lies beside the generated modules (gen/ in a checkout,
+# site-packages in a wheel); Envoy reads it, so it must be a real file, as a
+# module's is. (importlib.resources cannot open the namespace package
+# agentruntime.v1 under an editable install on Python 3.11.)
+DESCRIPTOR_SET = pathlib.Path(common_pb2.__file__).with_name("descriptor.binpb")
 PROTO_PACKAGE = "agentruntime.v1"
 
 # Server-streaming RPCs that REST clients read as `text/event-stream` (one
@@ -134,8 +141,40 @@ def _error_format(code: str) -> dict:
     }
 
 
+# mini-devin's routes: its document answers an invalid request body (bad
+# JSON, a wrong type) with 422 VALIDATION_ERROR where the others say 400.
+# (`/api/tasks/{task_id}/status` is agent-runtime-devin's.)
+MINI_DEVIN_PATHS = re.compile(r"^/api/(auth|sessions|models|providers)(/.*)?$|^/api/tasks/[^/]+(/(?!status$).*)?$")
+
+
+def mini_devin_methods(descriptor_path: pathlib.Path = DESCRIPTOR_SET) -> list[str]:
+    """The gRPC paths of the methods bound only to MINI_DEVIN_PATHS: the
+    transcoder has rewritten :path to one of them when it finds a body
+    invalid."""
+    return sorted(
+        f"/{file.package}.{service.name}/{method.name}"
+        for file in descriptor_files(descriptor_path)
+        for service in file.service
+        for method in service.method
+        if http_rules(method) and all(MINI_DEVIN_PATHS.match(verb_and_path(rule)[1]) for rule in http_rules(method))
+    )
+
+
+def _mini_devin_invalid_body() -> dict:
+    on_mini_devin = [
+        {"header_filter": {"header": {"name": ":path", "string_match": {"exact": method}}}} for method in mini_devin_methods()
+    ]
+    return {
+        "filter": {"and_filter": {"filters": [_status_filter(400), {"or_filter": {"filters": on_mini_devin}}]}},
+        "status_code": 422,
+        "body_format_override": _error_format("VALIDATION_ERROR"),
+    }
+
+
 def local_reply_mappers(max_request_bytes: int) -> list[dict]:
     mappers = [
+        _mini_devin_invalid_body(),
+    ] + [
         {"filter": _status_filter(status), "body_format_override": _error_format(code)}
         for status, code in LOCAL_REPLY_CODES.items()
     ]

@@ -67,6 +67,23 @@ _WELL_KNOWN: dict[str, dict[str, Any]] = {
     "google.protobuf.FloatValue": {"type": ["number", "null"]},
 }
 HTTP_BODY = "google.api.HttpBody"
+LICENSE = {"name": "Proprietary"}
+# Markdown, shown at the top of /docs: what the operations below cannot say.
+DESCRIPTION = """\
+REST surface transcoded by Envoy from the gRPC services in `proto/agentruntime/v1`
+(native gRPC on the gRPC port, with reflection). Authenticate with the `X-API-Key` header
+(or `Authorization: Bearer <token>` from `POST /api/auth/login`): use **Authorize** before a try-it call.
+Errors are `{"detail", "code", "timestamp"}`.
+
+**Server-sent events.** `POST /agent/message/stream`, `POST /sessions/{session_id}/hitl-decision` and
+`GET /agent/runs/{task_id}/stream?after_sequence=N` answer `text/event-stream`: one `data: {…}` line per
+event, each with the `sequence` to resume after (the try-it panel shows the stream once it has ended).
+
+**WebSocket.** `ws://HOST/ws` (header `x-api-key`, or `?token=` from a browser) sends `connected`, `init`,
+then `event`, `session_created`, `session_updated`, `session_deleted`, `task_update` and `heartbeat`
+messages; `?session_id=ID&after_sequence=N` resumes one session's events after sequence N.
+`ws://HOST/ws/tasks/{task_id}` streams one mini-devin task.
+"""
 _PATH_VARIABLE = re.compile(r"\{([^}=]+)(=[^}]*)?\}")
 
 
@@ -240,9 +257,15 @@ def build_document(descriptor_path: pathlib.Path = DESCRIPTOR_SET) -> dict[str, 
         "info": {
             "title": "Agent Runtime",
             "version": __version__,
-            "description": "REST surface transcoded by Envoy from the gRPC services in proto/agentruntime/v1. "
-            "Authenticate with the X-API-Key header (or a bearer token).",
+            "description": DESCRIPTION,
+            "license": LICENSE,
         },
+        # Relative: the document is served by the server it describes, so
+        # try-it calls go to the origin the reader opened; then the default.
+        "servers": [
+            {"url": "/", "description": "The server that serves this document"},
+            {"url": "http://localhost:8000", "description": "A local server on the default port (scripts/serve)"},
+        ],
         "tags": tags,
         "components": {
             "schemas": dict(sorted(builder.schemas.items())),

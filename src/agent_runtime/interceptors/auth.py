@@ -34,6 +34,7 @@ OPEN_METHODS = frozenset(
         "/agentruntime.v1.ComputeService/GetServiceInfo",
         "/agentruntime.v1.DocsService/GetOpenApiDocument",
         "/agentruntime.v1.DocsService/GetDocsPage",
+        "/agentruntime.v1.DocsService/GetDocsAsset",
         "/agentruntime.v1.IdentityService/Register",
         "/agentruntime.v1.IdentityService/Login",
         "/grpc.health.v1.Health/Check",
@@ -57,7 +58,7 @@ UNCOUNTED_METHODS = frozenset(
 )
 
 
-# Set by Envoy on every request (envoy/listener.yaml), overwriting any value a
+# Set by Envoy on every request (gateway/envoy_templates/listener.yaml), overwriting any value a
 # client sent.
 CLIENT_ADDRESS_HEADER = "x-client-address"
 

@@ -18,6 +18,14 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
 SPECIAL_TOKENS = ["<|endoftext|>", "<|end|>", "<|user|>", "<|assistant|>", "<|system|>"]
+# What `agent-runtime tiny-model` trains the tokenizer on without --corpus.
+DEFAULT_CORPUS = (
+    "Write a Python function that returns the n-th Fibonacci number.",
+    "The tests pass: the fix updated the expected value in test_api.py.",
+    "Read the failing test, find the cause, change the code, run the tests again.",
+    "def add(a, b):\n    return a + b",
+    "The color is red. The color is blue. The color is green.",
+)
 
 
 def build_tiny_llama(

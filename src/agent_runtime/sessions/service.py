@@ -245,11 +245,15 @@ class SessionService:
     def _publish_append(self, outcome: AppendOutcome) -> None:
         session_id = outcome.event.session_id
         owner = outcome.owner_id
+        # The session's new state goes first, then the event that changed it,
+        # as the session-event server sends them: its frontend shows a
+        # session_stop with a non-zero exit_code as "stopped", which a later
+        # session_updated ("finished") would overwrite.
         if outcome.session_created:
             self._bus.publish(FeedItem("session_created", session_id, session=outcome.session, owner_id=owner))
-        self._bus.publish(FeedItem("event", session_id, event=outcome.event, owner_id=owner))
         if outcome.session_changed:
             self._bus.publish(FeedItem("session_updated", session_id, session=outcome.session, owner_id=owner))
+        self._bus.publish(FeedItem("event", session_id, event=outcome.event, owner_id=owner))
 
     @staticmethod
     def _check_event(event: NewEvent) -> None:

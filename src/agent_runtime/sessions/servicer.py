@@ -24,7 +24,7 @@ APPEND_INBOX = 4096
 APPEND_BATCH = 1024
 MAX_EVENTS_PER_BATCH = 1000
 
-_OUTPUT_ONLY_EVENT_FIELDS = ("event_type", "session_id", "session_name", "timestamp", "event_id", "sequence", "feed_sequence")
+_OUTPUT_ONLY_EVENT_FIELDS = ("event_type", "session_id", "session_name", "timestamp", "event_id", "sequence", "feed_sequence", "id")
 
 
 def session_to_proto(session: SessionRecord) -> pb.Session:
@@ -52,6 +52,7 @@ def event_to_proto(event: EventRecord) -> pb.Event:
     message.event_id = event.event_id
     message.sequence = event.sequence
     message.feed_sequence = event.feed_sequence
+    message.id = event.feed_sequence
     return message
 
 
@@ -68,6 +69,7 @@ def set_stored_event(message: pb.Event, sent: pb.Event, stored: EventRecord, tim
     message.event_id = stored.event_id
     message.sequence = stored.sequence
     message.feed_sequence = stored.feed_sequence
+    message.id = stored.feed_sequence
 
 
 def _json_value(value: struct_pb2.Value) -> Any:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.resources
+import importlib.resources.abc
 import os
 import pathlib
 import re
@@ -25,7 +27,7 @@ from agent_runtime.errors import DomainError
 
 log = structlog.get_logger(__name__)
 
-MIGRATIONS_DIR = pathlib.Path(__file__).parent / "migrations"
+MIGRATIONS_DIR = importlib.resources.files(__package__) / "migrations"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
@@ -50,9 +52,9 @@ def _sqlite_errors_as_database_error():
         raise database_error(error) from error
 
 
-def migration_files() -> list[tuple[int, str, pathlib.Path]]:
+def migration_files() -> list[tuple[int, str, importlib.resources.abc.Traversable]]:
     found = []
-    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+    for path in sorted((entry for entry in MIGRATIONS_DIR.iterdir() if entry.name.endswith(".sql")), key=lambda entry: entry.name):
         match = _MIGRATION_NAME.match(path.name)
         if not match:
             raise RuntimeError(f"migration file {path.name} is not named NNNN_name.sql")

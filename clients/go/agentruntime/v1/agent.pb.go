@@ -661,7 +661,7 @@ type AgentTask struct {
 	CompletedAt *string `protobuf:"bytes,5,opt,name=completed_at,json=completedAt,proto3,oneof" json:"completed_at,omitempty"`
 	// Model calls made so far (absent in the creation answer).
 	Iterations *int32 `protobuf:"varint,6,opt,name=iterations,proto3,oneof" json:"iterations,omitempty"`
-	// The agent's plan; absent until the agent makes one.
+	// The agent's plan; no steps until the agent makes one.
 	Plan *TaskPlan `protobuf:"bytes,7,opt,name=plan,proto3" json:"plan,omitempty"`
 	// How the task ended; absent while it runs.
 	Result *TaskResult `protobuf:"bytes,8,opt,name=result,proto3" json:"result,omitempty"`

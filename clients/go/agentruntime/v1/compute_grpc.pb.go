@@ -34,13 +34,14 @@ type ComputeServiceClient interface {
 	// (HTTP 429).
 	CreateTask(ctx context.Context, in *CreateTaskRequest, opts ...grpc.CallOption) (*ComputeTask, error)
 	// Lists finished and pending tasks with their performance metrics, newest
-	// first (`GET /tasks/enhanced`).
+	// first (`GET /tasks/enhanced`): the caller's own (administrators: all).
 	ListTasksEnhanced(ctx context.Context, in *ListTasksEnhancedRequest, opts ...grpc.CallOption) (*ListTasksEnhancedResponse, error)
-	// Returns one task; NOT_FOUND (HTTP 404) for an unknown id.
+	// Returns one task; NOT_FOUND (HTTP 404) for an unknown id or another
+	// user's task.
 	GetTask(ctx context.Context, in *GetTaskRequest, opts ...grpc.CallOption) (*ComputeTask, error)
 	// Cancels a queued or running task. A running task stops at its next
 	// checkpoint (between iterations). Cancelling a finished task is
-	// FAILED_PRECONDITION (HTTP 400).
+	// FAILED_PRECONDITION (HTTP 400); another user's task NOT_FOUND (HTTP 404).
 	CancelTask(ctx context.Context, in *CancelTaskRequest, opts ...grpc.CallOption) (*ComputeTask, error)
 	// Current system and task metrics (`GET /metrics`).
 	GetMetrics(ctx context.Context, in *GetMetricsRequest, opts ...grpc.CallOption) (*GetMetricsResponse, error)
@@ -67,8 +68,9 @@ type ComputeServiceClient interface {
 	CreateAITask(ctx context.Context, in *CreateAITaskRequest, opts ...grpc.CallOption) (*AITask, error)
 	// Streams a message for every task change (queued, running, completed,
 	// failed, cancelled, timeout), after a first message with status
-	// `watching` that says the watch is in place. The `/ws` feed merges these
-	// as `task_update` messages.
+	// `watching` that says the watch is in place; only the caller's own
+	// tasks (administrators: all). The `/ws` feed merges these as
+	// `task_update` messages.
 	WatchTasks(ctx context.Context, in *WatchTasksRequest, opts ...grpc.CallOption) (ComputeService_WatchTasksClient, error)
 }
 
@@ -240,13 +242,14 @@ type ComputeServiceServer interface {
 	// (HTTP 429).
 	CreateTask(context.Context, *CreateTaskRequest) (*ComputeTask, error)
 	// Lists finished and pending tasks with their performance metrics, newest
-	// first (`GET /tasks/enhanced`).
+	// first (`GET /tasks/enhanced`): the caller's own (administrators: all).
 	ListTasksEnhanced(context.Context, *ListTasksEnhancedRequest) (*ListTasksEnhancedResponse, error)
-	// Returns one task; NOT_FOUND (HTTP 404) for an unknown id.
+	// Returns one task; NOT_FOUND (HTTP 404) for an unknown id or another
+	// user's task.
 	GetTask(context.Context, *GetTaskRequest) (*ComputeTask, error)
 	// Cancels a queued or running task. A running task stops at its next
 	// checkpoint (between iterations). Cancelling a finished task is
-	// FAILED_PRECONDITION (HTTP 400).
+	// FAILED_PRECONDITION (HTTP 400); another user's task NOT_FOUND (HTTP 404).
 	CancelTask(context.Context, *CancelTaskRequest) (*ComputeTask, error)
 	// Current system and task metrics (`GET /metrics`).
 	GetMetrics(context.Context, *GetMetricsRequest) (*GetMetricsResponse, error)
@@ -273,8 +276,9 @@ type ComputeServiceServer interface {
 	CreateAITask(context.Context, *CreateAITaskRequest) (*AITask, error)
 	// Streams a message for every task change (queued, running, completed,
 	// failed, cancelled, timeout), after a first message with status
-	// `watching` that says the watch is in place. The `/ws` feed merges these
-	// as `task_update` messages.
+	// `watching` that says the watch is in place; only the caller's own
+	// tasks (administrators: all). The `/ws` feed merges these as
+	// `task_update` messages.
 	WatchTasks(*WatchTasksRequest, ComputeService_WatchTasksServer) error
 	mustEmbedUnimplementedComputeServiceServer()
 }

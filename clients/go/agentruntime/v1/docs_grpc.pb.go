@@ -23,6 +23,9 @@ type DocsServiceClient interface {
 	// An HTML page that lists the operations of the OpenAPI document
 	// (`GET /docs`).
 	GetDocsPage(ctx context.Context, in *GetDocsPageRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
+	// A static file the docs page loads (Swagger UI's script and style
+	// sheet), by name (`GET /docs/swagger-ui.css`).
+	GetDocsAsset(ctx context.Context, in *GetDocsAssetRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
 }
 
 type docsServiceClient struct {
@@ -51,6 +54,15 @@ func (c *docsServiceClient) GetDocsPage(ctx context.Context, in *GetDocsPageRequ
 	return out, nil
 }
 
+func (c *docsServiceClient) GetDocsAsset(ctx context.Context, in *GetDocsAssetRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error) {
+	out := new(httpbody.HttpBody)
+	err := c.cc.Invoke(ctx, "/agentruntime.v1.DocsService/GetDocsAsset", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DocsServiceServer is the server API for DocsService service.
 // All implementations must embed UnimplementedDocsServiceServer
 // for forward compatibility
@@ -60,6 +72,9 @@ type DocsServiceServer interface {
 	// An HTML page that lists the operations of the OpenAPI document
 	// (`GET /docs`).
 	GetDocsPage(context.Context, *GetDocsPageRequest) (*httpbody.HttpBody, error)
+	// A static file the docs page loads (Swagger UI's script and style
+	// sheet), by name (`GET /docs/swagger-ui.css`).
+	GetDocsAsset(context.Context, *GetDocsAssetRequest) (*httpbody.HttpBody, error)
 	mustEmbedUnimplementedDocsServiceServer()
 }
 
@@ -72,6 +87,9 @@ func (UnimplementedDocsServiceServer) GetOpenApiDocument(context.Context, *GetOp
 }
 func (UnimplementedDocsServiceServer) GetDocsPage(context.Context, *GetDocsPageRequest) (*httpbody.HttpBody, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetDocsPage not implemented")
+}
+func (UnimplementedDocsServiceServer) GetDocsAsset(context.Context, *GetDocsAssetRequest) (*httpbody.HttpBody, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetDocsAsset not implemented")
 }
 func (UnimplementedDocsServiceServer) mustEmbedUnimplementedDocsServiceServer() {}
 
@@ -122,6 +140,24 @@ func _DocsService_GetDocsPage_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DocsService_GetDocsAsset_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDocsAssetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DocsServiceServer).GetDocsAsset(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/agentruntime.v1.DocsService/GetDocsAsset",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DocsServiceServer).GetDocsAsset(ctx, req.(*GetDocsAssetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _DocsService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "agentruntime.v1.DocsService",
 	HandlerType: (*DocsServiceServer)(nil),
@@ -133,6 +169,10 @@ var _DocsService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetDocsPage",
 			Handler:    _DocsService_GetDocsPage_Handler,
+		},
+		{
+			MethodName: "GetDocsAsset",
+			Handler:    _DocsService_GetDocsAsset_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

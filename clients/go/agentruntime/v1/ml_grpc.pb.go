@@ -31,8 +31,10 @@ type MLServiceClient interface {
 	// itself, `parameters` as numbers.
 	GetModelJson(ctx context.Context, in *GetModelJsonRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
 	// Registers a local MLX model directory (config.json, *.safetensors and a
-	// tokenizer). INVALID_ARGUMENT (HTTP 400) when the directory is not a
-	// loadable model; ALREADY_EXISTS (HTTP 409) when the id is taken.
+	// tokenizer). Administrators only (it reads a server path):
+	// PERMISSION_DENIED (HTTP 403) for users. INVALID_ARGUMENT (HTTP 400)
+	// when the directory is not a loadable model; ALREADY_EXISTS (HTTP 409)
+	// when the id is taken.
 	RegisterModel(ctx context.Context, in *RegisterModelRequest, opts ...grpc.CallOption) (*ModelDetail, error)
 	// Uploads a JSONL training or validation file, validated line by line.
 	// The HTTP body is either the raw JSONL (any content type but JSON, with
@@ -285,8 +287,10 @@ type MLServiceServer interface {
 	// itself, `parameters` as numbers.
 	GetModelJson(context.Context, *GetModelJsonRequest) (*httpbody.HttpBody, error)
 	// Registers a local MLX model directory (config.json, *.safetensors and a
-	// tokenizer). INVALID_ARGUMENT (HTTP 400) when the directory is not a
-	// loadable model; ALREADY_EXISTS (HTTP 409) when the id is taken.
+	// tokenizer). Administrators only (it reads a server path):
+	// PERMISSION_DENIED (HTTP 403) for users. INVALID_ARGUMENT (HTTP 400)
+	// when the directory is not a loadable model; ALREADY_EXISTS (HTTP 409)
+	// when the id is taken.
 	RegisterModel(context.Context, *RegisterModelRequest) (*ModelDetail, error)
 	// Uploads a JSONL training or validation file, validated line by line.
 	// The HTTP body is either the raw JSONL (any content type but JSON, with

@@ -399,7 +399,7 @@ export declare type AgentTask = Message<"agentruntime.v1.AgentTask"> & {
   iterations?: number | undefined;
 
   /**
-   * The agent's plan; absent until the agent makes one.
+   * The agent's plan; no steps until the agent makes one.
    *
    * @generated from field: agentruntime.v1.TaskPlan plan = 7;
    */

@@ -1315,7 +1315,7 @@ export declare const ComputeService: GenService<{
   },
   /**
    * Lists finished and pending tasks with their performance metrics, newest
-   * first (`GET /tasks/enhanced`).
+   * first (`GET /tasks/enhanced`): the caller's own (administrators: all).
    *
    * @generated from rpc agentruntime.v1.ComputeService.ListTasksEnhanced
    */
@@ -1325,7 +1325,8 @@ export declare const ComputeService: GenService<{
     output: typeof ListTasksEnhancedResponseSchema;
   },
   /**
-   * Returns one task; NOT_FOUND (HTTP 404) for an unknown id.
+   * Returns one task; NOT_FOUND (HTTP 404) for an unknown id or another
+   * user's task.
    *
    * @generated from rpc agentruntime.v1.ComputeService.GetTask
    */
@@ -1337,7 +1338,7 @@ export declare const ComputeService: GenService<{
   /**
    * Cancels a queued or running task. A running task stops at its next
    * checkpoint (between iterations). Cancelling a finished task is
-   * FAILED_PRECONDITION (HTTP 400).
+   * FAILED_PRECONDITION (HTTP 400); another user's task NOT_FOUND (HTTP 404).
    *
    * @generated from rpc agentruntime.v1.ComputeService.CancelTask
    */
@@ -1412,8 +1413,9 @@ export declare const ComputeService: GenService<{
   /**
    * Streams a message for every task change (queued, running, completed,
    * failed, cancelled, timeout), after a first message with status
-   * `watching` that says the watch is in place. The `/ws` feed merges these
-   * as `task_update` messages.
+   * `watching` that says the watch is in place; only the caller's own
+   * tasks (administrators: all). The `/ws` feed merges these as
+   * `task_update` messages.
    *
    * @generated from rpc agentruntime.v1.ComputeService.WatchTasks
    */

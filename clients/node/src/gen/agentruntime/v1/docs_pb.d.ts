@@ -40,8 +40,29 @@ export declare type GetDocsPageRequest = Message<"agentruntime.v1.GetDocsPageReq
 export declare const GetDocsPageRequestSchema: GenMessage<GetDocsPageRequest>;
 
 /**
+ * Request for GetDocsAsset.
+ *
+ * @generated from message agentruntime.v1.GetDocsAssetRequest
+ */
+export declare type GetDocsAssetRequest = Message<"agentruntime.v1.GetDocsAssetRequest"> & {
+  /**
+   * File name of the asset, e.g. `swagger-ui-bundle.js`.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message agentruntime.v1.GetDocsAssetRequest.
+ * Use `create(GetDocsAssetRequestSchema)` to create a new message.
+ */
+export declare const GetDocsAssetRequestSchema: GenMessage<GetDocsAssetRequest>;
+
+/**
  * DocsService describes the REST surface itself: an OpenAPI 3.1 document
- * derived from these protos and a page to browse it. Both are open.
+ * derived from these protos and a page to browse it (Swagger UI, shipped in
+ * the package). All are open.
  *
  * @generated from service agentruntime.v1.DocsService
  */
@@ -65,6 +86,17 @@ export declare const DocsService: GenService<{
   getDocsPage: {
     methodKind: "unary";
     input: typeof GetDocsPageRequestSchema;
+    output: typeof HttpBodySchema;
+  },
+  /**
+   * A static file the docs page loads (Swagger UI's script and style
+   * sheet), by name (`GET /docs/swagger-ui.css`).
+   *
+   * @generated from rpc agentruntime.v1.DocsService.GetDocsAsset
+   */
+  getDocsAsset: {
+    methodKind: "unary";
+    input: typeof GetDocsAssetRequestSchema;
     output: typeof HttpBodySchema;
   },
 }>;

@@ -4,13 +4,14 @@
 
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../google/api/annotations_pb.js";
+import { file_google_api_field_behavior } from "../../google/api/field_behavior_pb.js";
 import { file_google_api_httpbody } from "../../google/api/httpbody_pb.js";
 
 /**
  * Describes the file agentruntime/v1/docs.proto.
  */
 export const file_agentruntime_v1_docs = /*@__PURE__*/
-  fileDesc("ChphZ2VudHJ1bnRpbWUvdjEvZG9jcy5wcm90bxIPYWdlbnRydW50aW1lLnYxIhsKGUdldE9wZW5BcGlEb2N1bWVudFJlcXVlc3QiFAoSR2V0RG9jc1BhZ2VSZXF1ZXN0MtUBCgtEb2NzU2VydmljZRJtChJHZXRPcGVuQXBpRG9jdW1lbnQSKi5hZ2VudHJ1bnRpbWUudjEuR2V0T3BlbkFwaURvY3VtZW50UmVxdWVzdBoULmdvb2dsZS5hcGkuSHR0cEJvZHkiFYLT5JMCDxINL29wZW5hcGkuanNvbhJXCgtHZXREb2NzUGFnZRIjLmFnZW50cnVudGltZS52MS5HZXREb2NzUGFnZVJlcXVlc3QaFC5nb29nbGUuYXBpLkh0dHBCb2R5Ig2C0+STAgcSBS9kb2NzYgZwcm90bzM", [file_google_api_annotations, file_google_api_httpbody]);
+  fileDesc("ChphZ2VudHJ1bnRpbWUvdjEvZG9jcy5wcm90bxIPYWdlbnRydW50aW1lLnYxIhsKGUdldE9wZW5BcGlEb2N1bWVudFJlcXVlc3QiFAoSR2V0RG9jc1BhZ2VSZXF1ZXN0IikKE0dldERvY3NBc3NldFJlcXVlc3QSEgoEbmFtZRgBIAEoCUIE4kEBAjK3AgoLRG9jc1NlcnZpY2USbQoSR2V0T3BlbkFwaURvY3VtZW50EiouYWdlbnRydW50aW1lLnYxLkdldE9wZW5BcGlEb2N1bWVudFJlcXVlc3QaFC5nb29nbGUuYXBpLkh0dHBCb2R5IhWC0+STAg8SDS9vcGVuYXBpLmpzb24SVwoLR2V0RG9jc1BhZ2USIy5hZ2VudHJ1bnRpbWUudjEuR2V0RG9jc1BhZ2VSZXF1ZXN0GhQuZ29vZ2xlLmFwaS5IdHRwQm9keSINgtPkkwIHEgUvZG9jcxJgCgxHZXREb2NzQXNzZXQSJC5hZ2VudHJ1bnRpbWUudjEuR2V0RG9jc0Fzc2V0UmVxdWVzdBoULmdvb2dsZS5hcGkuSHR0cEJvZHkiFILT5JMCDhIML2RvY3Mve25hbWV9YgZwcm90bzM", [file_google_api_annotations, file_google_api_field_behavior, file_google_api_httpbody]);
 
 /**
  * Describes the message agentruntime.v1.GetOpenApiDocumentRequest.
@@ -27,8 +28,16 @@ export const GetDocsPageRequestSchema = /*@__PURE__*/
   messageDesc(file_agentruntime_v1_docs, 1);
 
 /**
+ * Describes the message agentruntime.v1.GetDocsAssetRequest.
+ * Use `create(GetDocsAssetRequestSchema)` to create a new message.
+ */
+export const GetDocsAssetRequestSchema = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_docs, 2);
+
+/**
  * DocsService describes the REST surface itself: an OpenAPI 3.1 document
- * derived from these protos and a page to browse it. Both are open.
+ * derived from these protos and a page to browse it (Swagger UI, shipped in
+ * the package). All are open.
  *
  * @generated from service agentruntime.v1.DocsService
  */

@@ -1106,8 +1106,10 @@ export declare const MLService: GenService<{
   },
   /**
    * Registers a local MLX model directory (config.json, *.safetensors and a
-   * tokenizer). INVALID_ARGUMENT (HTTP 400) when the directory is not a
-   * loadable model; ALREADY_EXISTS (HTTP 409) when the id is taken.
+   * tokenizer). Administrators only (it reads a server path):
+   * PERMISSION_DENIED (HTTP 403) for users. INVALID_ARGUMENT (HTTP 400)
+   * when the directory is not a loadable model; ALREADY_EXISTS (HTTP 409)
+   * when the id is taken.
    *
    * @generated from rpc agentruntime.v1.MLService.RegisterModel
    */

@@ -221,6 +221,14 @@ export declare type Event = Message<"agentruntime.v1.Event"> & {
    * @generated from field: int64 feed_sequence = 16;
    */
   feedSequence: bigint;
+
+  /**
+   * Numeric id, unique across sessions and the same on every read (the
+   * feed_sequence as a JSON number), for clients that key events by `id`.
+   *
+   * @generated from field: uint32 id = 17;
+   */
+  id: number;
 };
 
 /**
@@ -305,7 +313,9 @@ export declare type CreateSessionRequest = Message<"agentruntime.v1.CreateSessio
   sessionName: string;
 
   /**
-   * Directory of the project the agent works on.
+   * Directory of the project the agent works on. Users may name one only
+   * under the server's PROJECT_ROOTS (else INVALID_ARGUMENT, HTTP 422;
+   * without PROJECT_ROOTS PERMISSION_DENIED, HTTP 403); administrators any.
    *
    * @generated from field: optional string project_dir = 3;
    */
@@ -501,7 +511,7 @@ export declare type UpdateSessionMetadataRequest = Message<"agentruntime.v1.Upda
   sessionName?: string | undefined;
 
   /**
-   * New project directory.
+   * New project directory; the same rule as on CreateSession.
    *
    * @generated from field: optional string project_dir = 3;
    */
