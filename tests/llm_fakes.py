@@ -39,7 +39,9 @@ class Reply:
     than 200 answers with that HTTP error instead (`headers` e.g.
     retry-after). `delay` waits before answering (timeouts). `usage` is the
     (prompt, completion) token count reported: by Anthropic always, by
-    OpenAI when the client asks (`stream_options.include_usage`)."""
+    OpenAI when the client asks (`stream_options.include_usage`). `hold`
+    keeps the stream open after its first text piece until the event is
+    set (what a client sees while the model is still talking)."""
 
     text: str = ""
     tool_calls: list[Call] = dataclasses.field(default_factory=list)
@@ -48,6 +50,7 @@ class Reply:
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     delay: float = 0.0
     usage: tuple[int, int] = (11, 7)
+    hold: asyncio.Event | None = None
 
 
 class _FakeServer:
@@ -109,13 +112,16 @@ class _FakeServer:
                 body = b""
                 if "content-length" in headers:
                     body = await reader.readexactly(int(headers["content-length"]))
-                status, response_headers, payload = await self._answer(method, path.split("?")[0], headers, body)
+                status, response_headers, payload, hold = await self._answer(method, path.split("?")[0], headers, body)
                 reason = {200: "OK", 404: "Not Found"}.get(status, "Error")
                 header_lines = "".join(f"{k}: {v}\r\n" for k, v in response_headers.items())
-                writer.write(
-                    f"HTTP/1.1 {status} {reason}\r\n{header_lines}Content-Length: {len(payload)}\r\n\r\n".encode()
-                    + payload
-                )
+                if hold is None:
+                    writer.write(
+                        f"HTTP/1.1 {status} {reason}\r\n{header_lines}Content-Length: {len(payload)}\r\n\r\n".encode()
+                        + payload
+                    )
+                else:
+                    await self._write_held(writer, f"HTTP/1.1 {status} {reason}\r\n{header_lines}", payload, hold)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, asyncio.CancelledError):
             pass
@@ -124,28 +130,44 @@ class _FakeServer:
             self._writers.discard(writer)
             writer.close()
 
+    @staticmethod
+    async def _write_held(writer: asyncio.StreamWriter, head: str, payload: bytes, hold: asyncio.Event) -> None:
+        """Sends the SSE answer chunked: up to its first text piece (the
+        second event), then the rest once `hold` is set."""
+        events = payload.split(b"\n\n")
+        split = len(b"\n\n".join(events[:2])) + 2
+
+        def chunk(part: bytes) -> bytes:
+            return f"{len(part):x}\r\n".encode() + part + b"\r\n"
+
+        writer.write(f"{head}Transfer-Encoding: chunked\r\n\r\n".encode() + chunk(payload[:split]))
+        await writer.drain()
+        await hold.wait()
+        writer.write(chunk(payload[split:]) + b"0\r\n\r\n")
+
     async def _answer(self, method: str, path: str, headers: dict[str, str], body: bytes):
+        """(status, headers, payload, the hold to send it with or None)."""
         if method == "GET" and path.endswith("/models"):
             self.model_listings += 1
             await asyncio.sleep(self.models_delay)
-            return 200, {"Content-Type": "application/json"}, json.dumps(self._models_body()).encode()
+            return 200, {"Content-Type": "application/json"}, json.dumps(self._models_body()).encode(), None
         if method != "POST" or not path.endswith(self.completion_path):
-            return 404, {"Content-Type": "application/json"}, b'{"error": {"message": "no such path"}}'
+            return 404, {"Content-Type": "application/json"}, b'{"error": {"message": "no such path"}}', None
         self.requests.append(json.loads(body))
         self.paths.append(path)
         self.headers.append(headers)
         self.arrived.set()
         if not self.script:
             self.exhausted = True
-            return 500, {"Content-Type": "application/json"}, b'{"error": {"message": "script exhausted"}}'
+            return 500, {"Content-Type": "application/json"}, b'{"error": {"message": "script exhausted"}}', None
         reply = self.script.pop(0)
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.status != 200:
             error = reply.error_body or {"error": {"message": f"scripted HTTP {reply.status}", "type": "server_error"}}
-            return reply.status, {"Content-Type": "application/json", **reply.headers}, json.dumps(error).encode()
+            return reply.status, {"Content-Type": "application/json", **reply.headers}, json.dumps(error).encode(), None
         model = self.requests[-1].get("model", "model")
-        return 200, {"Content-Type": "text/event-stream"}, self._sse(model, reply, self.requests[-1]).encode()
+        return 200, {"Content-Type": "text/event-stream"}, self._sse(model, reply, self.requests[-1]).encode(), reply.hold
 
     completion_path = ""
 

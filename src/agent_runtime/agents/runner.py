@@ -29,6 +29,7 @@ from agent_runtime.agents.scheduler import FairScheduler
 from agent_runtime.agents.context import assemble_context
 from agent_runtime.agents.convert import approval_dict
 from agent_runtime.agents.switching import SWITCH_TOOL, AgentSwitcher
+from agent_runtime.agents.token_relay import TokenRelay
 from agent_runtime.agents.models import (
     ACTIVE_STATUSES,
     APPROVED,
@@ -71,9 +72,6 @@ Keep a short plan with update_plan and mark steps as you finish them.
 When the task is done, answer with a short summary of what you did and no tool calls.
 Restrictions: {restrictions}"""
 
-# Seconds between token events while the model streams (tokens are stored
-# coalesced, so a stream is resumable without one row per token).
-TOKEN_FLUSH_SECONDS = 0.1
 # Characters of a tool's output kept in a `tool_result` event.
 EVENT_OUTPUT_LIMIT = 16 * 1024
 # How often a waiting run rereads its approval (decisions from another
@@ -400,23 +398,19 @@ class AgentRunner:
                 return RunEnded(COMPLETED, completion.text or "Task completed", success=True)
 
     async def _complete(self, task_id: str, provider, model: str, window: list[ChatMessage], specs) -> Completion:
-        buffered: list[str] = []
-        last_flush = time.monotonic()
+        relay = TokenRelay(lambda text: self.emit(task_id, "token", content=text))
         completion: Completion | None = None
-        async for event in provider.stream(model, window, specs, max_tokens=self._config.max_output_tokens):
-            if isinstance(event, TokenDelta):
-                buffered.append(event.text)
-                run = self._runs.get(task_id)
-                if run is not None:
-                    run.progress_at = time.monotonic()
-                if time.monotonic() - last_flush >= TOKEN_FLUSH_SECONDS:
-                    await self.emit(task_id, "token", content="".join(buffered))
-                    buffered.clear()
-                    last_flush = time.monotonic()
-            else:
-                completion = event
-        if buffered:
-            await self.emit(task_id, "token", content="".join(buffered))
+        try:
+            async for event in provider.stream(model, window, specs, max_tokens=self._config.max_output_tokens):
+                if isinstance(event, TokenDelta):
+                    relay.push(event.text)
+                    run = self._runs.get(task_id)
+                    if run is not None:
+                        run.progress_at = time.monotonic()
+                else:
+                    completion = event
+        finally:
+            await relay.close()
         if completion is None:
             raise RunEnded(FAILED, "The model's stream ended without a completion", "LLM_ERROR")
         return completion
