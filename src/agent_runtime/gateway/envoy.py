@@ -147,7 +147,9 @@ def local_reply_mappers(max_request_bytes: int) -> list[dict]:
     return mappers
 
 
-def render_config(settings: Settings, *, grpc_port: int, bridge_port: int, admin_port: int) -> str:
+def render_config(
+    settings: Settings, *, grpc_port: int, bridge_port: int, admin_port: int, gateway_secret: str
+) -> str:
     listener_template = string.Template((TEMPLATE_DIR / "listener.yaml").read_text())
     common = {
         "http_host": settings.http_host,
@@ -160,6 +162,7 @@ def render_config(settings: Settings, *, grpc_port: int, bridge_port: int, admin
         "services": json.dumps(transcoded_services()),
         "sse_paths": json.dumps(sse_path_regex()),
         "max_request_bytes": settings.max_request_bytes,
+        "gateway_secret": json.dumps(gateway_secret),
     }
     listeners = []
     for index, port in enumerate((settings.http_port, *settings.compat_ports)):
