@@ -140,6 +140,17 @@ async def test_a_malformed_protobuf_is_invalid_argument(runtime, payload):
     for failure in (unary.value, streamed.value):
         assert failure.code() == grpc.StatusCode.INVALID_ARGUMENT, failure
         assert error_info(failure).reason == "BAD_REQUEST"
-        assert "not a valid protobuf message" in failure.details()
+        assert "does not match the fields" in failure.details()
         assert "DecodeError" not in failure.details() and "<class" not in failure.details()
     assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def test_json_the_transcoder_cannot_encode_is_a_bad_request(runtime):
+    # An object as a map<string,string> value: the transcoder encodes a
+    # message the server cannot parse.
+    async with http_client(runtime) as http:
+        response = await http.post("/api/tasks", json={"prompt": "x", "context": {"project": {"nested": 1}}})
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert set(body) == {"detail", "code", "timestamp"} and body["code"] == "BAD_REQUEST"
+    assert "check the field types" in body["detail"] and "DecodeError" not in body["detail"]

@@ -112,7 +112,13 @@ class _Malformed:
         self.error = error
 
     def refusal(self) -> InvalidArgument:
-        return InvalidArgument(f"The request is not a valid protobuf message: {self.error}")
+        # Also what REST clients see when the transcoder encoded their JSON
+        # into a message the server cannot parse (an object as a
+        # map<string,string> value).
+        return InvalidArgument(
+            f"The request does not match the fields of this method ({self.error}): "
+            "check the field types, nested values included"
+        )
 
 
 def _tolerant(deserializer):
