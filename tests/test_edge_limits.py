@@ -99,6 +99,12 @@ async def test_envoy_forwards_the_client_address(runtime, loopback_spent):
     assert response.headers["x-ratelimit-remaining"] == str(UNAUTHENTICATED - 1)
 
 
+async def test_only_the_server_user_reads_the_gateway_secret(runtime):
+    config = runtime.settings.data_dir / "envoy" / "envoy.yaml"
+    assert "x-gateway-secret" in config.read_text()
+    assert config.stat().st_mode & 0o777 == 0o600
+
+
 async def test_a_forged_client_address_counts_under_the_real_peer(runtime, loopback_spent):
     forged = (("x-client-address", "203.0.113.9"), ("x-gateway-secret", "guess"))
     async with grpc.aio.insecure_channel(runtime.grpc_target) as channel:

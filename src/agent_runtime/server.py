@@ -52,8 +52,8 @@ from agent_runtime.identity.service import IdentityService
 from agent_runtime.identity.servicer import IdentityServicer
 from agent_runtime.identity.tokens import TokenIssuer, load_or_create_signing_key
 from agent_runtime.interceptors.auth import Admission, CredentialAuthenticator, RateLimits
-from agent_runtime.interceptors.client_address import ClientAddresses
 from agent_runtime.interceptors.call import CallInterceptor
+from agent_runtime.interceptors.client_address import ClientAddresses
 from agent_runtime.llm.mlx_provider import MLXProvider
 from agent_runtime.llm.registry import ProviderRegistry
 from agent_runtime.logs import configure_logging
