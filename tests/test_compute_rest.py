@@ -130,6 +130,9 @@ async def test_device_preferences(http, runtime):
     [
         ({"operation": "matrix_multiply", "parameters": {"size": 10**7}}, 413, "TASK_TOO_LARGE", "limit per task"),
         ({"operation": "matrix_multiply", "parameters": {"size": -1}}, 422, "VALIDATION_ERROR", "at least 1"),
+        # Integral floats beyond exact integers overflowed the memory estimate (500).
+        ({"operation": "matrix_multiply", "parameters": {"size": 1e300}}, 422, "VALIDATION_ERROR", "at most"),
+        ({"operation": "mlx_operation", "parameters": {"size": 1e300}}, 422, "VALIDATION_ERROR", "at most"),
         ({"operation": "memory_bandwidth", "parameters": {"size_mb": -64}}, 422, "VALIDATION_ERROR", "at least 1"),
         ({"operation": "matrix_multiply", "parameters": {"size": "1000"}}, 422, "VALIDATION_ERROR", "must be an integer"),
         ({"operation": "matrix_multiply", "parameters": {"size": [1]}}, 422, "VALIDATION_ERROR", "must be an integer"),

@@ -96,7 +96,7 @@ def test_rendered_envoy_config_is_valid(tmp_path, origins):
     from agent_runtime.gateway.envoy import envoy_binary, render_config
 
     config = tmp_path / "envoy.yaml"
-    config.write_text(render_config(Settings(cors_origins=origins, compat_ports=(8001,)), grpc_port=50051, bridge_port=8081, admin_port=9901))
+    config.write_text(render_config(Settings(cors_origins=origins, compat_ports=(8001,)), grpc_port=50051, bridge_port=8081, admin_port=9901, gateway_secret="s3cret"))
     result = subprocess.run([envoy_binary(), "--mode", "validate", "-c", str(config)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
@@ -134,6 +134,8 @@ def test_refuses_public_bind_without_a_key(tmp_path):
         ("DATABASE_URL", "postgresql://user:pass@postgres:5432/codelab", "DATABASE_URL must be sqlite:///PATH"),
         ("DATABASE_URL", "sqlite://", "DATABASE_URL must be sqlite:///PATH"),
         ("LOG_LEVEL", "loud", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'LOUD'"),
+        ("HTTP_REQUEST_HEADERS_TIMEOUT_SECONDS", "0", "HTTP_REQUEST_HEADERS_TIMEOUT_SECONDS must be positive"),
+        ("HTTP_IDLE_TIMEOUT_SECONDS", "-1", "HTTP_IDLE_TIMEOUT_SECONDS must be positive"),
     ],
 )
 def test_unusable_setting_is_a_one_line_error(tmp_path, variable, value, reason):

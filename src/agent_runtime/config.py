@@ -86,6 +86,10 @@ class Settings:
     database_url: str | None = None
     # Largest REST request body Envoy accepts (413 beyond).
     max_request_bytes: int = 10 * 1024 * 1024
+    # Seconds Envoy waits for a request's headers once they began, and for
+    # the next request on a connection without any; then it closes it.
+    http_request_headers_timeout_seconds: float = 10.0
+    http_idle_timeout_seconds: float = 300.0
     # Seconds between `heartbeat` messages on /ws.
     heartbeat_seconds: float = 5.0
     # Seconds in-flight calls get to finish on shutdown.
@@ -187,6 +191,10 @@ class Settings:
                 )
         if self.max_request_bytes <= 0:
             raise ValueError("MAX_REQUEST_BYTES must be positive")
+        if self.http_request_headers_timeout_seconds <= 0:
+            raise ValueError("HTTP_REQUEST_HEADERS_TIMEOUT_SECONDS must be positive")
+        if self.http_idle_timeout_seconds <= 0:
+            raise ValueError("HTTP_IDLE_TIMEOUT_SECONDS must be positive")
         if self.jwt_secret is not None and len(self.jwt_secret) < 32:
             raise ValueError("JWT_SECRET must be at least 32 characters (HS256 needs a 256-bit key)")
         if not 60 <= self.jwt_expires_seconds <= 30 * 24 * 3600:
@@ -237,6 +245,10 @@ class Settings:
             "log_level": "DEBUG" if _env_bool("DEBUG_LOGGING", False) else os.environ.get("LOG_LEVEL", cls.log_level).strip().upper(),
             "database_url": os.environ.get("DATABASE_URL", "").strip() or None,
             "max_request_bytes": _env_int("MAX_REQUEST_BYTES", cls.max_request_bytes),
+            "http_request_headers_timeout_seconds": _env_float(
+                "HTTP_REQUEST_HEADERS_TIMEOUT_SECONDS", cls.http_request_headers_timeout_seconds
+            ),
+            "http_idle_timeout_seconds": _env_float("HTTP_IDLE_TIMEOUT_SECONDS", cls.http_idle_timeout_seconds),
             "internal_auth_token": os.environ.get("INTERNAL_AUTH_TOKEN") or None,
             "jwt_secret": os.environ.get("JWT_SECRET") or None,
             "jwt_expires_seconds": _env_int("JWT_EXPIRES_SECONDS", cls.jwt_expires_seconds),

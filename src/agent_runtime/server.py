@@ -11,6 +11,7 @@ import errno
 import functools
 import gc
 import pathlib
+import secrets
 import signal
 import socket
 import sys
@@ -53,6 +54,7 @@ from agent_runtime.identity.servicer import IdentityServicer
 from agent_runtime.identity.tokens import TokenIssuer, load_or_create_signing_key
 from agent_runtime.interceptors.auth import Admission, CredentialAuthenticator, RateLimits
 from agent_runtime.interceptors.call import CallInterceptor
+from agent_runtime.interceptors.client_address import ClientAddresses
 from agent_runtime.llm.mlx_provider import MLXProvider
 from agent_runtime.llm.registry import ProviderRegistry
 from agent_runtime.logs import configure_logging
@@ -315,13 +317,18 @@ async def start_runtime(settings: Settings) -> Runtime:
     health_reporter.active_tasks = lambda: compute.active_tasks
     health_reporter.gpu_utilization = lambda: compute_metrics.gpu_utilization
 
+    # Envoy's proof that the client address it forwards is its own
+    # (interceptors/client_address.py); new at every start.
+    gateway_secret = secrets.token_urlsafe(32) if settings.run_envoy else None
+    addresses = ClientAddresses(gateway_secret)
     server = grpc.aio.server(
         interceptors=[
             CallInterceptor(
                 Admission(
-                    CredentialAuthenticator(settings, identity),
+                    CredentialAuthenticator(settings, identity, addresses),
                     RateLimiter(settings.rate_limit_window_seconds),
                     RateLimits.from_settings(settings),
+                    addresses,
                 )
             )
         ],
@@ -390,12 +397,16 @@ async def start_runtime(settings: Settings) -> Runtime:
             config_dir = settings.data_dir / "envoy"
             config_dir.mkdir(parents=True, exist_ok=True)
             config_path = config_dir / "envoy.yaml"
+            # Only the server's user may read it: it holds the gateway secret.
+            config_path.unlink(missing_ok=True)
+            config_path.touch(mode=0o600)
             config_path.write_text(
                 render_config(
                     settings,
                     grpc_port=grpc_port,
                     bridge_port=runtime.bridge_port,
                     admin_port=settings.envoy_admin_port or free_port(),
+                    gateway_secret=gateway_secret,
                 )
             )
             runtime.envoy = EnvoySupervisor(config_path, log_level=ENVOY_LOG_LEVELS[settings.log_level])

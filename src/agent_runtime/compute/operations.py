@@ -12,6 +12,9 @@ from agent_runtime.compute.backends import FLOAT_DTYPES
 from agent_runtime.errors import PayloadTooLarge, ValidationFailed
 
 MAX_ITERATIONS = 1000
+# Above this, JSON numbers are no longer exact integers (`1e300` arrives as a
+# float that only looks integral); the memory limit refuses sizes long before.
+MAX_EXACT_INTEGER = 2**53 - 1
 VECTOR_OPS = ("add", "multiply", "dot")
 MLX_OPS = ("matmul", "softmax", "sum", "exp")
 _ITEMSIZE = {"float16": 2, "float32": 4, "float64": 8}
@@ -22,7 +25,7 @@ class Param:
     kind: str  # int | dtype | vector_ops | mlx_op
     default: Any
     minimum: int = 1
-    maximum: int | None = None
+    maximum: int = MAX_EXACT_INTEGER
     help: str = ""
 
 
@@ -138,7 +141,7 @@ def _check_int(name: str, value: Any, spec: Param) -> int:
             f"parameters.{name} must be at least {spec.minimum}, got {number}",
             fields={f"parameters.{name}": f"must be >= {spec.minimum}"},
         )
-    if spec.maximum is not None and number > spec.maximum:
+    if number > spec.maximum:
         raise ValidationFailed(
             f"parameters.{name} must be at most {spec.maximum}, got {number}",
             fields={f"parameters.{name}": f"must be <= {spec.maximum}"},

@@ -42,7 +42,16 @@ from agent_runtime.jsonfmt import dumps, message_to_dict
 log = structlog.get_logger(__name__)
 
 # Request headers handed to the gRPC server as metadata.
-FORWARDED_HEADERS = ("x-api-key", "authorization", "x-internal-auth", "x-client-address", "x-request-id")
+# x-client-address counts only with Envoy's x-gateway-secret beside it
+# (interceptors/client_address.py).
+FORWARDED_HEADERS = (
+    "x-api-key",
+    "authorization",
+    "x-internal-auth",
+    "x-client-address",
+    "x-gateway-secret",
+    "x-request-id",
+)
 
 
 def credentials_metadata(request: Request) -> tuple[tuple[str, str], ...]:

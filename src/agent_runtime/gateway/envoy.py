@@ -31,6 +31,7 @@ TEMPLATE_DIR = importlib.resources.files(__package__) / "envoy_templates"
 # agentruntime.v1 under an editable install on Python 3.11.)
 DESCRIPTOR_SET = pathlib.Path(common_pb2.__file__).with_name("descriptor.binpb")
 PROTO_PACKAGE = "agentruntime.v1"
+HTTP_BODY = ".google.api.HttpBody"
 
 # Server-streaming RPCs that REST clients read as `text/event-stream` (one
 # `data: {…}` line per message, codelab's streams) instead of a JSON array.
@@ -108,18 +109,46 @@ def transcoded_services(descriptor_path: pathlib.Path = DESCRIPTOR_SET) -> list[
     )
 
 
-def sse_path_regex(descriptor_path: pathlib.Path = DESCRIPTOR_SET) -> str:
-    """The HTTP paths of SSE_METHODS as one regex (each `{variable}` one
-    path segment), for the route that transcodes them as text/event-stream."""
+def _path_regex(selects, descriptor_path: pathlib.Path) -> str:
+    """The HTTP paths of the bindings `selects(file, service, method, rule)`
+    picks, as one regex (each `{variable}` one path segment)."""
     paths = [
         re.sub(r"\{[^}]+\}", "[^/]+", verb_and_path(rule)[1])
         for file in descriptor_files(descriptor_path)
         for service in file.service
         for method in service.method
-        if f"{file.package}.{service.name}.{method.name}" in SSE_METHODS
         for rule in http_rules(method)
+        if selects(file, service, method, rule)
     ]
     return "|".join(paths)
+
+
+def sse_path_regex(descriptor_path: pathlib.Path = DESCRIPTOR_SET) -> str:
+    """The HTTP paths of SSE_METHODS, for the route that transcodes them as
+    text/event-stream."""
+    return _path_regex(
+        lambda file, service, method, rule: f"{file.package}.{service.name}.{method.name}" in SSE_METHODS,
+        descriptor_path,
+    )
+
+
+def raw_body_path_regex(descriptor_path: pathlib.Path = DESCRIPTOR_SET) -> str:
+    """The HTTP paths whose body is a google.api.HttpBody (file uploads):
+    they take any content type; every other body is JSON."""
+    messages = {
+        f".{file.package}.{message.name}": message for file in descriptor_files(descriptor_path) for message in file.message_type
+    }
+
+    def takes_raw_body(file, service, method, rule) -> bool:
+        if rule.body == "*":
+            return method.input_type == HTTP_BODY
+        request = messages.get(method.input_type)
+        return request is not None and any(f.name == rule.body and f.type_name == HTTP_BODY for f in request.field)
+
+    paths = _path_regex(takes_raw_body, descriptor_path)
+    # With the trailing slash the transcoder also accepts; Envoy refuses an
+    # empty regex, and `$^` matches no path.
+    return f"({paths})/?" if paths else "$^"
 
 
 def _status_filter(status: int, op: str = "EQ") -> dict:
@@ -186,7 +215,9 @@ def local_reply_mappers(max_request_bytes: int) -> list[dict]:
     return mappers
 
 
-def render_config(settings: Settings, *, grpc_port: int, bridge_port: int, admin_port: int) -> str:
+def render_config(
+    settings: Settings, *, grpc_port: int, bridge_port: int, admin_port: int, gateway_secret: str
+) -> str:
     listener_template = string.Template((TEMPLATE_DIR / "listener.yaml").read_text())
     common = {
         "http_host": settings.http_host,
@@ -198,7 +229,11 @@ def render_config(settings: Settings, *, grpc_port: int, bridge_port: int, admin
         "descriptor_path": json.dumps(str(DESCRIPTOR_SET)),
         "services": json.dumps(transcoded_services()),
         "sse_paths": json.dumps(sse_path_regex()),
+        "raw_body_paths": json.dumps(raw_body_path_regex()),
         "max_request_bytes": settings.max_request_bytes,
+        "gateway_secret": json.dumps(gateway_secret),
+        "request_headers_timeout": f"{settings.http_request_headers_timeout_seconds:.3f}s",
+        "idle_timeout": f"{settings.http_idle_timeout_seconds:.3f}s",
     }
     listeners = []
     for index, port in enumerate((settings.http_port, *settings.compat_ports)):

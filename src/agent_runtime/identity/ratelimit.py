@@ -1,4 +1,4 @@
-"""Fixed-window rate limits per bucket (a credential, or a client IP).
+"""Fixed-window rate limits per bucket (a user, a credential, or a client IP).
 
 Each bucket's window starts with its first request and lasts
 `window_seconds`; within it at most `limit` requests pass. The decision
@@ -44,8 +44,9 @@ class RateLimiter:
         self._windows: dict[str, list[float]] = {}
 
     def hit(self, bucket: str, limit: int, *, count: bool = True) -> Decision | None:
-        """Counts one request against `bucket` (or only reports, with
-        count=False). None when `limit` is 0 (no limit)."""
+        """Counts one request against `bucket`; with count=False only
+        reports the bucket's state and always allows. None when `limit` is 0
+        (no limit)."""
         if limit <= 0:
             return None
         now = self._clock()
@@ -57,7 +58,7 @@ class RateLimiter:
             if count:
                 self._windows[bucket] = window
         ends = window[0] + self.window_seconds
-        allowed = window[1] < limit
+        allowed = not count or window[1] < limit
         if allowed and count:
             window[1] += 1
         return Decision(

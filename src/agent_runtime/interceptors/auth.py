@@ -1,6 +1,6 @@
 """The auth check of every call (interceptors/call.py). It resolves the
 caller's credential to a Principal (CredentialAuthenticator), applies the
-rate limit of that credential (else of the client IP), and sends the
+rate limit of its user or credential (else of the client IP), and sends the
 X-RateLimit-* headers with every response.
 
 Credentials, on every surface (gRPC metadata = HTTP headers through Envoy):
@@ -25,6 +25,7 @@ from typing import Protocol
 from agent_runtime.config import Settings, is_loopback
 from agent_runtime.errors import RateLimited, Unauthenticated
 from agent_runtime.interceptors import metadata_value, response_headers
+from agent_runtime.interceptors.client_address import ClientAddresses
 
 # Methods anyone may call: health, service info, reflection, register and
 # log in. A credential sent to them still counts (rate limits) when valid.
@@ -44,12 +45,15 @@ OPEN_METHODS = frozenset(
     }
 )
 
-# Health probes and reflection are not counted against rate limits (load
-# balancers and the /ws heartbeat poll them); their responses still report
-# the caller's current budget.
-UNCOUNTED_METHODS = frozenset(
+# Never counted against a rate limit nor refused by one: a load balancer
+# behind the same NAT as someone guessing passwords must still see a healthy
+# instance (the /ws heartbeat polls health too), and the API document and
+# reflection are static. Their responses still report the caller's budget.
+UNLIMITED_METHODS = frozenset(
     {
         "/agentruntime.v1.ComputeService/GetHealth",
+        "/agentruntime.v1.DocsService/GetOpenApiDocument",
+        "/agentruntime.v1.DocsService/GetDocsPage",
         "/grpc.health.v1.Health/Check",
         "/grpc.health.v1.Health/Watch",
         "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
@@ -57,10 +61,6 @@ UNCOUNTED_METHODS = frozenset(
     }
 )
 
-
-# Set by Envoy on every request (gateway/envoy_templates/listener.yaml), overwriting any value a
-# client sent.
-CLIENT_ADDRESS_HEADER = "x-client-address"
 
 # Credential header values longer than this are refused unread.
 MAX_CREDENTIAL_LENGTH = 4096
@@ -103,28 +103,6 @@ class IssuedCredentials(Protocol):
     async def principal_for_token(self, token: str) -> Principal: ...
 
 
-def client_address(metadata, peer: str) -> str:
-    """The calling client's IP. Behind our Envoy or bridge (a loopback peer)
-    it is the x-client-address that Envoy sets; a peer beyond loopback is the
-    client itself, whatever headers it sends."""
-    host = _peer_host(peer)
-    if is_loopback(host):
-        forwarded = metadata_value(metadata, CLIENT_ADDRESS_HEADER)
-        if forwarded:
-            return forwarded.strip()[:64]
-    return host
-
-
-def _peer_host(peer: str) -> str:
-    # grpc peers look like ipv4:127.0.0.1:5000 or ipv6:[::1]:5000
-    kind, _, rest = peer.partition(":")
-    if kind == "ipv6":
-        return rest.rsplit(":", 1)[0].strip("[]")
-    if kind == "ipv4":
-        return rest.rsplit(":", 1)[0]
-    return rest or peer
-
-
 def _matches(value: str, accepted: frozenset[bytes]) -> bool:
     encoded = value.encode("utf-8", "surrogatepass")
     return any(hmac.compare_digest(encoded, candidate) for candidate in accepted)
@@ -134,11 +112,14 @@ class CredentialAuthenticator:
     """Resolves the credential a call carries. Without credentials: keyless
     local clients when --allow-anonymous-local is on, else 401."""
 
-    def __init__(self, settings: Settings, issued: IssuedCredentials | None = None):
+    def __init__(
+        self, settings: Settings, issued: IssuedCredentials | None = None, addresses: ClientAddresses | None = None
+    ):
         self._keys = frozenset(key.encode() for key in settings.accepted_api_keys())
         self._service_tokens = frozenset(token.encode() for token in settings.accepted_service_tokens())
         self._allow_anonymous_local = settings.allow_anonymous_local
         self._issued = issued
+        self._addresses = addresses or ClientAddresses()
 
     async def authenticate(self, metadata, peer: str) -> Principal:
         service_token = metadata_value(metadata, "x-internal-auth")
@@ -163,7 +144,7 @@ class CredentialAuthenticator:
             if self._issued is None:
                 raise Unauthenticated("Invalid bearer token")
             return await self._issued.principal_for_token(token)
-        if self._allow_anonymous_local and is_loopback(client_address(metadata, peer)):
+        if self._allow_anonymous_local and is_loopback(self._addresses.of(metadata, peer)):
             return Principal(kind="anonymous", subject="local", admin=True)
         raise Unauthenticated(
             "Missing credentials: send X-API-Key, Authorization: Bearer <token> or x-internal-auth"
@@ -195,21 +176,32 @@ class RateLimits:
         return self.authenticated if principal.authenticated else self.unauthenticated
 
 
-def rate_bucket(principal: Principal, metadata, peer: str) -> str:
-    """Per credential; per client IP for callers without one."""
+def rate_bucket(principal: Principal, client_address: str) -> str:
+    """Per user (every credential of a user shares one budget, so minting
+    keys buys none); per credential for those of no user (AGENT_API_KEY, the
+    service token, keys issued with them); per client IP without one."""
+    if principal.user_id is not None:
+        return f"user:{principal.user_id}"
     if principal.authenticated:
         return f"{principal.kind}:{principal.subject}"
-    return f"ip:{client_address(metadata, peer)}"
+    return f"ip:{client_address}"
 
 
 class Admission:
     """Who may make a call: the caller's Principal, or Unauthenticated /
     RateLimited. Sets the call's rate-limit headers (response_headers)."""
 
-    def __init__(self, authenticator: Authenticator, limiter=None, limits: RateLimits | None = None):
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        limiter=None,
+        limits: RateLimits | None = None,
+        addresses: ClientAddresses | None = None,
+    ):
         self._authenticator = authenticator
         self._limiter = limiter
         self._limits = limits or RateLimits()
+        self._addresses = addresses or ClientAddresses()
 
     async def admit(self, method: str, metadata, peer: str) -> Principal:
         response_headers.set(())
@@ -222,9 +214,9 @@ class Admission:
                 refusal = error
         if self._limiter is not None:
             decision = self._limiter.hit(
-                rate_bucket(principal, metadata, peer),
+                rate_bucket(principal, self._addresses.of(metadata, peer)),
                 self._limits.for_principal(principal),
-                count=method not in UNCOUNTED_METHODS,
+                count=method not in UNLIMITED_METHODS,
             )
             if decision is not None:
                 response_headers.set(decision.headers())

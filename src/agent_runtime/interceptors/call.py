@@ -1,7 +1,7 @@
 """The one server interceptor. Around every call, outermost first: bind the
 request id and write the access log line; map any failure to the error
-model; admit the caller (credentials, rate limit); check the request's
-field rules; run the handler; send the rate-limit headers.
+model; admit the caller (credentials, rate limit); check that the request
+parsed and its field rules; run the handler; send the rate-limit headers.
 
 One wrapper per method, built on its first call and reused: four stacked
 interceptors cost a coroutine, a handler copy and a closure each per call,
@@ -15,8 +15,9 @@ import time
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import grpc
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 
+from agent_runtime.errors import InvalidArgument
 from agent_runtime.interceptors.auth import Admission, current_principal, send_response_headers
 from agent_runtime.interceptors.errors import abort_with_error_model, is_abort
 from agent_runtime.interceptors.request_context import begin_call, end_call
@@ -42,6 +43,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         return wrapped
 
     def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        handler = handler._replace(request_deserializer=_tolerant(handler.request_deserializer))
         if handler.unary_unary:
             return handler._replace(unary_unary=self._unary(_as_coroutine(handler.unary_unary), method))
         if handler.stream_unary:
@@ -75,9 +77,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
     def _unary(self, behaviour: UnaryBehaviour, method: str) -> UnaryBehaviour:
         async def call(request, context):
             async with self._scope(context, method):
-                if isinstance(request, Message):
-                    validate(request)
-                response = await behaviour(request, context)
+                response = await behaviour(_checked(request), context)
                 # Only on success: an error stays a trailers-only response,
                 # whose trailers Envoy's Lua filter reads as headers.
                 await send_response_headers(context)
@@ -88,10 +88,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
     def _stream(self, behaviour: StreamBehaviour, method: str) -> StreamBehaviour:
         async def call(request, context):
             async with self._scope(context, method):
-                if isinstance(request, Message):
-                    validate(request)
                 sent = False
-                async for response in behaviour(request, context):
+                async for response in behaviour(_checked(request), context):
                     if not sent:
                         await send_response_headers(context)
                         sent = True
@@ -100,6 +98,60 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                     await send_response_headers(context)
 
         return call
+
+
+class _Malformed:
+    """A request message that did not parse. grpc.aio parses before the
+    handler runs and answers a parse error itself (UNKNOWN, with Python class
+    names); handed on as this, it is answered by the error model instead,
+    after the caller was admitted."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: DecodeError):
+        self.error = error
+
+    def refusal(self) -> InvalidArgument:
+        # Also what REST clients see when the transcoder encoded their JSON
+        # into a message the server cannot parse (an object as a
+        # map<string,string> value).
+        return InvalidArgument(
+            f"The request does not match the fields of this method ({self.error}): "
+            "check the field types, nested values included"
+        )
+
+
+def _tolerant(deserializer):
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes):
+        try:
+            return deserializer(data)
+        except DecodeError as error:
+            return _Malformed(error)
+
+    return deserialize
+
+
+def _checked(request):
+    """The request, refused if it did not parse or breaks its field rules;
+    each message of a request stream is refused as it is read if it did not
+    parse."""
+    if isinstance(request, _Malformed):
+        raise request.refusal()
+    if isinstance(request, Message):
+        validate(request)
+    elif hasattr(request, "__aiter__"):
+        return _parsed_stream(request)
+    return request
+
+
+async def _parsed_stream(requests):
+    async for request in requests:
+        if isinstance(request, _Malformed):
+            raise request.refusal()
+        yield request
 
 
 def _as_coroutine(behaviour) -> UnaryBehaviour:

@@ -145,19 +145,30 @@ async def _read_ahead(requests, weight) -> AsyncIterator[list]:
     inbox: asyncio.Queue = asyncio.Queue(APPEND_INBOX)
 
     async def receive() -> None:
-        async for request in requests:
-            await inbox.put(request)
+        try:
+            async for request in requests:
+                await inbox.put(request)
+        except Exception as error:  # noqa: BLE001 - handed to the reader below
+            # A request that did not parse: the call ends with its error
+            # instead of waiting for requests that never come.
+            await inbox.put(error)
+            return
         await inbox.put(None)
+
+    def received(item):
+        if isinstance(item, Exception):
+            raise item
+        return item
 
     receiver = asyncio.create_task(receive())
     try:
         while True:
-            first = await inbox.get()
+            first = received(await inbox.get())
             if first is None:
                 return
             batch, events = [first], weight(first)
             while events < APPEND_BATCH and not inbox.empty():
-                request = inbox.get_nowait()
+                request = received(inbox.get_nowait())
                 if request is None:
                     yield batch
                     return

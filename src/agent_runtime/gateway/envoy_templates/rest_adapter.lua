@@ -92,13 +92,6 @@ local function rewrite_status_body(handle, headers)
   local reason = json_string(text, "reason")
   local message = json_string(text, "message") or "Request failed"
   local http_status = json_string(text, "http_status")
-  if reason == nil and string.find(text, "DecodeError", 1, true) then
-    -- The transcoder accepted JSON that it then encoded into a message the
-    -- server cannot parse (seen with an object as a map<string,string>
-    -- value): bad input, not a server fault.
-    reason, http_status = "BAD_REQUEST", "400"
-    message = "The request body does not match the field types of this endpoint: check nested values"
-  end
   if reason == nil then
     -- Not from our server (no ErrorInfo): Envoy's own replies are shaped by
     -- local_reply_config.
