@@ -96,7 +96,7 @@ def test_rendered_envoy_config_is_valid(tmp_path, origins):
     from agent_runtime.gateway.envoy import envoy_binary, render_config
 
     config = tmp_path / "envoy.yaml"
-    config.write_text(render_config(Settings(cors_origins=origins, compat_ports=(8001,)), grpc_port=50051, bridge_port=8081, admin_port=9901))
+    config.write_text(render_config(Settings(cors_origins=origins, compat_ports=(8001,)), grpc_port=50051, bridge_port=8081, admin_socket=tmp_path / "admin.sock"))
     result = subprocess.run([envoy_binary(), "--mode", "validate", "-c", str(config)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 

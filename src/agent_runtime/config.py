@@ -71,8 +71,6 @@ class Settings:
     compat_ports: tuple[int, ...] = ()
     # The WebSocket bridge listens here (loopback only); 0 picks a free port.
     bridge_port: int = 0
-    # Envoy's admin interface (loopback only); 0 picks a free port.
-    envoy_admin_port: int = 0
     data_dir: pathlib.Path = pathlib.Path("data")
     run_envoy: bool = True
     api_key: str | None = None
@@ -164,7 +162,7 @@ class Settings:
 
     def check(self) -> None:
         """Raises ValueError with a one-line reason for settings that cannot work."""
-        for name in ("grpc_port", "http_port", "bridge_port", "envoy_admin_port"):
+        for name in ("grpc_port", "http_port", "bridge_port"):
             port = getattr(self, name)
             if not 0 <= port <= 65535:
                 raise ValueError(f"{name.replace('_', '-')} must be between 0 and 65535, got {port}")
