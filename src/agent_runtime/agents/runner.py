@@ -51,6 +51,7 @@ from agent_runtime.clock import Clock, iso, parse_iso, utc_now
 from agent_runtime.errors import DomainError, InvalidArgument
 from agent_runtime.events.bus import EventBus
 from agent_runtime.llm.base import ChatMessage, Completion, TokenDelta, ToolCall, ToolSpec
+from agent_runtime.llm.deadline import within_deadline
 from agent_runtime.llm.registry import ProviderRegistry
 from agent_runtime.sessions.models import NewEvent
 from agent_runtime.sessions.service import SessionService
@@ -393,7 +394,12 @@ class AgentRunner:
         buffered: list[str] = []
         last_flush = time.monotonic()
         completion: Completion | None = None
-        async for event in provider.stream(model, window, specs, max_tokens=self._config.max_output_tokens):
+        events = within_deadline(
+            provider.stream(model, window, specs, max_tokens=self._config.max_output_tokens),
+            self._config.llm_total_timeout_seconds,
+            f"{provider.info.id}/{model}",
+        )
+        async for event in events:
             if isinstance(event, TokenDelta):
                 buffered.append(event.text)
                 run = self._runs.get(task_id)
