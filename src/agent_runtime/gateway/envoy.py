@@ -12,7 +12,7 @@ import shutil
 import string
 import textwrap
 import time
-from typing import Callable
+from typing import Awaitable, Callable
 
 import structlog
 from google.api import annotations_pb2, http_pb2
@@ -223,6 +223,7 @@ class EnvoySupervisor:
         log_level: str = "warn",
         healthy_after_seconds: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ):
         self._config_path = config_path
         self._log_level = log_level
@@ -230,6 +231,7 @@ class EnvoySupervisor:
         # restart starts the backoff over.
         self._healthy_after = healthy_after_seconds
         self._clock = clock
+        self._sleep = sleep
         self._admin_socket = admin_socket
         self._record = ChildRecord(config_path.parent / ENVOY_PID_FILE)
         self._process: asyncio.subprocess.Process | None = None
@@ -269,7 +271,7 @@ class EnvoySupervisor:
             if self._clock() - self._spawned_at >= self._healthy_after:
                 backoff = self.INITIAL_BACKOFF
             log.error("envoy.exited", code=code, restart_in_s=backoff)
-            await asyncio.sleep(backoff)
+            await self._sleep(backoff)
             backoff = min(backoff * 2, self.MAX_BACKOFF)
             if not self._stopping:
                 await self._spawn()
