@@ -134,6 +134,8 @@ def test_refuses_public_bind_without_a_key(tmp_path):
         ("DATABASE_URL", "postgresql://user:pass@postgres:5432/codelab", "DATABASE_URL must be sqlite:///PATH"),
         ("DATABASE_URL", "sqlite://", "DATABASE_URL must be sqlite:///PATH"),
         ("LOG_LEVEL", "loud", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'LOUD'"),
+        ("SHUTDOWN_GRACE_SECONDS", "-1", "SHUTDOWN_GRACE_SECONDS must not be negative, got -1"),
+        ("LLM_TOTAL_TIMEOUT_SECONDS", "30", "LLM_TOTAL_TIMEOUT_SECONDS must be at least LLM_TIMEOUT_SECONDS"),
     ],
 )
 def test_unusable_setting_is_a_one_line_error(tmp_path, variable, value, reason):

@@ -184,6 +184,8 @@ class Settings:
                 )
         if self.max_request_bytes <= 0:
             raise ValueError("MAX_REQUEST_BYTES must be positive")
+        if self.shutdown_grace_seconds < 0:
+            raise ValueError(f"SHUTDOWN_GRACE_SECONDS must not be negative, got {self.shutdown_grace_seconds:g}")
         if self.jwt_secret is not None and len(self.jwt_secret) < 32:
             raise ValueError("JWT_SECRET must be at least 32 characters (HS256 needs a 256-bit key)")
         if not 60 <= self.jwt_expires_seconds <= 30 * 24 * 3600:
@@ -225,6 +227,7 @@ class Settings:
             "log_level": "DEBUG" if _env_bool("DEBUG_LOGGING", False) else os.environ.get("LOG_LEVEL", cls.log_level).strip().upper(),
             "database_url": os.environ.get("DATABASE_URL", "").strip() or None,
             "max_request_bytes": _env_int("MAX_REQUEST_BYTES", cls.max_request_bytes),
+            "shutdown_grace_seconds": _env_float("SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds),
             "internal_auth_token": os.environ.get("INTERNAL_AUTH_TOKEN") or None,
             "jwt_secret": os.environ.get("JWT_SECRET") or None,
             "jwt_expires_seconds": _env_int("JWT_EXPIRES_SECONDS", cls.jwt_expires_seconds),
