@@ -136,6 +136,7 @@ def _listening(port: int) -> bool:
     return True
 
 
+@pytest.mark.slow
 async def test_a_record_of_a_reused_pid_ends_nothing(tmp_path):
     bystander = subprocess.Popen(["sleep", "60"])
     try:
@@ -151,6 +152,7 @@ async def test_a_record_of_a_reused_pid_ends_nothing(tmp_path):
             bystander.kill()
 
 
+@pytest.mark.slow
 async def test_a_second_server_on_the_same_data_dir_refuses_naming_the_first(tmp_path):
     async with running(make_settings(tmp_path, run_envoy=False)):
         line = error_line(serve_until_exit(tmp_path, "--no-envoy", "--grpc-port", str(free_port())))
@@ -160,6 +162,7 @@ async def test_a_second_server_on_the_same_data_dir_refuses_naming_the_first(tmp
         pass
 
 
+@pytest.mark.slow
 def test_an_unreadable_database_ends_the_start_with_one_line(tmp_path):
     (tmp_path / "agent-runtime.sqlite3").write_bytes(b"this is not a database" * 100)
     line = error_line(serve_until_exit(tmp_path, "--no-envoy", "--grpc-port", str(free_port())))
@@ -167,6 +170,7 @@ def test_an_unreadable_database_ends_the_start_with_one_line(tmp_path):
     assert "not a database" in line
 
 
+@pytest.mark.slow
 def test_an_unusable_signing_key_ends_the_start_with_one_line(tmp_path):
     (tmp_path / "jwt-signing-key").mkdir()
     line = error_line(serve_until_exit(tmp_path, "--no-envoy", "--grpc-port", str(free_port())))

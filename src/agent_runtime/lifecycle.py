@@ -5,7 +5,6 @@ next start can end one left behind."""
 
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import os
 import pathlib
@@ -18,7 +17,6 @@ import structlog
 log = structlog.get_logger(__name__)
 
 LOCK_FILE_NAME = "agent-runtime.lock"
-_PR_SET_PDEATHSIG = 1
 
 
 class DataDirBusy(Exception):
@@ -57,35 +55,14 @@ class DataDirLock:
             self._fd = None
 
 
-def _load_prctl():
+def dying_with_parent(command: list[str]) -> list[str]:
+    """`command` made to die with this process (Linux: through the
+    die_with_parent wrapper, the parent-death signal set by the thread that
+    spawns it, so spawn from the event loop's thread, which lives as long as
+    the server); elsewhere `command` as it is."""
     if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-
-# Resolved here, in the parent: the child between fork and exec should only
-# make the system call.
-_prctl = _load_prctl()
-
-
-def die_with_parent_preexec():
-    """A `preexec_fn` that has the kernel SIGKILL the child when the thread
-    that spawned it dies (Linux); None elsewhere. Spawn from the event loop's
-    thread, which lives as long as the server."""
-    if _prctl is None:
-        return None
-    parent = os.getpid()
-
-    def preexec() -> None:
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:
-            # The parent died before the signal was armed.
-            os._exit(1)
-
-    return preexec
+        return command
+    return [sys.executable, "-m", "agent_runtime.die_with_parent", str(os.getpid()), *command]
 
 
 def process_start_time(pid: int) -> str | None:

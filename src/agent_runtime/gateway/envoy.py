@@ -19,7 +19,7 @@ from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2
 
 from agent_runtime.config import Settings
-from agent_runtime.lifecycle import ChildRecord, die_with_parent_preexec
+from agent_runtime.lifecycle import ChildRecord, dying_with_parent
 
 log = structlog.get_logger(__name__)
 
@@ -246,16 +246,8 @@ class EnvoySupervisor:
         self._watcher = asyncio.create_task(self._watch())
 
     async def _spawn(self) -> None:
-        self._process = await asyncio.create_subprocess_exec(
-            envoy_binary(),
-            "-c",
-            str(self._config_path),
-            "--log-level",
-            self._log_level,
-            "--disable-hot-restart",
-            stdin=asyncio.subprocess.DEVNULL,
-            preexec_fn=die_with_parent_preexec(),
-        )
+        command = [envoy_binary(), "-c", str(self._config_path), "--log-level", self._log_level, "--disable-hot-restart"]
+        self._process = await asyncio.create_subprocess_exec(*dying_with_parent(command), stdin=asyncio.subprocess.DEVNULL)
         self._spawned_at = self._clock()
         self._record.write(self._process.pid)
         log.info("envoy.started", pid=self._process.pid, config=str(self._config_path))
