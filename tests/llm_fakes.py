@@ -51,6 +51,10 @@ class Reply:
     delay: float = 0.0
     usage: tuple[int, int] = (11, 7)
     hold: asyncio.Event | None = None
+    # Answer 200 text/event-stream and then only SSE keep-alive comments,
+    # one every `keep_alive_every` seconds, until the client goes away.
+    keep_alive_forever: bool = False
+    keep_alive_every: float = 0.2
 
 
 class _FakeServer:
@@ -113,6 +117,9 @@ class _FakeServer:
                 if "content-length" in headers:
                     body = await reader.readexactly(int(headers["content-length"]))
                 status, response_headers, payload, hold = await self._answer(method, path.split("?")[0], headers, body)
+                if isinstance(payload, Reply):
+                    await self._keep_alive(writer, payload.keep_alive_every)
+                    return
                 reason = {200: "OK", 404: "Not Found"}.get(status, "Error")
                 header_lines = "".join(f"{k}: {v}\r\n" for k, v in response_headers.items())
                 if hold is None:
@@ -163,11 +170,24 @@ class _FakeServer:
         reply = self.script.pop(0)
         if reply.delay:
             await asyncio.sleep(reply.delay)
+        if reply.keep_alive_forever:
+            return 200, {}, reply, None
         if reply.status != 200:
             error = reply.error_body or {"error": {"message": f"scripted HTTP {reply.status}", "type": "server_error"}}
             return reply.status, {"Content-Type": "application/json", **reply.headers}, json.dumps(error).encode(), None
         model = self.requests[-1].get("model", "model")
         return 200, {"Content-Type": "text/event-stream"}, self._sse(model, reply, self.requests[-1]).encode(), reply.hold
+
+    @staticmethod
+    async def _keep_alive(writer: asyncio.StreamWriter, every: float) -> None:
+        """A stream that is alive and says nothing: the headers, then an SSE
+        comment per period (a chunk of HTTP/1.1 chunked encoding)."""
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+        comment = b": keep-alive\n\n"
+        while True:
+            writer.write(b"%x\r\n%s\r\n" % (len(comment), comment))
+            await writer.drain()
+            await asyncio.sleep(every)
 
     completion_path = ""
 

@@ -96,7 +96,15 @@ def test_rendered_envoy_config_is_valid(tmp_path, origins):
     from agent_runtime.gateway.envoy import envoy_binary, render_config
 
     config = tmp_path / "envoy.yaml"
-    config.write_text(render_config(Settings(cors_origins=origins, compat_ports=(8001,)), grpc_port=50051, bridge_port=8081, admin_port=9901, gateway_secret="s3cret"))
+    config.write_text(
+        render_config(
+            Settings(cors_origins=origins, compat_ports=(8001,)),
+            grpc_port=50051,
+            bridge_port=8081,
+            admin_socket=tmp_path / "admin.sock",
+            gateway_secret="s3cret",
+        )
+    )
     result = subprocess.run([envoy_binary(), "--mode", "validate", "-c", str(config)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
@@ -136,6 +144,8 @@ def test_refuses_public_bind_without_a_key(tmp_path):
         ("LOG_LEVEL", "loud", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'LOUD'"),
         ("HTTP_REQUEST_HEADERS_TIMEOUT_SECONDS", "0", "HTTP_REQUEST_HEADERS_TIMEOUT_SECONDS must be positive"),
         ("HTTP_IDLE_TIMEOUT_SECONDS", "-1", "HTTP_IDLE_TIMEOUT_SECONDS must be positive"),
+        ("SHUTDOWN_GRACE_SECONDS", "-1", "SHUTDOWN_GRACE_SECONDS must not be negative, got -1"),
+        ("LLM_TOTAL_TIMEOUT_SECONDS", "30", "LLM_TOTAL_TIMEOUT_SECONDS must be at least LLM_TIMEOUT_SECONDS"),
     ],
 )
 def test_unusable_setting_is_a_one_line_error(tmp_path, variable, value, reason):

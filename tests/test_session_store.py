@@ -120,6 +120,9 @@ async def test_owner_scope_hides_other_users_sessions_and_events(service):
     feed = service.watch(after_feed_sequence=0, scope="alice")
     init = await anext(feed)
     assert [s.session_id for s in init.sessions] == ["mine"]
+    # A cursor of 0 replays from the start: only alice's stored event.
+    replayed = await anext(feed)
+    assert replayed.session_id == "mine" and replayed.event.event_type == "pre_tool"
     await service.append_event("theirs", event())
     await service.append_event("mine", event("post_tool"))
     live = await anext(feed)

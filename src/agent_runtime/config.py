@@ -72,8 +72,6 @@ class Settings:
     compat_ports: tuple[int, ...] = ()
     # The WebSocket bridge listens here (loopback only); 0 picks a free port.
     bridge_port: int = 0
-    # Envoy's admin interface (loopback only); 0 picks a free port.
-    envoy_admin_port: int = 0
     data_dir: pathlib.Path = pathlib.Path("data")
     run_envoy: bool = True
     api_key: str | None = None
@@ -169,7 +167,7 @@ class Settings:
 
     def check(self) -> None:
         """Raises ValueError with a one-line reason for settings that cannot work."""
-        for name in ("grpc_port", "http_port", "bridge_port", "envoy_admin_port"):
+        for name in ("grpc_port", "http_port", "bridge_port"):
             port = getattr(self, name)
             if not 0 <= port <= 65535:
                 raise ValueError(f"{name.replace('_', '-')} must be between 0 and 65535, got {port}")
@@ -195,6 +193,8 @@ class Settings:
             raise ValueError("HTTP_REQUEST_HEADERS_TIMEOUT_SECONDS must be positive")
         if self.http_idle_timeout_seconds <= 0:
             raise ValueError("HTTP_IDLE_TIMEOUT_SECONDS must be positive")
+        if self.shutdown_grace_seconds < 0:
+            raise ValueError(f"SHUTDOWN_GRACE_SECONDS must not be negative, got {self.shutdown_grace_seconds:g}")
         if self.jwt_secret is not None and len(self.jwt_secret) < 32:
             raise ValueError("JWT_SECRET must be at least 32 characters (HS256 needs a 256-bit key)")
         if not 60 <= self.jwt_expires_seconds <= 30 * 24 * 3600:
@@ -249,6 +249,7 @@ class Settings:
                 "HTTP_REQUEST_HEADERS_TIMEOUT_SECONDS", cls.http_request_headers_timeout_seconds
             ),
             "http_idle_timeout_seconds": _env_float("HTTP_IDLE_TIMEOUT_SECONDS", cls.http_idle_timeout_seconds),
+            "shutdown_grace_seconds": _env_float("SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace_seconds),
             "internal_auth_token": os.environ.get("INTERNAL_AUTH_TOKEN") or None,
             "jwt_secret": os.environ.get("JWT_SECRET") or None,
             "jwt_expires_seconds": _env_int("JWT_EXPIRES_SECONDS", cls.jwt_expires_seconds),

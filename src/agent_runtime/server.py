@@ -14,6 +14,7 @@ import pathlib
 import secrets
 import signal
 import socket
+import sqlite3
 import sys
 import time
 import urllib.error
@@ -45,16 +46,18 @@ from agent_runtime.config import Settings
 from agent_runtime.events.bus import EventBus
 from agent_runtime.gateway.bridge import WebSocketBridge
 from agent_runtime.gateway.docs import DocsServicer
-from agent_runtime.gateway.envoy import EnvoySupervisor, render_config
+from agent_runtime.gateway.envoy import EnvoySupervisor, admin_socket_path, end_stale_envoy, render_config
 from agent_runtime.health import DependencyCheck, HealthReporter, MultiAgentSettings, llm_states
 from agent_runtime.identity.projects import ProjectDirectories
 from agent_runtime.identity.ratelimit import RateLimiter
 from agent_runtime.identity.service import IdentityService
 from agent_runtime.identity.servicer import IdentityServicer
 from agent_runtime.identity.tokens import TokenIssuer, load_or_create_signing_key
+from agent_runtime.lifecycle import DataDirBusy, DataDirLock
 from agent_runtime.interceptors.auth import Admission, CredentialAuthenticator, RateLimits
 from agent_runtime.interceptors.call import CallInterceptor
 from agent_runtime.interceptors.client_address import ClientAddresses
+from agent_runtime.interceptors.draining import Draining
 from agent_runtime.llm.mlx_provider import MLXProvider
 from agent_runtime.llm.registry import ProviderRegistry
 from agent_runtime.logs import configure_logging
@@ -67,7 +70,7 @@ from agent_runtime.sessions.servicer import SessionServicer
 from agent_runtime.storage.agents import SqliteAgentRepository
 from agent_runtime.storage.multiagent import SqliteAgentSwitchRepository
 from agent_runtime.storage.compute import SqliteComputeRepository
-from agent_runtime.storage.database import Database
+from agent_runtime.storage.database import Database, DatabaseError
 from agent_runtime.storage.identity import SqliteIdentityRepository
 from agent_runtime.storage.ml import SqliteMLRepository
 from agent_runtime.storage.sessions import SqliteSessionRepository
@@ -105,6 +108,7 @@ class Runtime:
     grpc_server: grpc.aio.Server
     health_servicer: health.aio.HealthServicer
     grpc_port: int
+    draining: Draining
     bridge: WebSocketBridge | None = None
     bridge_port: int = 0
     envoy: EnvoySupervisor | None = None
@@ -115,6 +119,7 @@ class Runtime:
     ml: MLService | None = None
     agents: AgentService | None = None
     runner: AgentRunner | None = None
+    lock: DataDirLock | None = None
 
     @property
     def grpc_target(self) -> str:
@@ -125,11 +130,17 @@ class Runtime:
         return f"http://127.0.0.1:{self.settings.http_port}"
 
     async def stop(self) -> None:
-        """Graceful shutdown: health NOT_SERVING, stop accepting and drain
-        in-flight calls, stop Envoy and the bridge, close storage."""
+        """Drains, then stops: health NOT_SERVING and Envoy stops accepting
+        connections; /ws clients and live streams get a resumable ending;
+        in-flight calls get SHUTDOWN_GRACE_SECONDS to finish; then the parts
+        close, Envoy last (it carries the last answers)."""
         await self.health_servicer.enter_graceful_shutdown()
         if self.envoy:
-            await self.envoy.stop()
+            await self.envoy.drain()
+        if self.bridge:
+            await self.bridge.drain()
+        self.draining.begin()
+        await self.grpc_server.stop(self.settings.shutdown_grace_seconds)
         if self.bridge:
             await self.bridge.stop()
         if self.compute_metrics:
@@ -140,12 +151,15 @@ class Runtime:
             # Runs are cancelled at their current step and resumed on the
             # next start from what they persisted.
             await self.runner.close()
-        await self.grpc_server.stop(self.settings.shutdown_grace_seconds)
         if self.ml:
             # Running fine-tuning jobs checkpoint and resume on next start.
             await self.ml.stop(self.settings.shutdown_grace_seconds)
             ml_inference.set_default(None)
         await self.database.close()
+        if self.envoy:
+            await self.envoy.stop()
+        if self.lock:
+            self.lock.release()
         log.info("server.stopped")
 
 
@@ -198,11 +212,32 @@ def free_port() -> int:
 
 async def start_runtime(settings: Settings) -> Runtime:
     """Starts everything `settings` asks for and returns once `GET /health`
-    answers 200 through Envoy (or the gRPC server serves, with no Envoy)."""
+    answers 200 through Envoy (or the gRPC server serves, with no Envoy).
+    A failing step closes everything opened before it and raises
+    StartupError with one line that says what failed."""
     try:
         settings.check()
     except ValueError as error:
         raise StartupError(str(error)) from None
+    async with contextlib.AsyncExitStack() as opened:
+        runtime = await _start(settings, opened)
+        # Started: from here on Runtime.stop closes everything, in order.
+        opened.pop_all()
+        return runtime
+    raise AssertionError("unreachable")
+
+
+async def _start(settings: Settings, opened: contextlib.AsyncExitStack) -> Runtime:
+    lock = DataDirLock(settings.data_dir)
+    try:
+        lock.acquire()
+    except (DataDirBusy, OSError) as error:
+        raise StartupError(str(error)) from None
+    opened.callback(lock.release)
+    if settings.run_envoy:
+        # The lock is ours, so an Envoy recorded in this data dir was left by
+        # a server that died: end it before checking its ports.
+        end_stale_envoy(settings.data_dir / "envoy")
     check_port_free(settings.grpc_host, settings.grpc_port, "gRPC")
     if settings.run_envoy:
         for port in (settings.http_port, *settings.compat_ports):
@@ -211,7 +246,13 @@ async def start_runtime(settings: Settings) -> Runtime:
     private_data_dir(settings.data_dir)
     sandbox = await asyncio.to_thread(Sandbox.detect, settings.agents.sandbox, server_paths(settings))
     sandbox.announce()
-    database = await Database.open(settings.database_path)
+    try:
+        database = await Database.open(settings.database_path)
+    except (DatabaseError, sqlite3.Error, OSError) as error:
+        # SQLite's own words, not the per-request advice DatabaseError adds.
+        reason = error.__cause__ if isinstance(error, DatabaseError) and error.__cause__ else error
+        raise StartupError(f"database {settings.database_path}: {reason}") from None
+    opened.push_async_callback(database.close)
     bus: EventBus = EventBus()
     sessions = SessionService(SqliteSessionRepository(database), bus)
     directories = ProjectDirectories(
@@ -223,7 +264,6 @@ async def start_runtime(settings: Settings) -> Runtime:
             settings.jwt_secret.encode() if settings.jwt_secret else load_or_create_signing_key(settings.jwt_key_path)
         )
     except (OSError, ValueError) as error:
-        await database.close()
         raise StartupError(f"JWT signing key: {error}") from None
     identity = IdentityService(
         SqliteIdentityRepository(database), TokenIssuer(signing_key, settings.jwt_expires_seconds)
@@ -235,7 +275,9 @@ async def start_runtime(settings: Settings) -> Runtime:
         max_concurrent_jobs=settings.ml_max_concurrent_jobs,
     )
     await ml.start()
+    opened.push_async_callback(ml.stop, 0)
     ml_inference.set_default(ml_inference.LocalInference(ml.locate))
+    opened.callback(ml_inference.set_default, None)
     agent_repository = SqliteAgentRepository(database)
     llm_registry = ProviderRegistry.from_config(settings.agents)
     ml.remote_models = functools.partial(remote_models, llm_registry)
@@ -298,6 +340,7 @@ async def start_runtime(settings: Settings) -> Runtime:
     )
     started = asyncio.Event()
     await compute.start(probe_after=started)
+    opened.push_async_callback(compute.stop)
     compute_metrics = MetricsCollector(
         compute,
         compute_repository,
@@ -305,6 +348,7 @@ async def start_runtime(settings: Settings) -> Runtime:
         ai_tasks_processed=lambda: health_reporter.ai_tasks_processed(),
     )
     compute_metrics.start()
+    opened.push_async_callback(compute_metrics.stop)
     # Written by the configured LLM, else (or when it fails) deterministic.
     insights = InsightService(compute_repository, LLMInsightAnalyzer(llm_registry))
     ai_tasks = AITaskService(
@@ -321,6 +365,7 @@ async def start_runtime(settings: Settings) -> Runtime:
     # (interceptors/client_address.py); new at every start.
     gateway_secret = secrets.token_urlsafe(32) if settings.run_envoy else None
     addresses = ClientAddresses(gateway_secret)
+    draining = Draining()
     server = grpc.aio.server(
         interceptors=[
             CallInterceptor(
@@ -329,7 +374,8 @@ async def start_runtime(settings: Settings) -> Runtime:
                     RateLimiter(settings.rate_limit_window_seconds),
                     RateLimits.from_settings(settings),
                     addresses,
-                )
+                ),
+                draining,
             )
         ],
         options=[
@@ -365,12 +411,9 @@ async def start_runtime(settings: Settings) -> Runtime:
     try:
         grpc_port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
     except RuntimeError as error:
-        await compute_metrics.stop()
-        await compute.stop()
-        await ml.stop(0)
-        await database.close()
         raise StartupError(f"gRPC port {settings.grpc_host}:{settings.grpc_port} cannot be bound: {error}") from None
     await server.start()
+    opened.push_async_callback(server.stop, 0)
     for name in (*SERVICE_NAMES, ""):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     runtime = Runtime(
@@ -379,6 +422,7 @@ async def start_runtime(settings: Settings) -> Runtime:
         server,
         health_servicer,
         grpc_port,
+        draining,
         sessions=sessions,
         compute=compute,
         compute_metrics=compute_metrics,
@@ -386,41 +430,52 @@ async def start_runtime(settings: Settings) -> Runtime:
         ml=ml,
         agents=agents,
         runner=runner,
+        lock=lock,
     )
     await runner.start()
+    opened.push_async_callback(runner.close)
     log.info("grpc.listening", address=f"{settings.grpc_host}:{grpc_port}")
 
     if settings.run_envoy:
+        runtime.bridge = WebSocketBridge(runtime.grpc_target, heartbeat_seconds=settings.heartbeat_seconds)
+        runtime.bridge_port = await runtime.bridge.start("127.0.0.1", settings.bridge_port)
+        opened.push_async_callback(runtime.bridge.stop)
+        config_dir = settings.data_dir / "envoy"
+        config_dir.mkdir(parents=True, exist_ok=True)
+        # Holds the admin socket: only the server's user may enter.
+        config_dir.chmod(0o700)
         try:
-            runtime.bridge = WebSocketBridge(runtime.grpc_target, heartbeat_seconds=settings.heartbeat_seconds)
-            runtime.bridge_port = await runtime.bridge.start("127.0.0.1", settings.bridge_port)
-            config_dir = settings.data_dir / "envoy"
-            config_dir.mkdir(parents=True, exist_ok=True)
-            config_path = config_dir / "envoy.yaml"
-            # Only the server's user may read it: it holds the gateway secret.
-            config_path.unlink(missing_ok=True)
-            config_path.touch(mode=0o600)
-            config_path.write_text(
-                render_config(
-                    settings,
-                    grpc_port=grpc_port,
-                    bridge_port=runtime.bridge_port,
-                    admin_port=settings.envoy_admin_port or free_port(),
-                    gateway_secret=gateway_secret,
-                )
+            admin_socket = admin_socket_path(config_dir)
+        except ValueError as error:
+            raise StartupError(str(error)) from None
+        config_path = config_dir / "envoy.yaml"
+        # Only the server's user may read it: it holds the gateway secret.
+        config_path.unlink(missing_ok=True)
+        config_path.touch(mode=0o600)
+        config_path.write_text(
+            render_config(
+                settings,
+                grpc_port=grpc_port,
+                bridge_port=runtime.bridge_port,
+                admin_socket=admin_socket,
+                gateway_secret=gateway_secret,
             )
-            runtime.envoy = EnvoySupervisor(config_path, log_level=ENVOY_LOG_LEVELS[settings.log_level])
+        )
+        runtime.envoy = EnvoySupervisor(
+            config_path, admin_socket=admin_socket, log_level=ENVOY_LOG_LEVELS[settings.log_level]
+        )
+        try:
             await runtime.envoy.start()
-            await wait_until_healthy(runtime.http_url + "/health", timeout=30)
-        except BaseException:
-            await runtime.stop()
-            raise
+        except (OSError, RuntimeError) as error:
+            raise StartupError(f"Envoy cannot be started: {error}") from None
+        opened.push_async_callback(runtime.envoy.stop)
+        await wait_until_healthy(runtime.http_url + "/health", timeout=30, envoy=runtime.envoy)
         log.info("http.listening", url=runtime.http_url, compat_ports=list(settings.compat_ports))
     started.set()
     return runtime
 
 
-async def wait_until_healthy(url: str, timeout: float) -> None:
+async def wait_until_healthy(url: str, timeout: float, envoy: EnvoySupervisor) -> None:
     deadline = time.monotonic() + timeout
 
     def probe() -> int:
@@ -435,6 +490,8 @@ async def wait_until_healthy(url: str, timeout: float) -> None:
     while time.monotonic() < deadline:
         if await asyncio.to_thread(probe) == 200:
             return
+        if envoy.exit_codes:
+            raise StartupError(f"Envoy exited with code {envoy.exit_codes[0]} while starting (its log above says why)")
         await asyncio.sleep(0.1)
     raise StartupError(f"Envoy did not answer 200 on {url} within {timeout:.0f}s")
 

@@ -75,6 +75,9 @@ class AgentsConfig:
     # connection errors, 408, 409, 429 and 5xx.
     llm_timeout_seconds: float = 120.0
     llm_max_retries: int = 3
+    # Seconds one whole model call may take (first byte to last, retries
+    # included), however the provider keeps its stream alive.
+    llm_total_timeout_seconds: float = 300.0
     # Seconds a provider's model list (discovery) is cached.
     model_cache_seconds: float = 300.0
     # Run loop limits.
@@ -133,6 +136,7 @@ class AgentsConfig:
             default_model=_env("DEFAULT_MODEL"),
             llm_timeout_seconds=_env_number("LLM_TIMEOUT_SECONDS", cls.llm_timeout_seconds, float),
             llm_max_retries=_env_number("LLM_MAX_RETRIES", cls.llm_max_retries),
+            llm_total_timeout_seconds=_env_number("LLM_TOTAL_TIMEOUT_SECONDS", cls.llm_total_timeout_seconds, float),
             max_iterations=_env_number("MAX_ITERATIONS", cls.max_iterations),
             max_context_tokens=_env_number("MAX_CONTEXT_TOKENS", cls.max_context_tokens),
             max_context_messages=_env_number("MAX_CONTEXT_MESSAGES", cls.max_context_messages),
@@ -171,6 +175,8 @@ class AgentsConfig:
             raise ValueError("LLM_TIMEOUT_SECONDS and COMMAND_TIMEOUT_SECONDS must be positive")
         if self.llm_max_retries < 0:
             raise ValueError("LLM_MAX_RETRIES must not be negative")
+        if self.llm_total_timeout_seconds < self.llm_timeout_seconds:
+            raise ValueError("LLM_TOTAL_TIMEOUT_SECONDS must be at least LLM_TIMEOUT_SECONDS (it bounds the whole call, that one each read)")
         from agent_runtime.agents.catalog import AGENT_TYPES_BY_NAME
 
         if self.default_agent not in AGENT_TYPES_BY_NAME:

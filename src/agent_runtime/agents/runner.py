@@ -53,6 +53,7 @@ from agent_runtime.clock import Clock, iso, parse_iso, utc_now
 from agent_runtime.errors import DomainError, InvalidArgument
 from agent_runtime.events.bus import EventBus
 from agent_runtime.llm.base import ChatMessage, Completion, TokenDelta, ToolCall, ToolSpec
+from agent_runtime.llm.deadline import within_deadline
 from agent_runtime.llm.registry import ProviderRegistry
 from agent_runtime.sessions.models import NewEvent
 from agent_runtime.sessions.service import SessionService
@@ -400,8 +401,13 @@ class AgentRunner:
     async def _complete(self, task_id: str, provider, model: str, window: list[ChatMessage], specs) -> Completion:
         relay = TokenRelay(lambda text: self.emit(task_id, "token", content=text))
         completion: Completion | None = None
+        events = within_deadline(
+            provider.stream(model, window, specs, max_tokens=self._config.max_output_tokens),
+            self._config.llm_total_timeout_seconds,
+            f"{provider.info.id}/{model}",
+        )
         try:
-            async for event in provider.stream(model, window, specs, max_tokens=self._config.max_output_tokens):
+            async for event in events:
                 if isinstance(event, TokenDelta):
                     relay.push(event.text)
                     run = self._runs.get(task_id)

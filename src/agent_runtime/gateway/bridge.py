@@ -37,6 +37,7 @@ from websockets.http11 import Request, Response
 
 from agentruntime.v1 import agent_pb2, agent_pb2_grpc, compute_pb2, compute_pb2_grpc, session_pb2, session_pb2_grpc
 from agent_runtime.clock import iso, utc_now
+from agent_runtime.gateway.resume import ResumePoint, say_going_away
 from agent_runtime.jsonfmt import dumps, message_to_dict
 
 log = structlog.get_logger(__name__)
@@ -241,8 +242,12 @@ def _release(call, member: FeedMember | None) -> None:
     call.cancel()
 
 
-def _int_param(query: dict[str, list[str]], name: str) -> int:
-    raw = query.get(name, ["0"])[0]
+def _int_param(query: dict[str, list[str]], name: str) -> int | None:
+    """A non-negative integer parameter; None when absent (0 is a value:
+    `after_sequence=0` replays from the start)."""
+    if name not in query:
+        return None
+    raw = query[name][0]
     try:
         value = int(raw)
     except ValueError:
@@ -250,6 +255,17 @@ def _int_param(query: dict[str, list[str]], name: str) -> int:
     if value < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {raw!r}")
     return value
+
+
+def _start_cursor(watch: session_pb2.WatchSessionsRequest, init: session_pb2.WatchSessionsResponse) -> int | None:
+    """Where a new /ws client stands before its first event: the cursor it
+    asked for, else the watched session's last event (None on the
+    all-sessions feed, whose position comes with its first event)."""
+    if watch.session_id:
+        if watch.HasField("after_sequence"):
+            return watch.after_sequence
+        return init.sessions[0].last_sequence if init.sessions else 0
+    return watch.after_feed_sequence if watch.HasField("after_feed_sequence") else None
 
 
 class WebSocketBridge:
@@ -268,8 +284,12 @@ class WebSocketBridge:
         self._shared_feeds: dict[tuple, asyncio.Future[SharedFeed | None]] = {}
         # Shared-feed memberships taken during the handshake, by connection.
         self._members: dict[int, FeedMember] = {}
-        # /ws feed clients past their `init`: each gets the heartbeat.
-        self._feed_connections: set[ServerConnection] = set()
+        # /ws feed clients past their `init` (each gets the heartbeat), and
+        # task stream clients, with where each would resume.
+        self._feed_connections: dict[ServerConnection, ResumePoint] = {}
+        self._task_connections: dict[ServerConnection, ResumePoint] = {}
+        # Resume points made during the handshake, by connection.
+        self._positions: dict[int, ResumePoint] = {}
         self._heartbeats: asyncio.Task | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
@@ -285,6 +305,13 @@ class WebSocketBridge:
         )
         self._heartbeats = asyncio.create_task(self._send_heartbeats())
         return self._server.sockets[0].getsockname()[1]
+
+    async def drain(self) -> None:
+        """Before the server stops: no new clients, and every open socket
+        learns where to resume and closes with 1001 (going away)."""
+        if self._server is not None:
+            self._server.close(close_connections=False)
+        await say_going_away({**self._feed_connections, **self._task_connections})
 
     async def stop(self) -> None:
         if self._heartbeats is not None:
@@ -321,7 +348,7 @@ class WebSocketBridge:
             return _error_response(400, str(error), "BAD_REQUEST")
         metadata = credentials_metadata(request)
         key = (watch.session_id, tuple(item for item in metadata if item[0] not in _PER_REQUEST_HEADERS))
-        shareable = not watch.after_sequence and not watch.after_feed_sequence
+        shareable = not watch.HasField("after_sequence") and not watch.HasField("after_feed_sequence")
         member, starting = None, None
         if shareable and (pending_feed := self._shared_feeds.get(key)) is not None:
             # Joined before this client's own call subscribes, so that the
@@ -355,6 +382,11 @@ class WebSocketBridge:
             starting.set_result(feed)
             member = feed.join()
         self._pending[id(connection)] = (call, first)
+        self._positions[id(connection)] = ResumePoint(
+            "after_sequence" if watch.session_id else "after_feed_sequence",
+            _start_cursor(watch, first),
+            watch.session_id,
+        )
         if member is not None:
             self._members[id(connection)] = member
         self._task_watches[id(connection)] = await self._open_task_watch(request)
@@ -370,6 +402,7 @@ class WebSocketBridge:
             # The handshake failed after _open_feed: nothing will serve it.
             pending = self._pending.pop(id(connection), None)
             member = self._members.pop(id(connection), None)
+            self._positions.pop(id(connection), None)
             if pending is not None:
                 _release(pending[0], member)
             if (task_watch := self._task_watches.pop(id(connection), None)) is not None:
@@ -402,7 +435,7 @@ class WebSocketBridge:
             return _error_response(404, f"No WebSocket endpoint at {url.path}", "NOT_FOUND")
         query = urllib.parse.parse_qs(url.query)
         try:
-            after = _int_param(query, "after_sequence")
+            after = _int_param(query, "after_sequence") or 0
         except ValueError as error:
             return _error_response(400, str(error), "BAD_REQUEST")
         metadata = credentials_metadata(request)
@@ -415,12 +448,14 @@ class WebSocketBridge:
             agent_pb2.WatchAgentTaskRequest(task_id=task_id, after_sequence=after), metadata=metadata
         )
         self._pending[id(connection)] = (call, (task_id, metadata))
+        self._positions[id(connection)] = ResumePoint("after_sequence", after)
         return None
 
     async def _handle(self, connection: ServerConnection) -> None:
         call, first = self._pending.pop(id(connection))
+        position = self._positions.pop(id(connection))
         if isinstance(first, tuple):
-            await self._handle_task(connection, call, *first)
+            await self._handle_task(connection, call, position, *first)
             return
         task_watch = self._task_watches.pop(id(connection), None)
         member = self._members.pop(id(connection), None)
@@ -434,10 +469,12 @@ class WebSocketBridge:
                 # Its own call was for the handshake and this `init`; the
                 # shared feed holds everything since.
                 call.cancel()
-            self._feed_connections.add(connection)
+            self._feed_connections[connection] = position
             tasks = [
                 asyncio.create_task(
-                    self._forward_shared(connection, member) if member is not None else self._forward_feed(connection, call)
+                    self._forward_shared(connection, member, position)
+                    if member is not None
+                    else self._forward_feed(connection, call, position)
                 ),
                 asyncio.create_task(self._drain_client(connection)),
                 asyncio.create_task(self._forward_task_updates(connection, task_watch)),
@@ -460,14 +497,15 @@ class WebSocketBridge:
         finally:
             for task in tasks:
                 task.cancel()
-            self._feed_connections.discard(connection)
+            self._feed_connections.pop(connection, None)
             _release(call, member)
             if task_watch is not None:
                 task_watch.cancel()
 
-    async def _handle_task(self, connection: ServerConnection, call, task_id: str, metadata) -> None:
+    async def _handle_task(self, connection: ServerConnection, call, position: ResumePoint, task_id: str, metadata) -> None:
         reader = asyncio.create_task(self._task_commands(connection, task_id, metadata))
-        forwarder = asyncio.create_task(self._forward_task(connection, call, task_id))
+        forwarder = asyncio.create_task(self._forward_task(connection, call, task_id, position))
+        self._task_connections[connection] = position
         try:
             # Ends when the task's stream ends or the client goes away.
             done, _ = await asyncio.wait((reader, forwarder), return_when=asyncio.FIRST_COMPLETED)
@@ -481,15 +519,17 @@ class WebSocketBridge:
             with contextlib.suppress(ConnectionClosed):
                 await connection.close(1011, "internal error")
         finally:
+            self._task_connections.pop(connection, None)
             reader.cancel()
             forwarder.cancel()
             call.cancel()
 
-    async def _forward_task(self, connection: ServerConnection, call, task_id: str) -> None:
+    async def _forward_task(self, connection: ServerConnection, call, task_id: str, position: ResumePoint) -> None:
         await connection.send(dumps({"type": "connected", "task_id": task_id, "timestamp": iso(utc_now())}))
         try:
             async for event in call:
                 await connection.send(dumps(task_event_message(event)))
+                position.cursor = event.sequence
         except grpc.aio.AioRpcError as error:
             if error.code() == grpc.StatusCode.CANCELLED:
                 return
@@ -527,12 +567,14 @@ class WebSocketBridge:
                     dumps({"type": "error", "error": error.details(), "code": code, "timestamp": iso(utc_now())})
                 )
 
-    async def _forward_feed(self, connection: ServerConnection, call) -> None:
+    async def _forward_feed(self, connection: ServerConnection, call, position: ResumePoint) -> None:
         # read(), not iteration: the handshake already used read() on this call.
         while (update := await call.read()) is not grpc.aio.EOF:
             await connection.send(dumps(feed_message(update)))
+            if update.type == "event":
+                position.cursor = update.data.sequence if position.session_id else update.data.feed_sequence
 
-    async def _forward_shared(self, connection: ServerConnection, member: FeedMember) -> None:
+    async def _forward_shared(self, connection: ServerConnection, member: FeedMember, position: ResumePoint) -> None:
         while (item := await member.next()) is not FELL_BEHIND:
             if item is None:
                 return
@@ -541,6 +583,8 @@ class WebSocketBridge:
             message, cursor = item
             await connection.send(message, text=True)
             member.cursor = cursor
+            if cursor:
+                position.cursor = cursor
         feed = member.feed
         if not member.cursor:
             # Nowhere known to resume from: the client reconnects and gets
@@ -556,7 +600,7 @@ class WebSocketBridge:
         call = self._sessions.WatchSessions(resume, metadata=feed.metadata)
         try:
             await call.read()  # its init: the client has had one
-            await self._forward_feed(connection, call)
+            await self._forward_feed(connection, call, position)
         finally:
             call.cancel()
 

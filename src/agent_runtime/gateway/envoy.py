@@ -13,6 +13,8 @@ import re
 import shutil
 import string
 import textwrap
+import time
+from typing import Awaitable, Callable
 
 import structlog
 from google.api import annotations_pb2, http_pb2
@@ -21,6 +23,7 @@ from google.protobuf import descriptor_pb2
 from agentruntime.v1 import common_pb2
 
 from agent_runtime.config import Settings
+from agent_runtime.lifecycle import ChildRecord, dying_with_parent
 
 log = structlog.get_logger(__name__)
 
@@ -216,7 +219,7 @@ def local_reply_mappers(max_request_bytes: int) -> list[dict]:
 
 
 def render_config(
-    settings: Settings, *, grpc_port: int, bridge_port: int, admin_port: int, gateway_secret: str
+    settings: Settings, *, grpc_port: int, bridge_port: int, admin_socket: pathlib.Path, gateway_secret: str
 ) -> str:
     listener_template = string.Template((TEMPLATE_DIR / "listener.yaml").read_text())
     common = {
@@ -241,7 +244,7 @@ def render_config(
         listeners.append("- " + textwrap.indent(rendered, "  ").lstrip())
     grpc_address = "127.0.0.1" if settings.grpc_host in ("0.0.0.0", "::", "localhost") else settings.grpc_host
     return string.Template((TEMPLATE_DIR / "envoy.yaml").read_text()).substitute(
-        admin_port=admin_port,
+        admin_socket=json.dumps(str(admin_socket)),
         listeners="\n" + textwrap.indent("\n".join(listeners), "    "),
         grpc_address=grpc_address,
         grpc_port=grpc_port,
@@ -249,14 +252,66 @@ def render_config(
     )
 
 
+ENVOY_PID_FILE = "envoy.pid"
+ADMIN_SOCKET_FILE = "admin.sock"
+# sun_path is 108 bytes on Linux (104 on macOS), with its terminating NUL.
+MAX_SOCKET_PATH = 103
+
+
+def end_stale_envoy(config_dir: pathlib.Path) -> None:
+    """Ends an Envoy that a crashed server of this data dir left running (it
+    would hold the HTTP ports). Only call with the data dir's lock held: the
+    recorded Envoy then belongs to no live server."""
+    stale = ChildRecord(config_dir / ENVOY_PID_FILE).end_stale()
+    if stale is not None:
+        log.warning("envoy.stale_ended", pid=stale)
+
+
+def admin_socket_path(config_dir: pathlib.Path) -> pathlib.Path:
+    """Envoy's admin interface, on a unix socket only the server's user can
+    open (mode 0600 in a 0700 directory): no TCP port that anything local
+    could reach /quitquitquit or /server_info on."""
+    path = config_dir.resolve() / ADMIN_SOCKET_FILE
+    if len(str(path)) > MAX_SOCKET_PATH:
+        raise ValueError(
+            f"Envoy's admin socket path {path} is longer than {MAX_SOCKET_PATH} bytes (unix socket limit): "
+            "use a shorter --data-dir"
+        )
+    return path
+
+
 class EnvoySupervisor:
     """Runs Envoy with the rendered config; restarts it with backoff if it
-    exits while we still want it."""
+    exits while we still want it. Envoy dies with the server (parent-death
+    signal) and is recorded in `<config dir>/envoy.pid`, so a start after a
+    crash ends an Envoy left behind before binding its ports."""
 
-    def __init__(self, config_path: pathlib.Path, *, log_level: str = "warn"):
+    INITIAL_BACKOFF = 0.5
+    MAX_BACKOFF = 10.0
+
+    def __init__(
+        self,
+        config_path: pathlib.Path,
+        *,
+        admin_socket: pathlib.Path | None = None,
+        log_level: str = "warn",
+        healthy_after_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ):
         self._config_path = config_path
         self._log_level = log_level
+        # An Envoy that ran this long before it exited was healthy: its
+        # restart starts the backoff over.
+        self._healthy_after = healthy_after_seconds
+        self._clock = clock
+        self._sleep = sleep
+        self._admin_socket = admin_socket
+        self._record = ChildRecord(config_path.parent / ENVOY_PID_FILE)
         self._process: asyncio.subprocess.Process | None = None
+        # Exit codes of the Envoys that exited while wanted, oldest first.
+        self.exit_codes: list[int] = []
+        self._spawned_at = 0.0
         self._watcher: asyncio.Task | None = None
         self._stopping = False
 
@@ -265,27 +320,25 @@ class EnvoySupervisor:
         self._watcher = asyncio.create_task(self._watch())
 
     async def _spawn(self) -> None:
-        self._process = await asyncio.create_subprocess_exec(
-            envoy_binary(),
-            "-c",
-            str(self._config_path),
-            "--log-level",
-            self._log_level,
-            "--disable-hot-restart",
-            stdin=asyncio.subprocess.DEVNULL,
-        )
+        command = [envoy_binary(), "-c", str(self._config_path), "--log-level", self._log_level, "--disable-hot-restart"]
+        self._process = await asyncio.create_subprocess_exec(*dying_with_parent(command), stdin=asyncio.subprocess.DEVNULL)
+        self._spawned_at = self._clock()
+        self._record.write(self._process.pid)
         log.info("envoy.started", pid=self._process.pid, config=str(self._config_path))
 
     async def _watch(self) -> None:
-        backoff = 0.5
+        backoff = self.INITIAL_BACKOFF
         while not self._stopping:
             assert self._process is not None
             code = await self._process.wait()
             if self._stopping:
                 return
+            self.exit_codes.append(code)
+            if self._clock() - self._spawned_at >= self._healthy_after:
+                backoff = self.INITIAL_BACKOFF
             log.error("envoy.exited", code=code, restart_in_s=backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 10.0)
+            await self._sleep(backoff)
+            backoff = min(backoff * 2, self.MAX_BACKOFF)
             if not self._stopping:
                 await self._spawn()
 
@@ -293,12 +346,25 @@ class EnvoySupervisor:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
+    async def drain(self) -> None:
+        """Stops accepting connections; requests on open ones go on (the
+        server then answers what is in flight, and Envoy stops last)."""
+        if self._admin_socket is None or self._process is None or self._process.returncode is not None:
+            return
+        try:
+            status = await asyncio.wait_for(admin_post(self._admin_socket, "/drain_listeners"), 5)
+        except (OSError, asyncio.TimeoutError) as error:
+            log.warning("envoy.drain_failed", error=str(error) or type(error).__name__)
+            return
+        log.info("envoy.draining", admin_status=status)
+
     async def stop(self, timeout: float = 5.0) -> None:
         self._stopping = True
         if self._watcher:
             self._watcher.cancel()
         process = self._process
         if process is None or process.returncode is not None:
+            self._record.clear()
             return
         process.terminate()
         try:
@@ -306,4 +372,18 @@ class EnvoySupervisor:
         except asyncio.TimeoutError:
             process.kill()
             await process.wait()
+        self._record.clear()
         log.info("envoy.stopped")
+
+
+async def admin_post(socket_path: pathlib.Path, path: str) -> int:
+    """POSTs to Envoy's admin interface on its unix socket; returns the
+    HTTP status."""
+    reader, writer = await asyncio.open_unix_connection(str(socket_path))
+    try:
+        writer.write(f"POST {path} HTTP/1.0\r\nHost: envoy-admin\r\nContent-Length: 0\r\n\r\n".encode())
+        await writer.drain()
+        status_line = await reader.readline()
+        return int(status_line.split()[1])
+    finally:
+        writer.close()

@@ -19,6 +19,7 @@ from google.protobuf.message import DecodeError, Message
 
 from agent_runtime.errors import InvalidArgument
 from agent_runtime.interceptors.auth import Admission, current_principal, send_response_headers
+from agent_runtime.interceptors.draining import Draining, ServerStopping, until_draining
 from agent_runtime.interceptors.errors import abort_with_error_model, is_abort
 from agent_runtime.interceptors.request_context import begin_call, end_call
 from agent_runtime.interceptors.validation import validate
@@ -28,8 +29,11 @@ StreamBehaviour = Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, admission: Admission):
+    def __init__(self, admission: Admission, draining: Draining | None = None):
         self._admission = admission
+        # When set, server streams end resumably (draining.py) and new
+        # calls are refused: the server is stopping.
+        self._draining = draining or Draining()
         self._handlers: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(self, continuation, handler_call_details):
@@ -49,7 +53,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         if handler.stream_unary:
             return handler._replace(stream_unary=self._unary(_as_coroutine(handler.stream_unary), method))
         if handler.unary_stream:
-            return handler._replace(unary_stream=self._stream(_as_async_iter(handler.unary_stream), method))
+            return handler._replace(unary_stream=self._stream(self._until_draining(handler.unary_stream), method))
         return handler._replace(stream_stream=self._stream(_as_async_iter(handler.stream_stream), method))
 
     @contextlib.asynccontextmanager
@@ -62,6 +66,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         error = None
         try:
             try:
+                if self._draining.stopping:
+                    raise ServerStopping()
                 current_principal.set(await self._admission.admit(method, metadata, peer))
                 yield
             except Exception as failure:
@@ -96,6 +102,17 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                     yield response
                 if not sent:
                     await send_response_headers(context)
+
+        return call
+
+    def _until_draining(self, behaviour) -> StreamBehaviour:
+        """A server stream that ends resumably when the server stops (the
+        long-lived ones: feeds, run streams); client and bidi streams end
+        with the gRPC server's grace period."""
+        responses = _as_async_iter(behaviour)
+
+        def call(request, context):
+            return until_draining(responses(request, context), self._draining)
 
         return call
 

@@ -12,7 +12,7 @@ import json
 
 import grpc
 import structlog
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 
 from agent_runtime.clock import iso, utc_now
@@ -35,9 +35,15 @@ def rpc_status(error: DomainError) -> status_pb2.Status:
     """The google.rpc.Status of a domain error, with its ErrorInfo."""
     metadata = {"http_status": str(error.http_status), **{f"field.{k}": v for k, v in error.fields.items()}}
     info = error_details_pb2.ErrorInfo(reason=error.code, domain=ERROR_DOMAIN, metadata=metadata)
-    detail = any_pb2.Any()
-    detail.Pack(info)
-    return status_pb2.Status(code=error.grpc_code.value[0], message=error.detail, details=[detail])
+    details = [info]
+    retry_after = getattr(error, "retry_after_seconds", None)
+    if retry_after:
+        details.append(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=retry_after)))
+    packed = []
+    for message in details:
+        packed.append(any_pb2.Any())
+        packed[-1].Pack(message)
+    return status_pb2.Status(code=error.grpc_code.value[0], message=error.detail, details=packed)
 
 
 def status_for(error: DomainError) -> grpc.Status:

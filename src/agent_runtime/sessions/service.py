@@ -271,21 +271,24 @@ class SessionService:
     async def watch(
         self,
         session_id: str = "",
-        after_sequence: int = 0,
-        after_feed_sequence: int = 0,
+        after_sequence: int | None = None,
+        after_feed_sequence: int | None = None,
         *,
         scope: str | None = None,
     ) -> AsyncIterator[FeedItem]:
-        """init snapshot, then the events after the cursor from storage, then
-        live items. Subscribes before reading storage, so nothing committed in
+        """init snapshot, then the events after the cursor from storage (a
+        cursor of 0 replays everything, none replays nothing), then live
+        items. Subscribes before reading storage, so nothing committed in
         between is missed; duplicates are skipped by sequence number."""
-        if after_sequence < 0 or after_feed_sequence < 0:
+        if (after_sequence or 0) < 0 or (after_feed_sequence or 0) < 0:
             raise InvalidArgument("after_sequence and after_feed_sequence must not be negative")
         if after_sequence and not session_id:
             raise InvalidArgument(
                 "after_sequence counts within one session: give session_id too, "
                 "or resume the all-sessions feed with after_feed_sequence"
             )
+        if not session_id:
+            after_sequence = None
         if session_id:
             check_session_id(session_id)
             existing = await self._repository.get_session(session_id)
@@ -299,9 +302,8 @@ class SessionService:
             else (lambda item: visible(item.owner_id, scope))
         )
         try:
-            replay_from = after_feed_sequence
-            replaying = bool(after_sequence or after_feed_sequence)
-            last_feed = after_feed_sequence
+            replaying = after_sequence is not None or after_feed_sequence is not None
+            replay_from = last_feed = after_feed_sequence or 0
             while True:
                 yield FeedItem("init", session_id, sessions=await self._snapshot(session_id, scope))
                 if replaying:
@@ -314,14 +316,14 @@ class SessionService:
                         break
                     if item.event is not None:
                         if item.event.feed_sequence <= last_feed or (
-                            session_id and item.event.sequence <= after_sequence
+                            after_sequence is not None and item.event.sequence <= after_sequence
                         ):
                             continue
                         last_feed = item.event.feed_sequence
                     yield item
                 # Fell behind: resynchronise from storage where we stopped.
                 subscription.reset()
-                replaying, replay_from, after_sequence = True, last_feed, 0
+                replaying, replay_from, after_sequence = True, last_feed, None
         finally:
             subscription.close()
 
@@ -332,10 +334,10 @@ class SessionService:
         return [session] if session and visible(session.owner_id, scope) else []
 
     async def _replay(
-        self, session_id: str, after_sequence: int, after_feed: int, scope: str | None
+        self, session_id: str, after_sequence: int | None, after_feed: int, scope: str | None
     ) -> AsyncIterator[EventRecord]:
         while True:
-            if session_id and after_sequence:
+            if session_id and after_sequence is not None:
                 page = await self._repository.list_events(session_id, after_sequence, REPLAY_PAGE)
             else:
                 page = await self._repository.list_feed(after_feed, REPLAY_PAGE, scope)

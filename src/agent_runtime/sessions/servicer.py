@@ -378,6 +378,9 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
 
     async def WatchSessions(self, request: pb.WatchSessionsRequest, context) -> AsyncIterator[pb.WatchSessionsResponse]:
         async for item in self._sessions.watch(
-            request.session_id, request.after_sequence, request.after_feed_sequence, scope=owner_scope()
+            request.session_id,
+            request.after_sequence if request.HasField("after_sequence") else None,
+            request.after_feed_sequence if request.HasField("after_feed_sequence") else None,
+            scope=owner_scope(),
         ):
             yield feed_item_to_proto(item)

@@ -1,5 +1,7 @@
-"""The SQLite database: one WAL-mode file, versioned migrations, and
-serialised write transactions.
+"""The SQLite database: one WAL-mode file, versioned migrations,
+serialised write transactions on one connection and reads on their own
+connections (in WAL mode readers never wait for a writer, so a write waiting
+on another process's lock does not stall them).
 
 Every write a response acknowledges is committed before the response. Writes
 use BEGIN IMMEDIATE so that a second process writing the same file waits on
@@ -77,36 +79,78 @@ def private_files(path: pathlib.Path, *companions: pathlib.Path) -> None:
                 file.chmod(0o600)
 
 
-class Database:
-    """One aiosqlite connection. Reads run as they come; writes go one at a time
-    through `transaction()`."""
+# Read connections, each with its own thread: reads run beside the writer
+# and beside each other.
+READ_CONNECTIONS = 2
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    # NORMAL in WAL mode survives a process crash (kill -9); FULL would
+    # also survive power loss at a large cost per commit.
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=5000",
+)
 
-    def __init__(self, connection: aiosqlite.Connection):
+
+async def _connect(path: pathlib.Path, pragmas: tuple[str, ...]) -> aiosqlite.Connection:
+    connection = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        connection.row_factory = aiosqlite.Row
+        for pragma in pragmas:
+            await connection.execute(pragma)
+    except BaseException:
+        # An unclosed connection's thread would keep the process alive.
+        await connection.close()
+        raise
+    return connection
+
+
+class Database:
+    """A writer connection (writes go one at a time through `transaction()`)
+    and a few read connections that `fetch_one`/`fetch_all` take turns on."""
+
+    def __init__(self, connection: aiosqlite.Connection, readers: list[aiosqlite.Connection]):
         self.connection = connection
         self._write_lock = asyncio.Lock()
+        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        for reader in readers:
+            self._readers.put_nowait(reader)
+        self._all_readers = readers
 
     @classmethod
     async def open(cls, path: pathlib.Path) -> "Database":
+        """Opens and migrates the database; closes what it opened if that
+        fails (sqlite3.Error, or DatabaseError from a migration)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         private_files(path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"))
-        connection = await aiosqlite.connect(path, isolation_level=None)
-        connection.row_factory = aiosqlite.Row
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            # NORMAL in WAL mode survives a process crash (kill -9); FULL would
-            # also survive power loss at a large cost per commit.
-            "PRAGMA synchronous=NORMAL",
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=5000",
-        ):
-            await connection.execute(pragma)
-        database = cls(connection)
-        await database.migrate()
+        writer = await _connect(path, _PRAGMAS)
+        readers: list[aiosqlite.Connection] = []
+        database = cls(writer, readers)
+        try:
+            await database.migrate()
+            for _ in range(READ_CONNECTIONS):
+                # query_only: a write sent here by mistake fails instead of
+                # bypassing the write lock.
+                readers.append(await _connect(path, (*_PRAGMAS[2:], "PRAGMA query_only=ON")))
+                database._readers.put_nowait(readers[-1])
+        except BaseException:
+            await database.close()
+            raise
         return database
 
     async def close(self) -> None:
         async with self._write_lock:
+            for reader in self._all_readers:
+                await reader.close()
             await self.connection.close()
+
+    @contextlib.asynccontextmanager
+    async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
+        reader = await self._readers.get()
+        try:
+            yield reader
+        finally:
+            self._readers.put_nowait(reader)
 
     async def migrate(self) -> list[int]:
         """Applies pending migrations in version order; returns those applied."""
@@ -159,13 +203,13 @@ class Database:
     # One trip to the connection's thread per read: execute + fetch + close
     # as separate awaits cost three (each a thread wake-up and a loop wake-up).
     async def fetch_one(self, sql: str, parameters: tuple = ()) -> aiosqlite.Row | None:
-        with _sqlite_errors_as_database_error():
-            rows = await self.connection.execute_fetchall(sql, parameters)
+        rows = await self.fetch_all(sql, parameters)
         return rows[0] if rows else None
 
     async def fetch_all(self, sql: str, parameters: tuple = ()) -> list[aiosqlite.Row]:
-        with _sqlite_errors_as_database_error():
-            return list(await self.connection.execute_fetchall(sql, parameters))
+        async with self._reader() as reader:
+            with _sqlite_errors_as_database_error():
+                return list(await reader.execute_fetchall(sql, parameters))
 
     async def ping(self) -> bool:
         try:

@@ -925,19 +925,19 @@ export declare type WatchSessionsRequest = Message<"agentruntime.v1.WatchSession
 
   /**
    * With session_id: replay that session's events after this sequence
-   * number before going live.
+   * number before going live; 0 replays all of them, unset replays none.
    *
-   * @generated from field: int32 after_sequence = 2;
+   * @generated from field: optional int32 after_sequence = 2;
    */
-  afterSequence: number;
+  afterSequence?: number | undefined;
 
   /**
    * Replay events of all watched sessions after this feed_sequence before
-   * going live.
+   * going live; 0 replays all of them, unset replays none.
    *
-   * @generated from field: int64 after_feed_sequence = 3;
+   * @generated from field: optional int64 after_feed_sequence = 3;
    */
-  afterFeedSequence: bigint;
+  afterFeedSequence?: bigint | undefined;
 };
 
 /**
