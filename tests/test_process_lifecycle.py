@@ -111,7 +111,7 @@ async def test_a_recorded_envoy_left_running_is_ended_before_the_ports_are_check
     config_dir = tmp_path / "envoy"
     config_dir.mkdir(mode=0o700)
     config = config_dir / "left.yaml"
-    config.write_text(render_config(settings, grpc_port=free_port(), bridge_port=free_port(), admin_socket=admin_socket_path(config_dir)))
+    config.write_text(render_config(settings, grpc_port=free_port(), bridge_port=free_port(), admin_socket=admin_socket_path(config_dir), gateway_secret="s3cret"))
     left = subprocess.Popen([envoy_binary(), "-c", str(config), "--disable-hot-restart"], stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
