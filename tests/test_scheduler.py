@@ -104,6 +104,7 @@ async def test_one_users_hanging_runs_do_not_starve_another_users_run(tmp_path):
             anthropic_base_url=answering.base_url,
             llm_max_retries=0,
             llm_timeout_seconds=600,
+            llm_total_timeout_seconds=600,
             max_concurrent_runs=4,
         )
         async with running(make_settings(tmp_path / "data", run_envoy=False, agents=config)) as runtime:
