@@ -41,10 +41,10 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "gen")]
 
 import grpc  # noqa: E402
 import httpx  # noqa: E402
-import websockets  # noqa: E402
 
 from agentruntime.v1 import session_pb2 as pb  # noqa: E402
 from agentruntime.v1 import session_pb2_grpc  # noqa: E402
+from fanout import fan_out  # noqa: E402
 
 API_KEY = "bench-key"
 # The configured key's rate limit is off: the peer has none, and the load
@@ -267,50 +267,13 @@ async def ingest_unary(target: str, duration: float, concurrency: int) -> dict:
         return {"rate": count / (time.perf_counter() - started), "requests": count}
 
 
-async def fan_out(http_url: str, target: str, subscribers: int, events: int, pids: list[int]) -> dict:
-    """Latency from the moment an event is sent to its arrival at each of
-    `subscribers` WebSocket clients of /ws (through Envoy and the bridge),
-    and the CPU per event, while events flow, of `pids` and of this client
-    (which reads every message of every subscriber on one core)."""
-    ws_url = http_url.replace("http://", "ws://") + "/ws?session_id=fanout"
-    sent: dict[str, float] = {}
-    arrivals: list[float] = []
-
-    async def subscriber(socket) -> None:
-        received = 0
-        async for raw in socket:
-            message = json.loads(raw)
-            if message["type"] == "event":
-                arrivals.append(time.perf_counter() - sent[message["data"]["tool_name"]])
-                received += 1
-                if received == events:
-                    return
-
-    async with grpc.aio.insecure_channel(target) as channel:
-        stub = session_pb2_grpc.SessionServiceStub(channel)
-        await stub.CreateSession(pb.CreateSessionRequest(session_id="fanout"), metadata=METADATA)
-        sockets = [await websockets.connect(ws_url, additional_headers={"x-api-key": API_KEY}) for _ in range(subscribers)]
-        for socket in sockets:  # connected + init
-            await socket.recv()
-            await socket.recv()
-        readers = [asyncio.create_task(subscriber(socket)) for socket in sockets]
-        server_cpu, client_cpu = cpu_seconds(pids), time.process_time()
-        for index in range(events):
-            name = f"e{index}"
-            sent[name] = time.perf_counter()
-            await stub.CreateEvent(pb.CreateEventRequest(session_id="fanout", event=pb.Event(event_type="pre_tool", tool_name=name)), metadata=METADATA)
-            await asyncio.sleep(0.02)
-        await asyncio.wait_for(asyncio.gather(*readers), 60)
-        server_cpu, client_cpu = cpu_seconds(pids) - server_cpu, time.process_time() - client_cpu
-        for socket in sockets:
-            await socket.close()
-    return {
-        "deliveries": len(arrivals),
-        "p50": percentile(arrivals, 0.5) * 1000,
-        "p99": percentile(arrivals, 0.99) * 1000,
-        "server_ms": server_cpu / events * 1000,
-        "client_ms": client_cpu / events * 1000,
-    }
+def measure_fan_out(http_url: str, target: str, subscribers: int, pid: int) -> dict:
+    """bench/fanout.py's phase against one server: p50, p99 and CPU per event."""
+    result = asyncio.run(
+        fan_out(http_url, target, subscribers, FAN_OUT_EVENTS, lambda: cpu_seconds([pid]), API_KEY)
+    )
+    arrivals = result.pop("arrivals")
+    return {**result, "deliveries": len(arrivals), "p50": percentile(arrivals, 0.5) * 1000, "p99": percentile(arrivals, 0.99) * 1000}
 
 
 def machine() -> str:
@@ -513,10 +476,10 @@ def _fan_out_rows(args, ours: str, target: str, server, work: pathlib.Path) -> l
     server of that tree, alternately with ours, medians of --rounds."""
     measured: dict[str, list[dict]] = {"ours": [], "baseline": []}
     for _ in range(args.rounds):
-        measured["ours"].append(asyncio.run(fan_out(ours, target, args.subscribers, FAN_OUT_EVENTS, [server.pid])))
+        measured["ours"].append(measure_fan_out(ours, target, args.subscribers, server.pid))
         if args.baseline is not None:
             with runtime_server(args.baseline.resolve(), work, f"baseline-{len(measured['baseline'])}") as (url, grpc_target, base):
-                measured["baseline"].append(asyncio.run(fan_out(url, grpc_target, args.subscribers, FAN_OUT_EVENTS, [base.pid])))
+                measured["baseline"].append(measure_fan_out(url, grpc_target, args.subscribers, base.pid))
     fan, base = ({key: statistics.median(r[key] for r in runs) for key in runs[0]} if runs else None for runs in measured.values())
     label = f"/ws fan-out to {args.subscribers} subscribers"
     if base is None:
