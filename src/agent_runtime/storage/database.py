@@ -79,10 +79,12 @@ def private_files(path: pathlib.Path, *companions: pathlib.Path) -> None:
 
 class Database:
     """One aiosqlite connection. Reads run as they come; writes go one at a time
-    through `transaction()`."""
+    through `transaction()`. Point reads (`fetch_point`) use a second,
+    read-only connection on the event loop's thread."""
 
-    def __init__(self, connection: aiosqlite.Connection):
+    def __init__(self, connection: aiosqlite.Connection, reader: sqlite3.Connection | None = None):
         self.connection = connection
+        self._reader = reader
         self._write_lock = asyncio.Lock()
 
     @classmethod
@@ -102,10 +104,18 @@ class Database:
             await connection.execute(pragma)
         database = cls(connection)
         await database.migrate()
+        # Opened after the migrations, so it never sees an older schema. No
+        # busy wait on the loop's thread (timeout 0): see fetch_point.
+        database._reader = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=0, isolation_level=None
+        )
+        database._reader.row_factory = sqlite3.Row
         return database
 
     async def close(self) -> None:
         async with self._write_lock:
+            if self._reader is not None:
+                self._reader.close()
             await self.connection.close()
 
     async def migrate(self) -> list[int]:
@@ -162,6 +172,21 @@ class Database:
         with _sqlite_errors_as_database_error():
             rows = await self.connection.execute_fetchall(sql, parameters)
         return rows[0] if rows else None
+
+    async def fetch_point(self, sql: str, parameters: tuple = ()) -> sqlite3.Row | None:
+        """One row found by its key, read on the event loop's thread: the
+        trip to aiosqlite's thread (queue, thread wake-up, loop wake-up)
+        costs several times such a read (bench/RESULTS.md). Only for reads
+        of a row by key, which take microseconds. WAL readers do not wait
+        for writers; when SQLite reports busy anyway (e.g. while a
+        checkpoint's wal-index is rebuilt), the read goes through aiosqlite,
+        which waits out busy_timeout off the loop."""
+        if self._reader is not None:
+            try:
+                return self._reader.execute(sql, parameters).fetchone()
+            except sqlite3.OperationalError:
+                pass
+        return await self.fetch_one(sql, parameters)
 
     async def fetch_all(self, sql: str, parameters: tuple = ()) -> list[aiosqlite.Row]:
         with _sqlite_errors_as_database_error():
