@@ -33,9 +33,7 @@ import tempfile
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from run import (  # noqa: E402
-    API_KEY, AUTOCANNON, SERVER_ENV, cpu_seconds, free_port, process, seed, wait_for_probe, with_descendants,
-)
+from run import API_KEY, AUTOCANNON, cpu_seconds, runtime_server, seed, with_descendants  # noqa: E402
 
 PY_SPY = pathlib.Path(sys.executable).parent / "py-spy"
 
@@ -81,18 +79,7 @@ def read_samples(path: pathlib.Path) -> collections.Counter:
 def measure(source: pathlib.Path | None, work: pathlib.Path, name: str, rate: int, seconds: int) -> dict:
     """One round: start a server from `source` (None: this tree), load it,
     return CPU µs per GET of the server and of Envoy and the layer shares."""
-    http_port, grpc_port = free_port(), free_port()
-    env = dict(SERVER_ENV)
-    if source is not None:
-        env["PYTHONPATH"] = f"{source / 'src'}:{source / 'gen'}"
-    command = [
-        str(pathlib.Path(sys.executable).parent / "agent-runtime"), "serve", "--http-port", str(http_port),
-        "--grpc-port", str(grpc_port), "--data-dir", str(work / f"{name}-data"),
-    ]
-    log = work / f"{name}.log"
-    url = f"http://127.0.0.1:{http_port}"
-    with process(command, env, log, ready="ready") as server:
-        wait_for_probe(log)
+    with runtime_server(source, work, name) as (url, _, server):
         seed(url)
         envoy = [pid for pid in with_descendants(server.pid) if pid != server.pid]
 

@@ -16,7 +16,10 @@ generator shares the machine's cores.
     .venv/bin/python bench/run.py [--duration 10] [--phases rest,ingest,fanout] [--write bench/RESULTS.md]
 
 With --phases, only those phases run (rest: REST and direct gRPC), and
---write replaces only their rows in an existing results file.
+--write replaces only their rows in an existing results file. With
+--baseline DIR (a checkout of another commit: `git worktree add DIR COMMIT`)
+the fanout phase also measures a server run from that tree, alternately
+with ours (medians of --rounds).
 """
 
 from __future__ import annotations
