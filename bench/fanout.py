@@ -75,11 +75,12 @@ class FeedClient(asyncio.Protocol):
         self._transport.close()
 
 
-async def fan_out(http_url: str, target: str, subscribers: int, events: int, server_cpu, api_key: str) -> dict:
+async def fan_out(http_url: str, target: str, subscribers: int, events: int, meters: dict, api_key: str) -> dict:
     """Sends `events` events 20 ms apart to a session watched by
     `subscribers` /ws clients; returns every delivery's latency (seconds)
-    and the CPU ms per event, while events flow, of the server
-    (`server_cpu()`: its CPU seconds so far) and of this process."""
+    and the CPU ms per event, while events flow, of each of `meters`
+    (name: a function giving that process's CPU seconds so far), as
+    `{name}_ms`, and of this process, as `client_ms`."""
     url = urllib.parse.urlsplit(http_url)
     ws_url = f"ws://{url.netloc}/ws?session_id=fanout"
     metadata = (("x-api-key", api_key),)
@@ -108,7 +109,8 @@ async def fan_out(http_url: str, target: str, subscribers: int, events: int, ser
         for start in range(0, subscribers, CONNECT_BATCH):
             clients += await asyncio.gather(*(connect() for _ in range(min(CONNECT_BATCH, subscribers - start))))
         await asyncio.sleep(1)  # every client's `connected` and `init` arrive
-        server_before, client_before = server_cpu(), time.process_time()
+        meters = {**meters, "client": time.process_time}
+        before = {name: meter() for name, meter in meters.items()}
         for index in range(events):
             name = f"e{index}"
             sent[name] = time.perf_counter()
@@ -116,7 +118,7 @@ async def fan_out(http_url: str, target: str, subscribers: int, events: int, ser
             await stub.CreateEvent(pb.CreateEventRequest(session_id="fanout", event=event), metadata=metadata)
             await asyncio.sleep(0.02)
         await asyncio.wait_for(all_delivered, 60)
-        server_used, client_used = server_cpu() - server_before, time.process_time() - client_before
+        used = {f"{name}_ms": (meter() - before[name]) / events * 1000 for name, meter in meters.items()}
         for client in clients:
             client.close()
-    return {"arrivals": arrivals, "server_ms": server_used / events * 1000, "client_ms": client_used / events * 1000}
+    return {"arrivals": arrivals, **used}
