@@ -16,7 +16,10 @@ generator shares the machine's cores.
     .venv/bin/python bench/run.py [--duration 10] [--phases rest,ingest,fanout] [--write bench/RESULTS.md]
 
 With --phases, only those phases run (rest: REST and direct gRPC), and
---write replaces only their rows in an existing results file.
+--write replaces only their rows in an existing results file. With
+--baseline DIR (a checkout of another commit: `git worktree add DIR COMMIT`)
+the fanout phase also measures a server run from that tree, alternately
+with ours (medians of --rounds).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import pathlib
 import platform
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,10 +44,10 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT / "gen")]
 
 import grpc  # noqa: E402
 import httpx  # noqa: E402
-import websockets  # noqa: E402
 
 from agentruntime.v1 import session_pb2 as pb  # noqa: E402
 from agentruntime.v1 import session_pb2_grpc  # noqa: E402
+from fanout import fan_out  # noqa: E402
 
 API_KEY = "bench-key"
 # The configured key's rate limit is off: the peer has none, and the load
@@ -123,6 +127,25 @@ def wait_for_probe(log: pathlib.Path, timeout: float = 120) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError("the server's compute probe did not finish")
         time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def runtime_server(source: pathlib.Path | None, work: pathlib.Path, name: str):
+    """agent-runtime (gRPC + Envoy + bridge) from `source`, a checkout of
+    another commit (its src/ and gen/ come first on the path), or from this
+    tree when None; yields its HTTP URL, gRPC target and process once its
+    start-up work is done."""
+    http_port, grpc_port = free_port(), free_port()
+    env = dict(SERVER_ENV)
+    if source is not None:
+        env["PYTHONPATH"] = f"{source / 'src'}:{source / 'gen'}"
+    command = [
+        str(pathlib.Path(sys.executable).parent / "agent-runtime"), "serve", "--http-port", str(http_port),
+        "--grpc-port", str(grpc_port), "--data-dir", str(work / name),
+    ]
+    with process(command, env, work / f"{name}.log", ready="ready") as server:
+        wait_for_probe(work / f"{name}.log")
+        yield f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}", server
 
 
 def wait_for(url: str, timeout: float = 30) -> None:
@@ -247,44 +270,14 @@ async def ingest_unary(target: str, duration: float, concurrency: int) -> dict:
         return {"rate": count / (time.perf_counter() - started), "requests": count}
 
 
-async def fan_out(http_url: str, target: str, subscribers: int, events: int) -> dict:
-    """Latency from the moment an event is sent to its arrival at each of
-    `subscribers` WebSocket clients of /ws (through Envoy and the bridge)."""
-    ws_url = http_url.replace("http://", "ws://") + "/ws?session_id=fanout"
-    sent: dict[str, float] = {}
-    arrivals: list[float] = []
-
-    async def subscriber(socket) -> None:
-        received = 0
-        async for raw in socket:
-            message = json.loads(raw)
-            if message["type"] == "event":
-                arrivals.append(time.perf_counter() - sent[message["data"]["tool_name"]])
-                received += 1
-                if received == events:
-                    return
-
-    async with grpc.aio.insecure_channel(target) as channel:
-        stub = session_pb2_grpc.SessionServiceStub(channel)
-        await stub.CreateSession(pb.CreateSessionRequest(session_id="fanout"), metadata=METADATA)
-        sockets = [await websockets.connect(ws_url, additional_headers={"x-api-key": API_KEY}) for _ in range(subscribers)]
-        for socket in sockets:  # connected + init
-            await socket.recv()
-            await socket.recv()
-        readers = [asyncio.create_task(subscriber(socket)) for socket in sockets]
-        for index in range(events):
-            name = f"e{index}"
-            sent[name] = time.perf_counter()
-            await stub.CreateEvent(pb.CreateEventRequest(session_id="fanout", event=pb.Event(event_type="pre_tool", tool_name=name)), metadata=METADATA)
-            await asyncio.sleep(0.02)
-        await asyncio.wait_for(asyncio.gather(*readers), 60)
-        for socket in sockets:
-            await socket.close()
-    return {
-        "deliveries": len(arrivals),
-        "p50": percentile(arrivals, 0.5) * 1000,
-        "p99": percentile(arrivals, 0.99) * 1000,
-    }
+def measure_fan_out(http_url: str, target: str, subscribers: int, pid: int) -> dict:
+    """bench/fanout.py's phase against one server: p50, p99 and CPU per
+    event of the server, its Envoy and the bench's clients."""
+    envoy = [child for child in with_descendants(pid) if child != pid]
+    meters = {"server": lambda: cpu_seconds([pid]), "envoy": lambda: cpu_seconds(envoy)}
+    result = asyncio.run(fan_out(http_url, target, subscribers, FAN_OUT_EVENTS, meters, API_KEY))
+    arrivals = result.pop("arrivals")
+    return {**result, "deliveries": len(arrivals), "p50": percentile(arrivals, 0.5) * 1000, "p99": percentile(arrivals, 0.99) * 1000}
 
 
 def machine() -> str:
@@ -298,6 +291,7 @@ def machine() -> str:
 
 
 PHASES = ("rest", "ingest", "fanout")
+FAN_OUT_EVENTS = 200
 TABLE_HEADER = ["| measure | agent-runtime | baseline (same run) | ratio |", "| --- | --- | --- | --- |"]
 
 
@@ -346,6 +340,12 @@ def main() -> None:
     parser.add_argument(
         "--phases", default=",".join(PHASES), help=f"comma-separated phases to run, of {', '.join(PHASES)} (default all)"
     )
+    parser.add_argument(
+        "--baseline", type=pathlib.Path,
+        help="a checkout of another commit (git worktree add DIR COMMIT): the fanout phase also measures a server "
+        "run from it, alternately with ours",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="fan-out rounds per tree, medians reported (default 1)")
     parser.add_argument("--write", type=pathlib.Path, help="also write the results table to this markdown file")
     args = parser.parse_args()
     if unknown := set(args.phases.split(",")) - set(PHASES):
@@ -359,21 +359,15 @@ def main() -> None:
         sys.exit("the FastAPI peer needs the bench extras: scripts/setup-venv dev bench")
 
     work = pathlib.Path(tempfile.mkdtemp(prefix="agent-runtime-bench-"))
-    http_port, grpc_port, peer_port = free_port(), free_port(), free_port()
-    ours, peer = f"http://127.0.0.1:{http_port}", f"http://127.0.0.1:{peer_port}"
-    target = f"127.0.0.1:{grpc_port}"
+    peer_port = free_port()
+    peer = f"http://127.0.0.1:{peer_port}"
     rows: list[tuple[str, str, str, str]] = []
-    server_command = [
-        str(pathlib.Path(sys.executable).parent / "agent-runtime"), "serve", "--http-port", str(http_port),
-        "--grpc-port", str(grpc_port), "--data-dir", str(work / "runtime"),
-    ]
     peer_command = [sys.executable, "-m", "uvicorn", "bench.peers.fastapi_sessions:app", "--port", str(peer_port), "--log-level", "warning"]
     try:
-        with process(server_command, SERVER_ENV, work / "runtime.log", ready="ready") as server, process(
+        with runtime_server(None, work, "runtime") as (ours, target, server), process(
             peer_command, {"PEER_DATABASE": str(work / "peer.sqlite3"), "PEER_API_KEY": API_KEY}, work / "peer.log"
         ) as peer_process:
             wait_for(f"{peer}/health")
-            wait_for_probe(work / "runtime.log")
             ours_pids = with_descendants(server.pid)
             seed(ours)
             seed(peer)
@@ -442,15 +436,7 @@ def main() -> None:
                     f"{streamed['cpu_us'] / echo['cpu_us']:.2f}x the echo",
                 ))
             if "fanout" in phases:
-                fan: dict = {"requests": 200}
-                with cpu_per_request([server.pid], fan):
-                    fan.update(asyncio.run(fan_out(ours, target, args.subscribers, events=fan["requests"])))
-                rows.append((
-                    f"/ws fan-out to {args.subscribers} subscribers: p50 / p99 ms",
-                    f"{fan['p50']:.1f} / {fan['p99']:.1f}",
-                    f"{fan['deliveries']} deliveries; server CPU {fan['cpu_us'] / 1000:.1f} ms per event",
-                    "goal p99 < 20 ms",
-                ))
+                rows += _fan_out_rows(args, ours, target, server, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -485,6 +471,36 @@ def _grpc_unary_rows(target: str, args, rows: list, server, work: pathlib.Path) 
             "gRPC GetSession direct: server CPU µs per call",
             f"{unary['cpu_us']:.0f}", f"{floor['cpu_us']:.0f} (bare grpc.aio, {floor['rps']:.0f} calls/s)",
             f"{unary['cpu_us'] / floor['cpu_us']:.2f}x",
+        ),
+    ]
+
+
+def _fan_out_rows(args, ours: str, target: str, server, work: pathlib.Path) -> list[tuple[str, str, str, str]]:
+    """/ws fan-out latency and CPU per event; with --baseline, the same on a
+    server of that tree, alternately with ours, medians of --rounds."""
+    measured: dict[str, list[dict]] = {"ours": [], "baseline": []}
+    for _ in range(args.rounds):
+        measured["ours"].append(measure_fan_out(ours, target, args.subscribers, server.pid))
+        if args.baseline is not None:
+            with runtime_server(args.baseline.resolve(), work, f"baseline-{len(measured['baseline'])}") as (url, grpc_target, base):
+                measured["baseline"].append(measure_fan_out(url, grpc_target, args.subscribers, base.pid))
+    fan, base = ({key: statistics.median(r[key] for r in runs) for key in runs[0]} if runs else None for runs in measured.values())
+    label = f"/ws fan-out to {args.subscribers} subscribers"
+    if base is None:
+        return [(
+            f"{label}: p50 / p99 ms", f"{fan['p50']:.1f} / {fan['p99']:.1f}",
+            f"{fan['deliveries']:.0f} deliveries; CPU per event: server {fan['server_ms']:.1f} ms, Envoy {fan['envoy_ms']:.1f} ms", "goal p99 < 20 ms",
+        )]
+    return [
+        (
+            f"{label}: p50 / p99 ms", f"{fan['p50']:.1f} / {fan['p99']:.1f}",
+            f"{base['p50']:.1f} / {base['p99']:.1f} (baseline tree)", f"p99 {base['p99'] / fan['p99']:.1f}x lower; goal < 20 ms",
+        ),
+        (
+            f"{label}: CPU ms per event (server process; Envoy; bench clients)",
+            f"{fan['server_ms']:.1f}; {fan['envoy_ms']:.1f}; {fan['client_ms']:.1f}",
+            f"{base['server_ms']:.1f}; {base['envoy_ms']:.1f}; {base['client_ms']:.1f}",
+            f"server {base['server_ms'] / fan['server_ms']:.1f}x less",
         ),
     ]
 

@@ -199,12 +199,12 @@ async def test_a_client_that_stops_reading_delays_only_itself(runtime, http, cha
     """A client that reads nothing falls behind the shared feed; the others
     keep getting events at once, and it later gets every event exactly once,
     in order (resumed from storage where it stopped)."""
-    from agent_runtime.gateway import bridge
+    from agent_runtime.gateway import shared_feed
     from agentruntime.v1 import session_pb2, session_pb2_grpc
 
     from conftest import grpc_metadata
 
-    monkeypatch.setattr(bridge, "MEMBER_BACKLOG", 4)
+    monkeypatch.setattr(shared_feed, "MEMBER_BACKLOG", 4)
     session_id = new_id()
     await http.post("/sessions", json={"session_id": session_id})
     reader = await _connect_live(runtime, session_id)

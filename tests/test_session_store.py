@@ -128,3 +128,19 @@ async def test_owner_scope_hides_other_users_sessions_and_events(service):
     live = await anext(feed)
     assert live.session_id == "mine" and live.event.event_type == "post_tool"
     await feed.aclose()
+
+
+async def test_point_reads_see_every_committed_write_at_once(service):
+    """GetSession reads on the event loop's thread through a second,
+    read-only connection: each write acknowledged before it is already
+    visible there."""
+    await service.create_session("s1", "first name")
+    for index in range(1, 6):
+        await service.append_event("s1", event(i=index))
+        assert (await service.get_session("s1")).last_sequence == index
+    await service.update_metadata("s1", {"session_name": "second name"})
+    assert (await service.get_session("s1")).session_name == "second name"
+    await service.delete_session("s1")
+    with pytest.raises(NotFound):
+        await service.get_session("s1")
+

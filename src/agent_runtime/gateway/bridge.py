@@ -8,7 +8,7 @@ every compute task change (from ComputeService.WatchTasks), and a
 `heartbeat` with system metrics every few seconds.
 
 Live `/ws` clients (no resume cursor) with the same credentials and session
-filter share one upstream WatchSessions call (SharedFeed): the server sends
+filter share one upstream WatchSessions call (shared_feed.SharedFeed): the server sends
 and the bridge prints each message once, and each client is written from
 its own bounded queue, so a slow client delays only itself. Each client
 still opens its own call during the handshake, for its credential check,
@@ -38,6 +38,7 @@ from websockets.http11 import Request, Response
 from agentruntime.v1 import agent_pb2, agent_pb2_grpc, compute_pb2, compute_pb2_grpc, session_pb2, session_pb2_grpc
 from agent_runtime.clock import iso, utc_now
 from agent_runtime.gateway.resume import ResumePoint, say_going_away
+from agent_runtime.gateway.shared_feed import FELL_BEHIND, FeedMember, SharedFeed, feed_message, release
 from agent_runtime.jsonfmt import dumps, message_to_dict
 
 log = structlog.get_logger(__name__)
@@ -63,17 +64,6 @@ def credentials_metadata(request: Request) -> tuple[tuple[str, str], ...]:
         # token in the URL instead.
         metadata.append(("authorization", f"Bearer {query['token'][0]}"))
     return tuple(metadata)
-
-
-def feed_message(update: session_pb2.WatchSessionsResponse) -> dict[str, Any]:
-    """The documented JSON of one feed message."""
-    if update.type == "init":
-        return {"type": "init", "sessions": [message_to_dict(s) for s in update.sessions]}
-    if update.type == "event":
-        return {"type": "event", "data": message_to_dict(update.data)}
-    if update.type == "session_deleted":
-        return {"type": "session_deleted", "session_id": update.session_id}
-    return {"type": update.type, "session": message_to_dict(update.session)}
 
 
 # Fields of each task event type on /ws/tasks/{id}, besides type, sequence,
@@ -136,110 +126,8 @@ _GRPC_TO_HTTP = {
 }
 
 
-# Feed messages a /ws client may fall behind its shared feed by; one that
-# falls further continues on a call of its own, resumed where it stopped.
-MEMBER_BACKLOG = 1024
 # Headers that differ per request without changing who the caller is.
 _PER_REQUEST_HEADERS = ("x-request-id",)
-
-
-class _FellBehind:
-    """Queue marker: the member's queue overflowed and was dropped."""
-
-
-FELL_BEHIND = _FellBehind()
-
-
-class FeedMember:
-    """One /ws client of a SharedFeed: the encoded messages for it, in order.
-    `cursor` is where it stands in the feed (the last event it was sent: its
-    sequence in a one-session feed, else its feed_sequence; 0 when unknown),
-    so that it can resume on a call of its own after falling behind."""
-
-    def __init__(self, feed: "SharedFeed"):
-        self.feed = feed
-        self.cursor = feed.cursor
-        self._queue: asyncio.Queue[tuple[bytes, int] | _FellBehind | grpc.aio.AioRpcError | None] = asyncio.Queue(
-            MEMBER_BACKLOG
-        )
-
-    def offer(self, item: tuple[bytes, int] | grpc.aio.AioRpcError | None) -> None:
-        """Queues a message (with the cursor after it), or the end of the
-        feed (None or its error)."""
-        try:
-            self._queue.put_nowait(item)
-        except asyncio.QueueFull:
-            # Drop the backlog (the member rereads it from storage) and wake
-            # the sender with the marker.
-            while not self._queue.empty():
-                self._queue.get_nowait()
-            self._queue.put_nowait(FELL_BEHIND)
-            self.feed.leave(self)
-
-    async def next(self) -> tuple[bytes, int] | _FellBehind | grpc.aio.AioRpcError | None:
-        return await self._queue.get()
-
-    def leave(self) -> None:
-        self.feed.leave(self)
-
-
-class SharedFeed:
-    """One upstream WatchSessions call (the first client's own, after its
-    `init`) read once for every member."""
-
-    def __init__(self, call, session_id: str, metadata: tuple[tuple[str, str], ...], cursor: int, on_closed):
-        self.session_id = session_id
-        self.metadata = metadata
-        self.cursor = cursor
-        self.call = call
-        # Set once no more messages will come: nobody joins then.
-        self.closed = False
-        self._members: set[FeedMember] = set()
-        self._on_closed = on_closed
-        self._reader = asyncio.create_task(self._read())
-
-    def join(self) -> FeedMember:
-        member = FeedMember(self)
-        self._members.add(member)
-        return member
-
-    def leave(self, member: FeedMember) -> None:
-        self._members.discard(member)
-        if not self._members:
-            self.close()
-
-    def close(self) -> None:
-        self.closed = True
-        self._on_closed(self)
-        self._reader.cancel()
-        self.call.cancel()
-
-    async def _read(self) -> None:
-        end: grpc.aio.AioRpcError | None = None
-        try:
-            while (update := await self.call.read()) is not grpc.aio.EOF:
-                if update.type == "event":
-                    self.cursor = update.data.sequence if self.session_id else update.data.feed_sequence
-                message = dumps(feed_message(update)).encode()
-                for member in list(self._members):
-                    member.offer((message, self.cursor))
-        except grpc.aio.AioRpcError as error:
-            end = error
-        # No client joins an ended feed; those on it end as their own call would.
-        self.closed = True
-        self._on_closed(self)
-        for member in list(self._members):
-            member.offer(end)
-
-
-def _release(call, member: FeedMember | None) -> None:
-    """Ends a /ws client's feed call, or its membership of a shared feed
-    (whose call, perhaps this client's own, ends with its last member)."""
-    if member is not None:
-        member.leave()
-        if call is member.feed.call:
-            return
-    call.cancel()
 
 
 def _int_param(query: dict[str, list[str]], name: str) -> int | None:
@@ -404,7 +292,7 @@ class WebSocketBridge:
             member = self._members.pop(id(connection), None)
             self._positions.pop(id(connection), None)
             if pending is not None:
-                _release(pending[0], member)
+                release(pending[0], member)
             if (task_watch := self._task_watches.pop(id(connection), None)) is not None:
                 task_watch.cancel()
             return response
@@ -498,7 +386,7 @@ class WebSocketBridge:
             for task in tasks:
                 task.cancel()
             self._feed_connections.pop(connection, None)
-            _release(call, member)
+            release(call, member)
             if task_watch is not None:
                 task_watch.cancel()
 
@@ -575,6 +463,7 @@ class WebSocketBridge:
                 position.cursor = update.data.sequence if position.session_id else update.data.feed_sequence
 
     async def _forward_shared(self, connection: ServerConnection, member: FeedMember, position: ResumePoint) -> None:
+        member.attach(connection, position)
         while (item := await member.next()) is not FELL_BEHIND:
             if item is None:
                 return
@@ -582,9 +471,7 @@ class WebSocketBridge:
                 raise item
             message, cursor = item
             await connection.send(message, text=True)
-            member.cursor = cursor
-            if cursor:
-                position.cursor = cursor
+            member.sent(cursor)
         feed = member.feed
         if not member.cursor:
             # Nowhere known to resume from: the client reconnects and gets

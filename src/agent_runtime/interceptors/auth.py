@@ -87,6 +87,11 @@ class Principal:
 
 
 ANONYMOUS = Principal(kind="anonymous", subject="anonymous")
+# The principals of credentials that are not stored anywhere, made once
+# (they are immutable) rather than per call.
+_SERVICE = Principal(kind="service", subject="internal", admin=True)
+_CONFIGURED_KEY = Principal(kind="api_key", subject="configured-key", admin=True)
+_LOCAL_ANONYMOUS = Principal(kind="anonymous", subject="local", admin=True)
 current_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal", default=ANONYMOUS)
 
 
@@ -130,7 +135,7 @@ class CredentialAuthenticator:
                 raise Unauthenticated("Invalid credentials: the credential header is too long")
         if service_token is not None:
             if service_token and _matches(service_token, self._service_tokens):
-                return Principal(kind="service", subject="internal", admin=True)
+                return _SERVICE
             raise Unauthenticated("Invalid x-internal-auth service token")
         if api_key is not None:
             return await self._key(api_key)
@@ -145,14 +150,14 @@ class CredentialAuthenticator:
                 raise Unauthenticated("Invalid bearer token")
             return await self._issued.principal_for_token(token)
         if self._allow_anonymous_local and is_loopback(self._addresses.of(metadata, peer)):
-            return Principal(kind="anonymous", subject="local", admin=True)
+            return _LOCAL_ANONYMOUS
         raise Unauthenticated(
             "Missing credentials: send X-API-Key, Authorization: Bearer <token> or x-internal-auth"
         )
 
     async def _key(self, key: str) -> Principal:
         if key and _matches(key, self._keys):
-            return Principal(kind="api_key", subject="configured-key", admin=True)
+            return _CONFIGURED_KEY
         if key.startswith("md_") and self._issued is not None:
             return await self._issued.principal_for_key(key)
         raise Unauthenticated("Invalid API key")
@@ -212,11 +217,12 @@ class Admission:
             principal = ANONYMOUS
             if method not in OPEN_METHODS:
                 refusal = error
-        if self._limiter is not None:
+        limit = self._limits.for_principal(principal)
+        # Without a limit there is no bucket to find (its client address
+        # takes a constant-time secret comparison) and no header to send.
+        if self._limiter is not None and limit > 0:
             decision = self._limiter.hit(
-                rate_bucket(principal, self._addresses.of(metadata, peer)),
-                self._limits.for_principal(principal),
-                count=method not in UNLIMITED_METHODS,
+                rate_bucket(principal, self._addresses.of(metadata, peer)), limit, count=method not in UNLIMITED_METHODS
             )
             if decision is not None:
                 response_headers.set(decision.headers())

@@ -106,11 +106,19 @@ async def _connect(path: pathlib.Path, pragmas: tuple[str, ...]) -> aiosqlite.Co
 
 
 class Database:
-    """A writer connection (writes go one at a time through `transaction()`)
-    and a few read connections that `fetch_one`/`fetch_all` take turns on."""
+    """A writer connection (writes go one at a time through `transaction()`),
+    a few read connections that `fetch_one`/`fetch_all` take turns on, and a
+    read-only connection on the event loop's thread for point reads
+    (`fetch_point`)."""
 
-    def __init__(self, connection: aiosqlite.Connection, readers: list[aiosqlite.Connection]):
+    def __init__(
+        self,
+        connection: aiosqlite.Connection,
+        readers: list[aiosqlite.Connection],
+        point_reader: sqlite3.Connection | None = None,
+    ):
         self.connection = connection
+        self._point_reader = point_reader
         self._write_lock = asyncio.Lock()
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         for reader in readers:
@@ -133,6 +141,12 @@ class Database:
                 # bypassing the write lock.
                 readers.append(await _connect(path, (*_PRAGMAS[2:], "PRAGMA query_only=ON")))
                 database._readers.put_nowait(readers[-1])
+            # Opened after the migrations, so it never sees an older schema. No
+            # busy wait on the loop's thread (timeout 0): see fetch_point.
+            database._point_reader = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=0, isolation_level=None
+            )
+            database._point_reader.row_factory = sqlite3.Row
         except BaseException:
             await database.close()
             raise
@@ -142,6 +156,8 @@ class Database:
         async with self._write_lock:
             for reader in self._all_readers:
                 await reader.close()
+            if self._point_reader is not None:
+                self._point_reader.close()
             await self.connection.close()
 
     @contextlib.asynccontextmanager
@@ -205,6 +221,21 @@ class Database:
     async def fetch_one(self, sql: str, parameters: tuple = ()) -> aiosqlite.Row | None:
         rows = await self.fetch_all(sql, parameters)
         return rows[0] if rows else None
+
+    async def fetch_point(self, sql: str, parameters: tuple = ()) -> sqlite3.Row | None:
+        """One row found by its key, read on the event loop's thread: the
+        trip to aiosqlite's thread (queue, thread wake-up, loop wake-up)
+        costs several times such a read (bench/RESULTS.md). Only for reads
+        of a row by key, which take microseconds. WAL readers do not wait
+        for writers; when SQLite reports busy anyway (e.g. while a
+        checkpoint's wal-index is rebuilt), the read goes through aiosqlite,
+        which waits out busy_timeout off the loop."""
+        if self._point_reader is not None:
+            try:
+                return self._point_reader.execute(sql, parameters).fetchone()
+            except sqlite3.OperationalError:
+                pass
+        return await self.fetch_one(sql, parameters)
 
     async def fetch_all(self, sql: str, parameters: tuple = ()) -> list[aiosqlite.Row]:
         async with self._reader() as reader:

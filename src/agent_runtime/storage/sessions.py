@@ -94,7 +94,7 @@ class SqliteSessionRepository:
         )
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
-        row = await self._db.fetch_one(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))
+        row = await self._db.fetch_point(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))
         return _session(row) if row else None
 
     async def list_sessions(self, limit: int, offset: int, owner: str | None = None) -> list[SessionRecord]:
