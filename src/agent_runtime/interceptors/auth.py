@@ -35,6 +35,8 @@ OPEN_METHODS = frozenset(
         "/agentruntime.v1.DocsService/GetOpenApiDocument",
         "/agentruntime.v1.DocsService/GetDocsPage",
         "/agentruntime.v1.DocsService/GetDocsAsset",
+        "/agentruntime.v1.DocsService/GetConsolePage",
+        "/agentruntime.v1.DocsService/GetConsoleAsset",
         "/agentruntime.v1.IdentityService/Register",
         "/agentruntime.v1.IdentityService/Login",
         "/grpc.health.v1.Health/Check",
@@ -45,11 +47,14 @@ OPEN_METHODS = frozenset(
 )
 
 # Health probes and reflection are not counted against rate limits (load
-# balancers and the /ws heartbeat poll them); their responses still report
-# the caller's current budget.
+# balancers and the /ws heartbeat poll them), nor the console's files (one
+# page load fetches ten; they are package data served from memory); their
+# responses still report the caller's current budget.
 UNCOUNTED_METHODS = frozenset(
     {
         "/agentruntime.v1.ComputeService/GetHealth",
+        "/agentruntime.v1.DocsService/GetConsolePage",
+        "/agentruntime.v1.DocsService/GetConsoleAsset",
         "/grpc.health.v1.Health/Check",
         "/grpc.health.v1.Health/Watch",
         "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",

@@ -1,0 +1,121 @@
+// The console's shell: sign-in, the views by URL fragment (#/sessions,
+// #/sessions/ID, #/approvals), and the shared live feed.
+import { Api, ApiError } from "/console/api.js";
+import { mountApprovals } from "/console/approvals.js";
+import { el } from "/console/dom.js";
+import { Feed } from "/console/feed.js";
+import { mountSessions } from "/console/sessions.js";
+
+const api = new Api();
+const main = document.getElementById("main");
+const nav = document.getElementById("nav");
+const who = document.getElementById("who");
+const feedState = document.getElementById("feed-state");
+const signOutButton = document.getElementById("sign-out");
+const approvalCount = document.getElementById("approval-count");
+let feed = null;
+let unmount = () => {};
+
+function signInForm(problem = "") {
+  const message = el("p", { class: "problem", role: "alert" }, problem);
+  const key = el("input", { id: "api-key", type: "password", autocomplete: "off", required: true });
+  const email = el("input", { id: "email", type: "email", autocomplete: "username", required: true });
+  const password = el("input", { id: "password", type: "password", autocomplete: "current-password", required: true });
+  const attempt = async (event, signIn) => {
+    event.preventDefault();
+    message.textContent = "";
+    try {
+      await signIn();
+      // Checks the credential with a call it allows before opening.
+      await api.get("/sessions?page_size=1");
+      start();
+    } catch (error) {
+      api.signOut();
+      message.textContent = error instanceof ApiError && error.status === 401 ? `Not accepted: ${error.message}` : error.message;
+    }
+  };
+  main.replaceChildren(
+    el(
+      "section",
+      { class: "page sign-in" },
+      el("h1", {}, "Sign in"),
+      message,
+      el(
+        "form",
+        { id: "key-form", onsubmit: (event) => attempt(event, async () => api.signIn("key", key.value.trim(), "API key")) },
+        el("h2", {}, "With an API key"),
+        el("label", { for: "api-key" }, "API key (the server's key or an md_ key)"),
+        key,
+        el("button", { type: "submit" }, "Sign in with key"),
+      ),
+      el(
+        "form",
+        { id: "login-form", onsubmit: (event) => attempt(event, () => api.login(email.value.trim(), password.value)) },
+        el("h2", {}, "With your account"),
+        el("label", { for: "email" }, "Email"),
+        email,
+        el("label", { for: "password" }, "Password"),
+        password,
+        el("button", { type: "submit" }, "Sign in"),
+      ),
+    ),
+  );
+  key.focus();
+}
+
+function signOut(problem = "") {
+  unmount();
+  unmount = () => {};
+  feed?.close();
+  feed = null;
+  api.signOut();
+  nav.hidden = true;
+  signOutButton.hidden = true;
+  who.textContent = "";
+  feedState.textContent = "";
+  signInForm(problem);
+}
+
+function route() {
+  unmount();
+  const [view, ...rest] = location.hash.replace(/^#\/?/, "").split("/");
+  const context = { api, feed };
+  for (const link of nav.querySelectorAll("a")) link.toggleAttribute("aria-current", link.dataset.view === (view || "sessions"));
+  unmount = view === "approvals" ? mountApprovals(main, context) : mountSessions(main, context, rest.length ? decodeURIComponent(rest.join("/")) : null);
+}
+
+function showApprovalCount() {
+  const count = feed.approvals.size;
+  approvalCount.hidden = count === 0;
+  approvalCount.textContent = String(count);
+  approvalCount.setAttribute("aria-label", `${count} waiting`);
+}
+
+function start() {
+  nav.hidden = false;
+  signOutButton.hidden = api.credential.kind === "anonymous";
+  who.textContent = api.credential.label;
+  feed = new Feed(api, (state) => {
+    feedState.textContent = state === "live" ? "● live" : "reconnecting…";
+    feedState.className = `live ${state}`;
+  });
+  feed.subscribe(showApprovalCount);
+  route();
+}
+
+// A credential the server stopped accepting (expired, revoked) ends the
+// session in the console too.
+window.addEventListener("unhandledrejection", (event) => {
+  if (event.reason instanceof ApiError && event.reason.status === 401) {
+    event.preventDefault();
+    signOut("Your sign-in is no longer accepted; sign in again.");
+  }
+});
+window.addEventListener("hashchange", () => feed && route());
+signOutButton.addEventListener("click", () => signOut());
+
+if (!api.credential && document.documentElement.dataset.anonymous === "local") {
+  api.signIn("anonymous", "", "local (no credential)");
+}
+if (api.credential) start();
+else signInForm();
