@@ -12,9 +12,10 @@ async function decide(api, approval, decision) {
     { call_id: approval.call_id, ...decision },
     { raw: true },
   );
-  // The answer streams the run's continuation; the decision is made once
-  // the stream started, and the session's timeline shows the rest.
-  await response.body?.cancel();
+  // The answer streams the run's continuation until it pauses or ends; the
+  // decision is made once it started, and the session's timeline shows the
+  // rest. Read to its end (not cut off) so the server ends it, not the page.
+  response.text().catch(() => {});
 }
 
 function approvalCard(api, feed, approval) {

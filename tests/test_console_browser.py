@@ -1,0 +1,219 @@
+"""The web console (/console) in a real browser: headless Chromium (Debian's,
+driven by Playwright) signs in with an md_ key, a username and password, or
+no credential where the server allows it; sessions created through the API
+appear live and their events follow; approvals wait in the inbox and are
+decided there; a reload after a server restart shows the same timeline.
+Screenshots of each view at 1280 and 390 px wide are left in
+test-artifacts/ for a person to look at."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import uuid
+
+import pytest_asyncio
+
+from agent_helpers import wait_for
+from agent_runtime.agents.config import AgentsConfig
+from browser_helpers import chromium, needs_chromium, screenshot_path, watch_problems
+from conftest import http_client, make_settings, running
+from identity_helpers import PASSWORD, bearer, issue_key, login, register, unique_email
+from llm_fakes import Call, Reply
+
+pytestmark = needs_chromium
+
+WIDTHS = (1280, 390)
+# Long enough for a loaded CI machine; the console itself answers in ms.
+SHOWN = 15_000
+
+
+@pytest_asyncio.fixture(scope="module")
+async def runtime(tmp_path_factory, fake):
+    agents = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=1, llm_timeout_seconds=10)
+    async with running(make_settings(tmp_path_factory.mktemp("data"), agents=agents)) as started:
+        yield started
+
+
+async def open_console(browser, runtime, problems, path=""):
+    page = await browser.new_page(viewport={"width": WIDTHS[0], "height": 800})
+    watch_problems(page, problems)
+    await page.goto(f"{runtime.http_url}/console/{path}")
+    return page
+
+
+async def sign_in_with_key(page, key):
+    await page.fill("#api-key", key)
+    await page.click("#key-form button")
+    await page.locator("#feed-state", has_text="live").wait_for(timeout=SHOWN)
+
+
+async def sign_in_with_password(page, email):
+    await page.fill("#email", email)
+    await page.fill("#password", PASSWORD)
+    await page.click("#login-form button")
+    await page.locator("#feed-state", has_text="live").wait_for(timeout=SHOWN)
+
+
+async def screenshots(page, view):
+    for width in WIDTHS:
+        await page.set_viewport_size({"width": width, "height": 800})
+        await page.screenshot(path=screenshot_path(f"console-{view}-{width}"))
+    await page.set_viewport_size({"width": WIDTHS[0], "height": 800})
+
+
+async def shown_sequences(page):
+    return [int(value) for value in await page.locator(".timeline .event").evaluate_all("cards => cards.map(card => card.dataset.sequence)")]
+
+
+async def post_events(http, session_id, *events):
+    for event in events:
+        response = await http.post(f"/sessions/{session_id}/events", json=event)
+        assert response.status_code == 200, response.text
+
+
+async def test_a_session_created_through_the_api_appears_live_and_its_events_follow(runtime, http):
+    admin_key = (await issue_key(http, {}, name="console"))["key"]
+    assert admin_key.startswith("md_")
+    problems: list[str] = []
+    async with chromium() as browser:
+        page = await open_console(browser, runtime, problems)
+        await sign_in_with_key(page, admin_key)
+
+        session_id = f"console-{uuid.uuid4().hex[:8]}"
+        created = await http.post("/sessions", json={"session_id": session_id, "session_name": "Fix the parser", "agent_name": "researcher"})
+        assert created.status_code == 200, created.text
+        link = page.locator(f"[data-session-id='{session_id}']")
+        await link.wait_for(timeout=SHOWN)
+        assert "Fix the parser" in await link.inner_text()
+        # Search narrows the list to what matches.
+        await http.post("/sessions", json={"session_id": f"other-{uuid.uuid4().hex[:8]}", "session_name": "Unrelated"})
+        await page.locator(".session-link", has_text="Unrelated").wait_for(timeout=SHOWN)
+        await page.fill("#session-search", "parser")
+        assert await page.locator(".session-link").count() == 1
+        await screenshots(page, "sessions")
+
+        await link.click()
+        await post_events(
+            http,
+            session_id,
+            {"event_type": "session_start"},
+            {"event_type": "pre_tool", "tool_name": "read_file", "tool_input": {"path": "parser.py"}},
+        )
+        await page.locator(".timeline .event").nth(1).wait_for(timeout=SHOWN)
+        await post_events(
+            http,
+            session_id,
+            {"event_type": "post_tool", "tool_name": "read_file", "tool_input": {"path": "parser.py"}, "tool_output": "def parse(): ..."},
+            {"event_type": "post_tool", "tool_name": "apply_patch", "payload": {"diff": "--- a/parser.py\n+++ b/parser.py\n@@ -1 +1 @@\n-def parse(): ...\n+def parse(text): return text\n"}},
+            {"event_type": "message", "role": "assistant", "content": [{"type": "text", "text": "The parser is fixed."}]},
+        )
+        await page.locator(".timeline .event", has_text="The parser is fixed.").wait_for(timeout=SHOWN)
+        assert await shown_sequences(page) == [1, 2, 3, 4, 5]
+        result = page.locator(".event[data-sequence='3']")
+        assert "parser.py" in await result.inner_text() and "def parse(): ..." in await result.inner_text()
+        assert await page.locator(".event[data-sequence='4'] .diff .added").inner_text() == "+def parse(text): return text\n"
+        await screenshots(page, "timeline")
+    assert problems == []
+
+
+async def test_an_approval_waits_in_the_inbox_and_is_decided_in_the_console(runtime, http, fake):
+    email = unique_email("console")
+    await register(http, email)
+    user = http_client(runtime, api_key=None)
+    user.headers.update(bearer(await login(http, email)))
+    admins_session = f"admins-{uuid.uuid4().hex[:8]}"
+    await http.post("/sessions", json={"session_id": admins_session})
+    fake.add(
+        Reply(tool_calls=[Call("write_file", {"path": "NOTES.md", "content": "approved as written\n"})]),
+        Reply(tool_calls=[Call("write_file", {"path": "EDITED.md", "content": "as the model wrote it\n"})]),
+        Reply(tool_calls=[Call("delete_file", {"path": "NOTES.md"})]),
+        Reply(text="Wrote NOTES.md and EDITED.md."),
+    )
+    problems: list[str] = []
+    async with user, chromium() as browser:
+        page = await open_console(browser, runtime, problems, "#/approvals")
+        await sign_in_with_password(page, email)
+        # A second console of the same user sees a decision at once.
+        other = await open_console(browser, runtime, problems, "#/approvals")
+        await sign_in_with_password(other, email)
+        await page.get_by_text("Nothing waits for you.").wait_for(timeout=SHOWN)
+
+        session = await user.post("/api/sessions", json={"name": "Console approvals"})
+        assert session.status_code == 200, session.text
+        workspace = session.json()["working_directory"]
+        task = await user.post(
+            f"/api/sessions/{session.json()['id']}/tasks", json={"description": "Write notes", "model": "gpt-4o", "run_mode": "offline"}
+        )
+        assert task.status_code == 200, task.text
+
+        first = page.locator(".approval", has_text="write_file")
+        await first.wait_for(timeout=SHOWN)
+        assert "NOTES.md" in await first.locator("textarea").input_value()
+        await other.locator(".approval", has_text="write_file").wait_for(timeout=SHOWN)
+        assert await page.locator("#approval-count").inner_text() == "1"
+        await screenshots(page, "approvals")
+        await first.locator("button.approve").click()
+        await first.wait_for(state="detached", timeout=SHOWN)
+
+        # The next one is edited: the arguments as JSON in the editor.
+        edited = page.locator(".approval", has_text="EDITED.md")
+        await edited.wait_for(timeout=SHOWN)
+        await other.locator(".approval", has_text="NOTES.md").wait_for(state="detached", timeout=SHOWN)
+        await edited.locator("textarea").fill(json.dumps({"path": "EDITED.md", "content": "as the person wrote it\n"}))
+        await edited.locator("button.approve").click()
+        await edited.wait_for(state="detached", timeout=SHOWN)
+
+        rejected = page.locator(".approval", has_text="delete_file")
+        await rejected.wait_for(timeout=SHOWN)
+        await rejected.locator("input").fill("keep the notes")
+        await rejected.locator("button.reject").click()
+        await rejected.wait_for(state="detached", timeout=SHOWN)
+        await other.locator(".approval").first.wait_for(state="detached", timeout=SHOWN)
+
+        async def status():
+            return (await user.get(f"/api/tasks/{task.json()['id']}")).json()["status"]
+
+        assert await wait_for(status, lambda value: value in ("completed", "failed"), timeout=30) == "completed"
+        assert (pathlib.Path(workspace) / "NOTES.md").read_text() == "approved as written\n"
+        assert (pathlib.Path(workspace) / "EDITED.md").read_text() == "as the person wrote it\n"
+        approvals = (await user.get(f"/api/tasks/{task.json()['id']}/approvals")).json()["approvals"]
+        assert [(a["status"], a.get("feedback", "")) for a in approvals] == [("approved", ""), ("edited", ""), ("rejected", "keep the notes")]
+
+        # The user sees only their own sessions; the timeline shows the decisions.
+        await page.click("a[data-view=sessions]")
+        await page.locator(f"[data-session-id='{session.json()['id']}']").click()
+        await page.locator(".event.approval-rejected", has_text="keep the notes").wait_for(timeout=SHOWN)
+        assert await page.locator(f"[data-session-id='{admins_session}']").count() == 0
+        await screenshots(page, "run-timeline")
+    assert problems == []
+
+
+async def test_a_reload_after_a_server_restart_shows_the_same_timeline(tmp_path):
+    settings = make_settings(tmp_path / "data", allow_anonymous_local=True)
+    problems: list[str] = []
+    session_id = "survives-restarts"
+    async with chromium() as browser:
+        async with running(settings) as first, http_client(first) as http:
+            await http.post("/sessions", json={"session_id": session_id, "session_name": "Long run"})
+            await post_events(http, session_id, *({"event_type": "message", "role": "assistant", "content": [{"type": "text", "text": f"step {n}"}]} for n in range(1, 6)))
+            # Loopback and --allow-anonymous-local: it opens without signing in.
+            page = await open_console(browser, first, problems, f"#/sessions/{session_id}")
+            await page.locator(".event", has_text="step 5").wait_for(timeout=SHOWN)
+            assert await page.locator("#who").inner_text() == "local (no credential)"
+        down = len(problems)
+        async with running(settings) as second, http_client(second) as http:
+            # The open page reconnects and resumes after the last sequence it had.
+            await post_events(http, session_id, *({"event_type": "message", "role": "assistant", "content": [{"type": "text", "text": f"step {n}"}]} for n in range(6, 9)))
+            await page.locator(".event", has_text="step 8").wait_for(timeout=SHOWN)
+            assert await shown_sequences(page) == list(range(1, 9))
+            # While the server was down, the browser could not connect; that is all it said.
+            assert all("WebSocket connection to" in problem for problem in problems[down:]), problems[down:]
+            del problems[down:]
+            await page.reload()
+            await page.locator(".event", has_text="step 8").wait_for(timeout=SHOWN)
+            assert await shown_sequences(page) == list(range(1, 9))
+            texts = await page.locator(".timeline .event .message").all_inner_texts()
+            assert texts == [f"step {n}" for n in range(1, 9)]
+    assert problems == []
