@@ -148,10 +148,12 @@ async def test_an_approval_waits_in_the_inbox_and_is_decided_in_the_console(runt
         )
         assert task.status_code == 200, task.text
 
-        first = page.locator(".approval", has_text="write_file")
-        await first.wait_for(timeout=SHOWN)
+        await page.locator(".approval", has_text="write_file").wait_for(timeout=SHOWN)
+        # Each card by its call: the next one may be for the same tool.
+        first = page.locator(f".approval[data-call-id='{await page.locator('.approval').first.get_attribute('data-call-id')}']")
         assert "NOTES.md" in await first.locator("textarea").input_value()
         await other.locator(".approval", has_text="write_file").wait_for(timeout=SHOWN)
+        first_in_other = other.locator(f".approval[data-call-id='{await first.get_attribute('data-call-id')}']")
         assert await page.locator("#approval-count").inner_text() == "1"
         await screenshots(page, "approvals")
         await first.locator("button.approve").click()
@@ -160,7 +162,7 @@ async def test_an_approval_waits_in_the_inbox_and_is_decided_in_the_console(runt
         # The next one is edited: the arguments as JSON in the editor.
         edited = page.locator(".approval", has_text="EDITED.md")
         await edited.wait_for(timeout=SHOWN)
-        await other.locator(".approval", has_text="NOTES.md").wait_for(state="detached", timeout=SHOWN)
+        await first_in_other.wait_for(state="detached", timeout=SHOWN)
         await edited.locator("textarea").fill(json.dumps({"path": "EDITED.md", "content": "as the person wrote it\n"}))
         await edited.locator("button.approve").click()
         await edited.wait_for(state="detached", timeout=SHOWN)
@@ -170,7 +172,7 @@ async def test_an_approval_waits_in_the_inbox_and_is_decided_in_the_console(runt
         await rejected.locator("input").fill("keep the notes")
         await rejected.locator("button.reject").click()
         await rejected.wait_for(state="detached", timeout=SHOWN)
-        await other.locator(".approval").first.wait_for(state="detached", timeout=SHOWN)
+        await other.get_by_text("Nothing waits for you.").wait_for(timeout=SHOWN)
 
         async def status():
             return (await user.get(f"/api/tasks/{task.json()['id']}")).json()["status"]
@@ -186,6 +188,13 @@ async def test_an_approval_waits_in_the_inbox_and_is_decided_in_the_console(runt
         await page.locator(f"[data-session-id='{session.json()['id']}']").click()
         await page.locator(".event.approval-rejected", has_text="keep the notes").wait_for(timeout=SHOWN)
         assert await page.locator(f"[data-session-id='{admins_session}']").count() == 0
+        # The run's changes as a diff: the new files, line by line.
+        await page.locator(f".run[data-task-id='{task.json()['id']}'] summary").click()
+        diff = page.locator(".run .diff")
+        await diff.first.wait_for(timeout=SHOWN)
+        assert "+++ b/NOTES.md" in await diff.first.inner_text()
+        added = [line.strip() for line in await diff.first.locator(".added").all_inner_texts()]
+        assert "+approved as written" in added and "+as the person wrote it" in added
         await screenshots(page, "run-timeline")
     assert problems == []
 

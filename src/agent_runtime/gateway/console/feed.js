@@ -41,11 +41,22 @@ export class Feed {
       for (const [key, approval] of this.approvals) if (approval.session_id === message.session_id) this.approvals.delete(key);
     } else if (message.type === "event") {
       this.afterFeedSequence = Math.max(this.afterFeedSequence, Number(message.data.feed_sequence) || 0);
+      this.noteEvent(message.data);
       this.noteApproval(message.data);
     } else if (message.type !== "task_update") {
       return;
     }
     for (const listener of this.listeners) listener(message);
+  }
+
+  // The feed sends session_updated only when a status changes; the
+  // counts an event moves are kept here.
+  noteEvent(event) {
+    const session = this.sessions.get(event.session_id);
+    if (!session || event.sequence <= session.last_sequence) return;
+    session.last_sequence = event.sequence;
+    session.event_count += 1;
+    session.updated_at = event.timestamp;
   }
 
   noteApproval(event) {

@@ -2,6 +2,7 @@
 // and mini-devin sessions share one list), searchable, and the timeline of
 // the one picked, following live.
 import { LiveSocket } from "/console/api.js";
+import { runChanges } from "/console/changes.js";
 import { el, when } from "/console/dom.js";
 import { eventCard } from "/console/timeline.js";
 
@@ -55,8 +56,10 @@ class Timeline {
     this.api = api;
     this.sessionId = sessionId;
     this.events = new Map();
+    this.runs = el("div", { class: "runs" });
+    this.runIds = new Set();
     this.list = el("ol", { class: "timeline", "aria-label": "Events", "aria-live": "polite" });
-    this.node = el("section", { class: "detail-pane" }, this.list);
+    this.node = el("section", { class: "detail-pane" }, this.runs, this.list);
     this.socket = null;
     this.start();
   }
@@ -99,6 +102,11 @@ class Timeline {
   add(event) {
     if (this.events.has(event.sequence)) return;
     this.events.set(event.sequence, event);
+    const taskId = event.payload?.task_id;
+    if (taskId && !this.runIds.has(taskId)) {
+      this.runIds.add(taskId);
+      this.runs.append(runChanges(this.api, taskId));
+    }
     const card = eventCard(event);
     const later = [...this.list.children].find((child) => Number(child.dataset.sequence) > event.sequence);
     const following = this.node.scrollHeight - this.node.scrollTop - this.node.clientHeight < 80;
