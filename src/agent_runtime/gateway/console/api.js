@@ -95,15 +95,19 @@ export class LiveSocket {
   connect() {
     if (this.closed) return;
     const socket = new WebSocket(this.api.socketUrl(this.resumeFrom()));
+    let opened = false;
     this.socket = socket;
     socket.onopen = () => {
+      opened = true;
       this.delay = 250;
       this.onState("live");
     };
     socket.onmessage = (message) => this.onMessage(JSON.parse(message.data));
     socket.onclose = () => {
       if (this.closed) return;
-      this.onState("reconnecting");
+      // Refused outright: the server is down, or the credential is no
+      // longer good (a WebSocket cannot tell which; the owner asks).
+      this.onState(opened ? "reconnecting" : "refused");
       setTimeout(() => this.connect(), this.delay);
       this.delay = Math.min(this.delay * 2, 5000);
     };

@@ -6,6 +6,7 @@ import { el } from "/console/dom.js";
 import { Feed } from "/console/feed.js";
 import { mountSessions } from "/console/sessions.js";
 
+const NOT_ACCEPTED = "Your sign-in is no longer accepted (expired or revoked); sign in again.";
 const api = new Api();
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -97,7 +98,13 @@ function start() {
   who.textContent = api.credential.label;
   feed = new Feed(api, (state) => {
     feedState.textContent = state === "live" ? "● live" : "reconnecting…";
-    feedState.className = `live ${state}`;
+    feedState.className = `live ${state === "live" ? "live" : "reconnecting"}`;
+    // A server that is down just keeps the feed retrying.
+    if (state === "refused" && api.credential.secret) {
+      api.get("/sessions?page_size=1").catch((error) => {
+        if (error instanceof ApiError && error.status === 401) signOut(NOT_ACCEPTED);
+      });
+    }
   });
   feed.subscribe(showApprovalCount);
   route();
@@ -108,7 +115,7 @@ function start() {
 window.addEventListener("unhandledrejection", (event) => {
   if (event.reason instanceof ApiError && event.reason.status === 401) {
     event.preventDefault();
-    signOut("Your sign-in is no longer accepted; sign in again.");
+    signOut(NOT_ACCEPTED);
   }
 });
 window.addEventListener("hashchange", () => feed && route());
