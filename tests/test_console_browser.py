@@ -18,7 +18,7 @@ import pytest_asyncio
 from agent_helpers import wait_for
 from agent_runtime.agents.config import AgentsConfig
 from browser_helpers import chromium, needs_chromium, screenshot_path, watch_problems
-from conftest import http_client, make_settings, running
+from conftest import TEST_API_KEY, http_client, make_settings, running
 from identity_helpers import PASSWORD, bearer, issue_key, login, register, unique_email
 from llm_fakes import Call, Reply
 
@@ -115,6 +115,27 @@ async def test_a_session_created_through_the_api_appears_live_and_its_events_fol
         assert "parser.py" in await result.inner_text() and "def parse(): ..." in await result.inner_text()
         assert await page.locator(".event[data-sequence='4'] .diff .added").inner_text() == "+def parse(text): return text\n"
         await screenshots(page, "timeline")
+    assert problems == []
+
+
+async def test_compute_shows_devices_the_live_task_queue_load_and_insights(runtime, http):
+    problems: list[str] = []
+    async with chromium() as browser:
+        page = await open_console(browser, runtime, problems, "#/compute")
+        await sign_in_with_key(page, TEST_API_KEY)
+        devices = (await http.get("/devices")).json()["devices"]
+        await page.locator(f".devices tr[data-device-id='{devices[0]['id']}']").wait_for(timeout=SHOWN)
+        assert await page.locator(".devices tbody tr").count() == len(devices)
+        task = await http.post("/tasks", json={"operation": "matrix_multiply", "parameters": {"size": 64, "iterations": 1}})
+        assert task.status_code == 200, task.text
+        done = page.locator(f".tasks tr[data-task-id='{task.json()['task_id']}'][data-status='completed']")
+        await done.wait_for(timeout=SHOWN)
+        assert "matrix_multiply" in await done.inner_text()
+        # Heartbeats (every 0.5 s here) draw the load lines.
+        await page.wait_for_function("document.querySelector('.chart .line.first').getAttribute('points').split(' ').length >= 3", timeout=SHOWN)
+        await page.get_by_role("button", name="Analyse the last hour").click()
+        await page.locator(".insights", has_text="deterministic").wait_for(timeout=SHOWN)
+        await screenshots(page, "compute")
     assert problems == []
 
 

@@ -1,7 +1,8 @@
 // The console's shell: sign-in, the views by URL fragment (#/sessions,
-// #/sessions/ID, #/approvals), and the shared live feed.
+// #/sessions/ID, #/approvals, #/compute), and the shared live feed.
 import { Api, ApiError } from "/console/api.js";
 import { mountApprovals } from "/console/approvals.js";
+import { mountCompute } from "/console/compute.js";
 import { el } from "/console/dom.js";
 import { Feed } from "/console/feed.js";
 import { mountSessions } from "/console/sessions.js";
@@ -82,7 +83,9 @@ function route() {
   const [view, ...rest] = location.hash.replace(/^#\/?/, "").split("/");
   const context = { api, feed };
   for (const link of nav.querySelectorAll("a")) link.toggleAttribute("aria-current", link.dataset.view === (view || "sessions"));
-  unmount = view === "approvals" ? mountApprovals(main, context) : mountSessions(main, context, rest.length ? decodeURIComponent(rest.join("/")) : null);
+  if (view === "approvals") unmount = mountApprovals(main, context);
+  else if (view === "compute") unmount = mountCompute(main, context);
+  else unmount = mountSessions(main, context, rest.length ? decodeURIComponent(rest.join("/")) : null);
 }
 
 function showApprovalCount() {

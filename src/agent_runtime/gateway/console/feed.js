@@ -43,7 +43,7 @@ export class Feed {
       this.afterFeedSequence = Math.max(this.afterFeedSequence, Number(message.data.feed_sequence) || 0);
       this.noteEvent(message.data);
       this.noteApproval(message.data);
-    } else if (message.type !== "task_update") {
+    } else if (message.type !== "task_update" && message.type !== "heartbeat") {
       return;
     }
     for (const listener of this.listeners) listener(message);
