@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
+import re
 import uuid
 
 import pytest_asyncio
@@ -57,9 +58,12 @@ async def sign_in_with_password(page, email):
 
 
 async def screenshots(page, view):
-    for width in WIDTHS:
-        await page.set_viewport_size({"width": width, "height": 800})
-        await page.screenshot(path=screenshot_path(f"console-{view}-{width}"))
+    for scheme in ("light", "dark"):
+        await page.emulate_media(color_scheme=scheme)
+        for width in WIDTHS:
+            await page.set_viewport_size({"width": width, "height": 800})
+            await page.screenshot(path=screenshot_path(f"console-{view}-{width}-{scheme}"))
+    await page.emulate_media(color_scheme="light")
     await page.set_viewport_size({"width": WIDTHS[0], "height": 800})
 
 
@@ -134,8 +138,43 @@ async def test_compute_shows_devices_the_live_task_queue_load_and_insights(runti
         # Heartbeats (every 0.5 s here) draw the load lines.
         await page.wait_for_function("document.querySelector('.chart .line.first').getAttribute('points').split(' ').length >= 3", timeout=SHOWN)
         await page.get_by_role("button", name="Analyse the last hour").click()
-        await page.locator(".insights", has_text="deterministic").wait_for(timeout=SHOWN)
+        # The text ends with who wrote it: the configured model or the deterministic analyser.
+        await page.locator(".insights").filter(has_text=re.compile(r"\((deterministic|llm:[^)]+)\)$")).wait_for(timeout=SHOWN)
         await screenshots(page, "compute")
+    assert problems == []
+
+
+async def test_keyboard_alone_signs_in_and_moves_between_views_in_light_and_dark(runtime, http):
+    await http.post("/sessions", json={"session_id": f"keyboard-{uuid.uuid4().hex[:8]}", "session_name": "Reached by keyboard"})
+    problems: list[str] = []
+    async with chromium() as browser:
+        page = await open_console(browser, runtime, problems)
+        # The key field has the focus when the page opens.
+        await page.keyboard.type(TEST_API_KEY)
+        await page.keyboard.press("Enter")
+        await page.locator("#feed-state", has_text="live").wait_for(timeout=SHOWN)
+
+        async def tab_to(selector):
+            for _ in range(40):
+                await page.keyboard.press("Tab")
+                if await page.evaluate(f"document.activeElement.matches({json.dumps(selector)})"):
+                    return
+            raise AssertionError(f"Tab never reached {selector}")
+
+        await tab_to(".session-link")
+        await page.keyboard.press("Enter")
+        await page.locator(".detail-head h1").wait_for(timeout=SHOWN)
+        await tab_to("a[data-view=approvals]")
+        await page.keyboard.press("Enter")
+        await page.locator("h1", has_text="Approvals").wait_for(timeout=SHOWN)
+        colours = {}
+        for scheme in ("light", "dark"):
+            await page.emulate_media(color_scheme=scheme)
+            colours[scheme] = await page.evaluate("[getComputedStyle(document.body).backgroundColor, getComputedStyle(document.body).color]")
+        assert colours["light"] != colours["dark"]
+        # Dark background, light text; light background, dark text.
+        assert colours["dark"] == ["rgb(18, 20, 24)", "rgb(230, 232, 238)"]
+        assert colours["light"] == ["rgb(247, 247, 248)", "rgb(27, 29, 34)"]
     assert problems == []
 
 

@@ -45,7 +45,9 @@ class TaskQueue {
   }
 
   // Rows by task id: an update replaces its row, a new task goes on top.
-  show(task) {
+  // The first listing never overwrites a row: a live update is newer.
+  show(task, { fromListing = false } = {}) {
+    if (fromListing && this.rows.has(task.task_id)) return;
     const row = el(
       "tr",
       { dataset: { taskId: task.task_id, status: task.status } },
@@ -97,7 +99,7 @@ export function mountCompute(main, { api, feed }) {
   api.get("/devices").then((answer) => devices.replaceChildren(devicesTable(answer.devices)));
   api.get(`/tasks/enhanced?limit=${TASKS_SHOWN}`).then((answer) =>
     [...answer.tasks].reverse().forEach((task) =>
-      queue.show({ ...task, execution_ms: task.performance_metrics?.execution_time_ms }),
+      queue.show({ ...task, execution_ms: task.performance_metrics?.execution_time_ms }, { fromListing: true }),
     ),
   );
   return feed.subscribe((message) => {
