@@ -136,7 +136,7 @@ async def test_compute_shows_devices_the_live_task_queue_load_and_insights(runti
         await done.wait_for(timeout=SHOWN)
         assert "matrix_multiply" in await done.inner_text()
         # Heartbeats (every 0.5 s here) draw the load lines.
-        await page.wait_for_function("document.querySelector('.chart .line.first').getAttribute('points').split(' ').length >= 3", timeout=SHOWN)
+        await page.wait_for_function("(document.querySelector('.chart .line.first')?.getAttribute('points') || '').split(' ').length >= 3", timeout=SHOWN)
         await page.get_by_role("button", name="Analyse the last hour").click()
         # The text ends with who wrote it: the configured model or the deterministic analyser.
         await page.locator(".insights").filter(has_text=re.compile(r"\((deterministic|llm:[^)]+)\)$")).wait_for(timeout=SHOWN)
@@ -286,7 +286,7 @@ async def test_a_reload_after_a_server_restart_shows_the_same_timeline(tmp_path)
             page = await open_console(browser, first, problems, f"#/sessions/{session_id}")
             await page.locator(".event", has_text="step 5").wait_for(timeout=SHOWN)
             assert await page.locator("#who").inner_text() == "local (no credential)"
-        assert problems == []
+            assert problems == []
         async with running(settings) as second, http_client(second) as http:
             # The open page reconnects and resumes after the last sequence it had.
             await post_events(http, session_id, *({"event_type": "message", "role": "assistant", "content": [{"type": "text", "text": f"step {n}"}]} for n in range(6, 9)))

@@ -17,6 +17,8 @@ function sessionList(feed, selected) {
   const search = el("input", { type: "search", placeholder: "Search sessions", "aria-label": "Search sessions", id: "session-search" });
   const list = el("ul", { class: "sessions", "aria-label": "Sessions" });
   const render = () => {
+    // Live updates rebuild the list; a keyboard user keeps their place.
+    const focused = list.contains(document.activeElement) ? document.activeElement.dataset.sessionId : null;
     const query = search.value.trim().toLowerCase();
     const shown = [...feed.sessions.values()]
       .filter((session) => matches(session, query))
@@ -42,6 +44,7 @@ function sessionList(feed, selected) {
       ),
     );
     if (!shown.length) list.append(el("li", { class: "empty" }, query ? "No session matches." : "No sessions yet."));
+    if (focused) [...list.querySelectorAll(".session-link")].find((link) => link.dataset.sessionId === focused)?.focus();
   };
   search.addEventListener("input", render);
   render();
@@ -56,16 +59,13 @@ class Timeline {
     this.api = api;
     this.sessionId = sessionId;
     this.events = new Map();
+    this.last = 0;
     this.runs = el("div", { class: "runs" });
     this.runIds = new Set();
     this.list = el("ol", { class: "timeline", "aria-label": "Events", "aria-live": "polite" });
     this.node = el("section", { class: "detail-pane" }, this.runs, this.list);
     this.socket = null;
     this.start();
-  }
-
-  get last() {
-    return this.events.size ? Math.max(...this.events.keys()) : 0;
   }
 
   async start() {
@@ -78,10 +78,10 @@ class Timeline {
     if (this.closed) this.socket.close();
   }
 
-  async catchUp() {
+  async catchUp(after = this.last) {
     let pageToken = "";
     do {
-      const query = new URLSearchParams({ page_size: PAGE_SIZE, after_sequence: this.last });
+      const query = new URLSearchParams({ page_size: PAGE_SIZE, after_sequence: after });
       if (pageToken) query.set("page_token", pageToken);
       const page = await this.api.get(`/sessions/${encodeURIComponent(this.sessionId)}/events?${query}`);
       page.events.forEach((event) => this.add(event));
@@ -94,9 +94,9 @@ class Timeline {
     // what came between the first fetch and the subscription is fetched.
     if (message.type === "init" && !this.last) this.catchUp();
     if (message.type !== "event" || message.data.session_id !== this.sessionId) return;
-    const missing = message.data.sequence > this.last + 1;
+    const before = this.last;
     this.add(message.data);
-    if (missing) this.catchUp();
+    if (message.data.sequence > before + 1) this.catchUp(before);
   }
 
   add(event) {
@@ -108,9 +108,11 @@ class Timeline {
       this.runs.append(runChanges(this.api, taskId));
     }
     const card = eventCard(event);
-    const later = [...this.list.children].find((child) => Number(child.dataset.sequence) > event.sequence);
+    // Events come in order but for a catch-up racing the live feed.
+    const later = event.sequence < this.last ? [...this.list.children].find((child) => Number(child.dataset.sequence) > event.sequence) : null;
     const following = this.node.scrollHeight - this.node.scrollTop - this.node.clientHeight < 80;
     this.list.insertBefore(card, later || null);
+    this.last = Math.max(this.last, event.sequence);
     if (following && !later) card.scrollIntoView({ block: "nearest" });
   }
 
