@@ -16,7 +16,7 @@ import uuid
 
 import pytest_asyncio
 
-from agent_helpers import wait_for
+from agent_helpers import codelab_session, sse, wait_for
 from agent_runtime.agents.config import AgentsConfig
 from browser_helpers import chromium, needs_chromium, screenshot_path, watch_problems
 from conftest import TEST_API_KEY, http_client, make_settings, running
@@ -271,6 +271,42 @@ async def test_an_approval_waits_in_the_inbox_and_is_decided_in_the_console(runt
         added = [line.strip() for line in await diff.first.locator(".added").all_inner_texts()]
         assert "+approved as written" in added and "+as the person wrote it" in added
         await screenshots(page, "run-timeline")
+    assert problems == []
+
+
+async def test_a_plan_waits_in_the_inbox_and_approving_it_lets_the_run_go_on(runtime, http, fake, project):
+    session_id = await codelab_session(http, project, require_plan_approval=True)
+    plan = {"steps": [{"description": "Add the widget"}, {"description": "Build it"}]}
+    fake.add(
+        Reply(tool_calls=[Call("switch_agent", {"agent_type": "coder", "reason": "code"}, id="r1")]),
+        Reply(text="Here is my plan", tool_calls=[Call("update_plan", plan, id="p1")]),
+        Reply(text="Planned and approved."),
+    )
+    problems: list[str] = []
+    async with chromium() as browser:
+        page = await open_console(browser, runtime, problems, "#/approvals")
+        await sign_in_with_key(page, TEST_API_KEY)
+        events = await sse(http, "/agent/message/stream", {"session_id": session_id, "message": {"type": "user_message", "content": "Build the widget"}})
+        assert events[-1]["status"] == "waiting_plan_approval"
+        card = page.locator(".approval[data-call-id='p1']")
+        await card.wait_for(timeout=SHOWN)
+        assert await card.locator(".type").inner_text() == "plan"
+        assert json.loads(await card.locator("textarea").input_value()) == plan
+        assert await card.locator("textarea").get_attribute("readonly") is not None
+        await screenshots(page, "plan-approval")
+        await card.locator("button.approve").click()
+        await card.wait_for(state="detached", timeout=SHOWN)
+
+        async def plan_approved():
+            events = (await http.get(f"/sessions/{session_id}/events")).json()["events"]
+            return [event["event_type"] for event in events if event["event_type"].startswith("approval.")]
+
+        assert await wait_for(plan_approved, lambda kinds: "approval.approved" in kinds) == ["approval.requested", "approval.approved"]
+        assert (await http.get(f"/sessions/{session_id}/pending-approvals")).json()["pending_approvals"] == []
+        # The run went on with the plan: the model's last reply is in the timeline.
+        await page.click("a[data-view=sessions]")
+        await page.locator(f"[data-session-id='{session_id}']").click()
+        await page.locator(".event.message", has_text="Planned and approved.").wait_for(timeout=SHOWN)
     assert problems == []
 
 

@@ -5,6 +5,8 @@
 import { ApiError } from "/console/api.js";
 import { el, json } from "/console/dom.js";
 
+const PLAN_TOOL = "update_plan";
+
 async function decide(api, approval, decision) {
   const response = await api.request(
     "POST",
@@ -20,7 +22,9 @@ async function decide(api, approval, decision) {
 
 function approvalCard(api, feed, approval) {
   const id = `${approval.session_id}-${approval.call_id}`.replace(/[^A-Za-z0-9_-]/g, "_");
-  const editor = el("textarea", { id: `args-${id}`, class: "arguments", rows: 8, spellcheck: "false" }, json(approval.arguments));
+  // A plan is approved or rejected as proposed (the runtime takes no edits).
+  const plan = approval.tool_name === PLAN_TOOL;
+  const editor = el("textarea", { id: `args-${id}`, class: "arguments", rows: 8, spellcheck: "false", readonly: plan }, json(approval.arguments));
   const reason = el("input", { id: `reason-${id}`, type: "text", placeholder: "Why (told to the model)" });
   const problem = el("p", { class: "problem", role: "alert" });
   const buttons = [];
@@ -61,11 +65,11 @@ function approvalCard(api, feed, approval) {
     el(
       "div",
       { class: "event-head" },
-      el("span", { class: "type" }, approval.tool_name === "update_plan" ? "plan" : approval.tool_name),
+      el("span", { class: "type" }, plan ? "plan" : approval.tool_name),
       el("a", { href: `#/sessions/${encodeURIComponent(approval.session_id)}` }, session?.session_name || approval.session_id),
     ),
     approval.reason ? el("p", { class: "message" }, approval.reason) : null,
-    el("label", { for: `args-${id}`, class: "label" }, "Arguments (edit them to approve with changes)"),
+    el("label", { for: `args-${id}`, class: "label" }, plan ? "The plan" : "Arguments (edit them to approve with changes)"),
     editor,
     el("label", { for: `reason-${id}`, class: "label" }, "Reason for a rejection"),
     reason,
