@@ -124,8 +124,10 @@ window.addEventListener("unhandledrejection", (event) => {
 window.addEventListener("hashchange", () => feed && route());
 signOutButton.addEventListener("click", () => signOut());
 
-if (!api.credential && document.documentElement.dataset.anonymous === "local") {
-  api.signIn("anonymous", "", "local (no credential)");
-}
+// The server marks the page when it lets this browser in without a
+// credential; a tab that was let in before asks again when that ended.
+const anonymousAllowed = document.documentElement.dataset.anonymous === "local";
+if (api.credential?.kind === "anonymous" && !anonymousAllowed) api.signOut();
+if (!api.credential && anonymousAllowed) api.signIn("anonymous", "", "local (no credential)");
 if (api.credential) start();
 else signInForm();
