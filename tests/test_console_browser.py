@@ -22,6 +22,7 @@ from browser_helpers import chromium, needs_chromium, screenshot_path, watch_pro
 from conftest import TEST_API_KEY, http_client, make_settings, running
 from identity_helpers import PASSWORD, bearer, issue_key, login, register, unique_email
 from llm_fakes import Call, Reply
+from ml_helpers import build_model, chat_examples, to_jsonl
 
 pytestmark = needs_chromium
 
@@ -336,3 +337,46 @@ async def test_a_reload_after_a_server_restart_shows_the_same_timeline(tmp_path)
     # While the server was down (and sockets still connecting when the page
     # reloaded) the browser could not connect; that is all it said.
     assert all("WebSocket connection to" in problem for problem in problems), problems
+
+
+async def test_a_fine_tuning_job_draws_its_loss_curve_while_it_trains(tmp_path):
+    data_dir = tmp_path / "data"
+    build_model(data_dir / "models" / "tiny")
+    problems: list[str] = []
+    async with running(make_settings(data_dir)) as started, http_client(started) as http, chromium() as browser:
+        upload = await http.post(
+            "/ml-api/files/", params={"filename": "train.jsonl", "purpose": "fine-tune"}, content=to_jsonl(chat_examples(32)),
+            headers={"content-type": "application/jsonl"},
+        )
+        assert upload.status_code == 200, upload.text
+        file_id = upload.json()["id"]
+        hyperparameters = {"n_steps": 200, "batch_size": 4, "learning_rate": 0.001, "eval_every": 20, "checkpoint_every": 100, "max_seq_length": 64, "report_every": 5, "seed": 0}
+        job = await http.post(
+            "/ml-api/fine-tuning-jobs/",
+            json={"model_id": "tiny", "training_file": file_id, "validation_file": file_id, "suffix": "console", "hyperparameters": hyperparameters},
+        )
+        assert job.status_code == 200, job.text
+        job_id = job.json()["id"]
+        page = await open_console(browser, started, problems, f"#/training/{job_id}")
+        await sign_in_with_key(page, TEST_API_KEY)
+        # Points arrive while the job is still running.
+        await page.wait_for_function(
+            "document.querySelector('.detail-head .status')?.textContent === 'running'"
+            " && (document.querySelector('.chart .line.first')?.getAttribute('points') || '').split(' ').length >= 2",
+            timeout=60_000,
+        )
+        await screenshots(page, "training")
+        await page.locator(".detail-head .status", has_text="succeeded").wait_for(timeout=120_000)
+        assert len((await page.locator(".chart .line.first").get_attribute("points")).split(" ")) == 200 // 5
+        assert len((await page.locator(".chart .line.second").get_attribute("points")).split(" ")) >= 2
+        # The registered model is listed; a second job is cancelled from the console.
+        slow = await http.post(
+            "/ml-api/fine-tuning-jobs/",
+            json={"model_id": "tiny", "training_file": file_id, "suffix": "slow", "hyperparameters": {**hyperparameters, "n_steps": 100000}},
+        )
+        await page.goto(f"{started.http_url}/console#/training")
+        await page.locator(f"[data-model-id='tiny:console:{job_id}']").wait_for(timeout=SHOWN)
+        await page.locator(f"[data-job-id='{slow.json()['id']}']").click()
+        await page.get_by_role("button", name="Cancel job").click()
+        await page.locator(".detail-head .status", has_text="cancelled").wait_for(timeout=60_000)
+    assert problems == []

@@ -98,8 +98,8 @@ class DocsServiceServicer:
 
     def GetConsolePage(self, request, context):
         """The web console's page (`GET /console`; Envoy redirects `/console/`
-        here): sessions and approvals, live, over the public REST and
-        WebSocket API.
+        here): sessions, approvals, compute and training, live, over the
+        public REST and WebSocket API.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -27,8 +27,8 @@ type DocsServiceClient interface {
 	// sheet), by name (`GET /docs/swagger-ui.css`).
 	GetDocsAsset(ctx context.Context, in *GetDocsAssetRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
 	// The web console's page (`GET /console`; Envoy redirects `/console/`
-	// here): sessions and approvals, live, over the public REST and
-	// WebSocket API.
+	// here): sessions, approvals, compute and training, live, over the
+	// public REST and WebSocket API.
 	GetConsolePage(ctx context.Context, in *GetConsolePageRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
 	// A static file the console loads (its ES modules and style sheet), by
 	// name (`GET /console/app.js`).
@@ -101,8 +101,8 @@ type DocsServiceServer interface {
 	// sheet), by name (`GET /docs/swagger-ui.css`).
 	GetDocsAsset(context.Context, *GetDocsAssetRequest) (*httpbody.HttpBody, error)
 	// The web console's page (`GET /console`; Envoy redirects `/console/`
-	// here): sessions and approvals, live, over the public REST and
-	// WebSocket API.
+	// here): sessions, approvals, compute and training, live, over the
+	// public REST and WebSocket API.
 	GetConsolePage(context.Context, *GetConsolePageRequest) (*httpbody.HttpBody, error)
 	// A static file the console loads (its ES modules and style sheet), by
 	// name (`GET /console/app.js`).

@@ -1,11 +1,12 @@
 // The console's shell: sign-in, the views by URL fragment (#/sessions,
-// #/sessions/ID, #/approvals, #/compute), and the shared live feed.
+// #/sessions/ID, #/approvals, #/compute, #/training/JOB), and the shared live feed.
 import { Api, ApiError } from "/console/api.js";
 import { mountApprovals } from "/console/approvals.js";
 import { mountCompute } from "/console/compute.js";
 import { el } from "/console/dom.js";
 import { Feed } from "/console/feed.js";
 import { mountSessions } from "/console/sessions.js";
+import { mountTraining } from "/console/training.js";
 
 const NOT_ACCEPTED = "Your sign-in is no longer accepted (expired or revoked); sign in again.";
 const api = new Api();
@@ -85,6 +86,7 @@ function route() {
   for (const link of nav.querySelectorAll("a")) link.toggleAttribute("aria-current", link.dataset.view === (view || "sessions"));
   if (view === "approvals") unmount = mountApprovals(main, context);
   else if (view === "compute") unmount = mountCompute(main, context);
+  else if (view === "training") unmount = mountTraining(main, context, rest.length ? decodeURIComponent(rest.join("/")) : null);
   else unmount = mountSessions(main, context, rest.length ? decodeURIComponent(rest.join("/")) : null);
 }
 

@@ -50,3 +50,40 @@ export class LineChart {
     return HEIGHT - (Math.min(Math.max(Number(value) || 0, 0), 100) / 100) * (HEIGHT - 4) - 2;
   }
 }
+
+// Curves over training steps (loss, validation loss), scaled to the
+// largest value seen, points added as they come.
+export class StepChart {
+  constructor(title, series) {
+    this.series = series;
+    this.points = Object.fromEntries(series.map(({ key }) => [key, []]));
+    this.plot = svg("svg", { viewBox: `0 0 ${WIDTH} ${HEIGHT}`, preserveAspectRatio: "none", class: "chart", role: "img", "aria-label": title });
+    this.legend = el("p", { class: "legend" });
+    this.node = el("figure", { class: "chart-box" }, el("figcaption", {}, title), this.plot, this.legend);
+  }
+
+  // total: the last step the curve will reach, when known (the x axis).
+  add(key, step, value, total = 0) {
+    this.points[key].push([step, value]);
+    this.total = Math.max(this.total || 0, total);
+    this.draw();
+  }
+
+  draw() {
+    const all = Object.values(this.points).flat();
+    const lastStep = Math.max(1, this.total || 0, ...all.map(([step]) => step));
+    const top = Math.max(1e-9, ...all.map(([, value]) => value));
+    const x = (step) => ((step / lastStep) * WIDTH).toFixed(1);
+    const y = (value) => (HEIGHT - (value / top) * (HEIGHT - 4) - 2).toFixed(1);
+    const lines = this.series.map(({ key, className }) =>
+      svg("polyline", { class: `line ${className}`, points: this.points[key].map(([step, value]) => `${x(step)},${y(value)}`).join(" ") }),
+    );
+    this.plot.replaceChildren(svg("line", { x1: 0, x2: WIDTH, y1: y(0), y2: y(0), class: "grid" }), ...lines);
+    this.legend.replaceChildren(
+      ...this.series.map(({ key, label, className }) => {
+        const last = this.points[key].at(-1);
+        return el("span", { class: `key ${className}` }, last ? `${label} ${last[1].toFixed(4)} at step ${last[0]}` : `${label} —`);
+      }),
+    );
+  }
+}

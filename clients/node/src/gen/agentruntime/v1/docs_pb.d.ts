@@ -136,8 +136,8 @@ export declare const DocsService: GenService<{
   },
   /**
    * The web console's page (`GET /console`; Envoy redirects `/console/`
-   * here): sessions and approvals, live, over the public REST and
-   * WebSocket API.
+   * here): sessions, approvals, compute and training, live, over the
+   * public REST and WebSocket API.
    *
    * @generated from rpc agentruntime.v1.DocsService.GetConsolePage
    */
