@@ -53,6 +53,25 @@ async def test_served_document_and_docs_page(runtime):
         assert missing.status_code == 404 and "swagger-ui-bundle.js" in missing.json()["detail"]
 
 
+async def test_console_page_and_files_are_open(runtime):
+    import httpx
+
+    async with httpx.AsyncClient(base_url=runtime.http_url) as anonymous:
+        # The address people type reaches the page.
+        typed = await anonymous.get("/console/")
+        assert typed.status_code == 301 and typed.headers["location"].endswith("/console")
+        page = await anonymous.get("/console")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert '<script type="module" src="/console/app.js">' in page.text
+        # Without --allow-anonymous-local the page asks to sign in.
+        assert "data-anonymous" not in page.text
+        for name, content_type in (("app.js", "text/javascript"), ("console.css", "text/css")):
+            asset = await anonymous.get(f"/console/{name}")
+            assert asset.status_code == 200 and asset.headers["content-type"].startswith(content_type)
+        missing = await anonymous.get("/console/no-such-file.js")
+        assert missing.status_code == 404 and "app.js" in missing.json()["detail"]
+
+
 def test_document_names_its_servers_and_license():
     document = build_document()
     # Relative first: try-it calls go to the server that served the page.

@@ -111,6 +111,9 @@ async def test_callers_without_credentials_are_limited_per_ip(runtime, http):
         health = await http.get("/health")
         assert health.status_code == 200
     assert limits(health)[:2] == (UNAUTHENTICATED, UNAUTHENTICATED)
+    # Nor are the console's files: one page load fetches ten of them.
+    for path in ("/console", "/console/app.js", "/console/api.js", "/console/console.css"):
+        assert (await http.get(path)).status_code == 200
     statuses, remaining = [], []
     for headers in ({}, {"x-api-key": "wrong"}, {"authorization": "Bearer wrong"}):
         response = await http.get("/sessions", headers=headers)

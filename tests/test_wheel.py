@@ -88,7 +88,7 @@ def test_rest_through_envoy(served):
     assert [event["tool_name"] for event in events["events"]] == ["Bash"]
 
 
-def test_openapi_document_and_docs_page(served):
+def test_openapi_document_docs_page_and_console(served):
     document = httpx.get(served["http"] + "/openapi.json").json()
     assert document["openapi"] == "3.1.0" and "/sessions" in document["paths"]
     page = httpx.get(served["http"] + "/docs")
@@ -96,6 +96,10 @@ def test_openapi_document_and_docs_page(served):
     script = httpx.get(served["http"] + "/docs/swagger-ui-bundle.js")
     assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
     assert "SwaggerUIBundle" in script.text
+    console = httpx.get(served["http"] + "/console")
+    assert console.status_code == 200 and "/console/app.js" in console.text
+    module = httpx.get(served["http"] + "/console/app.js")
+    assert module.status_code == 200 and "mountSessions" in module.text
 
 
 async def test_grpc_reflection_lists_the_services(served):

@@ -27,7 +27,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61gentruntime/v1/docs.proto\x12\x0f\x61gentruntime.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\"\x1b\n\x19GetOpenApiDocumentRequest\"\x14\n\x12GetDocsPageRequest\"/\n\x13GetDocsAssetRequest\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name2\xb7\x02\n\x0b\x44ocsService\x12m\n\x12GetOpenApiDocument\x12*.agentruntime.v1.GetOpenApiDocumentRequest\x1a\x14.google.api.HttpBody\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/openapi.json\x12W\n\x0bGetDocsPage\x12#.agentruntime.v1.GetDocsPageRequest\x1a\x14.google.api.HttpBody\"\r\x82\xd3\xe4\x93\x02\x07\x12\x05/docs\x12`\n\x0cGetDocsAsset\x12$.agentruntime.v1.GetDocsAssetRequest\x1a\x14.google.api.HttpBody\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/docs/{name}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x61gentruntime/v1/docs.proto\x12\x0f\x61gentruntime.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\"\x1b\n\x19GetOpenApiDocumentRequest\"\x14\n\x12GetDocsPageRequest\"/\n\x13GetDocsAssetRequest\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name\"\x17\n\x15GetConsolePageRequest\"2\n\x16GetConsoleAssetRequest\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x04name2\x84\x04\n\x0b\x44ocsService\x12m\n\x12GetOpenApiDocument\x12*.agentruntime.v1.GetOpenApiDocumentRequest\x1a\x14.google.api.HttpBody\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/openapi.json\x12W\n\x0bGetDocsPage\x12#.agentruntime.v1.GetDocsPageRequest\x1a\x14.google.api.HttpBody\"\r\x82\xd3\xe4\x93\x02\x07\x12\x05/docs\x12`\n\x0cGetDocsAsset\x12$.agentruntime.v1.GetDocsAssetRequest\x1a\x14.google.api.HttpBody\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\x0c/docs/{name}\x12`\n\x0eGetConsolePage\x12&.agentruntime.v1.GetConsolePageRequest\x1a\x14.google.api.HttpBody\"\x10\x82\xd3\xe4\x93\x02\n\x12\x08/console\x12i\n\x0fGetConsoleAsset\x12\'.agentruntime.v1.GetConsoleAssetRequest\x1a\x14.google.api.HttpBody\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/console/{name}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,18 +36,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_GETDOCSASSETREQUEST'].fields_by_name['name']._loaded_options = None
   _globals['_GETDOCSASSETREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_GETCONSOLEASSETREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETCONSOLEASSETREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
   _globals['_DOCSSERVICE'].methods_by_name['GetOpenApiDocument']._loaded_options = None
   _globals['_DOCSSERVICE'].methods_by_name['GetOpenApiDocument']._serialized_options = b'\202\323\344\223\002\017\022\r/openapi.json'
   _globals['_DOCSSERVICE'].methods_by_name['GetDocsPage']._loaded_options = None
   _globals['_DOCSSERVICE'].methods_by_name['GetDocsPage']._serialized_options = b'\202\323\344\223\002\007\022\005/docs'
   _globals['_DOCSSERVICE'].methods_by_name['GetDocsAsset']._loaded_options = None
   _globals['_DOCSSERVICE'].methods_by_name['GetDocsAsset']._serialized_options = b'\202\323\344\223\002\016\022\014/docs/{name}'
+  _globals['_DOCSSERVICE'].methods_by_name['GetConsolePage']._loaded_options = None
+  _globals['_DOCSSERVICE'].methods_by_name['GetConsolePage']._serialized_options = b'\202\323\344\223\002\n\022\010/console'
+  _globals['_DOCSSERVICE'].methods_by_name['GetConsoleAsset']._loaded_options = None
+  _globals['_DOCSSERVICE'].methods_by_name['GetConsoleAsset']._serialized_options = b'\202\323\344\223\002\021\022\017/console/{name}'
   _globals['_GETOPENAPIDOCUMENTREQUEST']._serialized_start=137
   _globals['_GETOPENAPIDOCUMENTREQUEST']._serialized_end=164
   _globals['_GETDOCSPAGEREQUEST']._serialized_start=166
   _globals['_GETDOCSPAGEREQUEST']._serialized_end=186
   _globals['_GETDOCSASSETREQUEST']._serialized_start=188
   _globals['_GETDOCSASSETREQUEST']._serialized_end=235
-  _globals['_DOCSSERVICE']._serialized_start=238
-  _globals['_DOCSSERVICE']._serialized_end=549
+  _globals['_GETCONSOLEPAGEREQUEST']._serialized_start=237
+  _globals['_GETCONSOLEPAGEREQUEST']._serialized_end=260
+  _globals['_GETCONSOLEASSETREQUEST']._serialized_start=262
+  _globals['_GETCONSOLEASSETREQUEST']._serialized_end=312
+  _globals['_DOCSSERVICE']._serialized_start=315
+  _globals['_DOCSSERVICE']._serialized_end=831
 # @@protoc_insertion_point(module_scope)

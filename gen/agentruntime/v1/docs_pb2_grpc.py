@@ -27,9 +27,10 @@ if _version_not_supported:
 
 
 class DocsServiceStub:
-    """DocsService describes the REST surface itself: an OpenAPI 3.1 document
-    derived from these protos and a page to browse it (Swagger UI, shipped in
-    the package). All are open.
+    """DocsService serves the pages of the server itself: an OpenAPI 3.1
+    document derived from these protos, a page to browse it (Swagger UI) and
+    the web console, all shipped in the package. All are open; the console's
+    own API calls carry the credential its user signs in with.
     """
 
     def __init__(self, channel):
@@ -53,12 +54,23 @@ class DocsServiceStub:
                 request_serializer=agentruntime_dot_v1_dot_docs__pb2.GetDocsAssetRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
+        self.GetConsolePage = channel.unary_unary(
+                '/agentruntime.v1.DocsService/GetConsolePage',
+                request_serializer=agentruntime_dot_v1_dot_docs__pb2.GetConsolePageRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
+        self.GetConsoleAsset = channel.unary_unary(
+                '/agentruntime.v1.DocsService/GetConsoleAsset',
+                request_serializer=agentruntime_dot_v1_dot_docs__pb2.GetConsoleAssetRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
 
 
 class DocsServiceServicer:
-    """DocsService describes the REST surface itself: an OpenAPI 3.1 document
-    derived from these protos and a page to browse it (Swagger UI, shipped in
-    the package). All are open.
+    """DocsService serves the pages of the server itself: an OpenAPI 3.1
+    document derived from these protos, a page to browse it (Swagger UI) and
+    the web console, all shipped in the package. All are open; the console's
+    own API calls carry the credential its user signs in with.
     """
 
     def GetOpenApiDocument(self, request, context):
@@ -84,6 +96,23 @@ class DocsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetConsolePage(self, request, context):
+        """The web console's page (`GET /console`; Envoy redirects `/console/`
+        here): sessions, approvals, compute and training, live, over the
+        public REST and WebSocket API.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetConsoleAsset(self, request, context):
+        """A static file the console loads (its ES modules and style sheet), by
+        name (`GET /console/app.js`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DocsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -102,6 +131,16 @@ def add_DocsServiceServicer_to_server(servicer, server):
                     request_deserializer=agentruntime_dot_v1_dot_docs__pb2.GetDocsAssetRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
+            'GetConsolePage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConsolePage,
+                    request_deserializer=agentruntime_dot_v1_dot_docs__pb2.GetConsolePageRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'GetConsoleAsset': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConsoleAsset,
+                    request_deserializer=agentruntime_dot_v1_dot_docs__pb2.GetConsoleAssetRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'agentruntime.v1.DocsService', rpc_method_handlers)
@@ -111,9 +150,10 @@ def add_DocsServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class DocsService:
-    """DocsService describes the REST surface itself: an OpenAPI 3.1 document
-    derived from these protos and a page to browse it (Swagger UI, shipped in
-    the package). All are open.
+    """DocsService serves the pages of the server itself: an OpenAPI 3.1
+    document derived from these protos, a page to browse it (Swagger UI) and
+    the web console, all shipped in the package. All are open; the console's
+    own API calls carry the credential its user signs in with.
     """
 
     @staticmethod
@@ -186,6 +226,60 @@ class DocsService:
             target,
             '/agentruntime.v1.DocsService/GetDocsAsset',
             agentruntime_dot_v1_dot_docs__pb2.GetDocsAssetRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConsolePage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.DocsService/GetConsolePage',
+            agentruntime_dot_v1_dot_docs__pb2.GetConsolePageRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConsoleAsset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.DocsService/GetConsoleAsset',
+            agentruntime_dot_v1_dot_docs__pb2.GetConsoleAssetRequest.SerializeToString,
             google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,

@@ -289,7 +289,8 @@ class MLServiceServicer:
     def WatchFineTuningJob(self, request, context):
         """Streams a job's events: those after `after_sequence` from storage, then
         each new one as it happens (status changes, metrics, checkpoints), until
-        the job reaches a final status.
+        the job reaches a final status. Over REST a JSON array that grows as the
+        job trains (the console draws its loss curves from it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -36,6 +36,8 @@ OPEN_METHODS = frozenset(
         "/agentruntime.v1.DocsService/GetOpenApiDocument",
         "/agentruntime.v1.DocsService/GetDocsPage",
         "/agentruntime.v1.DocsService/GetDocsAsset",
+        "/agentruntime.v1.DocsService/GetConsolePage",
+        "/agentruntime.v1.DocsService/GetConsoleAsset",
         "/agentruntime.v1.IdentityService/Register",
         "/agentruntime.v1.IdentityService/Login",
         "/grpc.health.v1.Health/Check",
@@ -47,13 +49,17 @@ OPEN_METHODS = frozenset(
 
 # Never counted against a rate limit nor refused by one: a load balancer
 # behind the same NAT as someone guessing passwords must still see a healthy
-# instance (the /ws heartbeat polls health too), and the API document and
-# reflection are static. Their responses still report the caller's budget.
+# instance (the /ws heartbeat polls health too), and the API document, the
+# files of /docs and the console (one page load fetches ten) and reflection
+# are static. Their responses still report the caller's budget.
 UNLIMITED_METHODS = frozenset(
     {
         "/agentruntime.v1.ComputeService/GetHealth",
         "/agentruntime.v1.DocsService/GetOpenApiDocument",
         "/agentruntime.v1.DocsService/GetDocsPage",
+        "/agentruntime.v1.DocsService/GetDocsAsset",
+        "/agentruntime.v1.DocsService/GetConsolePage",
+        "/agentruntime.v1.DocsService/GetConsoleAsset",
         "/grpc.health.v1.Health/Check",
         "/grpc.health.v1.Health/Watch",
         "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",

@@ -26,6 +26,13 @@ type DocsServiceClient interface {
 	// A static file the docs page loads (Swagger UI's script and style
 	// sheet), by name (`GET /docs/swagger-ui.css`).
 	GetDocsAsset(ctx context.Context, in *GetDocsAssetRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
+	// The web console's page (`GET /console`; Envoy redirects `/console/`
+	// here): sessions, approvals, compute and training, live, over the
+	// public REST and WebSocket API.
+	GetConsolePage(ctx context.Context, in *GetConsolePageRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
+	// A static file the console loads (its ES modules and style sheet), by
+	// name (`GET /console/app.js`).
+	GetConsoleAsset(ctx context.Context, in *GetConsoleAssetRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
 }
 
 type docsServiceClient struct {
@@ -63,6 +70,24 @@ func (c *docsServiceClient) GetDocsAsset(ctx context.Context, in *GetDocsAssetRe
 	return out, nil
 }
 
+func (c *docsServiceClient) GetConsolePage(ctx context.Context, in *GetConsolePageRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error) {
+	out := new(httpbody.HttpBody)
+	err := c.cc.Invoke(ctx, "/agentruntime.v1.DocsService/GetConsolePage", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *docsServiceClient) GetConsoleAsset(ctx context.Context, in *GetConsoleAssetRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error) {
+	out := new(httpbody.HttpBody)
+	err := c.cc.Invoke(ctx, "/agentruntime.v1.DocsService/GetConsoleAsset", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // DocsServiceServer is the server API for DocsService service.
 // All implementations must embed UnimplementedDocsServiceServer
 // for forward compatibility
@@ -75,6 +100,13 @@ type DocsServiceServer interface {
 	// A static file the docs page loads (Swagger UI's script and style
 	// sheet), by name (`GET /docs/swagger-ui.css`).
 	GetDocsAsset(context.Context, *GetDocsAssetRequest) (*httpbody.HttpBody, error)
+	// The web console's page (`GET /console`; Envoy redirects `/console/`
+	// here): sessions, approvals, compute and training, live, over the
+	// public REST and WebSocket API.
+	GetConsolePage(context.Context, *GetConsolePageRequest) (*httpbody.HttpBody, error)
+	// A static file the console loads (its ES modules and style sheet), by
+	// name (`GET /console/app.js`).
+	GetConsoleAsset(context.Context, *GetConsoleAssetRequest) (*httpbody.HttpBody, error)
 	mustEmbedUnimplementedDocsServiceServer()
 }
 
@@ -90,6 +122,12 @@ func (UnimplementedDocsServiceServer) GetDocsPage(context.Context, *GetDocsPageR
 }
 func (UnimplementedDocsServiceServer) GetDocsAsset(context.Context, *GetDocsAssetRequest) (*httpbody.HttpBody, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetDocsAsset not implemented")
+}
+func (UnimplementedDocsServiceServer) GetConsolePage(context.Context, *GetConsolePageRequest) (*httpbody.HttpBody, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetConsolePage not implemented")
+}
+func (UnimplementedDocsServiceServer) GetConsoleAsset(context.Context, *GetConsoleAssetRequest) (*httpbody.HttpBody, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetConsoleAsset not implemented")
 }
 func (UnimplementedDocsServiceServer) mustEmbedUnimplementedDocsServiceServer() {}
 
@@ -158,6 +196,42 @@ func _DocsService_GetDocsAsset_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _DocsService_GetConsolePage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetConsolePageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DocsServiceServer).GetConsolePage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/agentruntime.v1.DocsService/GetConsolePage",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DocsServiceServer).GetConsolePage(ctx, req.(*GetConsolePageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _DocsService_GetConsoleAsset_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetConsoleAssetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(DocsServiceServer).GetConsoleAsset(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/agentruntime.v1.DocsService/GetConsoleAsset",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(DocsServiceServer).GetConsoleAsset(ctx, req.(*GetConsoleAssetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _DocsService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "agentruntime.v1.DocsService",
 	HandlerType: (*DocsServiceServer)(nil),
@@ -173,6 +247,14 @@ var _DocsService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetDocsAsset",
 			Handler:    _DocsService_GetDocsAsset_Handler,
+		},
+		{
+			MethodName: "GetConsolePage",
+			Handler:    _DocsService_GetConsolePage_Handler,
+		},
+		{
+			MethodName: "GetConsoleAsset",
+			Handler:    _DocsService_GetConsoleAsset_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

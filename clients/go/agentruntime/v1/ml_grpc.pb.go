@@ -73,7 +73,8 @@ type MLServiceClient interface {
 	CancelFineTuningJob(ctx context.Context, in *CancelFineTuningJobRequest, opts ...grpc.CallOption) (*CancelFineTuningJobResponse, error)
 	// Streams a job's events: those after `after_sequence` from storage, then
 	// each new one as it happens (status changes, metrics, checkpoints), until
-	// the job reaches a final status.
+	// the job reaches a final status. Over REST a JSON array that grows as the
+	// job trains (the console draws its loss curves from it).
 	WatchFineTuningJob(ctx context.Context, in *WatchFineTuningJobRequest, opts ...grpc.CallOption) (MLService_WatchFineTuningJobClient, error)
 }
 
@@ -329,7 +330,8 @@ type MLServiceServer interface {
 	CancelFineTuningJob(context.Context, *CancelFineTuningJobRequest) (*CancelFineTuningJobResponse, error)
 	// Streams a job's events: those after `after_sequence` from storage, then
 	// each new one as it happens (status changes, metrics, checkpoints), until
-	// the job reaches a final status.
+	// the job reaches a final status. Over REST a JSON array that grows as the
+	// job trains (the console draws its loss curves from it).
 	WatchFineTuningJob(*WatchFineTuningJobRequest, MLService_WatchFineTuningJobServer) error
 	mustEmbedUnimplementedMLServiceServer()
 }

@@ -60,9 +60,44 @@ export declare type GetDocsAssetRequest = Message<"agentruntime.v1.GetDocsAssetR
 export declare const GetDocsAssetRequestSchema: GenMessage<GetDocsAssetRequest>;
 
 /**
- * DocsService describes the REST surface itself: an OpenAPI 3.1 document
- * derived from these protos and a page to browse it (Swagger UI, shipped in
- * the package). All are open.
+ * Request for GetConsolePage; it takes no parameters.
+ *
+ * @generated from message agentruntime.v1.GetConsolePageRequest
+ */
+export declare type GetConsolePageRequest = Message<"agentruntime.v1.GetConsolePageRequest"> & {
+};
+
+/**
+ * Describes the message agentruntime.v1.GetConsolePageRequest.
+ * Use `create(GetConsolePageRequestSchema)` to create a new message.
+ */
+export declare const GetConsolePageRequestSchema: GenMessage<GetConsolePageRequest>;
+
+/**
+ * Request for GetConsoleAsset.
+ *
+ * @generated from message agentruntime.v1.GetConsoleAssetRequest
+ */
+export declare type GetConsoleAssetRequest = Message<"agentruntime.v1.GetConsoleAssetRequest"> & {
+  /**
+   * File name of the asset, e.g. `app.js`.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message agentruntime.v1.GetConsoleAssetRequest.
+ * Use `create(GetConsoleAssetRequestSchema)` to create a new message.
+ */
+export declare const GetConsoleAssetRequestSchema: GenMessage<GetConsoleAssetRequest>;
+
+/**
+ * DocsService serves the pages of the server itself: an OpenAPI 3.1
+ * document derived from these protos, a page to browse it (Swagger UI) and
+ * the web console, all shipped in the package. All are open; the console's
+ * own API calls carry the credential its user signs in with.
  *
  * @generated from service agentruntime.v1.DocsService
  */
@@ -97,6 +132,29 @@ export declare const DocsService: GenService<{
   getDocsAsset: {
     methodKind: "unary";
     input: typeof GetDocsAssetRequestSchema;
+    output: typeof HttpBodySchema;
+  },
+  /**
+   * The web console's page (`GET /console`; Envoy redirects `/console/`
+   * here): sessions, approvals, compute and training, live, over the
+   * public REST and WebSocket API.
+   *
+   * @generated from rpc agentruntime.v1.DocsService.GetConsolePage
+   */
+  getConsolePage: {
+    methodKind: "unary";
+    input: typeof GetConsolePageRequestSchema;
+    output: typeof HttpBodySchema;
+  },
+  /**
+   * A static file the console loads (its ES modules and style sheet), by
+   * name (`GET /console/app.js`).
+   *
+   * @generated from rpc agentruntime.v1.DocsService.GetConsoleAsset
+   */
+  getConsoleAsset: {
+    methodKind: "unary";
+    input: typeof GetConsoleAssetRequestSchema;
     output: typeof HttpBodySchema;
   },
 }>;

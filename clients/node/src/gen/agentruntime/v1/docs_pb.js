@@ -11,7 +11,7 @@ import { file_google_api_httpbody } from "../../google/api/httpbody_pb.js";
  * Describes the file agentruntime/v1/docs.proto.
  */
 export const file_agentruntime_v1_docs = /*@__PURE__*/
-  fileDesc("ChphZ2VudHJ1bnRpbWUvdjEvZG9jcy5wcm90bxIPYWdlbnRydW50aW1lLnYxIhsKGUdldE9wZW5BcGlEb2N1bWVudFJlcXVlc3QiFAoSR2V0RG9jc1BhZ2VSZXF1ZXN0IikKE0dldERvY3NBc3NldFJlcXVlc3QSEgoEbmFtZRgBIAEoCUIE4kEBAjK3AgoLRG9jc1NlcnZpY2USbQoSR2V0T3BlbkFwaURvY3VtZW50EiouYWdlbnRydW50aW1lLnYxLkdldE9wZW5BcGlEb2N1bWVudFJlcXVlc3QaFC5nb29nbGUuYXBpLkh0dHBCb2R5IhWC0+STAg8SDS9vcGVuYXBpLmpzb24SVwoLR2V0RG9jc1BhZ2USIy5hZ2VudHJ1bnRpbWUudjEuR2V0RG9jc1BhZ2VSZXF1ZXN0GhQuZ29vZ2xlLmFwaS5IdHRwQm9keSINgtPkkwIHEgUvZG9jcxJgCgxHZXREb2NzQXNzZXQSJC5hZ2VudHJ1bnRpbWUudjEuR2V0RG9jc0Fzc2V0UmVxdWVzdBoULmdvb2dsZS5hcGkuSHR0cEJvZHkiFILT5JMCDhIML2RvY3Mve25hbWV9YgZwcm90bzM", [file_google_api_annotations, file_google_api_field_behavior, file_google_api_httpbody]);
+  fileDesc("ChphZ2VudHJ1bnRpbWUvdjEvZG9jcy5wcm90bxIPYWdlbnRydW50aW1lLnYxIhsKGUdldE9wZW5BcGlEb2N1bWVudFJlcXVlc3QiFAoSR2V0RG9jc1BhZ2VSZXF1ZXN0IikKE0dldERvY3NBc3NldFJlcXVlc3QSEgoEbmFtZRgBIAEoCUIE4kEBAiIXChVHZXRDb25zb2xlUGFnZVJlcXVlc3QiLAoWR2V0Q29uc29sZUFzc2V0UmVxdWVzdBISCgRuYW1lGAEgASgJQgTiQQECMoQECgtEb2NzU2VydmljZRJtChJHZXRPcGVuQXBpRG9jdW1lbnQSKi5hZ2VudHJ1bnRpbWUudjEuR2V0T3BlbkFwaURvY3VtZW50UmVxdWVzdBoULmdvb2dsZS5hcGkuSHR0cEJvZHkiFYLT5JMCDxINL29wZW5hcGkuanNvbhJXCgtHZXREb2NzUGFnZRIjLmFnZW50cnVudGltZS52MS5HZXREb2NzUGFnZVJlcXVlc3QaFC5nb29nbGUuYXBpLkh0dHBCb2R5Ig2C0+STAgcSBS9kb2NzEmAKDEdldERvY3NBc3NldBIkLmFnZW50cnVudGltZS52MS5HZXREb2NzQXNzZXRSZXF1ZXN0GhQuZ29vZ2xlLmFwaS5IdHRwQm9keSIUgtPkkwIOEgwvZG9jcy97bmFtZX0SYAoOR2V0Q29uc29sZVBhZ2USJi5hZ2VudHJ1bnRpbWUudjEuR2V0Q29uc29sZVBhZ2VSZXF1ZXN0GhQuZ29vZ2xlLmFwaS5IdHRwQm9keSIQgtPkkwIKEggvY29uc29sZRJpCg9HZXRDb25zb2xlQXNzZXQSJy5hZ2VudHJ1bnRpbWUudjEuR2V0Q29uc29sZUFzc2V0UmVxdWVzdBoULmdvb2dsZS5hcGkuSHR0cEJvZHkiF4LT5JMCERIPL2NvbnNvbGUve25hbWV9YgZwcm90bzM", [file_google_api_annotations, file_google_api_field_behavior, file_google_api_httpbody]);
 
 /**
  * Describes the message agentruntime.v1.GetOpenApiDocumentRequest.
@@ -35,9 +35,24 @@ export const GetDocsAssetRequestSchema = /*@__PURE__*/
   messageDesc(file_agentruntime_v1_docs, 2);
 
 /**
- * DocsService describes the REST surface itself: an OpenAPI 3.1 document
- * derived from these protos and a page to browse it (Swagger UI, shipped in
- * the package). All are open.
+ * Describes the message agentruntime.v1.GetConsolePageRequest.
+ * Use `create(GetConsolePageRequestSchema)` to create a new message.
+ */
+export const GetConsolePageRequestSchema = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_docs, 3);
+
+/**
+ * Describes the message agentruntime.v1.GetConsoleAssetRequest.
+ * Use `create(GetConsoleAssetRequestSchema)` to create a new message.
+ */
+export const GetConsoleAssetRequestSchema = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_docs, 4);
+
+/**
+ * DocsService serves the pages of the server itself: an OpenAPI 3.1
+ * document derived from these protos, a page to browse it (Swagger UI) and
+ * the web console, all shipped in the package. All are open; the console's
+ * own API calls carry the credential its user signs in with.
  *
  * @generated from service agentruntime.v1.DocsService
  */

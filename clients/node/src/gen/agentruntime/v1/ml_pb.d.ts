@@ -1244,7 +1244,8 @@ export declare const MLService: GenService<{
   /**
    * Streams a job's events: those after `after_sequence` from storage, then
    * each new one as it happens (status changes, metrics, checkpoints), until
-   * the job reaches a final status.
+   * the job reaches a final status. Over REST a JSON array that grows as the
+   * job trains (the console draws its loss curves from it).
    *
    * @generated from rpc agentruntime.v1.MLService.WatchFineTuningJob
    */
