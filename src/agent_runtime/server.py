@@ -399,7 +399,7 @@ async def _start(settings: Settings, opened: contextlib.AsyncExitStack) -> Runti
         ),
         server,
     )
-    docs_pb2_grpc.add_DocsServiceServicer_to_server(DocsServicer(allow_anonymous_local=settings.allow_anonymous_local), server)
+    docs_pb2_grpc.add_DocsServiceServicer_to_server(DocsServicer(allow_anonymous_local=settings.allow_anonymous_local, addresses=addresses), server)
     identity_pb2_grpc.add_IdentityServiceServicer_to_server(
         IdentityServicer(identity, allow_registration=settings.allow_registration), server
     )

@@ -15,7 +15,7 @@ from agentruntime.v1 import docs_pb2_grpc
 from agent_runtime.config import is_loopback
 from agent_runtime.errors import NotFound
 from agent_runtime.gateway.openapi import build_document, render
-from agent_runtime.interceptors.auth import client_address
+from agent_runtime.interceptors.client_address import ClientAddresses
 
 PACKAGE_FILES = importlib.resources.files(__package__)
 SWAGGER_UI = "swagger_ui"
@@ -51,8 +51,11 @@ ANONYMOUS_MARK = (b"<html lang=\"en\">", b"<html lang=\"en\" data-anonymous=\"lo
 
 
 class DocsServicer(docs_pb2_grpc.DocsServiceServicer):
-    def __init__(self, *, allow_anonymous_local: bool = False):
+    def __init__(self, *, allow_anonymous_local: bool = False, addresses: ClientAddresses | None = None):
         self._allow_anonymous_local = allow_anonymous_local
+        # The caller's address as the auth interceptor sees it (Envoy's
+        # forwarded one only with its secret).
+        self._addresses = addresses or ClientAddresses()
 
     async def GetOpenApiDocument(self, request, context) -> httpbody_pb2.HttpBody:
         return httpbody_pb2.HttpBody(content_type="application/json", data=_openapi_json())
@@ -65,7 +68,7 @@ class DocsServicer(docs_pb2_grpc.DocsServiceServicer):
 
     async def GetConsolePage(self, request, context) -> httpbody_pb2.HttpBody:
         page = _assets(CONSOLE)[PAGE]
-        if self._allow_anonymous_local and is_loopback(client_address(context.invocation_metadata(), context.peer())):
+        if self._allow_anonymous_local and is_loopback(self._addresses.of(context.invocation_metadata(), context.peer())):
             return httpbody_pb2.HttpBody(content_type=page.content_type, data=page.data.replace(*ANONYMOUS_MARK, 1))
         return page
 
