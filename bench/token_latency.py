@@ -175,12 +175,15 @@ async def measure(args: argparse.Namespace, work: pathlib.Path) -> list[str]:
 
 
 def write_section(path: pathlib.Path, lines: list[str]) -> None:
+    """Replaces this bench's section where it stands, else appends it."""
     text = path.read_text() if path.exists() else ""
-    start = text.find(SECTION)
-    if start >= 0:
-        following = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + (text[following + 1 :] if following >= 0 else "")
-    path.write_text(text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n")
+    section = "\n".join(lines) + "\n"
+    start = text.find(SECTION + "\n")
+    if start < 0:
+        path.write_text(text.rstrip("\n") + "\n\n" + section)
+        return
+    following = text.find("\n## ", start + len(SECTION))
+    path.write_text(text[:start] + section + (text[following:] if following >= 0 else ""))
 
 
 def main() -> None:
