@@ -230,6 +230,8 @@ async def start_runtime(settings: Settings) -> Runtime:
 async def _start(settings: Settings, opened: contextlib.AsyncExitStack) -> Runtime:
     lock = DataDirLock(settings.data_dir)
     try:
+        # Before the lock file: created by it, the dir would get the umask's mode.
+        private_data_dir(settings.data_dir)
         lock.acquire()
     except (DataDirBusy, OSError) as error:
         raise StartupError(str(error)) from None
@@ -243,7 +245,6 @@ async def _start(settings: Settings, opened: contextlib.AsyncExitStack) -> Runti
         for port in (settings.http_port, *settings.compat_ports):
             check_port_free(settings.http_host, port, "HTTP")
 
-    private_data_dir(settings.data_dir)
     sandbox = await asyncio.to_thread(Sandbox.detect, settings.agents.sandbox, server_paths(settings))
     sandbox.announce()
     try:
