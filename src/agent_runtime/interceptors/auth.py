@@ -27,31 +27,12 @@ from agent_runtime.errors import RateLimited, Unauthenticated
 from agent_runtime.interceptors import metadata_value, response_headers
 from agent_runtime.interceptors.client_address import ClientAddresses
 
-# Methods anyone may call: health, service info, reflection, register and
-# log in. A credential sent to them still counts (rate limits) when valid.
-OPEN_METHODS = frozenset(
-    {
-        "/agentruntime.v1.ComputeService/GetHealth",
-        "/agentruntime.v1.ComputeService/GetServiceInfo",
-        "/agentruntime.v1.DocsService/GetOpenApiDocument",
-        "/agentruntime.v1.DocsService/GetDocsPage",
-        "/agentruntime.v1.DocsService/GetDocsAsset",
-        "/agentruntime.v1.DocsService/GetConsolePage",
-        "/agentruntime.v1.DocsService/GetConsoleAsset",
-        "/agentruntime.v1.IdentityService/Register",
-        "/agentruntime.v1.IdentityService/Login",
-        "/grpc.health.v1.Health/Check",
-        "/grpc.health.v1.Health/Watch",
-        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
-    }
-)
-
-# Never counted against a rate limit nor refused by one: a load balancer
-# behind the same NAT as someone guessing passwords must still see a healthy
-# instance (the /ws heartbeat polls health too), and the API document, the
-# files of /docs and the console (one page load fetches ten) and reflection
-# are static. Their responses still report the caller's budget.
+# Open (no credential needed) and never counted against a rate limit nor
+# refused by one: a load balancer behind the same NAT as someone guessing
+# passwords must still see a healthy instance (the /ws heartbeat polls health
+# too), and the API document, the files of /docs and the console (one page
+# load fetches ten) and reflection are static. Their responses still report
+# the caller's budget.
 UNLIMITED_METHODS = frozenset(
     {
         "/agentruntime.v1.ComputeService/GetHealth",
@@ -66,6 +47,15 @@ UNLIMITED_METHODS = frozenset(
         "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
     }
 )
+
+# Methods anyone may call: the unlimited ones, and service info, register
+# and log in, which count (per client IP without a credential; a valid
+# credential sent to them counts against its own budget).
+OPEN_METHODS = UNLIMITED_METHODS | {
+    "/agentruntime.v1.ComputeService/GetServiceInfo",
+    "/agentruntime.v1.IdentityService/Register",
+    "/agentruntime.v1.IdentityService/Login",
+}
 
 
 # Credential header values longer than this are refused unread.
