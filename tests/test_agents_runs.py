@@ -15,7 +15,7 @@ from agent_runtime.agents.models import ApprovalRecord, ClientCallRecord, Client
 from agent_runtime.agents.service import MessageReply
 from agent_runtime.errors import Conflict
 from agent_runtime.llm.base import ChatMessage, ToolCall
-from agent_runtime.storage.agents import SqliteAgentRepository
+from agent_runtime.storage.sqlite.agents import SqliteAgentRepository
 from agent_helpers import git_project, wait_for
 from conftest import make_settings, running
 from llm_fakes import Call, Reply

@@ -19,8 +19,8 @@ from agent_runtime.compute.operations import OPERATIONS
 from agent_runtime.compute.registry import BackendRegistry
 from agent_runtime.compute.service import ComputeLimits, ComputeService
 from agent_runtime.errors import FailedPrecondition, PayloadTooLarge, RateLimited, ValidationFailed
-from agent_runtime.storage.compute import MetricSample, SqliteComputeRepository, TaskRecord
-from agent_runtime.storage.database import Database
+from agent_runtime.storage.sqlite.compute import MetricSample, SqliteComputeRepository, TaskRecord
+from agent_runtime.storage.sqlite.database import Database
 
 
 @pytest.fixture(scope="module")

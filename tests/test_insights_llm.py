@@ -17,8 +17,8 @@ from agent_runtime.agents.config import AgentsConfig
 from agent_runtime.clock import iso
 from agent_runtime.compute.insights import InsightService, LLMInsightAnalyzer
 from agent_runtime.llm.registry import ProviderRegistry
-from agent_runtime.storage.compute import MetricSample, SqliteComputeRepository
-from agent_runtime.storage.database import Database
+from agent_runtime.storage.sqlite.compute import MetricSample, SqliteComputeRepository
+from agent_runtime.storage.sqlite.database import Database
 from conftest import http_client, make_settings, running
 from llm_fakes import FakeOpenAI, Reply
 

@@ -271,7 +271,7 @@ async def test_users_choose_working_directories_only_under_project_roots(http, u
 async def test_migration_gives_key_made_tasks_to_the_keys_user(tmp_path):
     """Before 0009 a task made with a user's md_ key was owned by the key's
     id; the migration hands it (and its approvals) to the user."""
-    from agent_runtime.storage.database import Database
+    from agent_runtime.storage.sqlite.database import Database
 
     database = await Database.open(tmp_path / "old.sqlite3")
     try:

@@ -18,7 +18,7 @@ from agentruntime.v1 import compute_pb2, compute_pb2_grpc
 from agent_runtime.agents.config import AgentsConfig
 from agent_runtime.identity.tokens import load_or_create_signing_key
 from agent_runtime.server import private_data_dir, server_paths
-from agent_runtime.storage.database import Database
+from agent_runtime.storage.sqlite.database import Database
 from agent_runtime.tools.base import ToolContext
 from agent_runtime.tools.containment import Sandbox, SandboxSettings, seatbelt_profile
 from agent_runtime.tools.registry import run_tool

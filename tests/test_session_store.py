@@ -10,8 +10,8 @@ from agent_runtime.errors import AlreadyExists, InvalidArgument, NotFound
 from agent_runtime.events.bus import EventBus
 from agent_runtime.sessions.models import NewEvent
 from agent_runtime.sessions.service import SessionService
-from agent_runtime.storage.database import Database, migration_files
-from agent_runtime.storage.sessions import SqliteSessionRepository
+from agent_runtime.storage.sqlite.database import Database, migration_files
+from agent_runtime.storage.sqlite.sessions import SqliteSessionRepository
 
 
 @pytest.fixture

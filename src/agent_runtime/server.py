@@ -67,13 +67,13 @@ from agent_runtime.ml.remote import remote_models
 from agent_runtime.ml.servicer import MLServicer
 from agent_runtime.sessions.service import SessionService
 from agent_runtime.sessions.servicer import SessionServicer
-from agent_runtime.storage.agents import SqliteAgentRepository
-from agent_runtime.storage.multiagent import SqliteAgentSwitchRepository
-from agent_runtime.storage.compute import SqliteComputeRepository
-from agent_runtime.storage.database import Database, DatabaseError
-from agent_runtime.storage.identity import SqliteIdentityRepository
-from agent_runtime.storage.ml import SqliteMLRepository
-from agent_runtime.storage.sessions import SqliteSessionRepository
+from agent_runtime.storage.sqlite.agents import SqliteAgentRepository
+from agent_runtime.storage.sqlite.multiagent import SqliteAgentSwitchRepository
+from agent_runtime.storage.sqlite.compute import SqliteComputeRepository
+from agent_runtime.storage.sqlite.database import Database, DatabaseError
+from agent_runtime.storage.sqlite.identity import SqliteIdentityRepository
+from agent_runtime.storage.sqlite.ml import SqliteMLRepository
+from agent_runtime.storage.sqlite.sessions import SqliteSessionRepository
 from agent_runtime.tools.containment import Sandbox
 
 log = structlog.get_logger(__name__)

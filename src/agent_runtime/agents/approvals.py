@@ -19,7 +19,7 @@ from agent_runtime.errors import Conflict, DomainError, InvalidArgument, NotFoun
 from agent_runtime.llm.base import ToolCall
 from agent_runtime.sessions.models import NewEvent
 from agent_runtime.sessions.service import SessionService
-from agent_runtime.storage.agents import AgentRepository
+from agent_runtime.storage.sqlite.agents import AgentRepository
 
 log = structlog.get_logger(__name__)
 

@@ -11,7 +11,7 @@ from typing import Awaitable, Callable
 
 from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.errors import Conflict, InvalidArgument
-from agent_runtime.storage.agents import AgentRepository
+from agent_runtime.storage.sqlite.agents import AgentRepository
 
 RETENTION = dt.timedelta(hours=24)
 MAX_KEY_LENGTH = 255

@@ -57,7 +57,7 @@ from agent_runtime.llm.deadline import within_deadline
 from agent_runtime.llm.registry import ProviderRegistry
 from agent_runtime.sessions.models import NewEvent
 from agent_runtime.sessions.service import SessionService
-from agent_runtime.storage.agents import AgentRepository
+from agent_runtime.storage.sqlite.agents import AgentRepository
 from agent_runtime.tools.base import ToolContext, ToolOutcome
 from agent_runtime.tools.builtin import BUILTIN_TOOLS
 from agent_runtime.tools.containment import Sandbox

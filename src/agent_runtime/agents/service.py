@@ -31,7 +31,7 @@ from agent_runtime.agents.catalog import AGENT_TYPES_BY_NAME
 from agent_runtime.agents.runner import AgentRunner, git_output, head_commit, system_prompt
 from agent_runtime.llm.base import ChatMessage
 from agent_runtime.agents.switching import SWITCH_TOOL, AgentSwitcher, agent_type as check_agent_type
-from agent_runtime.storage.multiagent import SessionAgentRecord
+from agent_runtime.storage.sqlite.multiagent import SessionAgentRecord
 from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.errors import Conflict, InvalidArgument, NotFound, PayloadTooLarge, ValidationFailed
 from agent_runtime.events.bus import EventBus
@@ -42,7 +42,7 @@ from agent_runtime.llm.base import ModelInfo, ProviderInfo
 from agent_runtime.llm.registry import ProviderRegistry
 from agent_runtime.sessions.models import SessionRecord
 from agent_runtime.sessions.service import SessionService
-from agent_runtime.storage.agents import AgentRepository
+from agent_runtime.storage.sqlite.agents import AgentRepository
 from agent_runtime.tools.builtin import BUILTIN_TOOLS
 
 MAX_DESCRIPTION = 100_000

@@ -9,7 +9,7 @@ from agent_runtime.agents.config import AgentsConfig
 from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.errors import FailedPrecondition, InvalidArgument
 from agent_runtime.sessions.service import SessionService
-from agent_runtime.storage.multiagent import (
+from agent_runtime.storage.sqlite.multiagent import (
     AgentSwitchRecord,
     AgentSwitchRepository,
     SessionAgentRecord,

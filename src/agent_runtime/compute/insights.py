@@ -25,7 +25,7 @@ import structlog
 from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.errors import DomainError, ValidationFailed
 from agent_runtime.llm.base import ChatMessage, complete
-from agent_runtime.storage.compute import ComputeRepository, MetricSample, TaskRecord
+from agent_runtime.storage.sqlite.compute import ComputeRepository, MetricSample, TaskRecord
 
 TIMEFRAMES = {"5m": 300, "15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 24 * 3600, "7d": 7 * 24 * 3600}
 

@@ -14,7 +14,7 @@ import structlog
 from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.compute.service import ComputeService
 from agent_runtime.health import memory_usage_percent
-from agent_runtime.storage.compute import ComputeRepository, MetricSample
+from agent_runtime.storage.sqlite.compute import ComputeRepository, MetricSample
 
 log = structlog.get_logger(__name__)
 

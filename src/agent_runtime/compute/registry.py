@@ -22,7 +22,7 @@ from agent_runtime.compute.backends import (
 )
 from agent_runtime.compute.operations import OPERATIONS, OperationSpec
 from agent_runtime.errors import ValidationFailed
-from agent_runtime.storage.compute import ProbeResult
+from agent_runtime.storage.sqlite.compute import ProbeResult
 
 log = structlog.get_logger(__name__)
 

@@ -30,7 +30,7 @@ from agent_runtime.compute.registry import BackendRegistry
 from agent_runtime.errors import FailedPrecondition, NotFound, RateLimited, Unavailable, ValidationFailed
 from agent_runtime.events.bus import EventBus
 from agent_runtime.identity.ownership import check_visible, visible
-from agent_runtime.storage.compute import ComputeRepository, TaskRecord
+from agent_runtime.storage.sqlite.compute import ComputeRepository, TaskRecord
 
 log = structlog.get_logger(__name__)
 

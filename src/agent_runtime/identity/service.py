@@ -15,7 +15,7 @@ from agent_runtime.identity.models import AccessToken, ApiKeyRecord, IssuedKey, 
 from agent_runtime.identity.passwords import Passwords
 from agent_runtime.identity.tokens import TokenIssuer
 from agent_runtime.interceptors.auth import Principal
-from agent_runtime.storage.identity import IdentityRepository
+from agent_runtime.storage.sqlite.identity import IdentityRepository
 
 KEY_PREFIX = "md_"
 # md_ + 43 characters of base64url (256 random bits).

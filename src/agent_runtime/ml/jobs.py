@@ -21,7 +21,7 @@ from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.events.bus import EventBus
 from agent_runtime.ml.models import JobEvent, JobRecord, ModelRecord
 from agent_runtime.ml.worker import STOPPED_EXIT_CODE, latest_checkpoint
-from agent_runtime.storage.ml import MLRepository
+from agent_runtime.storage.sqlite.ml import MLRepository
 
 log = structlog.get_logger(__name__)
 

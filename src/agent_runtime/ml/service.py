@@ -21,7 +21,7 @@ from agent_runtime.ml import registry
 from agent_runtime.ml.inference import ModelLocation
 from agent_runtime.ml.jobs import JobRunner
 from agent_runtime.ml.models import FINAL_STATUSES, REMOTE, FileRecord, JobEvent, JobRecord, ModelRecord
-from agent_runtime.storage.ml import MLRepository
+from agent_runtime.storage.sqlite.ml import MLRepository
 
 log = structlog.get_logger(__name__)
 

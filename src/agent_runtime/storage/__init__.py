@@ -1,3 +1,3 @@
-"""Storage behind repository interfaces. SQLite (aiosqlite, WAL) is the
-embedded default; each repository is a Protocol so that a PostgreSQL backend
-can follow without touching the domain classes."""
+"""Storage adapters behind the domains' ports, one package per engine
+(`sqlite/`, the embedded default), and engine-agnostic helpers such as
+group commit."""

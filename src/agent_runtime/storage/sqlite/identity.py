@@ -6,7 +6,7 @@ from typing import Protocol
 
 from agent_runtime.errors import AlreadyExists
 from agent_runtime.identity.models import ApiKeyRecord, UserRecord
-from agent_runtime.storage.database import Database
+from agent_runtime.storage.sqlite.database import Database
 
 _USER_COLUMNS = "user_id, email, name, username, password_hash, created_at"
 _KEY_COLUMNS = "key_id, user_id, name, key_hash, prefix, created_at, expires_at, revoked_at, last_used_at"

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from agent_runtime.errors import AlreadyExists, NotFound
 from agent_runtime.ml.models import FileRecord, JobEvent, JobRecord, ModelRecord
-from agent_runtime.storage.database import Database
+from agent_runtime.storage.sqlite.database import Database
 
 
 class MLRepository(Protocol):

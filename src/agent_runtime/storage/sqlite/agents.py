@@ -18,7 +18,7 @@ from agent_runtime.agents.models import (
     TaskEventRecord,
     TaskRecord,
 )
-from agent_runtime.storage.database import Database
+from agent_runtime.storage.sqlite.database import Database
 
 _JSON_TASK_FIELDS = {"tools", "context", "plan"}
 _BOOL_TASK_FIELDS = {"result_success", "stop_requested"}

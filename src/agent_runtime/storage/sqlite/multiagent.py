@@ -8,7 +8,7 @@ import json
 from typing import Any, Protocol
 
 from agent_runtime.agents.models import ClientTool, HitlSettings
-from agent_runtime.storage.database import Database
+from agent_runtime.storage.sqlite.database import Database
 
 
 @dataclasses.dataclass

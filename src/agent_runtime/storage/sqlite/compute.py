@@ -7,7 +7,7 @@ import dataclasses
 import json
 from typing import Any, Protocol
 
-from agent_runtime.storage.database import Database
+from agent_runtime.storage.sqlite.database import Database
 
 
 @dataclasses.dataclass

@@ -14,7 +14,7 @@ from agent_runtime.sessions.models import (
     PendingAppend,
     SessionRecord,
 )
-from agent_runtime.storage.database import Database
+from agent_runtime.storage.sqlite.database import Database
 
 _SESSION_COLUMNS = (
     "session_id, session_name, status, created_at, updated_at, project_dir, agent_name,"
