@@ -1,0 +1,198 @@
+"""The PostgreSQL database: an asyncpg pool, numbered migrations of its own
+applied under an advisory lock, and the same calls as the SQLite database
+(`transaction()`, `fetch_one`, `fetch_all`, `fetch_point`), so an adapter's
+SQL is written once for both engines (`storage/postgres/dialect.py` turns
+SQLite's `?` placeholders into PostgreSQL's `$n`).
+
+Transactions run at READ COMMITTED: each statement sees what committed
+before it started, so a writer that waited for a row lock (a session's or
+task's sequence counter) reads the value its predecessor committed."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.resources
+import re
+import uuid
+from typing import AsyncIterator
+
+import asyncpg
+import structlog
+
+from agent_runtime.clock import iso, utc_now
+from agent_runtime.storage.postgres.dialect import to_postgres
+from agent_runtime.storage.sqlite.database import DatabaseError
+
+log = structlog.get_logger(__name__)
+
+MIGRATIONS_DIR = importlib.resources.files(__package__) / "migrations"
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+# pg_advisory_lock key of the migrations: every process that opens the
+# database takes it, so concurrent starts apply each migration once.
+MIGRATION_LOCK = 0x6167_656E_745F_6D69  # "agent_mi"
+POOL_SIZE = 10
+# Every connection of this process names itself `agent-runtime:<origin>`:
+# a notification says which process wrote (storage/postgres/notify.py),
+# and pg_stat_activity shows whose connection is whose.
+APPLICATION_PREFIX = "agent-runtime:"
+
+
+def migration_files() -> list[tuple[int, str, str]]:
+    """(version, name, SQL text) of each migration, in version order."""
+    found = []
+    for entry in sorted((e for e in MIGRATIONS_DIR.iterdir() if e.name.endswith(".sql")), key=lambda e: e.name):
+        match = _MIGRATION_NAME.match(entry.name)
+        if not match:
+            raise RuntimeError(f"migration file {entry.name} is not named NNNN_name.sql")
+        found.append((int(match.group(1)), match.group(2), entry.read_text()))
+    versions = [version for version, _, _ in found]
+    if len(set(versions)) != len(versions):
+        raise RuntimeError(f"two migrations share a version number: {versions}")
+    return found
+
+
+def database_error(error: Exception) -> DatabaseError:
+    log.error("storage.postgres_error", error=str(error), kind=type(error).__name__)
+    return DatabaseError(f"Database error: {error}; the request was not applied, retry it later")
+
+
+@contextlib.contextmanager
+def _postgres_errors_as_database_error():
+    try:
+        yield
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+        raise database_error(error) from error
+
+
+class Result:
+    """What SQLite's cursor gives the adapters: the rows a statement
+    returned and how many rows it changed."""
+
+    def __init__(self, rows: list[asyncpg.Record], rowcount: int):
+        self._rows = rows
+        self.rowcount = rowcount
+
+    async def fetchall(self) -> list[asyncpg.Record]:
+        return self._rows
+
+
+def _returns_rows(sql: str) -> bool:
+    head = sql.lstrip().split(None, 1)[0].upper()
+    return head in ("SELECT", "WITH", "VALUES") or " RETURNING " in sql.upper()
+
+
+class Transaction:
+    """One connection inside BEGIN … COMMIT."""
+
+    def __init__(self, connection: asyncpg.Connection):
+        self.connection = connection
+
+    async def execute(self, sql: str, parameters: tuple = ()) -> Result:
+        statement, arguments = to_postgres(sql, parameters)
+        if _returns_rows(statement):
+            rows = await self.connection.fetch(statement, *arguments)
+            return Result(rows, len(rows))
+        status = await self.connection.execute(statement, *arguments)
+        # "UPDATE 3", "DELETE 0", "INSERT 0 1": the count comes last.
+        return Result([], int(status.rsplit(" ", 1)[-1]) if status[-1:].isdigit() else 0)
+
+    async def executemany(self, sql: str, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        statement, _ = to_postgres(sql, rows[0])
+        await self.connection.executemany(statement, [to_postgres(sql, row)[1] for row in rows])
+
+    async def fetch_one(self, sql: str, parameters: tuple = ()) -> asyncpg.Record | None:
+        statement, arguments = to_postgres(sql, parameters)
+        return await self.connection.fetchrow(statement, *arguments)
+
+
+class Database:
+    def __init__(self, pool: asyncpg.Pool, dsn: str, origin: str):
+        self.pool = pool
+        self.dsn = dsn
+        # This process's name in notifications (see APPLICATION_PREFIX).
+        self.origin = origin
+
+    @classmethod
+    async def open(cls, dsn: str, pool_size: int = POOL_SIZE) -> "Database":
+        """Connects and migrates; closes the pool again if that fails."""
+        origin = uuid.uuid4().hex[:12]
+        with _postgres_errors_as_database_error():
+            pool = await asyncpg.create_pool(
+                dsn,
+                min_size=1,
+                max_size=pool_size,
+                server_settings={"application_name": APPLICATION_PREFIX + origin},
+            )
+        database = cls(pool, dsn, origin)
+        try:
+            await database.migrate()
+        except BaseException:
+            await pool.close()
+            raise
+        return database
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def migrate(self) -> list[int]:
+        """Applies pending migrations in version order, each in its own
+        transaction, holding the migrations' advisory lock throughout:
+        processes starting at once wait for each other, and each migration
+        is applied exactly once. Returns the versions applied here."""
+        done = []
+        with _postgres_errors_as_database_error():
+            async with self.pool.acquire() as connection:
+                await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+                try:
+                    await connection.execute(
+                        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                        " version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)"
+                    )
+                    applied = {row["version"] for row in await connection.fetch("SELECT version FROM schema_migrations")}
+                    for version, name, script in migration_files():
+                        if version in applied:
+                            continue
+                        async with connection.transaction():
+                            await connection.execute(script)
+                            await connection.execute(
+                                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                                version,
+                                name,
+                                iso(utc_now()),
+                            )
+                        log.info("storage.migrated", version=version, name=name, engine="postgresql")
+                        done.append(version)
+                finally:
+                    await connection.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+        return done
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """BEGIN … COMMIT on a pooled connection, rolled back on any error;
+        PostgreSQL's failures come out as DatabaseError."""
+        with _postgres_errors_as_database_error():
+            async with self.pool.acquire() as connection:
+                async with connection.transaction():
+                    yield Transaction(connection)
+
+    async def fetch_one(self, sql: str, parameters: tuple = ()) -> asyncpg.Record | None:
+        statement, arguments = to_postgres(sql, parameters)
+        with _postgres_errors_as_database_error():
+            return await self.pool.fetchrow(statement, *arguments)
+
+    # A point read is a pooled read here: there is no thread hop to save.
+    fetch_point = fetch_one
+
+    async def fetch_all(self, sql: str, parameters: tuple = ()) -> list[asyncpg.Record]:
+        statement, arguments = to_postgres(sql, parameters)
+        with _postgres_errors_as_database_error():
+            return await self.pool.fetch(statement, *arguments)
+
+    async def ping(self) -> bool:
+        try:
+            await self.pool.fetchval("SELECT 1")
+        except Exception:  # noqa: BLE001 - health reports any failure as down
+            return False
+        return True
