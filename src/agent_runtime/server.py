@@ -14,7 +14,6 @@ import pathlib
 import secrets
 import signal
 import socket
-import sqlite3
 import sys
 import time
 import urllib.error
@@ -43,7 +42,6 @@ from agent_runtime.compute.registry import BackendRegistry
 from agent_runtime.compute.service import ComputeLimits, ComputeService
 from agent_runtime.compute.servicer import ComputeServicer
 from agent_runtime.config import Settings
-from agent_runtime.events.bus import EventBus
 from agent_runtime.gateway.bridge import WebSocketBridge
 from agent_runtime.gateway.docs import DocsServicer
 from agent_runtime.gateway.envoy import EnvoySupervisor, admin_socket_path, end_stale_envoy, render_config
@@ -67,13 +65,9 @@ from agent_runtime.ml.remote import remote_models
 from agent_runtime.ml.servicer import MLServicer
 from agent_runtime.sessions.service import SessionService
 from agent_runtime.sessions.servicer import SessionServicer
-from agent_runtime.storage.sqlite.agents import SqliteAgentRepository
-from agent_runtime.storage.sqlite.multiagent import SqliteAgentSwitchRepository
-from agent_runtime.storage.sqlite.compute import SqliteComputeRepository
-from agent_runtime.storage.sqlite.database import Database, DatabaseError
-from agent_runtime.storage.sqlite.identity import SqliteIdentityRepository
-from agent_runtime.storage.sqlite.ml import SqliteMLRepository
-from agent_runtime.storage.sqlite.sessions import SqliteSessionRepository
+from agent_runtime.storage.engines import StorageUnavailable, open_storage
+from agent_runtime.storage.postgres import database as postgres
+from agent_runtime.storage.sqlite import database as sqlite
 from agent_runtime.tools.containment import Sandbox
 
 log = structlog.get_logger(__name__)
@@ -104,7 +98,7 @@ class Runtime:
     """A running server: what tests and `serve` hold on to."""
 
     settings: Settings
-    database: Database
+    database: sqlite.Database | postgres.Database
     grpc_server: grpc.aio.Server
     health_servicer: health.aio.HealthServicer
     grpc_port: int
@@ -248,14 +242,13 @@ async def _start(settings: Settings, opened: contextlib.AsyncExitStack) -> Runti
     sandbox = await asyncio.to_thread(Sandbox.detect, settings.agents.sandbox, server_paths(settings))
     sandbox.announce()
     try:
-        database = await Database.open(settings.database_path)
-    except (DatabaseError, sqlite3.Error, OSError) as error:
-        # SQLite's own words, not the per-request advice DatabaseError adds.
-        reason = error.__cause__ if isinstance(error, DatabaseError) and error.__cause__ else error
-        raise StartupError(f"database {settings.database_path}: {reason}") from None
+        storage = await open_storage(settings)
+    except StorageUnavailable as error:
+        raise StartupError(str(error)) from None
+    database = storage.database
     opened.push_async_callback(database.close)
-    bus: EventBus = EventBus()
-    sessions = SessionService(SqliteSessionRepository(database), bus)
+    bus = storage.feed_bus
+    sessions = SessionService(storage.sessions, bus)
     directories = ProjectDirectories(
         settings.agents.project_roots, settings.data_dir / "workspaces", settings.agents.default_workspace
     )
@@ -267,10 +260,10 @@ async def _start(settings: Settings, opened: contextlib.AsyncExitStack) -> Runti
     except (OSError, ValueError) as error:
         raise StartupError(f"JWT signing key: {error}") from None
     identity = IdentityService(
-        SqliteIdentityRepository(database), TokenIssuer(signing_key, settings.jwt_expires_seconds)
+        storage.identity, TokenIssuer(signing_key, settings.jwt_expires_seconds)
     )
     ml = MLService(
-        SqliteMLRepository(database),
+        storage.ml,
         settings.data_dir,
         max_file_bytes=settings.ml_max_file_bytes,
         max_concurrent_jobs=settings.ml_max_concurrent_jobs,
@@ -279,7 +272,7 @@ async def _start(settings: Settings, opened: contextlib.AsyncExitStack) -> Runti
     opened.push_async_callback(ml.stop, 0)
     ml_inference.set_default(ml_inference.LocalInference(ml.locate))
     opened.callback(ml_inference.set_default, None)
-    agent_repository = SqliteAgentRepository(database)
+    agent_repository = storage.agents
     llm_registry = ProviderRegistry.from_config(settings.agents)
     ml.remote_models = functools.partial(remote_models, llm_registry)
     # Registered MLX models as the `mlx` provider (see llm/mlx_provider.py).
@@ -287,8 +280,8 @@ async def _start(settings: Settings, opened: contextlib.AsyncExitStack) -> Runti
     ml.model_listeners.append(mlx_provider.model_registered)
     await mlx_provider.refresh()
     llm_registry.add(mlx_provider)
-    task_bus: EventBus = EventBus()
-    switcher = AgentSwitcher(SqliteAgentSwitchRepository(database), sessions, settings.agents)
+    task_bus = storage.task_bus
+    switcher = AgentSwitcher(storage.agent_switches, sessions, settings.agents)
     runner = AgentRunner(
         agent_repository,
         llm_registry,
@@ -327,7 +320,7 @@ async def _start(settings: Settings, opened: contextlib.AsyncExitStack) -> Runti
     health_reporter.add_dependency(DependencyCheck(("llm_proxy",), llm_state, timeout_seconds=2 * timeout, cache_seconds=cache))
     health_reporter.add_dependency(DependencyCheck(("sandbox",), sandbox_state(sandbox), timeout_seconds=timeout, cache_seconds=cache))
 
-    compute_repository = SqliteComputeRepository(database)
+    compute_repository = storage.compute
     compute = ComputeService(
         compute_repository,
         await asyncio.to_thread(BackendRegistry),

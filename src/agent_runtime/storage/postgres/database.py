@@ -11,10 +11,11 @@ task's sequence counter) reads the value its predecessor committed."""
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import importlib.resources
 import re
 import uuid
-from typing import AsyncIterator
+from typing import AsyncIterator, Awaitable, Callable
 
 import asyncpg
 import structlog
@@ -107,12 +108,23 @@ class Transaction:
         return await self.connection.fetchrow(statement, *arguments)
 
 
+# The transaction this task is in, per database: a `transaction()` inside
+# another joins it (see Database.transaction).
+_current: contextvars.ContextVar[dict["Database", Transaction]] = contextvars.ContextVar("postgres_transaction")
+
+
 class Database:
     def __init__(self, pool: asyncpg.Pool, dsn: str, origin: str):
         self.pool = pool
         self.dsn = dsn
         # This process's name in notifications (see APPLICATION_PREFIX).
         self.origin = origin
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    def on_close(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """`closer` runs when the database closes, before the pool does
+        (the notification relay and its connection)."""
+        self._closers.append(closer)
 
     @classmethod
     async def open(cls, dsn: str, pool_size: int = POOL_SIZE) -> "Database":
@@ -134,6 +146,9 @@ class Database:
         return database
 
     async def close(self) -> None:
+        for closer in reversed(self._closers):
+            await closer()
+        self._closers.clear()
         await self.pool.close()
 
     async def migrate(self) -> list[int]:
@@ -171,11 +186,24 @@ class Database:
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         """BEGIN … COMMIT on a pooled connection, rolled back on any error;
-        PostgreSQL's failures come out as DatabaseError."""
+        PostgreSQL's failures come out as DatabaseError.
+
+        Called inside another transaction of the same task, it joins that
+        one: a PostgreSQL adapter locks the rows a shared (SQLite-written)
+        method reads, then runs that method in the same transaction."""
+        open_transactions = _current.get({})
+        if self in open_transactions:
+            yield open_transactions[self]
+            return
         with _postgres_errors_as_database_error():
             async with self.pool.acquire() as connection:
                 async with connection.transaction():
-                    yield Transaction(connection)
+                    transaction = Transaction(connection)
+                    token = _current.set({**open_transactions, self: transaction})
+                    try:
+                        yield transaction
+                    finally:
+                        _current.reset(token)
 
     async def fetch_one(self, sql: str, parameters: tuple = ()) -> asyncpg.Record | None:
         statement, arguments = to_postgres(sql, parameters)

@@ -1,0 +1,112 @@
+"""Choosing the storage engine: the embedded SQLite database (the default),
+or PostgreSQL when DATABASE_URL names one. Either way the composition root
+gets the database, an adapter for every port, and the buses the live feeds
+run on."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+import urllib.parse
+from typing import Any
+
+from agent_runtime.config import Settings
+from agent_runtime.events.bus import EventBus
+from agent_runtime.storage.postgres import database as postgres
+from agent_runtime.storage.postgres.agents import PostgresAgentRepository
+from agent_runtime.storage.postgres.compute import PostgresComputeRepository
+from agent_runtime.storage.postgres.identity import PostgresIdentityRepository
+from agent_runtime.storage.postgres.ml import PostgresMLRepository
+from agent_runtime.storage.postgres.multiagent import PostgresAgentSwitchRepository
+from agent_runtime.storage.postgres.relay import CommitOrderFeedBus, NotificationRelay
+from agent_runtime.storage.postgres.sessions import PostgresSessionRepository
+from agent_runtime.storage.sqlite import database as sqlite
+from agent_runtime.storage.sqlite.agents import SqliteAgentRepository
+from agent_runtime.storage.sqlite.compute import SqliteComputeRepository
+from agent_runtime.storage.sqlite.identity import SqliteIdentityRepository
+from agent_runtime.storage.sqlite.ml import SqliteMLRepository
+from agent_runtime.storage.sqlite.multiagent import SqliteAgentSwitchRepository
+from agent_runtime.storage.sqlite.sessions import SqliteSessionRepository
+
+
+class StorageUnavailable(Exception):
+    """The database could not be opened or migrated; says which and why."""
+
+
+@dataclasses.dataclass
+class Storage:
+    engine: str
+    database: sqlite.Database | postgres.Database
+    sessions: SqliteSessionRepository
+    identity: SqliteIdentityRepository
+    compute: SqliteComputeRepository
+    ml: SqliteMLRepository
+    agents: SqliteAgentRepository
+    agent_switches: SqliteAgentSwitchRepository
+    # The session feed's bus and the agent runs' bus: in-process on SQLite;
+    # on PostgreSQL they also carry what other processes wrote.
+    feed_bus: EventBus[Any]
+    task_bus: EventBus[Any]
+
+
+def redacted(url: str) -> str:
+    """A database URL without its password, for messages and logs."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
+
+
+async def open_storage(settings: Settings) -> Storage:
+    """Opens and migrates the configured database; its `close()` releases
+    everything opened here."""
+    if settings.postgres_url is not None:
+        return await _open_postgres(settings.postgres_url)
+    try:
+        database = await sqlite.Database.open(settings.database_path)
+    except (sqlite.DatabaseError, sqlite3.Error, OSError) as error:
+        # SQLite's own words, not the per-request advice DatabaseError adds.
+        reason = error.__cause__ if isinstance(error, sqlite.DatabaseError) and error.__cause__ else error
+        raise StorageUnavailable(f"database {settings.database_path}: {reason}") from None
+    return Storage(
+        "sqlite",
+        database,
+        SqliteSessionRepository(database),
+        SqliteIdentityRepository(database),
+        SqliteComputeRepository(database),
+        SqliteMLRepository(database),
+        SqliteAgentRepository(database),
+        SqliteAgentSwitchRepository(database),
+        EventBus(),
+        EventBus(),
+    )
+
+
+async def _open_postgres(url: str) -> Storage:
+    try:
+        database = await postgres.Database.open(url)
+    except sqlite.DatabaseError as error:
+        raise StorageUnavailable(f"database {redacted(url)}: {error.__cause__ or error}") from None
+    sessions = PostgresSessionRepository(database)
+    agents = PostgresAgentRepository(database)
+    feed_bus, task_bus = CommitOrderFeedBus(), EventBus()
+    relay = NotificationRelay(database, sessions, agents, feed_bus, task_bus)
+    try:
+        await relay.start()
+    except Exception as error:
+        await relay.stop()
+        await database.close()
+        raise StorageUnavailable(f"database {redacted(url)}: listening for notifications: {error}") from None
+    database.on_close(relay.stop)
+    return Storage(
+        "postgresql",
+        database,
+        sessions,
+        PostgresIdentityRepository(database),
+        PostgresComputeRepository(database),
+        PostgresMLRepository(database),
+        agents,
+        PostgresAgentSwitchRepository(database),
+        feed_bus,
+        task_bus,
+    )

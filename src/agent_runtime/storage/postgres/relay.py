@@ -1,0 +1,116 @@
+"""LISTEN/NOTIFY: every process's watchers see events written by any
+process.
+
+Each inserted event row sends a notification from its transaction (the
+triggers of migrations 0001 and 0005): ids only, delivered after the commit
+and in commit order. A listener on its own connection takes them and a
+single worker reads the events and publishes them on this process's
+in-process buses, in the order they came.
+
+Session events: the feed's watchers skip what is not after the last feed
+sequence they saw, so they must get the events of all processes in feed
+order. The notifications are in that order (appenders commit in feed order,
+see sessions.py); a process's own appends are published by its sessions
+service at once, which could overtake another process's earlier event still
+on its way. So on PostgreSQL the session bus lets through only what comes
+back as a notification (`CommitOrderFeedBus`): every process's events, this
+one's included, one stream in commit order.
+
+Task events: a task's watchers reread storage when a sequence number is
+missing, so the run's own process publishes at once and only other
+processes' events come through here."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import asyncpg
+import structlog
+
+from agent_runtime.events.bus import EventBus
+from agent_runtime.sessions.models import FeedItem
+from agent_runtime.storage.postgres.agents import PostgresAgentRepository
+from agent_runtime.storage.postgres.database import APPLICATION_PREFIX, Database
+from agent_runtime.storage.postgres.sessions import PostgresSessionRepository
+
+log = structlog.get_logger(__name__)
+
+SESSION_EVENTS = "agent_runtime_events"
+TASK_EVENTS = "agent_runtime_task_events"
+
+
+class CommitOrderFeedBus(EventBus[FeedItem]):
+    """The session feed's bus on PostgreSQL: session changes go out at once
+    (before the event that caused them, as on SQLite); events go out when
+    their notification comes back (`publish_committed`)."""
+
+    def publish(self, item: FeedItem) -> None:
+        if item.kind != "event":
+            super().publish(item)
+
+    def publish_committed(self, item: FeedItem) -> None:
+        super().publish(item)
+
+
+class NotificationRelay:
+    def __init__(
+        self,
+        database: Database,
+        sessions: PostgresSessionRepository,
+        agents: PostgresAgentRepository,
+        feed_bus: CommitOrderFeedBus,
+        task_bus: EventBus,
+    ):
+        self._database = database
+        self._sessions = sessions
+        self._agents = agents
+        self._feed_bus = feed_bus
+        self._task_bus = task_bus
+        self._origin = APPLICATION_PREFIX + database.origin
+        self._received: asyncio.Queue[tuple[str, dict]] = asyncio.Queue()
+        self._connection: asyncpg.Connection | None = None
+        self._worker: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self._connection = await asyncpg.connect(
+            self._database.dsn, server_settings={"application_name": self._origin + ":listener"}
+        )
+        self._connection.add_termination_listener(self._lost)
+        for channel in (SESSION_EVENTS, TASK_EVENTS):
+            await self._connection.add_listener(channel, self._notified)
+        self._worker = asyncio.create_task(self._relay(), name="postgres-notification-relay")
+
+    async def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+        if self._connection is not None and not self._connection.is_closed():
+            await self._connection.close()
+
+    def _notified(self, _connection, _pid: int, channel: str, payload: str) -> None:
+        self._received.put_nowait((channel, json.loads(payload)))
+
+    def _lost(self, _connection) -> None:
+        log.error("storage.notifications_lost", detail="watchers on this process no longer see other processes' events")
+
+    async def _relay(self) -> None:
+        while True:
+            batch = [await self._received.get()]
+            while not self._received.empty():
+                batch.append(self._received.get_nowait())
+            try:
+                await self._publish(batch)
+            except Exception as error:  # noqa: BLE001 - the relay outlives one failed read
+                log.error("storage.notification_relay_failed", error=str(error))
+
+    async def _publish(self, batch: list[tuple[str, dict]]) -> None:
+        feed = [note["feed_sequence"] for channel, note in batch if channel == SESSION_EVENTS]
+        if feed:
+            for event, owner in await self._sessions.events_by_feed_sequence(feed):
+                self._feed_bus.publish_committed(FeedItem("event", event.session_id, event=event, owner_id=owner))
+        for channel, note in batch:
+            if channel == TASK_EVENTS and note["origin"] != self._origin:
+                event = await self._agents.task_event(note["task_id"], note["sequence"])
+                if event is not None:
+                    self._task_bus.publish(event)

@@ -1,0 +1,136 @@
+"""Events on PostgreSQL: committed in feed order whatever the writers do, so
+a reader tailing by sequence never skips one; and every process's watchers
+wake for events any process wrote (LISTEN/NOTIFY)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+
+from agent_runtime.agents.models import TaskRecord
+from agent_runtime.config import Settings
+from agent_runtime.sessions.models import NewEvent, PendingAppend, SessionRecord
+from agent_runtime.sessions.service import SessionService
+from agent_runtime.storage.engines import Storage, open_storage
+
+NOW = "2026-01-01T00:00:00Z"
+
+
+async def _storage(dsn: str, tmp_path) -> Storage:
+    return await open_storage(dataclasses.replace(Settings(), data_dir=tmp_path, database_url=dsn))
+
+
+def _append(session_id: str, n: int) -> PendingAppend:
+    return PendingAppend(
+        session_id,
+        NewEvent(event_type="note", timestamp=NOW, body={"n": n}),
+        SessionRecord(session_id, session_id, "running", NOW, NOW),
+        None,
+    )
+
+
+async def test_a_writer_that_took_a_lower_sequence_commits_before_a_later_one(postgres_dsn, tmp_path):
+    first, second = await _storage(postgres_dsn, tmp_path), await _storage(postgres_dsn, tmp_path)
+    try:
+        # The first writer appends and holds its transaction open; the
+        # second (another process) appends meanwhile.
+        async with first.database.transaction():
+            [held] = await first.sessions.append_events([_append("s", 1)], NOW)
+            later = asyncio.create_task(second.sessions.append_events([_append("s", 2)], NOW))
+            await asyncio.sleep(0.3)
+            assert not later.done(), "the second writer waits for the first's commit"
+            assert await second.sessions.list_feed(0, 0) == []
+        [committed_later] = await later
+        feed = await second.sessions.list_feed(0, 0)
+    finally:
+        await first.database.close()
+        await second.database.close()
+    assert [event.feed_sequence for event in feed] == [held.event.feed_sequence, committed_later.event.feed_sequence]
+    assert held.event.feed_sequence < committed_later.event.feed_sequence
+    assert [event.sequence for event in feed] == [1, 2]
+
+
+async def test_a_tailing_reader_sees_every_event_of_concurrent_writers(postgres_dsn, tmp_path):
+    writers = [await _storage(postgres_dsn, tmp_path) for _ in range(3)]
+    reader = writers[0]
+    done = asyncio.Event()
+    seen: list[int] = []
+
+    async def tail() -> None:
+        last = 0
+        while True:
+            finished = done.is_set()
+            for event in await reader.sessions.list_feed(last, 0):
+                seen.append(event.feed_sequence)
+                last = event.feed_sequence
+            if finished:
+                return
+
+    async def write(storage: Storage, writer: int) -> None:
+        for n in range(40):
+            session = f"session-{(writer + n) % 4}"
+            await storage.sessions.append_events([_append(session, n), _append(f"own-{writer}", n)], NOW)
+
+    try:
+        tailing = asyncio.create_task(tail())
+        await asyncio.gather(*(write(storage, index) for index, storage in enumerate(writers) for _ in range(2)))
+        done.set()
+        await tailing
+        stored = await reader.sessions.list_feed(0, 0)
+        per_session = {}
+        for event in stored:
+            per_session.setdefault(event.session_id, []).append(event.sequence)
+    finally:
+        for storage in writers:
+            await storage.database.close()
+    assert len(stored) == 3 * 2 * 40 * 2
+    assert seen == [event.feed_sequence for event in stored]
+    for sequences in per_session.values():
+        assert sequences == list(range(1, len(sequences) + 1))
+
+
+async def test_a_watcher_on_one_process_sees_events_written_by_another(postgres_dsn, tmp_path):
+    writer, watcher = await _storage(postgres_dsn, tmp_path), await _storage(postgres_dsn, tmp_path)
+    try:
+        writing = SessionService(writer.sessions, writer.feed_bus)
+        watching = SessionService(watcher.sessions, watcher.feed_bus)
+        await writing.create_session("shared", "Shared")
+        local_watch = writing.watch("shared", after_sequence=None)
+        remote_watch = watching.watch("shared", after_sequence=None)
+        assert (await anext(local_watch)).kind == "init"
+        assert (await anext(remote_watch)).kind == "init"
+        for n in range(3):
+            await writing.append_event("shared", NewEvent(event_type="note", timestamp="", body={"n": n}))
+        remote = [await asyncio.wait_for(anext(remote_watch), 10) for _ in range(3)]
+        local = [await asyncio.wait_for(anext(local_watch), 10) for _ in range(3)]
+        await remote_watch.aclose()
+        await local_watch.aclose()
+    finally:
+        await writer.database.close()
+        await watcher.database.close()
+    assert [item.event.body["n"] for item in remote] == [0, 1, 2]
+    # The writer's own watchers get each event once, also through the
+    # notification.
+    assert [item.event.sequence for item in local] == [1, 2, 3]
+
+
+async def test_task_events_written_on_one_process_reach_another_process_bus(postgres_dsn, tmp_path):
+    writer, watcher = await _storage(postgres_dsn, tmp_path), await _storage(postgres_dsn, tmp_path)
+    try:
+        await writer.sessions.append_events([_append("s", 0)], NOW)
+        task = TaskRecord("t1", "s", "owner", "describe", "/tmp", "running", 10, NOW, NOW)
+        await writer.agents.create_task(task, [])
+        subscription = watcher.task_bus.subscribe(lambda event: event.task_id == "t1")
+        own = writer.task_bus.subscribe(lambda event: event.task_id == "t1")
+        await writer.agents.append_event("t1", "progress", {"step": 1}, NOW)
+        event = await asyncio.wait_for(subscription.get(), 10)
+        # The writing process publishes its own run's events itself, so
+        # none come back to it.
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(own.get(), 0.5)
+    finally:
+        await writer.database.close()
+        await watcher.database.close()
+    assert (event.task_id, event.sequence, event.type, event.body) == ("t1", 1, "progress", {"step": 1})
