@@ -21,6 +21,7 @@ import asyncpg
 import structlog
 
 from agent_runtime.clock import iso, utc_now
+from agent_runtime.errors import InvalidArgument
 from agent_runtime.storage.postgres.dialect import to_postgres
 from agent_runtime.storage.sqlite.database import DatabaseError
 
@@ -61,6 +62,10 @@ def database_error(error: Exception) -> DatabaseError:
 def _postgres_errors_as_database_error():
     try:
         yield
+    except asyncpg.CharacterNotInRepertoireError as error:
+        # PostgreSQL's text cannot hold NUL, which SQLite stores: refused as
+        # the caller's mistake (a lookup by such a key would find nothing).
+        raise InvalidArgument("text must not contain NUL (\\u0000) characters") from error
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
         raise database_error(error) from error
 
@@ -205,10 +210,16 @@ class Database:
                     finally:
                         _current.reset(token)
 
+    def _reader(self) -> asyncpg.Pool | asyncpg.Connection:
+        """The pool; inside a transaction, its connection, so a read there
+        sees what the transaction wrote."""
+        transaction = _current.get({}).get(self)
+        return transaction.connection if transaction is not None else self.pool
+
     async def fetch_one(self, sql: str, parameters: tuple = ()) -> asyncpg.Record | None:
         statement, arguments = to_postgres(sql, parameters)
         with _postgres_errors_as_database_error():
-            return await self.pool.fetchrow(statement, *arguments)
+            return await self._reader().fetchrow(statement, *arguments)
 
     # A point read is a pooled read here: there is no thread hop to save.
     fetch_point = fetch_one
@@ -216,7 +227,7 @@ class Database:
     async def fetch_all(self, sql: str, parameters: tuple = ()) -> list[asyncpg.Record]:
         statement, arguments = to_postgres(sql, parameters)
         with _postgres_errors_as_database_error():
-            return await self.pool.fetch(statement, *arguments)
+            return await self._reader().fetch(statement, *arguments)
 
     async def ping(self) -> bool:
         try:

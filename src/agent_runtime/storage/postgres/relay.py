@@ -86,6 +86,7 @@ class NotificationRelay:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
         if self._connection is not None and not self._connection.is_closed():
+            self._connection.remove_termination_listener(self._lost)
             await self._connection.close()
 
     def _notified(self, _connection, _pid: int, channel: str, payload: str) -> None:
