@@ -145,6 +145,7 @@ class Database:
         database = cls(pool, dsn, origin)
         try:
             await database.migrate()
+            await database._check_collation()
         except BaseException:
             await pool.close()
             raise
@@ -155,6 +156,13 @@ class Database:
             await closer()
         self._closers.clear()
         await self.pool.close()
+
+    async def _check_collation(self) -> None:
+        # Lists are ordered by text (ids, ISO times); SQLite compares code
+        # points, and so does PostgreSQL only with the C collation.
+        collation = await self.pool.fetchval("SELECT datcollate FROM pg_database WHERE datname = current_database()")
+        if collation not in ("C", "POSIX"):
+            log.warning("storage.postgres_collation", collation=collation, advice="create the database with --locale=C")
 
     async def migrate(self) -> list[int]:
         """Applies pending migrations in version order, each in its own
