@@ -22,6 +22,19 @@ async def _storage(dsn: str, tmp_path) -> Storage:
     return await open_storage(dataclasses.replace(Settings(), data_dir=tmp_path, database_url=dsn))
 
 
+async def test_each_engine_gets_its_own_adapter_for_every_port(postgres_dsn, tmp_path):
+    ports = ("sessions", "identity", "compute", "ml", "agents", "agent_switches")
+    postgres = await _storage(postgres_dsn, tmp_path)
+    sqlite = await open_storage(dataclasses.replace(Settings(), data_dir=tmp_path))
+    try:
+        assert (postgres.engine, sqlite.engine) == ("postgresql", "sqlite")
+        assert all(type(getattr(postgres, port)).__name__.startswith("Postgres") for port in ports)
+        assert all(type(getattr(sqlite, port)).__name__.startswith("Sqlite") for port in ports)
+    finally:
+        await postgres.database.close()
+        await sqlite.database.close()
+
+
 def _append(session_id: str, n: int) -> PendingAppend:
     return PendingAppend(
         session_id,
