@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 
 from postgres_helpers import postgres_bin_dir, postgres_server
-from process_helpers import host_processes
+from process_helpers import children, host_processes
 
 pytestmark = pytest.mark.skipif(postgres_bin_dir() is None, reason="PostgreSQL is not installed (scripts/ensure-postgres)")
 
@@ -26,24 +26,13 @@ async def test_a_started_server_answers_and_a_stopped_one_leaves_nothing():
         # backends and workers are found by their parent.
         postmaster = server.process.pid
         assert postmaster in host_processes(str(server.directory))
-        children = _children(postmaster)
-        assert children
+        workers = children(postmaster)
+        assert workers
         directory = server.directory
     assert host_processes(str(directory)) == []
-    assert not any(pathlib.Path(f"/proc/{pid}").exists() for pid in children)
+    assert not any(pathlib.Path(f"/proc/{pid}").exists() for pid in workers)
     assert not directory.exists()
 
-
-def _children(parent: int) -> list[int]:
-    found = []
-    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            found.append(int(stat.parent.name))
-    return found
 
 
 async def test_each_test_database_starts_empty(postgres_dsn):
