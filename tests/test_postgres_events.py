@@ -147,3 +147,23 @@ async def test_task_events_written_on_one_process_reach_another_process_bus(post
         await writer.database.close()
         await watcher.database.close()
     assert (event.task_id, event.sequence, event.type, event.body) == ("t1", 1, "progress", {"step": 1})
+
+
+async def test_after_losing_its_connection_the_relay_listens_again_and_catches_up(postgres_dsn, tmp_path):
+    writer, watcher = await _storage(postgres_dsn, tmp_path), await _storage(postgres_dsn, tmp_path)
+    try:
+        subscription = watcher.feed_bus.subscribe()
+        listener = f"agent-runtime:{watcher.database.origin}:listener"
+        terminated = await writer.database.fetch_one(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = ?", (listener,)
+        )
+        assert terminated[0] == 1
+        # Written while nobody on the watcher's process listens.
+        await writer.sessions.append_events([_append("s", n) for n in range(3)], NOW)
+        items = [await asyncio.wait_for(subscription.get(), 15) for _ in range(3)]
+        await writer.sessions.append_events([_append("s", 3)], NOW)
+        items.append(await asyncio.wait_for(subscription.get(), 15))
+    finally:
+        await writer.database.close()
+        await watcher.database.close()
+    assert [item.event.body["n"] for item in items] == [0, 1, 2, 3]

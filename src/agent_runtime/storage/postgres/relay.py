@@ -23,6 +23,7 @@ processes' events come through here."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 
 import asyncpg
@@ -53,6 +54,10 @@ class CommitOrderFeedBus(EventBus[FeedItem]):
         super().publish(item)
 
 
+# Seconds between attempts to listen again after the connection was lost.
+RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
+
+
 class NotificationRelay:
     def __init__(
         self,
@@ -70,30 +75,59 @@ class NotificationRelay:
         self._origin = APPLICATION_PREFIX + database.origin
         self._received: asyncio.Queue[tuple[str, dict]] = asyncio.Queue()
         self._connection: asyncpg.Connection | None = None
-        self._worker: asyncio.Task | None = None
+        self._tasks: set[asyncio.Task] = set()
+        # The last feed sequence published: a notification of feed sequence
+        # N publishes every event after it up to N. Appenders commit in feed
+        # order, so all of those are committed, and one notification that
+        # never came (a lost connection) costs nothing.
+        self._published_feed = 0
 
     async def start(self) -> None:
-        self._connection = await asyncpg.connect(
-            self._database.dsn, server_settings={"application_name": self._origin + ":listener"}
-        )
-        self._connection.add_termination_listener(self._lost)
-        for channel in (SESSION_EVENTS, TASK_EVENTS):
-            await self._connection.add_listener(channel, self._notified)
-        self._worker = asyncio.create_task(self._relay(), name="postgres-notification-relay")
+        await self._listen()
+        self._published_feed = await self._sessions.last_feed_sequence()
+        self._spawn(self._relay(), "postgres-notification-relay")
 
     async def stop(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
-            await asyncio.gather(self._worker, return_exceptions=True)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._connection is not None and not self._connection.is_closed():
             self._connection.remove_termination_listener(self._lost)
             await self._connection.close()
+
+    def _spawn(self, work, name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _listen(self) -> None:
+        connection = await asyncpg.connect(
+            self._database.dsn, server_settings={"application_name": self._origin + ":listener"}
+        )
+        for channel in (SESSION_EVENTS, TASK_EVENTS):
+            await connection.add_listener(channel, self._notified)
+        connection.add_termination_listener(self._lost)
+        self._connection = connection
 
     def _notified(self, _connection, _pid: int, channel: str, payload: str) -> None:
         self._received.put_nowait((channel, json.loads(payload)))
 
     def _lost(self, _connection) -> None:
-        log.error("storage.notifications_lost", detail="watchers on this process no longer see other processes' events")
+        log.error("storage.notifications_lost", detail="listening again; live feeds catch up from the table")
+        self._spawn(self._listen_again(), "postgres-notification-reconnect")
+
+    async def _listen_again(self) -> None:
+        for attempt in itertools.count():
+            await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
+            try:
+                await self._listen()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                log.warning("storage.notifications_reconnect_failed", error=str(error), attempt=attempt + 1)
+                continue
+            log.info("storage.notifications_restored")
+            # What committed while nobody listened: everything up to now.
+            self._received.put_nowait((SESSION_EVENTS, {"origin": "", "feed_sequence": None}))
+            return
 
     async def _relay(self) -> None:
         while True:
@@ -108,8 +142,10 @@ class NotificationRelay:
     async def _publish(self, batch: list[tuple[str, dict]]) -> None:
         feed = [note["feed_sequence"] for channel, note in batch if channel == SESSION_EVENTS]
         if feed:
-            for event, owner in await self._sessions.events_by_feed_sequence(feed):
+            up_to = None if None in feed else max(feed)
+            for event, owner in await self._sessions.feed_after(self._published_feed, up_to):
                 self._feed_bus.publish_committed(FeedItem("event", event.session_id, event=event, owner_id=owner))
+                self._published_feed = event.feed_sequence
         for channel, note in batch:
             if channel == TASK_EVENTS and note["origin"] != self._origin:
                 event = await self._agents.task_event(note["task_id"], note["sequence"])

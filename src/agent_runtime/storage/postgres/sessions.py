@@ -31,13 +31,18 @@ class PostgresSessionRepository(SqliteSessionRepository):
         )
         return row[0]
 
-    async def events_by_feed_sequence(self, feed_sequences: list[int]) -> list[tuple[EventRecord, str | None]]:
-        """The events with these feed sequences, in feed order, each with
-        its session's owner: what a notification names (relay.py)."""
+    async def feed_after(self, after_feed_sequence: int, up_to: int | None) -> list[tuple[EventRecord, str | None]]:
+        """The events after one feed sequence, up to another (None: all
+        committed), in feed order, each with its session's owner: what the
+        notification relay publishes (relay.py)."""
         columns = ", ".join(f"e.{column.strip()}" for column in _EVENT_COLUMNS.split(","))
         rows = await self._db.fetch_all(
             f"SELECT {columns}, s.owner_id FROM events e JOIN sessions s ON s.session_id = e.session_id"
-            " WHERE e.feed_sequence = ANY(?::bigint[]) ORDER BY e.feed_sequence",
-            (feed_sequences,),
+            " WHERE e.feed_sequence > ? AND (?::bigint IS NULL OR e.feed_sequence <= ?) ORDER BY e.feed_sequence",
+            (after_feed_sequence, up_to, up_to),
         )
         return [(_event(row), row["owner_id"]) for row in rows]
+
+    async def last_feed_sequence(self) -> int:
+        row = await self._db.fetch_one("SELECT COALESCE(MAX(feed_sequence), 0) FROM events")
+        return row[0]
