@@ -1,9 +1,10 @@
 """LISTEN/NOTIFY: every process's watchers see events written by any
 process.
 
-Each inserted event row sends a notification from its transaction (the
-triggers of migrations 0001 and 0005): ids only, delivered after the commit
-and in commit order. A listener on its own connection takes them and a
+Each append transaction sends a notification (a batch of session events:
+its last feed sequence, sessions.py; a task event: its task and sequence, a
+trigger of migration 0005): ids only, delivered after the commit and in
+commit order. A listener on its own connection takes them and a
 single worker reads the events and publishes them on this process's
 in-process buses, in the order they came.
 
@@ -32,13 +33,12 @@ import structlog
 from agent_runtime.events.bus import EventBus
 from agent_runtime.sessions.models import FeedItem
 from agent_runtime.storage.postgres.agents import PostgresAgentRepository
+from agent_runtime.storage.postgres.channels import SESSION_EVENTS, TASK_EVENTS
 from agent_runtime.storage.postgres.database import APPLICATION_PREFIX, Database
 from agent_runtime.storage.postgres.sessions import PostgresSessionRepository
 
 log = structlog.get_logger(__name__)
 
-SESSION_EVENTS = "agent_runtime_events"
-TASK_EVENTS = "agent_runtime_task_events"
 
 
 class CommitOrderFeedBus(EventBus[FeedItem]):

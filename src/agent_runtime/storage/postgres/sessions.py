@@ -15,19 +15,25 @@ per event small."""
 from __future__ import annotations
 
 from agent_runtime.sessions.models import EventRecord
+from agent_runtime.storage.postgres.channels import SESSION_EVENTS
 from agent_runtime.storage.sqlite.sessions import _EVENT_COLUMNS, SqliteSessionRepository, _event
 
 
 class PostgresSessionRepository(SqliteSessionRepository):
     @staticmethod
     async def _reserve_feed_sequences(tx, count: int) -> int:
-        """Takes `count` numbers and the counter's lock until commit. Items
-        of the batch that fail (a missing session) leave a gap: readers
-        need order, not contiguity."""
+        """Takes `count` numbers and the counter's lock until commit, and
+        notifies the last of them (ids only; PostgreSQL delivers it after
+        the commit): one notification per batch, as a notification in a
+        transaction costs a cluster-wide lock at its commit. Items of the
+        batch that fail (a missing session) leave a gap: readers need
+        order, not contiguity."""
         row = await tx.fetch_one(
-            "UPDATE event_feed_counter SET last_feed_sequence = last_feed_sequence + ?"
-            " RETURNING last_feed_sequence - ? + 1",
-            (count, count),
+            "WITH reserved AS (UPDATE event_feed_counter SET last_feed_sequence = last_feed_sequence + ?"
+            " RETURNING last_feed_sequence)"
+            " SELECT last_feed_sequence - ? + 1, pg_notify(?, json_build_object("
+            "'origin', current_setting('application_name'), 'feed_sequence', last_feed_sequence)::text) FROM reserved",
+            (count, count, SESSION_EVENTS),
         )
         return row[0]
 

@@ -40,23 +40,11 @@ CREATE INDEX events_last_assistant ON events (session_id, event_type, role, sequ
 -- bigserial would be wrong: two transactions that take 7 and 8 may commit
 -- 8 first, and a reader tailing the feed then passes 7 forever. Appenders
 -- update this one row first (storage/postgres/sessions.py), so they commit
--- one after another, in the order of the sequences they took.
+-- one after another, in the order of the sequences they took. The same
+-- statement notifies the batch's last number to every process (relay.py).
 CREATE TABLE event_feed_counter (
     only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
     last_feed_sequence bigint NOT NULL
 );
 
 INSERT INTO event_feed_counter (last_feed_sequence) VALUES (0);
-
--- Every committed event wakes the watchers of every process: ids only (the
--- payload is small, the event is read from the table), sent inside the
--- transaction so PostgreSQL delivers it after the commit, in commit order.
-CREATE FUNCTION notify_session_event() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('agent_runtime_events', json_build_object(
-        'origin', current_setting('application_name'), 'feed_sequence', NEW.feed_sequence)::text);
-    RETURN NULL;
-END
-$$;
-
-CREATE TRIGGER events_notify AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION notify_session_event();

@@ -50,8 +50,9 @@ CREATE TABLE agent_task_events (
     PRIMARY KEY (task_id, sequence)
 );
 
--- A task's events wake its watchers on every process (ids only, delivered
--- after the commit; see 0001's notify_session_event).
+-- A task's events wake its watchers on every process: ids only, sent in
+-- the transaction, so PostgreSQL delivers them after the commit
+-- (storage/postgres/relay.py).
 CREATE FUNCTION notify_task_event() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('agent_runtime_task_events', json_build_object(
