@@ -1,7 +1,7 @@
-"""The stores whose SQL differs between the engines, held to one behaviour
-on SQLite and on PostgreSQL (the engine fixture): agent tasks and their
-events, approvals, client calls, artifacts, idempotency keys, agent
-switches and ML files and jobs. On PostgreSQL, writers of one task, job or
+"""Every store held to one behaviour on SQLite and on PostgreSQL (the
+engine fixture): sessions, users and keys, compute tasks, agent tasks and
+their events, approvals, client calls, artifacts, idempotency keys, agent
+switches, ML files and jobs. On PostgreSQL, writers of one task, job or
 session take turns on its row, as SQLite's single writer does, so
 concurrent writers (two processes) never take the same sequence."""
 
@@ -23,9 +23,12 @@ from agent_runtime.agents.models import (
     TaskRecord,
 )
 from agent_runtime.config import Settings
+from agent_runtime.errors import AlreadyExists
+from agent_runtime.identity.models import ApiKeyRecord, UserRecord
 from agent_runtime.ml.models import FileRecord, JobEvent, JobRecord
 from agent_runtime.sessions.models import NewEvent, PendingAppend, SessionRecord
 from agent_runtime.storage.engines import Storage, open_storage
+from agent_runtime.storage.sqlite.compute import TaskRecord as ComputeTask
 from agent_runtime.storage.sqlite.multiagent import AgentSwitchRecord, SwitchLimitReached
 from postgres_helpers import create_database
 
@@ -56,7 +59,7 @@ async def storages(engine, request, tmp_path) -> AsyncIterator[list[Storage]]:
     url = await create_database(request.getfixturevalue("postgres").dsn) if engine == "postgresql" else None
     async with _opened(tmp_path, url) as opened:
         await opened[0].sessions.append_events(
-            [PendingAppend("s", NewEvent("note", NOW, {}), SessionRecord("s", "s", "running", NOW, NOW), None)], NOW
+            [PendingAppend("s", NewEvent("note", NOW), SessionRecord("s", "s", "running", NOW, NOW), None)], NOW
         )
         yield opened
 
@@ -163,3 +166,38 @@ async def test_ml_files_newest_first_and_job_events_contiguous(storages):
         )
     )
     assert [event.sequence for event in await ml.list_job_events("job", 0)] == list(range(1, 12))
+
+
+async def test_sessions_listed_updated_scoped_and_deleted(storages):
+    sessions = storages[0].sessions
+    await sessions.create_session(SessionRecord("mine", "Mine", "running", "2026-01-02T00:00:00Z", NOW, owner_id="alice"))
+    with pytest.raises(AlreadyExists):
+        await storages[1].sessions.create_session(SessionRecord("mine", "Again", "running", NOW, NOW))
+    assert [s.session_id for s in await sessions.list_sessions(0, 0)] == ["mine", "s"]
+    assert [s.session_id for s in await sessions.list_sessions(1, 1)] == ["s"]
+    assert [s.session_id for s in await sessions.list_sessions(0, 0, owner="alice")] == ["mine"]
+    assert (await sessions.update_session("mine", {"session_name": "Renamed"}, NOW)).session_name == "Renamed"
+    await sessions.append_events(
+        [PendingAppend("mine", NewEvent("message", NOW, body={"text": t, "role": "assistant"}), None, None) for t in ("a", "b")], NOW
+    )
+    assert (await sessions.last_assistant_message("mine")).body["text"] == "b"
+    assert [e.session_id for e in await sessions.list_feed(0, 0, owner="alice")] == ["mine", "mine"]
+    assert await sessions.delete_session("mine") == 2
+    assert await sessions.get_session("mine") is None
+
+
+async def test_users_keys_and_compute_tasks(storages):
+    identity, compute = storages[0].identity, storages[0].compute
+    await identity.create_user(UserRecord("u1", "a@example.com", "A", "a", "hash", NOW))
+    with pytest.raises(AlreadyExists):
+        await identity.create_user(UserRecord("u2", "a@example.com", "B", "b", "hash", NOW))
+    await identity.create_api_key(ApiKeyRecord("k1", "u1", "laptop", "sha", "md_ab", NOW))
+    assert (await identity.find_api_key_by_hash("sha")).key_id == "k1"
+    assert (await identity.revoke_api_key("k1", NOW)).revoked_at == NOW
+    assert [k.key_id for k in await identity.list_api_keys("u1")] == ["k1"]
+    for n in range(3):
+        await compute.insert_task(ComputeTask(f"c{n}", "matrix_multiply", "queued", 5, "auto", {"size": n}, NOW, NOW, owner_id="u1"))
+    tasks, total = await compute.list_tasks(2, 0, scope="u1")
+    assert ([t.task_id for t in tasks], total) == (["c2", "c1"], 3)
+    assert await compute.fail_unfinished("restarted", NOW, 1.0) == 3
+    assert [t.task_id for t in await compute.tasks_finished_between(0.0, 2.0)] == ["c0", "c1", "c2"]
