@@ -22,7 +22,7 @@ import structlog
 
 from agent_runtime.clock import iso, utc_now
 from agent_runtime.errors import InvalidArgument
-from agent_runtime.storage.postgres.dialect import to_postgres
+from agent_runtime.storage.postgres.dialect import to_postgres, translate
 from agent_runtime.storage.sqlite.database import DatabaseError
 
 log = structlog.get_logger(__name__)
@@ -103,10 +103,8 @@ class Transaction:
         return Result([], int(status.rsplit(" ", 1)[-1]) if status[-1:].isdigit() else 0)
 
     async def executemany(self, sql: str, rows: list[tuple]) -> None:
-        if not rows:
-            return
-        statement, _ = to_postgres(sql, rows[0])
-        await self.connection.executemany(statement, [to_postgres(sql, row)[1] for row in rows])
+        if rows:
+            await self.connection.executemany(translate(sql), rows)
 
     async def fetch_one(self, sql: str, parameters: tuple = ()) -> asyncpg.Record | None:
         statement, arguments = to_postgres(sql, parameters)
