@@ -167,3 +167,26 @@ async def test_after_losing_its_connection_the_relay_listens_again_and_catches_u
         await writer.database.close()
         await watcher.database.close()
     assert [item.event.body["n"] for item in items] == [0, 1, 2, 3]
+
+
+async def test_an_event_whose_notification_never_came_still_reaches_watchers(postgres_dsn, tmp_path):
+    watcher = await _storage(postgres_dsn, tmp_path)
+    try:
+        subscription = watcher.feed_bus.subscribe()
+        # Committed the way the adapter does, less the notification.
+        async with watcher.database.transaction() as tx:
+            await tx.execute("UPDATE event_feed_counter SET last_feed_sequence = 1")
+            await tx.execute(
+                "INSERT INTO sessions (session_id, session_name, status, created_at, updated_at, event_count, last_sequence)"
+                " VALUES ('quiet', 'quiet', 'running', ?, ?, 1, 1)",
+                (NOW, NOW),
+            )
+            await tx.execute(
+                "INSERT INTO events (feed_sequence, event_id, session_id, sequence, event_type, timestamp, body)"
+                " VALUES (1, 'e1', 'quiet', 1, 'note', ?, '{}')",
+                (NOW,),
+            )
+        item = await asyncio.wait_for(subscription.get(), 10)
+    finally:
+        await watcher.database.close()
+    assert (item.event.session_id, item.event.feed_sequence) == ("quiet", 1)

@@ -56,6 +56,10 @@ class CommitOrderFeedBus(EventBus[FeedItem]):
 
 # Seconds between attempts to listen again after the connection was lost.
 RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
+# With no notification for this long, the relay reads the feed anyway.
+SAFETY_POLL_SECONDS = 1.0
+# Publish every committed session event not published yet.
+CATCH_UP = (SESSION_EVENTS, {"origin": "", "feed_sequence": None})
 
 
 class NotificationRelay:
@@ -126,12 +130,17 @@ class NotificationRelay:
                 continue
             log.info("storage.notifications_restored")
             # What committed while nobody listened: everything up to now.
-            self._received.put_nowait((SESSION_EVENTS, {"origin": "", "feed_sequence": None}))
+            self._received.put_nowait(CATCH_UP)
             return
 
     async def _relay(self) -> None:
         while True:
-            batch = [await self._received.get()]
+            try:
+                batch = [await asyncio.wait_for(self._received.get(), SAFETY_POLL_SECONDS)]
+            except asyncio.TimeoutError:
+                # A quiet second: read the feed anyway, in case the
+                # listener's connection stopped delivering without closing.
+                batch = [CATCH_UP]
             while not self._received.empty():
                 batch.append(self._received.get_nowait())
             try:
