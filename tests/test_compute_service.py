@@ -17,6 +17,7 @@ from agent_runtime.compute.backends import DeviceInfo, parse_nvidia_smi
 from agent_runtime.compute.insights import DeterministicAnalyzer, InsightService
 from agent_runtime.compute.operations import OPERATIONS
 from agent_runtime.compute.registry import BackendRegistry
+from agent_runtime.compute.series import MetricSeriesService
 from agent_runtime.compute.service import ComputeLimits, ComputeService
 from agent_runtime.errors import FailedPrecondition, PayloadTooLarge, RateLimited, ValidationFailed
 from agent_runtime.storage.sqlite.compute import MetricSample, SqliteComputeRepository, TaskRecord
@@ -283,6 +284,37 @@ async def test_insights_reject_unknown_metric_type_and_timeframe(database):
     empty = await insights.generate("errors", "5m")
     assert empty.sample_count == 0 and "No metric samples" in empty.text
     assert not math.isnan(empty.averages["memory_usage"])
+
+
+async def test_metric_series_averages_the_window_into_equal_buckets(database):
+    repository = SqliteComputeRepository(database)
+    now = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
+    start = now.timestamp() - 300
+    # Two samples in the first minute, one in the third, none in the others.
+    for offset, cpu in ((10, 20.0), (50, 40.0), (130, 90.0)):
+        await repository.insert_sample(_sample(start + offset, cpu_utilization=cpu, queued_tasks=2))
+    await repository.insert_sample(_sample(start - 10, cpu_utilization=99.0))  # before the window
+    series = await MetricSeriesService(repository, clock=lambda: now).series("5m", max_points=5)
+    assert series.sample_count == 3 and series.bucket_seconds == 60
+    assert [point.sample_count for point in series.points] == [2, 1]
+    first, third = series.points
+    assert first.values["cpu_utilization"] == pytest.approx(30.0) and first.values["queued_tasks"] == 2
+    assert third.values["cpu_utilization"] == 90.0
+    assert first.at == now - dt.timedelta(seconds=270) and third.at == now - dt.timedelta(seconds=150)
+    # 0 asks for the default, 360 buckets: each of the three samples has its own.
+    default = await MetricSeriesService(repository, clock=lambda: now).series("5m")
+    assert [point.sample_count for point in default.points] == [1, 1, 1]
+
+
+async def test_metric_series_refuses_unknown_timeframe_and_point_counts(database):
+    series = MetricSeriesService(SqliteComputeRepository(database))
+    with pytest.raises(ValidationFailed, match="timeframe must be one of"):
+        await series.series("2h")
+    with pytest.raises(ValidationFailed, match="max_points must be between 1 and 2000"):
+        await series.series("1h", max_points=2001)
+    with pytest.raises(ValidationFailed, match="max_points"):
+        await series.series("1h", max_points=-1)
+    assert (await series.series("7d")).points == []
 
 
 def test_nvidia_smi_rows_are_parsed_and_backendless_gpus_never_picked(registry):

@@ -38,6 +38,7 @@ from agent_runtime.agents.servicer import AgentServicer
 from agent_runtime.agents.switching import AgentSwitcher
 from agent_runtime.compute.facts import SystemFacts
 from agent_runtime.compute.insights import InsightService, LLMInsightAnalyzer
+from agent_runtime.compute.series import MetricSeriesService
 from agent_runtime.compute.metrics import MetricsCollector
 from agent_runtime.compute.registry import BackendRegistry
 from agent_runtime.compute.service import ComputeLimits, ComputeService
@@ -397,6 +398,7 @@ async def _start(settings: Settings, opened: contextlib.AsyncExitStack) -> Runti
             compute_metrics,
             insights,
             ai_tasks,
+            MetricSeriesService(compute_repository),
         ),
         server,
     )

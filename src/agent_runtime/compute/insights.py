@@ -24,10 +24,9 @@ import structlog
 
 from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.errors import DomainError, ValidationFailed
+from agent_runtime.compute.series import window
 from agent_runtime.llm.base import ChatMessage, complete
 from agent_runtime.storage.sqlite.compute import ComputeRepository, MetricSample, TaskRecord
-
-TIMEFRAMES = {"5m": 300, "15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 24 * 3600, "7d": 7 * 24 * 3600}
 
 # Series each metric type looks at: (sample field, label, unit).
 SERIES = {
@@ -401,12 +400,7 @@ class InsightService:
             raise ValidationFailed(
                 f"metric_type must be one of {', '.join(SERIES)}, got {metric_type!r}", fields={"metric_type": "unknown"}
             )
-        if timeframe not in TIMEFRAMES:
-            raise ValidationFailed(
-                f"timeframe must be one of {', '.join(TIMEFRAMES)}, got {timeframe!r}", fields={"timeframe": "unknown"}
-            )
-        end = self._clock()
-        start = end - dt.timedelta(seconds=TIMEFRAMES[timeframe])
+        start, end = window(timeframe, self._clock())
         samples = await self._repo.samples_between(start.timestamp(), end.timestamp())
         tasks = await self._repo.tasks_finished_between(start.timestamp(), end.timestamp())
         return InsightData(metric_type, timeframe, start, end, samples, tasks)
