@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 import websockets
 
-from agent_runtime.compute.backends import system_memory
+from agent_runtime.compute.host import system_memory
 from conftest import TEST_API_KEY, make_settings, running
 
 MAX_QUEUED = 6

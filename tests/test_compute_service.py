@@ -13,7 +13,8 @@ import pytest
 import pytest_asyncio
 
 from agent_runtime.clock import iso
-from agent_runtime.compute.backends import DeviceInfo, parse_nvidia_smi
+from agent_runtime.compute.backends import DeviceInfo
+from agent_runtime.compute.host import parse_nvidia_smi
 from agent_runtime.compute.insights import DeterministicAnalyzer, InsightService
 from agent_runtime.compute.operations import OPERATIONS
 from agent_runtime.compute.registry import BackendRegistry

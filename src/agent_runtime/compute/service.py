@@ -24,7 +24,7 @@ from typing import Any, AsyncIterator
 import structlog
 
 from agent_runtime.clock import Clock, iso, utc_now
-from agent_runtime.compute.backends import system_memory
+from agent_runtime.compute.host import system_memory
 from agent_runtime.compute.operations import check_parameters
 from agent_runtime.compute.registry import BackendRegistry
 from agent_runtime.errors import FailedPrecondition, NotFound, RateLimited, Unavailable, ValidationFailed
