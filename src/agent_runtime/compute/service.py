@@ -26,11 +26,12 @@ import structlog
 from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.compute.backends import system_memory
 from agent_runtime.compute.operations import check_parameters
+from agent_runtime.compute.ports import ProbeRepository, TaskRepository
+from agent_runtime.compute.records import TaskRecord
 from agent_runtime.compute.registry import BackendRegistry
 from agent_runtime.errors import FailedPrecondition, NotFound, RateLimited, Unavailable, ValidationFailed
 from agent_runtime.events.bus import EventBus
 from agent_runtime.identity.ownership import check_visible, visible
-from agent_runtime.storage.sqlite.compute import ComputeRepository, TaskRecord
 
 log = structlog.get_logger(__name__)
 
@@ -97,13 +98,15 @@ class Counters:
 class ComputeService:
     def __init__(
         self,
-        repository: ComputeRepository,
+        tasks: TaskRepository,
+        probes: ProbeRepository,
         registry: BackendRegistry,
         *,
         limits: ComputeLimits = ComputeLimits(),
         clock: Clock = utc_now,
     ):
-        self._repo = repository
+        self._repo = tasks
+        self._probes = probes
         self.registry = registry
         self.limits = limits
         self._clock = clock
@@ -181,7 +184,7 @@ class ComputeService:
             try:
                 results = await loop.run_in_executor(self._executor, self.registry.probe, self._abandon_probe)
                 if results:
-                    await self._repo.save_probe(results, iso(self._clock()))
+                    await self._probes.save_probe(results, iso(self._clock()))
             except Exception:  # noqa: BLE001 - selection falls back to the first capable device
                 log.exception("compute.probe_failed")
             finally:
