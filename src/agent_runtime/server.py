@@ -72,7 +72,7 @@ from agent_runtime.storage.sqlite.multiagent import SqliteAgentSwitchRepository
 from agent_runtime.storage.sqlite.compute import SqliteMetricSampleRepository, SqliteProbeRepository, SqliteTaskRepository
 from agent_runtime.storage.sqlite.database import Database, DatabaseError
 from agent_runtime.storage.sqlite.identity import SqliteIdentityRepository
-from agent_runtime.storage.sqlite.ml import SqliteMLRepository
+from agent_runtime.storage.sqlite.ml import SqliteFileRepository, SqliteJobRepository, SqliteModelRepository
 from agent_runtime.storage.sqlite.sessions import SqliteSessionRepository
 from agent_runtime.tools.containment import Sandbox
 
@@ -270,7 +270,9 @@ async def _start(settings: Settings, opened: contextlib.AsyncExitStack) -> Runti
         SqliteIdentityRepository(database), TokenIssuer(signing_key, settings.jwt_expires_seconds)
     )
     ml = MLService(
-        SqliteMLRepository(database),
+        SqliteModelRepository(database),
+        SqliteFileRepository(database),
+        SqliteJobRepository(database),
         settings.data_dir,
         max_file_bytes=settings.ml_max_file_bytes,
         max_concurrent_jobs=settings.ml_max_concurrent_jobs,
