@@ -1,5 +1,6 @@
 """Plain records of the compute domain: tasks, metric samples and the
-start-up probe's results."""
+start-up probe's results (what storage keeps), and the devices' states and
+the task counters (what the service keeps in memory)."""
 
 from __future__ import annotations
 
@@ -61,3 +62,30 @@ class ProbeResult:
     device_id: str
     seconds: float | None
     note: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceState:
+    """A device as `GET /devices` shows it, with its current status and memory."""
+
+    id: str
+    name: str
+    type: str
+    status: str
+    capabilities: list[str]
+    memory_total: float
+    memory_available: float
+    backend: str
+    compute_units: int
+
+
+@dataclasses.dataclass
+class Counters:
+    completed: int = 0
+    failed: int = 0
+    gpu_busy_seconds: float = 0.0
+    # Finished since the metrics sampler last looked.
+    window_finished: int = 0
+    window_execution_ms: float = 0.0
+    window_gflops: float = 0.0
+    window_gflops_count: int = 0

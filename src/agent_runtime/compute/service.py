@@ -27,7 +27,7 @@ from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.compute.backends import system_memory
 from agent_runtime.compute.operations import check_parameters
 from agent_runtime.compute.ports import ProbeRepository, TaskRepository
-from agent_runtime.compute.records import TaskRecord
+from agent_runtime.compute.records import Counters, DeviceState, TaskRecord
 from agent_runtime.compute.registry import BackendRegistry
 from agent_runtime.errors import FailedPrecondition, NotFound, RateLimited, Unavailable, ValidationFailed
 from agent_runtime.events.bus import EventBus
@@ -37,21 +37,6 @@ log = structlog.get_logger(__name__)
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "timeout"})
 DEFAULT_PRIORITY = 5
-
-
-@dataclasses.dataclass(frozen=True)
-class DeviceState:
-    """A device as `GET /devices` shows it, with its current status and memory."""
-
-    id: str
-    name: str
-    type: str
-    status: str
-    capabilities: list[str]
-    memory_total: float
-    memory_available: float
-    backend: str
-    compute_units: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,18 +66,6 @@ class _Handle:
     cancel: threading.Event = dataclasses.field(default_factory=threading.Event)
     cancel_reason: str = "cancelled by request"
     enqueued: float = dataclasses.field(default_factory=time.monotonic)
-
-
-@dataclasses.dataclass
-class Counters:
-    completed: int = 0
-    failed: int = 0
-    gpu_busy_seconds: float = 0.0
-    # Finished since the metrics sampler last looked.
-    window_finished: int = 0
-    window_execution_ms: float = 0.0
-    window_gflops: float = 0.0
-    window_gflops_count: int = 0
 
 
 class ComputeService:
