@@ -20,7 +20,8 @@ import pytest_asyncio
 from agent_helpers import codelab_session, sse, wait_for
 from agent_runtime.agents.config import AgentsConfig
 from agent_runtime.clock import iso, utc_now
-from agent_runtime.storage.sqlite.compute import MetricSample, SqliteComputeRepository
+from agent_runtime.compute.records import MetricSample
+from agent_runtime.storage.sqlite.compute import SqliteMetricSampleRepository
 from browser_helpers import chromium, needs_chromium, screenshot_path, watch_problems
 from conftest import TEST_API_KEY, http_client, make_settings, running
 from identity_helpers import PASSWORD, bearer, issue_key, login, register, unique_email
@@ -129,7 +130,7 @@ async def test_a_session_created_through_the_api_appears_live_and_its_events_fol
 async def test_compute_shows_devices_the_live_task_queue_load_and_insights(runtime, http):
     # Samples stored before the page opens: GPU at 77% (this machine's live
     # heartbeats say 0), so the chart can only draw them from the stored series.
-    repository = SqliteComputeRepository(runtime.database)
+    repository = SqliteMetricSampleRepository(runtime.database)
     for minutes_ago in (50, 49, 48):
         moment = utc_now() - dt.timedelta(minutes=minutes_ago)
         await repository.insert_sample(

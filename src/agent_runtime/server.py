@@ -70,10 +70,10 @@ from agent_runtime.sessions.service import SessionService
 from agent_runtime.sessions.servicer import SessionServicer
 from agent_runtime.storage.sqlite.agents import SqliteAgentRepository
 from agent_runtime.storage.sqlite.multiagent import SqliteAgentSwitchRepository
-from agent_runtime.storage.sqlite.compute import SqliteComputeRepository
+from agent_runtime.storage.sqlite.compute import SqliteMetricSampleRepository, SqliteProbeRepository, SqliteTaskRepository
 from agent_runtime.storage.sqlite.database import Database, DatabaseError
 from agent_runtime.storage.sqlite.identity import SqliteIdentityRepository
-from agent_runtime.storage.sqlite.ml import SqliteMLRepository
+from agent_runtime.storage.sqlite.ml import SqliteFileRepository, SqliteJobRepository, SqliteModelRepository
 from agent_runtime.storage.sqlite.sessions import SqliteSessionRepository
 from agent_runtime.tools.containment import Sandbox
 
@@ -271,7 +271,9 @@ async def _start(settings: Settings, opened: contextlib.AsyncExitStack) -> Runti
         SqliteIdentityRepository(database), TokenIssuer(signing_key, settings.jwt_expires_seconds)
     )
     ml = MLService(
-        SqliteMLRepository(database),
+        SqliteModelRepository(database),
+        SqliteFileRepository(database),
+        SqliteJobRepository(database),
         settings.data_dir,
         max_file_bytes=settings.ml_max_file_bytes,
         max_concurrent_jobs=settings.ml_max_concurrent_jobs,
@@ -328,9 +330,10 @@ async def _start(settings: Settings, opened: contextlib.AsyncExitStack) -> Runti
     health_reporter.add_dependency(DependencyCheck(("llm_proxy",), llm_state, timeout_seconds=2 * timeout, cache_seconds=cache))
     health_reporter.add_dependency(DependencyCheck(("sandbox",), sandbox_state(sandbox), timeout_seconds=timeout, cache_seconds=cache))
 
-    compute_repository = SqliteComputeRepository(database)
+    compute_tasks, compute_samples = SqliteTaskRepository(database), SqliteMetricSampleRepository(database)
     compute = ComputeService(
-        compute_repository,
+        compute_tasks,
+        SqliteProbeRepository(database),
         await asyncio.to_thread(BackendRegistry),
         limits=ComputeLimits(
             max_concurrency=settings.compute_max_concurrency,
@@ -345,14 +348,14 @@ async def _start(settings: Settings, opened: contextlib.AsyncExitStack) -> Runti
     opened.push_async_callback(compute.stop)
     compute_metrics = MetricsCollector(
         compute,
-        compute_repository,
+        compute_samples,
         interval_seconds=settings.compute_metrics_interval_seconds,
         ai_tasks_processed=lambda: health_reporter.ai_tasks_processed(),
     )
     compute_metrics.start()
     opened.push_async_callback(compute_metrics.stop)
     # Written by the configured LLM, else (or when it fails) deterministic.
-    insights = InsightService(compute_repository, LLMInsightAnalyzer(llm_registry))
+    insights = InsightService(compute_samples, compute_tasks, LLMInsightAnalyzer(llm_registry))
     ai_tasks = AITaskService(
         llm_registry,
         SystemFacts(compute, compute_metrics, insights).gather,
@@ -398,7 +401,7 @@ async def _start(settings: Settings, opened: contextlib.AsyncExitStack) -> Runti
             compute_metrics,
             insights,
             ai_tasks,
-            MetricSeriesService(compute_repository),
+            MetricSeriesService(compute_samples),
         ),
         server,
     )

@@ -9,7 +9,8 @@ import datetime as dt
 
 from agent_runtime.clock import Clock, utc_now
 from agent_runtime.errors import ValidationFailed
-from agent_runtime.storage.sqlite.compute import ComputeRepository, MetricSample
+from agent_runtime.compute.ports import MetricSampleRepository
+from agent_runtime.compute.records import MetricSample
 
 TIMEFRAMES = {"5m": 300, "15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 24 * 3600, "7d": 7 * 24 * 3600}
 DEFAULT_POINTS = 360
@@ -72,8 +73,8 @@ def bucket_averages(
 
 
 class MetricSeriesService:
-    def __init__(self, repository: ComputeRepository, clock: Clock = utc_now):
-        self._repo = repository
+    def __init__(self, samples: MetricSampleRepository, clock: Clock = utc_now):
+        self._samples = samples
         self._clock = clock
 
     async def series(self, timeframe: str, max_points: int = 0) -> MetricSeries:
@@ -84,7 +85,7 @@ class MetricSeriesService:
             )
         start, end = window(timeframe, self._clock())
         buckets = max_points or DEFAULT_POINTS
-        samples = await self._repo.samples_between(start.timestamp(), end.timestamp())
+        samples = await self._samples.samples_between(start.timestamp(), end.timestamp())
         return MetricSeries(
             timeframe=timeframe,
             start=start,
