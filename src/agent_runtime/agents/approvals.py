@@ -13,13 +13,13 @@ from typing import Any
 
 import structlog
 
-from agent_runtime.agents.models import DECISIONS, EDITED, EXPIRED, PENDING, REJECTED, ApprovalRecord, TaskRecord
+from agent_runtime.agents.models import DECISIONS, EDITED, EXPIRED, PAUSE, PENDING, REJECTED, ApprovalRecord, TaskRecord
 from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.errors import Conflict, DomainError, InvalidArgument, NotFound
 from agent_runtime.llm.base import ToolCall
 from agent_runtime.sessions.models import NewEvent
 from agent_runtime.sessions.service import SessionService
-from agent_runtime.storage.sqlite.agents import AgentRepository
+from agent_runtime.agents.ports import AgentStore
 
 log = structlog.get_logger(__name__)
 
@@ -44,8 +44,9 @@ def check_decision(decision: str, modified_arguments: dict[str, Any] | None, *, 
 
 
 class ApprovalManager:
-    def __init__(self, repository: AgentRepository, sessions: SessionService, *, timeout_seconds: float = 0.0, clock: Clock = utc_now):
-        self._repo = repository
+    def __init__(self, store: AgentStore, sessions: SessionService, *, timeout_seconds: float = 0.0, clock: Clock = utc_now):
+        self._repo = store.approvals
+        self._tasks = store.tasks
         self._sessions = sessions
         self._timeout = timeout_seconds
         self._clock = clock
@@ -68,7 +69,7 @@ class ApprovalManager:
             created_at=iso(now),
             expires_at=iso(now + dt.timedelta(seconds=self._timeout)) if self._timeout > 0 else None,
         )
-        approval, paused = await self._repo.create_approval(proposed, iso(now))
+        approval, paused = await self._repo.create_approval(proposed, PAUSE, iso(now))
         return approval, approval.approval_id == proposed.approval_id, paused
 
     async def announce(self, session_id: str, approval: ApprovalRecord) -> None:
@@ -119,10 +120,10 @@ class ApprovalManager:
             return None
 
     async def _resolve(self, approval: ApprovalRecord, changes: dict[str, Any]) -> ApprovalRecord:
-        resolved = await self._repo.resolve_approval(approval.approval_id, changes)
+        resolved = await self._repo.resolve_approval(approval.approval_id, changes, only_if_status=PENDING)
         if resolved is None:
             raise approval_resolved(approval.approval_id)
-        task = await self._repo.get_task(resolved.task_id)
+        task = await self._tasks.get_task(resolved.task_id)
         if task is not None:
             kind = APPROVAL_REJECTED if resolved.status in (REJECTED, EXPIRED) else APPROVAL_APPROVED
             await self._log(task.session_id, kind, resolved)
