@@ -11,11 +11,10 @@ import pytest_asyncio
 
 from agent_runtime.agents.config import AgentsConfig
 from agent_runtime.agents.context import assemble_context
-from agent_runtime.agents.models import PAUSE, ApprovalRecord, ClientCallRecord, ClientTool, HitlSettings, TaskRecord
+from agent_runtime.agents.models import ClientTool, HitlSettings
 from agent_runtime.agents.codelab import MessageReply
 from agent_runtime.errors import Conflict
 from agent_runtime.llm.base import ChatMessage, ToolCall
-from agent_runtime.storage.sqlite.agents import sqlite_agent_store
 from agent_helpers import git_project, wait_for
 from conftest import make_settings, running
 from llm_fakes import Call, Reply
@@ -48,29 +47,6 @@ async def session_id(runtime, tmp_path):
 
 async def finished(runtime, task_id):
     return await wait_for(lambda: runtime.agents.tasks.get_task(task_id), lambda t: t.status in TERMINAL)
-
-
-async def test_a_pending_call_is_stored_with_its_paused_task(runtime, session_id):
-    """A kill -9 can land between any two writes, so a pending approval (or
-    client tool call) and its task's `waiting_approval` status are one
-    write: no reader and no restart finds one without the other."""
-    store = sqlite_agent_store(runtime.database)
-    now = "2026-12-02T10:00:00Z"
-    for number, create in enumerate(
-        (
-            lambda task_id: store.approvals.create_approval(
-                ApprovalRecord(f"approval-{task_id}", task_id, "alice", "call-1", "write_file", {"path": "a"}, "dangerous", "pending", now), PAUSE, now
-            ),
-            lambda task_id: store.client_calls.create_client_call(ClientCallRecord(task_id, "call-1", "read_editor", {}, "pending", now), PAUSE, now),
-        )
-    ):
-        task_id = f"paused-{number}"
-        await store.tasks.create_task(TaskRecord(task_id, session_id, "alice", "pause", "/tmp", "running", 5, now, now), [])
-        *_, paused = await create(task_id)
-        assert paused and (await store.tasks.get_task(task_id)).status == "waiting_approval"
-        # Found again (a resumed run): the task is already paused.
-        *_, paused = await create(task_id)
-        assert not paused and (await store.tasks.get_task(task_id)).status == "waiting_approval"
 
 
 async def test_watchdog_fails_a_run_without_progress(runtime, fake, session_id):
