@@ -108,23 +108,10 @@ class CodelabSessions:
         approval is the plan's and `call_id` may be left out."""
         check_decision(reply.decision, reply.modified_arguments, allowed=PLAN_DECISIONS if plan_only else tuple(DECISIONS))
         await self._sessions.get_session(session_id, scope=scope)
-        if reply.call_id:
-            approval = await self._tasks.approvals.find_in_session(session_id, reply.call_id)
-            if plan_only and approval.tool_name != PLAN_TOOL:
-                raise InvalidArgument(
-                    f"call_id {reply.call_id} is a {approval.tool_name} call, not a plan; decide it with a hitl_decision",
-                    code="INVALID_DECISION",
-                )
-        elif plan_only:
-            plans = [a for a in await self._tasks.approvals.pending_in_session(session_id) if a.tool_name == PLAN_TOOL]
-            if not plans:
-                raise NotFound(f"Session {session_id} has no plan waiting for approval", code="APPROVAL_NOT_FOUND")
-            approval = plans[-1]
-        else:
-            raise InvalidArgument("call_id is required: the tool call to decide (see GET /sessions/{session_id}/pending-approvals)")
+        approval = await self._tasks.approvals.to_decide(session_id, reply.call_id, plan_only=plan_only)
         task = await self._tasks.get_task(approval.task_id)
         after = task.last_event_sequence
-        await self._tasks.approvals.decide(approval, reply.decision, reply.modified_arguments, reply.feedback)
+        await self._tasks.approvals.decide(approval, reply.decision, reply.modified_arguments, reply.feedback, session_id=session_id)
         self._runner.wake(task.task_id)
         async for event in self._run_stream(task.task_id, after):
             yield event
