@@ -151,4 +151,5 @@ def parse(record: TaskEventRecord) -> RunEvent | None:
 def is_terminal(record: TaskEventRecord) -> bool:
     """Whether the event is the run's final `status` (completed, failed or
     stopped)."""
-    return record.type == Status.TYPE and record.body.get("status") in TERMINAL_STATUSES
+    event = parse(record)
+    return isinstance(event, Status) and event.terminal
