@@ -269,7 +269,7 @@ class CodelabSessions:
         """A run's events after the cursor as codelab stream events, up to
         its `done`: the end of the run, or a pause for a human or client.
         Each carries the `sequence` of its run event, to resume after."""
-        async for event in self._tasks.watch(task_id, after_sequence):
+        async for event in self._tasks.follow(task_id, after_sequence):
             for converted in stream_events(event):
                 converted["sequence"] = event.sequence
                 yield converted

@@ -243,11 +243,17 @@ class TaskService:
 
     async def watch(self, task_id: str, after_sequence: int = 0) -> AsyncIterator[TaskEventRecord]:
         """Stored events after the cursor, then live ones, until the task's
-        terminal status event. Subscribes before reading storage and skips
-        duplicates by sequence, so nothing is missed."""
+        terminal status event (TASK_NOT_FOUND for no task)."""
+        await self.get_task(task_id)
+        async for event in self.follow(task_id, after_sequence):
+            yield event
+
+    async def follow(self, task_id: str, after_sequence: int) -> AsyncIterator[TaskEventRecord]:
+        """`watch` of a task the caller has just read. Subscribes before
+        reading storage and skips duplicates by sequence, so nothing is
+        missed."""
         if after_sequence < 0:
             raise InvalidArgument("after_sequence must not be negative")
-        await self.get_task(task_id)
         subscription = self._bus.subscribe(lambda event: event.task_id == task_id)
         last = after_sequence
         try:
