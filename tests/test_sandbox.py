@@ -356,9 +356,9 @@ async def test_a_run_cannot_read_the_key_and_health_shows_the_sandbox(tmp_path, 
         agents = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, hitl_dangerous_tools=())
         settings = make_settings(tmp_path / "data", run_envoy=False, agents=agents)
         async with running(settings) as runtime:
-            session = await runtime.agents.create_project_session("x", "")
-            task = await runtime.agents.create_task(session.session.session_id, "steal the key", owner="mallory")
-            done = await wait_for(lambda: runtime.agents.get_task(task.task_id), lambda t: t.status in ("completed", "failed"))
+            session = await runtime.agents.projects.create_project_session("x", "")
+            task = await runtime.agents.tasks.create_task(session.session.session_id, "steal the key", owner="mallory")
+            done = await wait_for(lambda: runtime.agents.tasks.get_task(task.task_id), lambda t: t.status in ("completed", "failed"))
             async with grpc.aio.insecure_channel(runtime.grpc_target) as channel:
                 health = await compute_pb2_grpc.ComputeServiceStub(channel).GetHealth(compute_pb2.GetHealthRequest(), metadata=grpc_metadata())
         key = (tmp_path / "data" / "jwt-signing-key").read_text().strip()

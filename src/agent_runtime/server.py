@@ -68,8 +68,7 @@ from agent_runtime.ml.remote import remote_models
 from agent_runtime.ml.servicer import MLServicer
 from agent_runtime.sessions.service import SessionService
 from agent_runtime.sessions.servicer import SessionServicer
-from agent_runtime.storage.sqlite.agents import SqliteAgentRepository
-from agent_runtime.storage.sqlite.multiagent import SqliteAgentSwitchRepository
+from agent_runtime.storage.sqlite.agents import sqlite_agent_store
 from agent_runtime.storage.sqlite.compute import SqliteMetricSampleRepository, SqliteProbeRepository, SqliteTaskRepository
 from agent_runtime.storage.sqlite.database import Database, DatabaseError
 from agent_runtime.storage.sqlite.identity import SqliteIdentityRepository
@@ -282,7 +281,7 @@ async def _start(settings: Settings, opened: contextlib.AsyncExitStack) -> Runti
     opened.push_async_callback(ml.stop, 0)
     ml_inference.set_default(ml_inference.LocalInference(ml.locate))
     opened.callback(ml_inference.set_default, None)
-    agent_repository = SqliteAgentRepository(database)
+    agent_store = sqlite_agent_store(database)
     llm_registry = ProviderRegistry.from_config(settings.agents)
     ml.remote_models = functools.partial(remote_models, llm_registry)
     # Registered MLX models as the `mlx` provider (see llm/mlx_provider.py).
@@ -291,9 +290,9 @@ async def _start(settings: Settings, opened: contextlib.AsyncExitStack) -> Runti
     await mlx_provider.refresh()
     llm_registry.add(mlx_provider)
     task_bus: EventBus = EventBus()
-    switcher = AgentSwitcher(SqliteAgentSwitchRepository(database), sessions, settings.agents)
+    switcher = AgentSwitcher(agent_store.switches, sessions, settings.agents)
     runner = AgentRunner(
-        agent_repository,
+        agent_store,
         llm_registry,
         sessions,
         task_bus,
@@ -303,8 +302,8 @@ async def _start(settings: Settings, opened: contextlib.AsyncExitStack) -> Runti
         max_concurrent_runs=settings.agents.max_concurrent_runs,
         switcher=switcher,
     )
-    agents = AgentService(
-        agent_repository,
+    agents = AgentService.build(
+        agent_store,
         sessions,
         llm_registry,
         runner,
@@ -313,7 +312,7 @@ async def _start(settings: Settings, opened: contextlib.AsyncExitStack) -> Runti
         directories=directories,
         switcher=switcher,
     )
-    idempotency = IdempotencyKeys(agent_repository)
+    idempotency = IdempotencyKeys(agent_store.idempotency)
     await idempotency.purge()
 
     async def database_state() -> dict[str, str]:

@@ -15,10 +15,12 @@ from typing import AsyncContextManager, AsyncIterator, Callable
 import pytest
 import pytest_asyncio
 
+from agent_runtime.agents.ports import AgentStore
 from agent_runtime.compute.ports import MetricSampleRepository, ProbeRepository, TaskRepository
 from agent_runtime.identity.ports import IdentityRepository
 from agent_runtime.ml.ports import FileRepository, JobRepository, ModelRepository
 from agent_runtime.sessions.ports import SessionRepository
+from agent_runtime.storage.sqlite.agents import sqlite_agent_store
 from agent_runtime.storage.sqlite.compute import SqliteMetricSampleRepository, SqliteProbeRepository, SqliteTaskRepository
 from agent_runtime.storage.sqlite.database import Database
 from agent_runtime.storage.sqlite.identity import SqliteIdentityRepository
@@ -28,11 +30,12 @@ from agent_runtime.storage.sqlite.sessions import SqliteSessionRepository
 
 @dataclasses.dataclass
 class Stores:
-    """Every port of the sessions, identity, compute and ML domains, on one
-    database."""
+    """Every port of the sessions, identity, agents, compute and ML domains,
+    on one database."""
 
     sessions: SessionRepository
     identity: IdentityRepository
+    agents: AgentStore
     tasks: TaskRepository
     samples: MetricSampleRepository
     probes: ProbeRepository
@@ -48,6 +51,7 @@ async def sqlite_stores(directory: pathlib.Path) -> AsyncIterator[Stores]:
         yield Stores(
             sessions=SqliteSessionRepository(database),
             identity=SqliteIdentityRepository(database),
+            agents=sqlite_agent_store(database),
             tasks=SqliteTaskRepository(database),
             samples=SqliteMetricSampleRepository(database),
             probes=SqliteProbeRepository(database),
