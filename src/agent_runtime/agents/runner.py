@@ -24,7 +24,7 @@ import structlog
 
 from agent_runtime.agents.approvals import PLAN_TOOL, ApprovalManager
 from agent_runtime.agents.catalog import AGENT_TYPES_BY_NAME
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.agents.scheduler import FairScheduler
 from agent_runtime.agents.context import assemble_context
 from agent_runtime.agents.convert import approval_dict

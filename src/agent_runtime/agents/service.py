@@ -11,7 +11,7 @@ import re
 import uuid
 from typing import Any, AsyncIterator
 
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.agents.approvals import PLAN_TOOL, check_decision
 from agent_runtime.agents.models import (
     ACCEPTED,
