@@ -213,6 +213,14 @@ async def start_runtime(settings: Settings) -> Runtime:
 
 async def _compose(settings: Settings, parts: contextlib.AsyncExitStack) -> Runtime:
     parts.enter_context(claimed_data_dir(settings))
+    # Envoy's proof that the client address it forwards is its own
+    # (interceptors/client_address.py); new at every start.
+    gateway_secret = secrets.token_urlsafe(32)
+    front = None
+    if settings.server.run_envoy:
+        front = HttpFront(settings.server, settings.data_dir, log_level=settings.log_level, gateway_secret=gateway_secret)
+        # Started last but stopped last: Envoy carries the last answers.
+        parts.push_async_callback(front.stop)
     sandbox = await asyncio.to_thread(Sandbox.detect, settings.agents.sandbox, server_paths(settings))
     sandbox.announce()
     database = await parts.enter_async_context(opened_database(settings.database_path))
@@ -302,10 +310,7 @@ async def _compose(settings: Settings, parts: contextlib.AsyncExitStack) -> Runt
         gpu_utilization=lambda: compute_metrics.gpu_utilization,
     )
 
-    # Envoy's proof that the client address it forwards is its own
-    # (interceptors/client_address.py); new at every start.
-    gateway_secret = secrets.token_urlsafe(32)
-    addresses = ClientAddresses(gateway_secret if settings.server.run_envoy else None)
+    addresses = ClientAddresses(gateway_secret if front is not None else None)
     grpc_server = GrpcServer(
         settings.server,
         Admission(
@@ -327,11 +332,8 @@ async def _compose(settings: Settings, parts: contextlib.AsyncExitStack) -> Runt
     # Runs are cancelled at their current step and resumed on the next
     # start from what they persisted.
     parts.push_async_callback(runner.close)
-    front = None
-    if settings.server.run_envoy:
-        front = HttpFront(settings.server, settings.data_dir, log_level=settings.log_level, gateway_secret=gateway_secret)
+    if front is not None:
         await front.start(grpc_server.port)
-        parts.push_async_callback(front.stop)
     # First of the stop: see _drain.
     parts.push_async_callback(_drain, grpc_server, front)
     started.set()

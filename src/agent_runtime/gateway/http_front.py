@@ -27,7 +27,8 @@ READY_TIMEOUT_SECONDS = 30
 
 class HttpFront:
     """Started once the gRPC server serves; ready when `GET /health` answers
-    200 through Envoy. Stops Envoy first, then the bridge."""
+    200 through Envoy. Stops Envoy first, then the bridge; a stop before the
+    start (or after a failed one) stops nothing."""
 
     def __init__(self, settings: ServerSettings, data_dir: pathlib.Path, *, log_level: str, gateway_secret: str):
         self._settings = settings
