@@ -17,7 +17,7 @@ import grpc
 import pytest
 
 from agentruntime.v1 import agent_pb2, agent_pb2_grpc
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.server import free_port
 from agent_helpers import git_project, wait_for
 from conftest import TEST_API_KEY, grpc_metadata, make_settings, running
@@ -62,7 +62,7 @@ async def server_process(data_dir: pathlib.Path, fake: FakeOpenAI, extra_env: di
 
 def restarted_settings(data_dir, fake, **agents):
     config = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, **agents)
-    return make_settings(data_dir, run_envoy=False, agents=config)
+    return make_settings(data_dir, agents=config, server={"run_envoy": False})
 
 
 async def start_task(stub, project, description) -> str:

@@ -9,7 +9,7 @@ import pathlib
 import pytest
 import pytest_asyncio
 
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.agents.context import assemble_context
 from agent_runtime.agents.models import ClientTool, HitlSettings
 from agent_runtime.agents.codelab import MessageReply
@@ -35,7 +35,7 @@ async def runtime(tmp_path_factory, fake):
         approval_timeout_seconds=60,
         max_context_messages=6,
     )
-    async with running(make_settings(tmp_path_factory.mktemp("data"), run_envoy=False, agents=config)) as started:
+    async with running(make_settings(tmp_path_factory.mktemp("data"), agents=config, server={"run_envoy": False})) as started:
         yield started
 
 
@@ -64,7 +64,7 @@ async def test_expired_approval_is_rejected_with_reason(tmp_path, fake):
     config = dataclasses.replace(
         AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, watchdog_seconds=0.6, approval_timeout_seconds=1.5
     )
-    async with running(make_settings(tmp_path / "data", run_envoy=False, agents=config)) as runtime:
+    async with running(make_settings(tmp_path / "data", agents=config, server={"run_envoy": False})) as runtime:
         session = (await runtime.agents.projects.create_project_session("expiry", str(project))).session.session_id
         fake.add(Reply(tool_calls=[Call("write_file", {"path": "x", "content": "y"})]), Reply(text="ok, not writing"))
         task = await runtime.agents.tasks.create_task(session, "write", owner="alice")
@@ -84,7 +84,7 @@ async def test_unanswered_client_tool_call_expires(tmp_path, fake):
     hears that the call expired and a late result is refused."""
     project = git_project(tmp_path / "project")
     config = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, approval_timeout_seconds=1.5)
-    async with running(make_settings(tmp_path / "data", run_envoy=False, agents=config)) as runtime:
+    async with running(make_settings(tmp_path / "data", agents=config, server={"run_envoy": False})) as runtime:
         tool = ClientTool("run_ide_tests", "Runs the tests in the IDE", {"type": "object", "properties": {}})
         created = await runtime.agents.codelab.create_codelab_session("alice", {"project_path": str(project)}, hitl=HitlSettings(client_tools=[tool]))
         session_id = created.session.session_id
@@ -106,7 +106,7 @@ async def test_fresh_workspaces_work_with_a_relative_data_dir(tmp_path, monkeypa
     """`./data` is the default: a fresh workspace is stored as an absolute
     path, which tasks require."""
     monkeypatch.chdir(tmp_path)
-    async with running(make_settings(pathlib.Path("data"), run_envoy=False)) as runtime:
+    async with running(make_settings(pathlib.Path("data"), server={"run_envoy": False})) as runtime:
         session = await runtime.agents.projects.create_project_session("scratch", "")
         assert session.session.project_dir == str(tmp_path / "data" / "workspaces" / pathlib.Path(session.session.project_dir).name)
         task = await runtime.agents.tasks.create_task(session.session.session_id, "look around", owner="bob")
@@ -115,7 +115,7 @@ async def test_fresh_workspaces_work_with_a_relative_data_dir(tmp_path, monkeypa
 
 async def test_no_provider_configured_fails_fast(tmp_path):
     project = git_project(tmp_path / "project")
-    async with running(make_settings(tmp_path / "data", run_envoy=False)) as runtime:
+    async with running(make_settings(tmp_path / "data", server={"run_envoy": False})) as runtime:
         session = await runtime.agents.projects.create_project_session("none", str(project))
         task = await runtime.agents.tasks.create_task(session.session.session_id, "anything", owner="bob")
         done = await finished(runtime, task.task_id)
@@ -177,7 +177,7 @@ async def test_input_reaches_the_model_and_tasks_are_listed(runtime, fake, sessi
 async def test_runs_beyond_the_slots_are_queued(tmp_path, fake):
     project = git_project(tmp_path / "project")
     config = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, max_concurrent_runs=1)
-    async with running(make_settings(tmp_path / "data", run_envoy=False, agents=config)) as runtime:
+    async with running(make_settings(tmp_path / "data", agents=config, server={"run_envoy": False})) as runtime:
         session = (await runtime.agents.projects.create_project_session("q", str(project))).session.session_id
         fake.add(Reply(text="slow", delay=0.5), Reply(text="second done"))
         first = await runtime.agents.tasks.create_task(session, "first", owner="a")

@@ -18,7 +18,7 @@ import uuid
 import pytest_asyncio
 
 from agent_helpers import codelab_session, sse, wait_for
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.clock import iso, utc_now
 from agent_runtime.compute.records import MetricSample
 from agent_runtime.storage.sqlite.compute import SqliteMetricSampleRepository
@@ -326,7 +326,7 @@ async def test_a_plan_waits_in_the_inbox_and_approving_it_lets_the_run_go_on(run
 
 
 async def test_a_reload_after_a_server_restart_shows_the_same_timeline(tmp_path):
-    settings = make_settings(tmp_path / "data", allow_anonymous_local=True)
+    settings = make_settings(tmp_path / "data", auth={"allow_anonymous_local": True})
     problems: list[str] = []
     session_id = "survives-restarts"
     async with chromium() as browser:

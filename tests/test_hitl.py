@@ -17,7 +17,7 @@ from google.protobuf import struct_pb2
 
 from agentruntime.v1 import agent_pb2, agent_pb2_grpc
 
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.agents.models import ClientTool, HitlSettings
 from agent_runtime.agents.codelab import MessageReply
 from agent_helpers import codelab_session, git_project, sse, unsequenced
@@ -439,7 +439,7 @@ async def test_waiting_runs_survive_a_restart(tmp_path, fake):
     """A pending approval and a client tool call are stored: after a restart
     the list is there and the answers continue the runs."""
     project = git_project(tmp_path / "project")
-    settings = make_settings(tmp_path / "data", run_envoy=False, agents=hitl_agents(fake))
+    settings = make_settings(tmp_path / "data", agents=hitl_agents(fake), server={"run_envoy": False})
 
     async def drain(events) -> list[dict]:
         return [e async for e in events]

@@ -13,7 +13,7 @@ import time
 
 import pytest_asyncio
 
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.clock import iso
 from agent_runtime.compute.insights import InsightService, LLMInsightAnalyzer
 from agent_runtime.llm.registry import ProviderRegistry
@@ -110,7 +110,7 @@ async def test_no_provider_configured_is_deterministic(stored):
 
 async def test_insights_through_envoy_with_the_configured_llm(tmp_path, fake):
     agents = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, llm_timeout_seconds=5)
-    settings = make_settings(tmp_path / "data", compute_metrics_interval_seconds=0.2, agents=agents)
+    settings = make_settings(tmp_path / "data", agents=agents, compute={"metrics_interval_seconds": 0.2})
     async with running(settings) as runtime, http_client(runtime) as http:
         deadline = time.monotonic() + 5
         while (await runtime.database.fetch_one("SELECT COUNT(*) FROM compute_metric_samples"))[0] < 3:

@@ -13,8 +13,9 @@ import pytest_asyncio
 
 from agentruntime.v1 import agent_pb2, agent_pb2_grpc, compute_pb2, compute_pb2_grpc
 
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.agents.catalog import check_default_agent
 from agent_runtime.agents.tool_policy import tools_for
+from agent_runtime.config import AgentsConfig
 from agent_helpers import codelab_session, git_project, new_session, sse, unsequenced, wait_for
 from conftest import grpc_metadata, http_client, make_settings, running
 from llm_fakes import Call, Reply
@@ -211,7 +212,7 @@ async def test_unknown_agent_type_is_rejected(http, project):
 async def test_switch_history_survives_restart(tmp_path, fake):
     project = git_project(tmp_path / "project")
     agents = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, hitl_dangerous_tools=())
-    settings = make_settings(tmp_path / "data", run_envoy=False, agents=agents)
+    settings = make_settings(tmp_path / "data", agents=agents, server={"run_envoy": False})
     async with running(settings) as runtime:
         session_id = (await runtime.agents.projects.create_project_session("p", str(project))).session.session_id
         await runtime.agents.codelab.switcher.switch(session_id, "debug", "explicit")
@@ -228,10 +229,11 @@ def test_settings_from_environment(monkeypatch):
     monkeypatch.setenv("AGENT_RUNTIME__MAX_AGENT_SWITCHES", "3")
     config = AgentsConfig.from_env()
     config.check()
+    check_default_agent(config.default_agent)
     assert (config.multi_agent_enabled, config.default_agent, config.auto_agent_switching, config.max_agent_switches) == (False, "ask", False, 3)
     monkeypatch.setenv("AGENT_RUNTIME__DEFAULT_AGENT", "wizard")
     with pytest.raises(ValueError, match="DEFAULT_AGENT"):
-        AgentsConfig.from_env().check()
+        check_default_agent(AgentsConfig.from_env().default_agent)
     assert "switch_agent" not in tools_for("orchestrator", [], can_switch=False)
     assert "switch_agent" in tools_for("orchestrator", [], can_switch=True)
     assert "switch_agent" not in tools_for("coder", [], can_switch=True)
@@ -244,7 +246,7 @@ async def test_switching_off(tmp_path, fake):
     agents = dataclasses.replace(
         AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, multi_agent_enabled=False, default_agent="ask"
     )
-    async with running(make_settings(tmp_path / "data", run_envoy=False, agents=agents)) as runtime:
+    async with running(make_settings(tmp_path / "data", agents=agents, server={"run_envoy": False})) as runtime:
         session_id = (await runtime.agents.projects.create_project_session("p", str(project))).session.session_id
         assert (await runtime.agents.codelab.current_agent(session_id)).current_agent == "ask"
         async with grpc.aio.insecure_channel(runtime.grpc_target) as channel:

@@ -10,7 +10,7 @@ import dataclasses
 import pytest
 
 from agent_helpers import git_project
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.agents.scheduler import FairScheduler
 from conftest import make_settings, running
 from llm_fakes import FakeAnthropic, FakeOpenAI, Reply
@@ -107,7 +107,7 @@ async def test_one_users_hanging_runs_do_not_starve_another_users_run(tmp_path):
             llm_total_timeout_seconds=600,
             max_concurrent_runs=4,
         )
-        async with running(make_settings(tmp_path / "data", run_envoy=False, agents=config)) as runtime:
+        async with running(make_settings(tmp_path / "data", agents=config, server={"run_envoy": False})) as runtime:
             agents = runtime.agents
             session = (await agents.projects.create_project_session("fair", str(project))).session.session_id
             hanging.add(*[Reply(text="never", delay=600) for _ in range(12)])

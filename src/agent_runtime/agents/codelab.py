@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator
 
 from agent_runtime.agents.approvals import PLAN_TOOL, check_decision
 from agent_runtime.agents.codelab_stream import MESSAGE_TYPES, check_client_tools, stream_events
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.agents.models import (
     ANSWER,
     DECISIONS,

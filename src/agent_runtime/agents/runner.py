@@ -16,7 +16,7 @@ import structlog
 
 from agent_runtime.agents import run_events
 from agent_runtime.agents.approvals import ApprovalManager
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.agents.models import (
     ACCEPTED,
     ACTIVE_STATUSES,

@@ -8,7 +8,7 @@ import dataclasses
 import uuid
 
 from agent_runtime.agents.codelab import CodelabSessions
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.agents.models import TaskEventRecord, TaskRecord
 from agent_runtime.agents.ports import AgentStore
 from agent_runtime.agents.project_git import fresh_workspace

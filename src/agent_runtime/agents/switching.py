@@ -5,7 +5,7 @@ explicit `switch_agent` message), bounded by AGENT_RUNTIME__MAX_AGENT_SWITCHES."
 from __future__ import annotations
 
 from agent_runtime.agents.catalog import AGENT_TYPES_BY_NAME, AgentType
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.errors import FailedPrecondition, InvalidArgument
 from agent_runtime.sessions.service import SessionService

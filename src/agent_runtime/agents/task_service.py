@@ -9,7 +9,7 @@ from typing import Any, AsyncIterator
 
 from agent_runtime.agents.approvals import ApprovalManager, check_decision
 from agent_runtime.agents.catalog import AGENT_TYPES_BY_NAME
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.agents.models import ACCEPTED, TERMINAL_STATUSES, ApprovalRecord, ArtifactRecord, TaskEventRecord, TaskRecord
 from agent_runtime.agents.ports import AgentStore
 from agent_runtime.agents.project_git import fresh_workspace, head_commit

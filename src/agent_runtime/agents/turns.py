@@ -12,7 +12,7 @@ import pathlib
 from agent_runtime.agents import run_events
 from agent_runtime.agents.approvals import PLAN_TOOL
 from agent_runtime.agents.catalog import AGENT_TYPES_BY_NAME
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.agents.context import assemble_context
 from agent_runtime.agents.models import APPROVED, COMPLETED, EDITED, FAILED, STOPPED, HitlSettings, TaskRecord
 from agent_runtime.agents.pauses import RunPauses

@@ -36,6 +36,7 @@ class MLService:
         *,
         max_file_bytes: int = 10 * 1024 * 1024,
         max_concurrent_jobs: int = 1,
+        remote_models: Callable[[], Awaitable[list[ModelRecord]]] | None = None,
         clock: Clock = utc_now,
     ):
         self._models = models
@@ -54,9 +55,8 @@ class MLService:
         # Called with a model id whenever a model is registered (the `mlx`
         # LLM provider's list of usable models).
         self.model_listeners: list[Callable[[str], None]] = []
-        # The remote LLM providers' models, listed beside the local ones
-        # (set by the server once the provider registry exists).
-        self.remote_models: Callable[[], Awaitable[list[ModelRecord]]] | None = None
+        # The remote LLM providers' models, listed beside the local ones.
+        self.remote_models = remote_models
 
     async def start(self) -> None:
         for directory in (self.models_dir, self.files_dir, self.jobs_dir):
