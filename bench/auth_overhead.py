@@ -13,7 +13,6 @@ the load on a shared machine drifts.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import pathlib
 import statistics
 import sys
@@ -55,10 +54,11 @@ async def main(seconds: float) -> None:
     # The per-call access log would dominate what is measured.
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     with tempfile.TemporaryDirectory() as data_dir:
-        settings = dataclasses.replace(
-            Settings(), grpc_port=0, run_envoy=False, data_dir=pathlib.Path(data_dir), api_key="bench-key",
-            internal_auth_token="bench-internal", rate_limit_unauthenticated=0, rate_limit_authenticated=0,
-            rate_limit_admin=0,
+        settings = Settings().replace(
+            data_dir=pathlib.Path(data_dir),
+            server={"grpc_port": 0, "run_envoy": False},
+            auth={"api_key": "bench-key", "internal_auth_token": "bench-internal"},
+            rate_limits={"unauthenticated": 0, "authenticated": 0, "admin": 0},
         )
         runtime = await start_runtime(settings)
         try:

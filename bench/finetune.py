@@ -124,7 +124,7 @@ async def run_service(runtime, train_text: bytes, steps: int) -> Result:
 
     from agentruntime.v1 import ml_pb2, ml_pb2_grpc
 
-    metadata = (("x-api-key", runtime.settings.api_key),)
+    metadata = (("x-api-key", runtime.settings.auth.api_key),)
     async with grpc.aio.insecure_channel(runtime.grpc_target) as channel:
         stub = ml_pb2_grpc.MLServiceStub(channel)
         uploaded = await stub.UploadFile(
@@ -152,8 +152,6 @@ async def run_service(runtime, train_text: bytes, steps: int) -> Result:
 
 
 async def bench(steps: int, rounds: int) -> str:
-    import dataclasses as dc
-
     from agent_runtime.config import Settings
     from agent_runtime.ml.tinymodel import build_tiny_llama
     from agent_runtime.server import start_runtime
@@ -165,7 +163,7 @@ async def bench(steps: int, rounds: int) -> str:
     train_text = ("\n".join(json.dumps(r) for r in rows) + "\n").encode()
     train_path = work / "train.jsonl"
     train_path.write_bytes(train_text)
-    settings = dc.replace(Settings(), grpc_port=0, data_dir=work / "data", run_envoy=False, api_key="bench-key")
+    settings = Settings().replace(data_dir=work / "data", server={"grpc_port": 0, "run_envoy": False}, auth={"api_key": "bench-key"})
     runtime = await start_runtime(settings)
     try:
         # Warm-up (fills MLX's compile cache for both).

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import pathlib
 from typing import AsyncIterator, Iterator
 
@@ -21,22 +20,20 @@ from postgres_helpers import PostgresServer, create_database, postgres_server
 TEST_API_KEY = "test-api-key"
 
 
-def make_settings(data_dir: pathlib.Path, **overrides) -> Settings:
+def make_settings(data_dir: pathlib.Path, **changes) -> Settings:
     """Settings for a loopback test server: gRPC on port 0, Envoy on a free
-    port, a configured API key, a fast heartbeat and generous rate limits."""
-    values = dict(
-        grpc_port=0,
-        http_port=free_port(),
+    port, a configured API key, a fast heartbeat and generous rate limits.
+    `changes` as for Settings.replace: a dict changes fields of a section
+    (`server={"run_envoy": False}`), a section object replaces it."""
+    settings = Settings().replace(
         data_dir=data_dir,
-        api_key=TEST_API_KEY,
-        heartbeat_seconds=0.5,
+        server={"grpc_port": 0, "http_port": free_port(), "heartbeat_seconds": 0.5},
+        auth={"api_key": TEST_API_KEY},
         # Tests register and log in many users from one address; the
         # defaults (10/min per IP) are tested in test_rate_limits.py.
-        rate_limit_unauthenticated=1000,
-        rate_limit_authenticated=1000,
+        rate_limits={"unauthenticated": 1000, "authenticated": 1000},
     )
-    values.update(overrides)
-    return dataclasses.replace(Settings(), **values)
+    return settings.replace(**changes)
 
 
 @contextlib.asynccontextmanager

@@ -17,7 +17,8 @@ def identity_settings(data_dir, **overrides):
     """Settings with a service token and no rate limits (the rate-limit
     tests set their own), so suites can register many users."""
     values = dict(
-        internal_auth_token=TEST_INTERNAL_TOKEN, rate_limit_unauthenticated=0, rate_limit_authenticated=0, rate_limit_admin=0
+        auth={"internal_auth_token": TEST_INTERNAL_TOKEN},
+        rate_limits={"unauthenticated": 0, "authenticated": 0, "admin": 0},
     )
     return make_settings(data_dir, **{**values, **overrides})
 

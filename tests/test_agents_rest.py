@@ -14,7 +14,7 @@ import websockets
 
 from agentruntime.v1 import agent_pb2, agent_pb2_grpc
 
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_helpers import git_log, new_session, wait_for
 from conftest import TEST_API_KEY, grpc_metadata, http_client, make_settings, running
 from llm_fakes import Call, FakeAnthropic, FakeOpenAI, Reply
@@ -375,7 +375,7 @@ async def test_unknown_resources_are_404_not_found(http):
 
 
 def task_ws_url(runtime, task_id, query=""):
-    return f"ws://127.0.0.1:{runtime.settings.http_port}/ws/tasks/{task_id}" + (f"?{query}" if query else "")
+    return f"ws://127.0.0.1:{runtime.settings.server.http_port}/ws/tasks/{task_id}" + (f"?{query}" if query else "")
 
 
 async def receive(socket, timeout=10):

@@ -17,7 +17,7 @@ import grpc
 import pytest
 
 from agentruntime.v1 import agent_pb2, agent_pb2_grpc
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.server import free_port
 from agent_helpers import git_project, wait_for
 from conftest import TEST_API_KEY, grpc_metadata, make_settings, running
@@ -62,7 +62,7 @@ async def server_process(data_dir: pathlib.Path, fake: FakeOpenAI, extra_env: di
 
 def restarted_settings(data_dir, fake, **agents):
     config = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, **agents)
-    return make_settings(data_dir, run_envoy=False, agents=config)
+    return make_settings(data_dir, agents=config, server={"run_envoy": False})
 
 
 async def start_task(stub, project, description) -> str:
@@ -79,7 +79,7 @@ def kill9(process) -> None:
 
 
 async def wait_done(runtime, task_id):
-    return await wait_for(lambda: runtime.agents.get_task(task_id), lambda t: t.status in ("completed", "failed", "stopped"))
+    return await wait_for(lambda: runtime.agents.tasks.get_task(task_id), lambda t: t.status in ("completed", "failed", "stopped"))
 
 
 async def test_kill_mid_llm_call_resumes_the_run(tmp_path):
@@ -96,7 +96,7 @@ async def test_kill_mid_llm_call_resumes_the_run(tmp_path):
             task = await wait_done(runtime, task_id)
             assert task.status == "completed" and task.result_summary == "Finished after the restart."
             assert task.iterations == 3
-            events = [e async for e in runtime.agents.watch(task_id)]
+            events = [e async for e in runtime.agents.tasks.watch(task_id)]
             assert any(e.body.get("message") == "Resumed after a server restart" for e in events)
             assert [e.sequence for e in events] == list(range(1, len(events) + 1))
         # The resumed call carried the conversation so far.
@@ -119,11 +119,11 @@ async def test_kill_with_pending_approval_keeps_it(tmp_path):
             kill9(process)
         fake.add(Reply(text="Wrote kept.txt."))
         async with running(restarted_settings(data, fake)) as runtime:
-            task = await runtime.agents.get_task(task_id)
+            task = await runtime.agents.tasks.get_task(task_id)
             assert task.status == "waiting_approval"
-            [still] = await runtime.agents.list_approvals(task_id, "pending")
+            [still] = await runtime.agents.tasks.list_approvals(task_id, "pending")
             assert still.approval_id == approval.id and still.arguments == {"path": "kept.txt", "content": "kept"}
-            await runtime.agents.decide_approval(task_id, approval.id, "approve", None, "")
+            await runtime.agents.tasks.decide_approval(task_id, approval.id, "approve", None, "")
             task = await wait_done(runtime, task_id)
             assert task.status == "completed" and (project / "kept.txt").read_text() == "kept"
 
@@ -157,8 +157,8 @@ async def test_shutdown_mid_run_resumes_on_next_start(tmp_path):
     data = tmp_path / "data"
     async with FakeOpenAI([Reply(text="slow", delay=30)]) as fake:
         async with running(restarted_settings(data, fake)) as runtime:
-            session = await runtime.agents.create_project_session("s", str(project))
-            task = await runtime.agents.create_task(session.session.session_id, "slow task", owner="t")
+            session = await runtime.agents.projects.create_project_session("s", str(project))
+            task = await runtime.agents.tasks.create_task(session.session.session_id, "slow task", owner="t")
             await wait_for(lambda: _count(fake), lambda n: n == 1)
         fake.add(Reply(text="done"))
         async with running(restarted_settings(data, fake)) as runtime:

@@ -9,13 +9,12 @@ import pathlib
 import pytest
 import pytest_asyncio
 
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.agents.context import assemble_context
-from agent_runtime.agents.models import ApprovalRecord, ClientCallRecord, ClientTool, HitlSettings, TaskRecord
-from agent_runtime.agents.service import MessageReply
+from agent_runtime.agents.models import ClientTool, HitlSettings
+from agent_runtime.agents.codelab import MessageReply
 from agent_runtime.errors import Conflict
 from agent_runtime.llm.base import ChatMessage, ToolCall
-from agent_runtime.storage.sqlite.agents import SqliteAgentRepository
 from agent_helpers import git_project, wait_for
 from conftest import make_settings, running
 from llm_fakes import Call, Reply
@@ -36,50 +35,27 @@ async def runtime(tmp_path_factory, fake):
         approval_timeout_seconds=60,
         max_context_messages=6,
     )
-    async with running(make_settings(tmp_path_factory.mktemp("data"), run_envoy=False, agents=config)) as started:
+    async with running(make_settings(tmp_path_factory.mktemp("data"), agents=config, server={"run_envoy": False})) as started:
         yield started
 
 
 @pytest.fixture
 async def session_id(runtime, tmp_path):
     project = git_project(tmp_path / "project")
-    return (await runtime.agents.create_project_session("runs", str(project))).session.session_id
+    return (await runtime.agents.projects.create_project_session("runs", str(project))).session.session_id
 
 
 async def finished(runtime, task_id):
-    return await wait_for(lambda: runtime.agents.get_task(task_id), lambda t: t.status in TERMINAL)
-
-
-async def test_a_pending_call_is_stored_with_its_paused_task(runtime, session_id):
-    """A kill -9 can land between any two writes, so a pending approval (or
-    client tool call) and its task's `waiting_approval` status are one
-    write: no reader and no restart finds one without the other."""
-    repo = SqliteAgentRepository(runtime.database)
-    now = "2026-12-02T10:00:00Z"
-    for number, create in enumerate(
-        (
-            lambda task_id: repo.create_approval(
-                ApprovalRecord(f"approval-{task_id}", task_id, "alice", "call-1", "write_file", {"path": "a"}, "dangerous", "pending", now), now
-            ),
-            lambda task_id: repo.create_client_call(ClientCallRecord(task_id, "call-1", "read_editor", {}, "pending", now), now),
-        )
-    ):
-        task_id = f"paused-{number}"
-        await repo.create_task(TaskRecord(task_id, session_id, "alice", "pause", "/tmp", "running", 5, now, now), [])
-        *_, paused = await create(task_id)
-        assert paused and (await repo.get_task(task_id)).status == "waiting_approval"
-        # Found again (a resumed run): the task is already paused.
-        *_, paused = await create(task_id)
-        assert not paused and (await repo.get_task(task_id)).status == "waiting_approval"
+    return await wait_for(lambda: runtime.agents.tasks.get_task(task_id), lambda t: t.status in TERMINAL)
 
 
 async def test_watchdog_fails_a_run_without_progress(runtime, fake, session_id):
     fake.add(Reply(text="too late", delay=3))
-    task = await runtime.agents.create_task(session_id, "hang", owner="alice")
+    task = await runtime.agents.tasks.create_task(session_id, "hang", owner="alice")
     assert task.owner == "alice"
     done = await finished(runtime, task.task_id)
     assert done.status == "failed" and done.error_code == "WATCHDOG_TIMEOUT"
-    events = [e async for e in runtime.agents.watch(task.task_id)]
+    events = [e async for e in runtime.agents.tasks.watch(task.task_id)]
     assert [e.type for e in events[-2:]] == ["error", "status"] and events[-2].body["code"] == "WATCHDOG_TIMEOUT"
 
 
@@ -88,18 +64,18 @@ async def test_expired_approval_is_rejected_with_reason(tmp_path, fake):
     config = dataclasses.replace(
         AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, watchdog_seconds=0.6, approval_timeout_seconds=1.5
     )
-    async with running(make_settings(tmp_path / "data", run_envoy=False, agents=config)) as runtime:
-        session = (await runtime.agents.create_project_session("expiry", str(project))).session.session_id
+    async with running(make_settings(tmp_path / "data", agents=config, server={"run_envoy": False})) as runtime:
+        session = (await runtime.agents.projects.create_project_session("expiry", str(project))).session.session_id
         fake.add(Reply(tool_calls=[Call("write_file", {"path": "x", "content": "y"})]), Reply(text="ok, not writing"))
-        task = await runtime.agents.create_task(session, "write", owner="alice")
+        task = await runtime.agents.tasks.create_task(session, "write", owner="alice")
         done = await finished(runtime, task.task_id)
         # Waiting for a human is not "no progress": the watchdog (0.6 s) let
         # the approval run to its expiry (1.5 s).
         assert done.status == "completed"
-        [approval] = await runtime.agents.list_approvals(task.task_id)
+        [approval] = await runtime.agents.tasks.list_approvals(task.task_id)
         assert approval.status == "expired" and "expired" in approval.feedback
         with pytest.raises(Conflict):
-            await runtime.agents.decide_approval(task.task_id, approval.approval_id, "approve", None, "")
+            await runtime.agents.tasks.decide_approval(task.task_id, approval.approval_id, "approve", None, "")
         assert "approval expired" in fake.requests[-1]["messages"][-1]["content"]
 
 
@@ -108,18 +84,18 @@ async def test_unanswered_client_tool_call_expires(tmp_path, fake):
     hears that the call expired and a late result is refused."""
     project = git_project(tmp_path / "project")
     config = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, approval_timeout_seconds=1.5)
-    async with running(make_settings(tmp_path / "data", run_envoy=False, agents=config)) as runtime:
+    async with running(make_settings(tmp_path / "data", agents=config, server={"run_envoy": False})) as runtime:
         tool = ClientTool("run_ide_tests", "Runs the tests in the IDE", {"type": "object", "properties": {}})
-        created = await runtime.agents.create_codelab_session("alice", {"project_path": str(project)}, hitl=HitlSettings(client_tools=[tool]))
+        created = await runtime.agents.codelab.create_codelab_session("alice", {"project_path": str(project)}, hitl=HitlSettings(client_tools=[tool]))
         session_id = created.session.session_id
         fake.add(Reply(tool_calls=[Call("run_ide_tests", {}, id="ide-1")]), Reply(text="The IDE never answered"))
-        events = [e async for e in runtime.agents.send_message(session_id, "switch_agent", "test it", "ask", owner="alice")]
+        events = [e async for e in runtime.agents.codelab.send_message(session_id, "switch_agent", "test it", "ask", owner="alice")]
         assert events[-1]["status"] == "waiting_tool_result"
         done = await finished(runtime, events[-1]["task_id"])
         assert done.status == "completed" and done.result_summary == "The IDE never answered"
         told = fake.requests[-1]["messages"][-1]
         assert told["tool_call_id"] == "ide-1" and "expired" in told["content"] and "APPROVAL_TIMEOUT_SECONDS" in told["content"]
-        late = runtime.agents.send_message(
+        late = runtime.agents.codelab.send_message(
             session_id, "tool_result", "", owner="alice", reply=MessageReply(call_id="ide-1", result="12 passed")
         )
         with pytest.raises(Conflict, match="expired"):
@@ -130,28 +106,28 @@ async def test_fresh_workspaces_work_with_a_relative_data_dir(tmp_path, monkeypa
     """`./data` is the default: a fresh workspace is stored as an absolute
     path, which tasks require."""
     monkeypatch.chdir(tmp_path)
-    async with running(make_settings(pathlib.Path("data"), run_envoy=False)) as runtime:
-        session = await runtime.agents.create_project_session("scratch", "")
+    async with running(make_settings(pathlib.Path("data"), server={"run_envoy": False})) as runtime:
+        session = await runtime.agents.projects.create_project_session("scratch", "")
         assert session.session.project_dir == str(tmp_path / "data" / "workspaces" / pathlib.Path(session.session.project_dir).name)
-        task = await runtime.agents.create_task(session.session.session_id, "look around", owner="bob")
+        task = await runtime.agents.tasks.create_task(session.session.session_id, "look around", owner="bob")
         assert task.working_directory == session.session.project_dir
 
 
 async def test_no_provider_configured_fails_fast(tmp_path):
     project = git_project(tmp_path / "project")
-    async with running(make_settings(tmp_path / "data", run_envoy=False)) as runtime:
-        session = await runtime.agents.create_project_session("none", str(project))
-        task = await runtime.agents.create_task(session.session.session_id, "anything", owner="bob")
+    async with running(make_settings(tmp_path / "data", server={"run_envoy": False})) as runtime:
+        session = await runtime.agents.projects.create_project_session("none", str(project))
+        task = await runtime.agents.tasks.create_task(session.session.session_id, "anything", owner="bob")
         done = await finished(runtime, task.task_id)
         assert done.status == "failed" and done.error_code == "NO_PROVIDER_CONFIGURED"
         assert "no model provider configured" in done.result_summary
-        listings, default = await runtime.agents.list_providers()
+        listings, default = await runtime.agents.models.list_providers()
         assert default == "" and not any(p.info.configured for p in listings)
 
 
 async def test_context_window_is_limited(runtime, fake, session_id):
     fake.add(*[Reply(tool_calls=[Call("read_file", {"path": "README.md"})]) for _ in range(5)], Reply(text="done"))
-    task = await runtime.agents.create_task(session_id, "read a lot", owner="alice")
+    task = await runtime.agents.tasks.create_task(session_id, "read a lot", owner="alice")
     done = await finished(runtime, task.task_id)
     assert done.status == "completed" and done.iterations == 6
     last = fake.requests[-1]["messages"]
@@ -182,56 +158,56 @@ def test_assemble_context_token_budget_and_orphans():
 
 async def test_input_reaches_the_model_and_tasks_are_listed(runtime, fake, session_id):
     fake.add(Reply(tool_calls=[Call("delete_file", {"path": "README.md"})]), Reply(text="kept it"))
-    task = await runtime.agents.create_task(session_id, "tidy", owner="alice")
-    await wait_for(lambda: runtime.agents.list_approvals(task.task_id, "pending"), lambda a: len(a) == 1)
-    await runtime.agents.send_input(task.task_id, "never delete the README")
-    [approval] = await runtime.agents.list_approvals(task.task_id, "pending")
-    await runtime.agents.decide_approval(task.task_id, approval.approval_id, "reject", None, "no")
+    task = await runtime.agents.tasks.create_task(session_id, "tidy", owner="alice")
+    await wait_for(lambda: runtime.agents.tasks.list_approvals(task.task_id, "pending"), lambda a: len(a) == 1)
+    await runtime.agents.tasks.send_input(task.task_id, "never delete the README")
+    [approval] = await runtime.agents.tasks.list_approvals(task.task_id, "pending")
+    await runtime.agents.tasks.decide_approval(task.task_id, approval.approval_id, "reject", None, "no")
     done = await finished(runtime, task.task_id)
     assert done.status == "completed"
     assert {"role": "user", "content": "never delete the README"} in fake.requests[-1]["messages"]
     with pytest.raises(Conflict):
-        await runtime.agents.send_input(task.task_id, "too late")
-    listed = await runtime.agents.list_tasks(session_id)
+        await runtime.agents.tasks.send_input(task.task_id, "too late")
+    listed = await runtime.agents.tasks.list_tasks(session_id)
     assert task.task_id in [t.task_id for t in listed]
-    view = await runtime.agents.get_project_session(session_id)
+    view = await runtime.agents.projects.get_project_session(session_id)
     assert view.task_count == len(listed)
 
 
 async def test_runs_beyond_the_slots_are_queued(tmp_path, fake):
     project = git_project(tmp_path / "project")
     config = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, max_concurrent_runs=1)
-    async with running(make_settings(tmp_path / "data", run_envoy=False, agents=config)) as runtime:
-        session = (await runtime.agents.create_project_session("q", str(project))).session.session_id
+    async with running(make_settings(tmp_path / "data", agents=config, server={"run_envoy": False})) as runtime:
+        session = (await runtime.agents.projects.create_project_session("q", str(project))).session.session_id
         fake.add(Reply(text="slow", delay=0.5), Reply(text="second done"))
-        first = await runtime.agents.create_task(session, "first", owner="a")
+        first = await runtime.agents.tasks.create_task(session, "first", owner="a")
         assert first.status == "running"
-        second = await runtime.agents.create_task(session, "second", owner="a")
+        second = await runtime.agents.tasks.create_task(session, "second", owner="a")
         assert second.status == "queued"
         for task in (first, second):
             assert (await finished(runtime, task.task_id)).status == "completed"
-        statuses = [e.body["status"] async for e in runtime.agents.watch(second.task_id) if e.type == "status"]
+        statuses = [e.body["status"] async for e in runtime.agents.tasks.watch(second.task_id) if e.type == "status"]
         assert statuses == ["accepted", "queued", "running", "completed"]
         # A run waiting for a human gives its slot to the next run.
         fake.add(Reply(tool_calls=[Call("write_file", {"path": "q", "content": "q"})]), Reply(text="third done"))
-        waiting = await runtime.agents.create_task(session, "waits", owner="a")
-        await wait_for(lambda: runtime.agents.list_approvals(waiting.task_id, "pending"), lambda a: len(a) == 1)
-        third = await runtime.agents.create_task(session, "third", owner="a")
+        waiting = await runtime.agents.tasks.create_task(session, "waits", owner="a")
+        await wait_for(lambda: runtime.agents.tasks.list_approvals(waiting.task_id, "pending"), lambda a: len(a) == 1)
+        third = await runtime.agents.tasks.create_task(session, "third", owner="a")
         assert (await finished(runtime, third.task_id)).result_summary == "third done"
         fake.add(Reply(text="waiter done"))
-        [approval] = await runtime.agents.list_approvals(waiting.task_id, "pending")
-        await runtime.agents.decide_approval(waiting.task_id, approval.approval_id, "approve", None, "")
+        [approval] = await runtime.agents.tasks.list_approvals(waiting.task_id, "pending")
+        await runtime.agents.tasks.decide_approval(waiting.task_id, approval.approval_id, "approve", None, "")
         assert (await finished(runtime, waiting.task_id)).status == "completed"
 
 
 async def test_devin_task_without_directory_gets_a_git_workspace(runtime, fake):
     fake.add(Reply(tool_calls=[Call("write_file", {"path": "hello.txt", "content": "hi"})]), Reply(text="made it"))
-    task = await runtime.agents.execute_task("create hello.txt", {}, [], owner="devin")
-    [approval] = await wait_for(lambda: runtime.agents.list_approvals(task.task_id, "pending"), lambda a: len(a) == 1)
-    await runtime.agents.decide_approval(task.task_id, approval.approval_id, "approve", None, "")
+    task = await runtime.agents.tasks.execute_task("create hello.txt", {}, [], owner="devin")
+    [approval] = await wait_for(lambda: runtime.agents.tasks.list_approvals(task.task_id, "pending"), lambda a: len(a) == 1)
+    await runtime.agents.tasks.decide_approval(task.task_id, approval.approval_id, "approve", None, "")
     done = await finished(runtime, task.task_id)
     assert done.status == "completed" and done.working_directory.startswith(str(runtime.settings.data_dir))
-    diff = await runtime.agents.get_artifact(task.task_id, "diff.patch")
+    diff = await runtime.agents.tasks.get_artifact(task.task_id, "diff.patch")
     assert b"+hi" in diff.content and diff.content_type == "text/x-diff"
 
 
@@ -240,14 +216,14 @@ async def test_only_owners_and_admins_see_a_task(runtime, fake, session_id):
     from agent_runtime.interceptors.auth import Principal
 
     fake.add(Reply(text="mine"))
-    task = await runtime.agents.create_task(session_id, "private", owner="alice")
+    task = await runtime.agents.tasks.create_task(session_id, "private", owner="alice")
     await finished(runtime, task.task_id)
     alice, bob, admin = Principal("user", "alice"), Principal("user", "bob"), Principal("api_key", "ops", admin=True)
-    assert (await runtime.agents.check_access(task.task_id, alice)).task_id == task.task_id
-    assert (await runtime.agents.check_access(task.task_id, admin)).task_id == task.task_id
+    assert (await runtime.agents.tasks.check_access(task.task_id, alice)).task_id == task.task_id
+    assert (await runtime.agents.tasks.check_access(task.task_id, admin)).task_id == task.task_id
     with pytest.raises(NotFound):
-        await runtime.agents.check_access(task.task_id, bob)
+        await runtime.agents.tasks.check_access(task.task_id, bob)
     # The session was made by an administrator: not the users' to list.
     with pytest.raises(NotFound):
-        await runtime.agents.list_tasks(session_id, bob)
-    assert task.task_id in [t.task_id for t in await runtime.agents.list_tasks(session_id, admin)]
+        await runtime.agents.tasks.list_tasks(session_id, bob)
+    assert task.task_id in [t.task_id for t in await runtime.agents.tasks.list_tasks(session_id, admin)]

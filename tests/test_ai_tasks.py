@@ -20,7 +20,7 @@ from google.rpc import error_details_pb2
 
 from agentruntime.v1 import compute_pb2, compute_pb2_grpc
 from agent_runtime.agents.ai_tasks import AI_ROLES, ROLES_BY_WORKFLOW
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from conftest import grpc_metadata, make_settings, running
 from llm_fakes import FakeOpenAI, Reply
 from ml_helpers import build_model
@@ -34,7 +34,7 @@ FIBONACCI = "def fibonacci(n):\n    if n <= 1:\n        return n\n    return fib
 @pytest_asyncio.fixture(scope="module")
 async def runtime(tmp_path_factory, fake):
     agents = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, llm_timeout_seconds=10)
-    settings = make_settings(tmp_path_factory.mktemp("data"), agents=agents, compute_metrics_interval_seconds=0.2)
+    settings = make_settings(tmp_path_factory.mktemp("data"), agents=agents, compute={"metrics_interval_seconds": 0.2})
     async with running(settings) as started:
         yield started
 
@@ -211,7 +211,7 @@ async def test_over_grpc(runtime, fake):
     assert info.reason == "INVALID_WORKFLOW_TYPE"
 
 
-async def test_model_inference_on_a_local_mlx_model(http, fake, tmp_path):
+async def test_model_inference_on_a_local_mlx_model(http, fake, runtime, tmp_path):
     model_dir = build_model(tmp_path / "tiny-inference")
     registered = await http.post(
         "/ml-api/models/", json={"path": str(model_dir), "id": "tiny-inference", "parameters": {"temperature": 0, "max_tokens": 8}}
@@ -228,7 +228,5 @@ async def test_model_inference_on_a_local_mlx_model(http, fake, tmp_path):
     assert len(fake.requests) == count  # the remote model was not asked
     # The prompt went to the local model as it is: the same answer straight
     # from the inference engine (greedy decoding).
-    from agent_runtime.ml import inference
-
-    direct = [p async for p in inference.stream_chat("tiny-inference", [{"role": "user", "content": "color of red?"}], max_tokens=8, temperature=0)]
+    direct = [p async for p in runtime.inference.stream_chat("tiny-inference", [{"role": "user", "content": "color of red?"}], max_tokens=8, temperature=0)]
     assert body["result"] == "".join(direct)

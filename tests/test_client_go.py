@@ -27,7 +27,7 @@ pytestmark = [
 
 @pytest_asyncio.fixture(scope="module")
 async def server(tmp_path_factory):
-    async with running(make_settings(tmp_path_factory.mktemp("data"), run_envoy=False)) as started:
+    async with running(make_settings(tmp_path_factory.mktemp("data"), server={"run_envoy": False})) as started:
         yield started
 
 

@@ -18,7 +18,7 @@ import pytest_asyncio
 from agentruntime.v1 import agent_pb2, identity_pb2, session_pb2
 from google.protobuf import struct_pb2
 
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.server import free_port
 from agent_runtime_client import (
     AsyncClient,
@@ -42,7 +42,7 @@ def run_python(code: str, pythonpath: list[pathlib.Path], cwd: pathlib.Path) -> 
 @pytest_asyncio.fixture(scope="module")
 async def server(tmp_path_factory, fake):
     agents = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, llm_timeout_seconds=10)
-    async with running(make_settings(tmp_path_factory.mktemp("data"), run_envoy=False, agents=agents)) as started:
+    async with running(make_settings(tmp_path_factory.mktemp("data"), agents=agents, server={"run_envoy": False})) as started:
         yield started
 
 
@@ -159,13 +159,13 @@ async def test_run_events_replay_a_codelab_run_after_a_sequence(client, fake, pr
 @pytest.mark.slow
 async def test_session_events_resume_by_sequence_across_a_restart(tmp_path):
     # A fixed port: the restarted server must be where the client reconnects.
-    settings = make_settings(tmp_path / "data", run_envoy=False, grpc_port=free_port())
+    settings = make_settings(tmp_path / "data", server={"run_envoy": False, "grpc_port": free_port()})
 
     async def append(client: AsyncClient, *tools: str):
         for tool in tools:
             await client.sessions.CreateEvent(session_pb2.CreateEventRequest(session_id="resumed", event=tool_event(tool)))
 
-    async with AsyncClient(f"127.0.0.1:{settings.grpc_port}", api_key=TEST_API_KEY) as client:
+    async with AsyncClient(f"127.0.0.1:{settings.server.grpc_port}", api_key=TEST_API_KEY) as client:
         async with running(settings):
             await client.sessions.CreateSession(session_pb2.CreateSessionRequest(session_id="resumed"))
             await append(client, "First", "Second")

@@ -27,7 +27,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from agentruntime.v1 import agent_pb2, agent_pb2_grpc
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_helpers import codelab_session, sse, unsequenced
 from conftest import grpc_metadata, make_settings, running
 from llm_fakes import Call, Reply

@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 import websockets
 
-from agent_runtime.compute.backends import system_memory
+from agent_runtime.compute.host import system_memory
 from conftest import TEST_API_KEY, make_settings, running
 
 MAX_QUEUED = 6
@@ -20,9 +20,7 @@ MAX_QUEUED = 6
 
 @pytest_asyncio.fixture(scope="module")
 async def runtime(tmp_path_factory):
-    settings = make_settings(
-        tmp_path_factory.mktemp("data"), compute_metrics_interval_seconds=0.2, compute_max_queued=MAX_QUEUED
-    )
+    settings = make_settings(tmp_path_factory.mktemp("data"), compute={"metrics_interval_seconds": 0.2, "max_queued": MAX_QUEUED})
     async with running(settings) as started:
         await started.compute.probe_finished()
         yield started
@@ -241,6 +239,14 @@ async def test_metrics_are_sampled_into_storage_and_insights_analyse_them(http, 
         assert other.status_code == 200 and other.json()["insights"].startswith(f"Based on the last 7d of {metric_type}")
     assert_error(await http.post("/ai/insights", json={"metric_type": "vibes", "timeframe": "1h"}), 422, "VALIDATION_ERROR", "metric_type")
     assert_error(await http.post("/ai/insights", json={"metric_type": "memory", "timeframe": "1y"}), 422, "VALIDATION_ERROR", "timeframe")
+    plotted = await http.get("/metrics/series", params={"timeframe": "5m", "max_points": 10})
+    assert plotted.status_code == 200, plotted.text
+    series = plotted.json()
+    assert series["timeframe"] == "5m" and series["sample_count"] >= 3 and series["bucket_seconds"] == 30
+    assert sum(point["sample_count"] for point in series["points"]) == series["sample_count"]
+    assert {"timestamp", "cpu_utilization", "memory_usage", "queued_tasks"} <= set(series["points"][-1])
+    assert_error(await http.get("/metrics/series", params={"timeframe": "1y"}), 422, "VALIDATION_ERROR", "timeframe")
+    assert_error(await http.get("/metrics/series", params={"timeframe": "1h", "max_points": 5000}), 422, "VALIDATION_ERROR", "max_points")
 
 
 async def test_ws_sends_task_updates_next_to_the_session_feed(runtime, http):

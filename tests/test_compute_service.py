@@ -13,13 +13,16 @@ import pytest
 import pytest_asyncio
 
 from agent_runtime.clock import iso
-from agent_runtime.compute.backends import DeviceInfo, parse_nvidia_smi
+from agent_runtime.compute.backends import DeviceInfo
+from agent_runtime.compute.host import parse_nvidia_smi
 from agent_runtime.compute.insights import DeterministicAnalyzer, InsightService
 from agent_runtime.compute.operations import OPERATIONS
+from agent_runtime.compute.records import MetricSample, TaskRecord
 from agent_runtime.compute.registry import BackendRegistry
+from agent_runtime.compute.series import MetricSeriesService
 from agent_runtime.compute.service import ComputeLimits, ComputeService
 from agent_runtime.errors import FailedPrecondition, PayloadTooLarge, RateLimited, ValidationFailed
-from agent_runtime.storage.sqlite.compute import MetricSample, SqliteComputeRepository, TaskRecord
+from agent_runtime.storage.sqlite.compute import SqliteMetricSampleRepository, SqliteProbeRepository, SqliteTaskRepository
 from agent_runtime.storage.sqlite.database import Database
 
 
@@ -40,7 +43,7 @@ async def database(tmp_path):
 @pytest_asyncio.fixture
 async def service(database, registry):
     compute = ComputeService(
-        SqliteComputeRepository(database), registry, limits=ComputeLimits(max_queued=4, probe_second_pass_delay_seconds=None)
+        SqliteTaskRepository(database), SqliteProbeRepository(database), registry, limits=ComputeLimits(max_queued=4, probe_second_pass_delay_seconds=None)
     )
     await compute.start(probe=False)
     yield compute
@@ -190,21 +193,21 @@ async def test_outputs_match_plain_numpy(service):
 
 
 async def test_shutdown_stores_an_outcome_for_every_task(database, registry):
-    first = ComputeService(SqliteComputeRepository(database), registry, limits=ComputeLimits(probe_second_pass_delay_seconds=None))
+    first = ComputeService(SqliteTaskRepository(database), SqliteProbeRepository(database), registry, limits=ComputeLimits(probe_second_pass_delay_seconds=None))
     await first.start(probe=False)
     running = await first.submit("matrix_multiply", LONG_TASK, device_preference="cpu_0", wait=False)
     queued = await first.submit("compute", {"size": 10}, wait=False)
     while (await first.get(running.task_id)).status != "running":
         await asyncio.sleep(0.01)
     await first.stop()
-    repository = SqliteComputeRepository(database)
+    repository = SqliteTaskRepository(database)
     stopped, never_started = await repository.get_task(running.task_id), await repository.get_task(queued.task_id)
     assert stopped.status == "cancelled" and "shut down while the task ran" in stopped.error
     assert never_started.status == "failed" and "shut down before the task started" in never_started.error
 
 
 async def test_restart_fails_tasks_a_crash_left_unfinished(database, registry):
-    repository = SqliteComputeRepository(database)
+    repository = SqliteTaskRepository(database)
     now = iso(dt.datetime.now(dt.timezone.utc))
     await repository.insert_task(
         TaskRecord(
@@ -218,7 +221,7 @@ async def test_restart_fails_tasks_a_crash_left_unfinished(database, registry):
             updated_at=now,
         )
     )
-    service = ComputeService(repository, registry, limits=ComputeLimits(probe_second_pass_delay_seconds=None))
+    service = ComputeService(repository, SqliteProbeRepository(database), registry, limits=ComputeLimits(probe_second_pass_delay_seconds=None))
     await service.start(probe=False)
     try:
         stored = await service.get("task_crashed")
@@ -247,7 +250,7 @@ def _sample(epoch: float, **values) -> MetricSample:
 
 
 async def test_deterministic_insights_find_average_peak_trend_and_anomaly(database):
-    repository = SqliteComputeRepository(database)
+    repository = SqliteMetricSampleRepository(database)
     now = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
     start = now.timestamp() - 3000
     for index in range(50):
@@ -257,7 +260,7 @@ async def test_deterministic_insights_find_average_peak_trend_and_anomaly(databa
         await repository.insert_sample(_sample(start + index * 60, memory_usage=memory))
     # a sample outside the window is not analysed
     await repository.insert_sample(_sample(now.timestamp() - 7200, memory_usage=99.0))
-    insights = InsightService(repository, DeterministicAnalyzer(), clock=lambda: now)
+    insights = InsightService(repository, SqliteTaskRepository(database), DeterministicAnalyzer(), clock=lambda: now)
     report = await insights.generate("memory", "1h")
     assert report.sample_count == 50 and report.analyzer == "deterministic"
     series = report.analysis["series"]["memory_usage"]
@@ -275,7 +278,7 @@ async def test_deterministic_insights_find_average_peak_trend_and_anomaly(databa
 
 
 async def test_insights_reject_unknown_metric_type_and_timeframe(database):
-    insights = InsightService(SqliteComputeRepository(database))
+    insights = InsightService(SqliteMetricSampleRepository(database), SqliteTaskRepository(database))
     with pytest.raises(ValidationFailed, match="metric_type must be one of"):
         await insights.generate("vibes", "1h")
     with pytest.raises(ValidationFailed, match="timeframe must be one of"):
@@ -283,6 +286,37 @@ async def test_insights_reject_unknown_metric_type_and_timeframe(database):
     empty = await insights.generate("errors", "5m")
     assert empty.sample_count == 0 and "No metric samples" in empty.text
     assert not math.isnan(empty.averages["memory_usage"])
+
+
+async def test_metric_series_averages_the_window_into_equal_buckets(database):
+    repository = SqliteMetricSampleRepository(database)
+    now = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
+    start = now.timestamp() - 300
+    # Two samples in the first minute, one in the third, none in the others.
+    for offset, cpu in ((10, 20.0), (50, 40.0), (130, 90.0)):
+        await repository.insert_sample(_sample(start + offset, cpu_utilization=cpu, queued_tasks=2))
+    await repository.insert_sample(_sample(start - 10, cpu_utilization=99.0))  # before the window
+    series = await MetricSeriesService(repository, clock=lambda: now).series("5m", max_points=5)
+    assert series.sample_count == 3 and series.bucket_seconds == 60
+    assert [point.sample_count for point in series.points] == [2, 1]
+    first, third = series.points
+    assert first.values["cpu_utilization"] == pytest.approx(30.0) and first.values["queued_tasks"] == 2
+    assert third.values["cpu_utilization"] == 90.0
+    assert first.at == now - dt.timedelta(seconds=270) and third.at == now - dt.timedelta(seconds=150)
+    # 0 asks for the default, 360 buckets: each of the three samples has its own.
+    default = await MetricSeriesService(repository, clock=lambda: now).series("5m")
+    assert [point.sample_count for point in default.points] == [1, 1, 1]
+
+
+async def test_metric_series_refuses_unknown_timeframe_and_point_counts(database):
+    series = MetricSeriesService(SqliteMetricSampleRepository(database))
+    with pytest.raises(ValidationFailed, match="timeframe must be one of"):
+        await series.series("2h")
+    with pytest.raises(ValidationFailed, match="max_points must be between 1 and 2000"):
+        await series.series("1h", max_points=2001)
+    with pytest.raises(ValidationFailed, match="max_points"):
+        await series.series("1h", max_points=-1)
+    assert (await series.series("7d")).points == []
 
 
 def test_nvidia_smi_rows_are_parsed_and_backendless_gpus_never_picked(registry):
@@ -334,7 +368,7 @@ async def test_stop_abandons_the_probe_without_keeping_it(database):
     assert fresh.probe(abandon) == [] and fresh.probe_results == []
     del fresh.run
 
-    compute = ComputeService(SqliteComputeRepository(database), fresh, limits=ComputeLimits(probe_second_pass_delay_seconds=None))
+    compute = ComputeService(SqliteTaskRepository(database), SqliteProbeRepository(database), fresh, limits=ComputeLimits(probe_second_pass_delay_seconds=None))
     await compute.start()
     await asyncio.sleep(0.05)  # the probe's thread is measuring
     await compute.stop()

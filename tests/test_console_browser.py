@@ -9,6 +9,7 @@ test-artifacts/ for a person to look at."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import pathlib
 import re
@@ -17,7 +18,10 @@ import uuid
 import pytest_asyncio
 
 from agent_helpers import codelab_session, sse, wait_for
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
+from agent_runtime.clock import iso, utc_now
+from agent_runtime.compute.records import MetricSample
+from agent_runtime.storage.sqlite.compute import SqliteMetricSampleRepository
 from browser_helpers import chromium, needs_chromium, screenshot_path, watch_problems
 from conftest import TEST_API_KEY, http_client, make_settings, running
 from identity_helpers import PASSWORD, bearer, issue_key, login, register, unique_email
@@ -124,6 +128,14 @@ async def test_a_session_created_through_the_api_appears_live_and_its_events_fol
 
 
 async def test_compute_shows_devices_the_live_task_queue_load_and_insights(runtime, http):
+    # Samples stored before the page opens: GPU at 77% (this machine's live
+    # heartbeats say 0), so the chart can only draw them from the stored series.
+    repository = SqliteMetricSampleRepository(runtime.database)
+    for minutes_ago in (50, 49, 48):
+        moment = utc_now() - dt.timedelta(minutes=minutes_ago)
+        await repository.insert_sample(
+            MetricSample(moment.timestamp(), iso(moment), 10.0, 40.0, 77.0, 0, 0, 0, 0, 0.0, 0.0, 0.0, 0)
+        )
     problems: list[str] = []
     async with chromium() as browser:
         page = await open_console(browser, runtime, problems, "#/compute")
@@ -136,6 +148,8 @@ async def test_compute_shows_devices_the_live_task_queue_load_and_insights(runti
         done = page.locator(f".tasks tr[data-task-id='{task.json()['task_id']}'][data-status='completed']")
         await done.wait_for(timeout=SHOWN)
         assert "matrix_multiply" in await done.inner_text()
+        # The stored GPU samples at 77% are on the GPU line: y = 160 - 0.77 * 156 - 2.
+        await page.wait_for_function("/,37\\.9( |$)/.test(document.querySelector('.chart .line.second')?.getAttribute('points') || '')", timeout=SHOWN)
         # Heartbeats (every 0.5 s here) draw the load lines.
         await page.wait_for_function("(document.querySelector('.chart .line.first')?.getAttribute('points') || '').split(' ').length >= 3", timeout=SHOWN)
         await page.get_by_role("button", name="Analyse the last hour").click()
@@ -312,7 +326,7 @@ async def test_a_plan_waits_in_the_inbox_and_approving_it_lets_the_run_go_on(run
 
 
 async def test_a_reload_after_a_server_restart_shows_the_same_timeline(tmp_path):
-    settings = make_settings(tmp_path / "data", allow_anonymous_local=True)
+    settings = make_settings(tmp_path / "data", auth={"allow_anonymous_local": True})
     problems: list[str] = []
     session_id = "survives-restarts"
     async with chromium() as browser:

@@ -173,7 +173,7 @@ async def test_ws_and_sse_end_cleanly_on_sigterm_and_resume_exactly_once(tmp_pat
 
 
 async def test_a_grpc_stream_ends_unavailable_with_a_retry_hint(tmp_path):
-    runtime = await start_runtime(make_settings(tmp_path, run_envoy=False))
+    runtime = await start_runtime(make_settings(tmp_path, server={"run_envoy": False}))
     stopping = None
     try:
         async with grpc.aio.insecure_channel(runtime.grpc_target) as channel:

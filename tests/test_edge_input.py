@@ -27,8 +27,7 @@ PATIENCE = 30.0
 async def runtime(tmp_path_factory):
     settings = make_settings(
         tmp_path_factory.mktemp("edge-input"),
-        http_request_headers_timeout_seconds=HEADERS_TIMEOUT,
-        http_idle_timeout_seconds=IDLE_TIMEOUT,
+        server={"http_request_headers_timeout_seconds": HEADERS_TIMEOUT, "http_idle_timeout_seconds": IDLE_TIMEOUT},
     )
     async with running(settings) as started:
         yield started

@@ -14,6 +14,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from agentruntime.v1 import session_pb2, session_pb2_grpc
 from conftest import make_settings, running
+from agent_runtime.server import free_port
 from identity_helpers import PASSWORD, bearer, unique_email
 
 AUTHENTICATED, UNAUTHENTICATED = 5, 3
@@ -25,9 +26,9 @@ WINDOW = 600.0
 async def runtime(tmp_path_factory):
     settings = make_settings(
         tmp_path_factory.mktemp("edge-limits"),
-        rate_limit_authenticated=AUTHENTICATED,
-        rate_limit_unauthenticated=UNAUTHENTICATED,
-        rate_limit_window_seconds=WINDOW,
+        # A known bridge port: one test calls the bridge directly.
+        server={"bridge_port": free_port()},
+        rate_limits={"authenticated": AUTHENTICATED, "unauthenticated": UNAUTHENTICATED, "window_seconds": WINDOW},
     )
     async with running(settings) as started:
         yield started
@@ -114,7 +115,7 @@ async def test_a_forged_client_address_counts_under_the_real_peer(runtime, loopb
                 await stub.ListSessions(session_pb2.ListSessionsRequest(), metadata=metadata)
             assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     # Nor through the WebSocket bridge's own port, bypassing Envoy.
-    bridge = f"ws://127.0.0.1:{runtime.bridge_port}/ws"
+    bridge = f"ws://127.0.0.1:{runtime.settings.server.bridge_port}/ws"
     with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
         await websockets.connect(bridge, additional_headers=dict(forged))
     assert refused.value.response.status_code == 429

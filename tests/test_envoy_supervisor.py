@@ -20,7 +20,7 @@ async def test_restart_backoff_starts_over_after_a_healthy_interval(tmp_path):
     config_dir.mkdir(mode=0o700)
     config = config_dir / "envoy.yaml"
     config.write_text(
-        render_config(make_settings(tmp_path), grpc_port=free_port(), bridge_port=free_port(), admin_socket=admin_socket_path(config_dir), gateway_secret="s3cret")
+        render_config(make_settings(tmp_path).server, grpc_port=free_port(), bridge_port=free_port(), admin_socket=admin_socket_path(config_dir), gateway_secret="s3cret")
     )
     now = 0.0
     delays: list[float] = []

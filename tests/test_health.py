@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.llm.registry import ProviderRegistry
 from agent_runtime.server import free_port
 from agent_runtime.health import llm_states
@@ -24,7 +24,7 @@ MULTI_AGENT = {"enabled": True, "default_agent": "orchestrator", "agents_count":
 
 def provider_settings(tmp_path, base_url: str, *, timeout: float, cache: float):
     agents = dataclasses.replace(AgentsConfig(), openai_base_url=base_url, llm_max_retries=0)
-    return make_settings(tmp_path / "data", agents=agents, health_check_timeout_seconds=timeout, health_cache_seconds=cache)
+    return make_settings(tmp_path / "data", agents=agents, health={"check_timeout_seconds": timeout, "cache_seconds": cache})
 
 
 async def timed_health(http) -> tuple[float, dict]:

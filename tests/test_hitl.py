@@ -17,9 +17,9 @@ from google.protobuf import struct_pb2
 
 from agentruntime.v1 import agent_pb2, agent_pb2_grpc
 
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.agents.models import ClientTool, HitlSettings
-from agent_runtime.agents.service import MessageReply
+from agent_runtime.agents.codelab import MessageReply
 from agent_helpers import codelab_session, git_project, sse, unsequenced
 from conftest import TEST_API_KEY, grpc_metadata, http_client, make_settings, running
 from identity_helpers import bearer, identity_settings, new_user
@@ -210,7 +210,7 @@ async def test_a_client_that_drops_mid_run_misses_nothing(http, fake, project):
 
 
 async def test_edit_decision_over_grpc(runtime, fake, project):
-    session_id = (await runtime.agents.create_codelab_session("u", {"project_path": str(project)})).session.session_id
+    session_id = (await runtime.agents.codelab.create_codelab_session("u", {"project_path": str(project)})).session.session_id
     fake.add(*ROUTE_THEN_WRITE)
     async with grpc.aio.insecure_channel(runtime.grpc_target) as channel:
         stub = agent_pb2_grpc.AgentServiceStub(channel)
@@ -439,13 +439,13 @@ async def test_waiting_runs_survive_a_restart(tmp_path, fake):
     """A pending approval and a client tool call are stored: after a restart
     the list is there and the answers continue the runs."""
     project = git_project(tmp_path / "project")
-    settings = make_settings(tmp_path / "data", run_envoy=False, agents=hitl_agents(fake))
+    settings = make_settings(tmp_path / "data", agents=hitl_agents(fake), server={"run_envoy": False})
 
     async def drain(events) -> list[dict]:
         return [e async for e in events]
 
     async with running(settings) as runtime:
-        agents = runtime.agents
+        agents = runtime.agents.codelab
         approving = (await agents.create_codelab_session("u", {"project_path": str(project)})).session.session_id
         fake.add(Reply(tool_calls=[Call("write_file", {"path": "kept.txt", "content": "kept\n"}, id="w1")]))
         events = await drain(agents.send_message(approving, "switch_agent", "write kept.txt", "coder", owner="u"))
@@ -458,7 +458,7 @@ async def test_waiting_runs_survive_a_restart(tmp_path, fake):
         assert events[-1]["status"] == "waiting_tool_result"
 
     async with running(settings) as runtime:
-        agents = runtime.agents
+        agents = runtime.agents.codelab
         [pending] = await agents.pending_approvals(approving)
         assert (pending.call_id, pending.arguments["path"]) == ("w1", "kept.txt")
         fake.add(Reply(text="written"), Reply(text="green"))

@@ -78,7 +78,7 @@ async def test_login_gives_a_bearer_jwt(http, runtime):
     response = await http.post("/api/auth/login", json={"email": user["email"], "password": PASSWORD})
     assert response.status_code == 200
     body = response.json()
-    assert body["token_type"] == "bearer" and body["expires_in"] == runtime.settings.jwt_expires_seconds == 3600
+    assert body["token_type"] == "bearer" and body["expires_in"] == runtime.settings.auth.jwt_expires_seconds == 3600
     assert body["access_token"].count(".") == 2
     me = await http.get("/api/auth/me", headers=bearer(body["access_token"]))
     assert me.status_code == 200 and me.json() == user
@@ -312,7 +312,7 @@ async def test_grpc_errors_say_unauthenticated_with_error_info(runtime):
 
 
 async def test_closed_registration_is_401_anonymous_403_user_ok_admin(tmp_path):
-    settings = make_settings(tmp_path, allow_registration=False)
+    settings = make_settings(tmp_path, auth={"allow_registration": False})
     async with running(settings) as closed:
         async with grpc.aio.insecure_channel(closed.grpc_target) as channel:
             stub = identity_pb2_grpc.IdentityServiceStub(channel)
@@ -355,7 +355,7 @@ def test_signing_key_is_generated_once_with_mode_0600(tmp_path):
 
 @pytest.mark.slow
 async def test_tokens_and_keys_survive_a_restart(tmp_path):
-    settings = make_settings(tmp_path, run_envoy=False)
+    settings = make_settings(tmp_path, server={"run_envoy": False})
     async with running(settings) as first:
         user = await first.identity.register(unique_email(), PASSWORD)
         token = (await first.identity.login(user.email, PASSWORD)).token
@@ -376,15 +376,15 @@ def test_service_token_and_secrets_settings(tmp_path):
 
     local = make_settings(tmp_path)
     assert local.accepted_service_tokens() == frozenset({DEV_INTERNAL_AUTH_TOKEN})
-    assert make_settings(tmp_path, internal_auth_token="t" * 20).accepted_service_tokens() == frozenset({"t" * 20})
-    public = make_settings(tmp_path, grpc_host="0.0.0.0", http_host="0.0.0.0")
+    assert make_settings(tmp_path, auth={"internal_auth_token": "t" * 20}).accepted_service_tokens() == frozenset({"t" * 20})
+    public = make_settings(tmp_path, server={"grpc_host": "0.0.0.0", "http_host": "0.0.0.0"})
     assert public.accepted_service_tokens() == frozenset()
-    for bad in (dict(jwt_secret="short"), dict(jwt_expires_seconds=5), dict(rate_limit_authenticated=-1)):
+    for bad in (dict(auth={"jwt_secret": "short"}), dict(auth={"jwt_expires_seconds": 5}), dict(rate_limits={"authenticated": -1})):
         with pytest.raises(ValueError):
             make_settings(tmp_path, **bad).check()
     defaults = Settings()
-    assert (defaults.rate_limit_authenticated, defaults.rate_limit_unauthenticated) == (100, 10)
-    assert defaults.rate_limit_window_seconds == 60 and defaults.jwt_expires_seconds == 3600
+    assert (defaults.rate_limits.authenticated, defaults.rate_limits.unauthenticated) == (100, 10)
+    assert defaults.rate_limits.window_seconds == 60 and defaults.auth.jwt_expires_seconds == 3600
 
 
 def test_settings_from_environment(monkeypatch):
@@ -395,9 +395,9 @@ def test_settings_from_environment(monkeypatch):
     monkeypatch.setenv("RATE_LIMIT_UNAUTHENTICATED", "2")
     monkeypatch.setenv("ALLOW_REGISTRATION", "false")
     settings = Settings.from_env()
-    assert settings.internal_auth_token == "from-env-token"
-    assert (settings.rate_limit_authenticated, settings.rate_limit_unauthenticated) == (7, 2)
-    assert settings.allow_registration is False
+    assert settings.auth.internal_auth_token == "from-env-token"
+    assert (settings.rate_limits.authenticated, settings.rate_limits.unauthenticated) == (7, 2)
+    assert settings.auth.allow_registration is False
 
 
 async def test_users_cannot_pick_a_working_directory_without_project_roots(http, tmp_path):

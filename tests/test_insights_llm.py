@@ -13,11 +13,12 @@ import time
 
 import pytest_asyncio
 
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.clock import iso
 from agent_runtime.compute.insights import InsightService, LLMInsightAnalyzer
 from agent_runtime.llm.registry import ProviderRegistry
-from agent_runtime.storage.sqlite.compute import MetricSample, SqliteComputeRepository
+from agent_runtime.compute.records import MetricSample
+from agent_runtime.storage.sqlite.compute import SqliteMetricSampleRepository, SqliteTaskRepository
 from agent_runtime.storage.sqlite.database import Database
 from conftest import http_client, make_settings, running
 from llm_fakes import FakeOpenAI, Reply
@@ -51,13 +52,14 @@ async def fake():
 
 
 @pytest_asyncio.fixture
-async def repository(tmp_path):
+async def stored(tmp_path):
+    """Samples of the last half hour: the sample and task stores, and now."""
     database = await Database.open(tmp_path / "insights.sqlite3")
-    repository = SqliteComputeRepository(database)
+    samples = SqliteMetricSampleRepository(database)
     now = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
     for index in range(20):
-        await repository.insert_sample(sample(now.timestamp() - 1800 + index * 60, 95.0 if index == 12 else 40.0 + index))
-    yield repository, now
+        await samples.insert_sample(sample(now.timestamp() - 1800 + index * 60, 95.0 if index == 12 else 40.0 + index))
+    yield samples, SqliteTaskRepository(database), now
     await database.close()
 
 
@@ -66,10 +68,10 @@ def registry_for(fake) -> ProviderRegistry:
     return ProviderRegistry.from_config(config)
 
 
-async def test_llm_writes_insights_from_the_computed_statistics(fake, repository):
-    repo, now = repository
+async def test_llm_writes_insights_from_the_computed_statistics(fake, stored):
+    samples, tasks, now = stored
     fake.add(Reply(text=LLM_TEXT))
-    service = InsightService(repo, LLMInsightAnalyzer(registry_for(fake), model="gpt-4o"), clock=lambda: now)
+    service = InsightService(samples, tasks, LLMInsightAnalyzer(registry_for(fake), model="gpt-4o"), clock=lambda: now)
     report = await service.generate("memory", "1h")
     assert report.text == LLM_TEXT and report.analyzer == "llm:openai/gpt-4o"
     [request] = fake.requests
@@ -84,10 +86,10 @@ async def test_llm_writes_insights_from_the_computed_statistics(fake, repository
     assert report.sample_count == 20 and "llm_error" not in report.analysis
 
 
-async def test_llm_failure_falls_back_to_deterministic(fake, repository):
-    repo, now = repository
+async def test_llm_failure_falls_back_to_deterministic(fake, stored):
+    samples, tasks, now = stored
     fake.add(Reply(status=500, error_body={"error": {"message": "model overloaded", "type": "server_error"}}))
-    service = InsightService(repo, LLMInsightAnalyzer(registry_for(fake)), clock=lambda: now)
+    service = InsightService(samples, tasks, LLMInsightAnalyzer(registry_for(fake)), clock=lambda: now)
     report = await service.generate("memory", "1h")
     assert report.analyzer == "deterministic"
     assert report.text.startswith("Based on the last 1h of memory data (20 samples")
@@ -98,9 +100,9 @@ async def test_llm_failure_falls_back_to_deterministic(fake, repository):
     assert empty.analyzer == "deterministic" and "no text" in empty.analysis["llm_error"]
 
 
-async def test_no_provider_configured_is_deterministic(repository):
-    repo, now = repository
-    service = InsightService(repo, LLMInsightAnalyzer(ProviderRegistry.from_config(AgentsConfig())), clock=lambda: now)
+async def test_no_provider_configured_is_deterministic(stored):
+    samples, tasks, now = stored
+    service = InsightService(samples, tasks, LLMInsightAnalyzer(ProviderRegistry.from_config(AgentsConfig())), clock=lambda: now)
     report = await service.generate("memory", "1h")
     assert report.analyzer == "deterministic" and "llm_error" not in report.analysis
     assert "peak 95%" in report.text
@@ -108,7 +110,7 @@ async def test_no_provider_configured_is_deterministic(repository):
 
 async def test_insights_through_envoy_with_the_configured_llm(tmp_path, fake):
     agents = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, llm_timeout_seconds=5)
-    settings = make_settings(tmp_path / "data", compute_metrics_interval_seconds=0.2, agents=agents)
+    settings = make_settings(tmp_path / "data", agents=agents, compute={"metrics_interval_seconds": 0.2})
     async with running(settings) as runtime, http_client(runtime) as http:
         deadline = time.monotonic() + 5
         while (await runtime.database.fetch_one("SELECT COUNT(*) FROM compute_metric_samples"))[0] < 3:

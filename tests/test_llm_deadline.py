@@ -9,7 +9,7 @@ import dataclasses
 
 import pytest
 
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_helpers import git_project, wait_for
 from conftest import make_settings, running
 from llm_fakes import FakeOpenAI, Reply
@@ -27,17 +27,17 @@ async def test_a_stream_kept_alive_without_an_answer_ends_at_the_total_deadline(
             watchdog_seconds=600,
             max_concurrent_runs=1,
         )
-        async with running(make_settings(tmp_path / "data", run_envoy=False, agents=config)) as runtime:
+        async with running(make_settings(tmp_path / "data", agents=config, server={"run_envoy": False})) as runtime:
             project = git_project(tmp_path / "project")
-            session = (await runtime.agents.create_project_session("deadline", str(project))).session.session_id
-            hanging = await runtime.agents.create_task(session, "answer slowly", owner="alice")
-            queued = await runtime.agents.create_task(session, "answer", owner="alice")
+            session = (await runtime.agents.projects.create_project_session("deadline", str(project))).session.session_id
+            hanging = await runtime.agents.tasks.create_task(session, "answer slowly", owner="alice")
+            queued = await runtime.agents.tasks.create_task(session, "answer", owner="alice")
             terminal = lambda task: task.status in ("completed", "failed", "stopped")  # noqa: E731
-            failed = await wait_for(lambda: runtime.agents.get_task(hanging.task_id), terminal, timeout=60)
+            failed = await wait_for(lambda: runtime.agents.tasks.get_task(hanging.task_id), terminal, timeout=60)
             assert failed.status == "failed" and failed.error_code == "LLM_ERROR", failed
             assert "LLM_TOTAL_TIMEOUT_SECONDS" in failed.result_summary
             # Its slot went to the queued run.
-            done = await wait_for(lambda: runtime.agents.get_task(queued.task_id), terminal, timeout=60)
+            done = await wait_for(lambda: runtime.agents.tasks.get_task(queued.task_id), terminal, timeout=60)
             assert done.status == "completed", done
 
 

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.llm.base import ChatMessage, Completion, LLMError, TokenDelta, ToolCall, ToolSpec
 from agent_runtime.llm.registry import ProviderRegistry
 from agent_runtime.errors import FailedPrecondition

@@ -13,7 +13,6 @@ import pytest
 import pytest_asyncio
 
 from agentruntime.v1 import ml_pb2, ml_pb2_grpc
-from agent_runtime.ml import inference
 from conftest import grpc_metadata, http_client, make_settings, running
 from ml_helpers import build_model, chat_examples, to_jsonl
 
@@ -29,7 +28,7 @@ FAST = {"n_steps": 40, "batch_size": 4, "learning_rate": 0.001, "eval_every": 20
 async def ml_runtime(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("ml-data")
     build_model(data_dir / "models" / "tiny")
-    async with running(make_settings(data_dir, ml_max_file_bytes=64 * 1024)) as started:
+    async with running(make_settings(data_dir, ml={"max_file_bytes": 64 * 1024})) as started:
         yield started
 
 
@@ -176,7 +175,7 @@ async def test_bad_job_requests_are_documented_4xx(http):
     assert_error(await http.post("/ml-api/fine-tuning-jobs/ft-missing/cancel/"), 404, "JOB_NOT_FOUND")
 
 
-async def test_fine_tune_loss_falls_job_succeeds_and_model_generates(http, ml):
+async def test_fine_tune_loss_falls_job_succeeds_and_model_generates(http, ml, ml_runtime):
     train = await upload(http, chat_examples(48))
     valid = await upload(http, chat_examples(8, seed=7), purpose="fine-tune-validation")
     response = await http.post(
@@ -214,7 +213,7 @@ async def test_fine_tune_loss_falls_job_succeeds_and_model_generates(http, ml):
 
     pieces = [
         piece
-        async for piece in inference.stream_chat(
+        async for piece in ml_runtime.inference.stream_chat(
             done["fine_tuned_model"], [{"role": "user", "content": "color of red?"}], max_tokens=16, temperature=0.0
         )
     ]
@@ -243,12 +242,12 @@ async def test_stream_chat_errors(ml_runtime):
     from agent_runtime.errors import InvalidArgument, NotFound
 
     with pytest.raises(NotFound):
-        async for _ in inference.stream_chat("nope", [{"role": "user", "content": "x"}], max_tokens=4, temperature=0):
+        async for _ in ml_runtime.inference.stream_chat("nope", [{"role": "user", "content": "x"}], max_tokens=4, temperature=0):
             pass
     with pytest.raises(InvalidArgument):
-        async for _ in inference.stream_chat("tiny", [], max_tokens=4, temperature=0):
+        async for _ in ml_runtime.inference.stream_chat("tiny", [], max_tokens=4, temperature=0):
             pass
-    text = "".join([p async for p in inference.stream_chat("tiny", [{"role": "user", "content": "hi"}],
+    text = "".join([p async for p in ml_runtime.inference.stream_chat("tiny", [{"role": "user", "content": "hi"}],
                                                             max_tokens=5, temperature=0.0)])
     assert isinstance(text, str)
 

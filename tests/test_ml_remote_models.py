@@ -9,7 +9,7 @@ import grpc
 import pytest_asyncio
 
 from agentruntime.v1 import ml_pb2, ml_pb2_grpc
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from conftest import grpc_metadata, http_client, make_settings, running
 from llm_fakes import FakeOpenAI
 

@@ -119,7 +119,7 @@ async def test_killed_server_job_resumes_from_last_checkpoint(tmp_path):
 
     checkpoint_step = before[-1].step
     assert checkpoint_step >= 10
-    async with running(make_settings(tmp_path, run_envoy=False)) as runtime:
+    async with running(make_settings(tmp_path, server={"run_envoy": False})) as runtime:
         async with grpc.aio.insecure_channel(runtime.grpc_target) as channel:
             stub = ml_pb2_grpc.MLServiceStub(channel)
             after = await events_until(stub, job_id, lambda e: False, after=before[-1].sequence)
@@ -135,7 +135,7 @@ async def test_killed_server_job_resumes_from_last_checkpoint(tmp_path):
 
 async def test_graceful_stop_checkpoints_and_resumes(tmp_path):
     build_model(tmp_path / "models" / "tiny")
-    settings = make_settings(tmp_path, run_envoy=False)
+    settings = make_settings(tmp_path, server={"run_envoy": False})
     async with running(settings) as runtime:
         async with grpc.aio.insecure_channel(runtime.grpc_target) as channel:
             stub = ml_pb2_grpc.MLServiceStub(channel)
@@ -157,7 +157,7 @@ async def test_graceful_stop_checkpoints_and_resumes(tmp_path):
 
 async def test_crashed_job_without_checkpoint_fails_with_reason(tmp_path):
     build_model(tmp_path / "models" / "tiny")
-    settings = make_settings(tmp_path, run_envoy=False)
+    settings = make_settings(tmp_path, server={"run_envoy": False})
     async with running(settings) as runtime:
         async with grpc.aio.insecure_channel(runtime.grpc_target) as channel:
             stub = ml_pb2_grpc.MLServiceStub(channel)

@@ -78,7 +78,7 @@ async def test_local_model_registered_lists_and_runs_a_task_with_streamed_tokens
     )
     assert created.status_code == 200, created.text
     task_id = created.json()["id"]
-    url = f"ws://127.0.0.1:{runtime.settings.http_port}/ws/tasks/{task_id}"
+    url = f"ws://127.0.0.1:{runtime.settings.server.http_port}/ws/tasks/{task_id}"
     async with websockets.connect(url, additional_headers={"x-api-key": TEST_API_KEY}) as socket:
         seen = []
         while not seen or seen[-1].get("status") not in TERMINAL:
@@ -93,9 +93,7 @@ async def test_local_model_registered_lists_and_runs_a_task_with_streamed_tokens
     assert done["result"] == {"success": True, "summary": "".join(tokens)}
 
     # The same reply straight from the inference engine (greedy decoding).
-    from agent_runtime.ml import inference
-
-    direct = [p async for p in inference.stream_chat("tiny-agent", [{"role": "user", "content": "color of red?"}],
+    direct = [p async for p in runtime.inference.stream_chat("tiny-agent", [{"role": "user", "content": "color of red?"}],
                                                      max_tokens=12, temperature=0)]
     assert "".join(direct).strip() == "".join(tokens).strip()
 

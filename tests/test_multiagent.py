@@ -13,8 +13,9 @@ import pytest_asyncio
 
 from agentruntime.v1 import agent_pb2, agent_pb2_grpc, compute_pb2, compute_pb2_grpc
 
-from agent_runtime.agents.config import AgentsConfig
-from agent_runtime.agents.runner import tools_for
+from agent_runtime.agents.catalog import check_default_agent
+from agent_runtime.agents.tool_policy import tools_for
+from agent_runtime.config import AgentsConfig
 from agent_helpers import codelab_session, git_project, new_session, sse, unsequenced, wait_for
 from conftest import grpc_metadata, http_client, make_settings, running
 from llm_fakes import Call, Reply
@@ -211,12 +212,12 @@ async def test_unknown_agent_type_is_rejected(http, project):
 async def test_switch_history_survives_restart(tmp_path, fake):
     project = git_project(tmp_path / "project")
     agents = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, hitl_dangerous_tools=())
-    settings = make_settings(tmp_path / "data", run_envoy=False, agents=agents)
+    settings = make_settings(tmp_path / "data", agents=agents, server={"run_envoy": False})
     async with running(settings) as runtime:
-        session_id = (await runtime.agents.create_project_session("p", str(project))).session.session_id
-        await runtime.agents.switcher.switch(session_id, "debug", "explicit")
+        session_id = (await runtime.agents.projects.create_project_session("p", str(project))).session.session_id
+        await runtime.agents.codelab.switcher.switch(session_id, "debug", "explicit")
     async with running(settings) as runtime:
-        state = await runtime.agents.current_agent(session_id)
+        state = await runtime.agents.codelab.current_agent(session_id)
         assert (state.current_agent, state.previous_agent, state.switch_count) == ("debug", "orchestrator", 1)
         assert state.history[0].reason == "explicit"
 
@@ -228,10 +229,11 @@ def test_settings_from_environment(monkeypatch):
     monkeypatch.setenv("AGENT_RUNTIME__MAX_AGENT_SWITCHES", "3")
     config = AgentsConfig.from_env()
     config.check()
+    check_default_agent(config.default_agent)
     assert (config.multi_agent_enabled, config.default_agent, config.auto_agent_switching, config.max_agent_switches) == (False, "ask", False, 3)
     monkeypatch.setenv("AGENT_RUNTIME__DEFAULT_AGENT", "wizard")
     with pytest.raises(ValueError, match="DEFAULT_AGENT"):
-        AgentsConfig.from_env().check()
+        check_default_agent(AgentsConfig.from_env().default_agent)
     assert "switch_agent" not in tools_for("orchestrator", [], can_switch=False)
     assert "switch_agent" in tools_for("orchestrator", [], can_switch=True)
     assert "switch_agent" not in tools_for("coder", [], can_switch=True)
@@ -244,24 +246,24 @@ async def test_switching_off(tmp_path, fake):
     agents = dataclasses.replace(
         AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, multi_agent_enabled=False, default_agent="ask"
     )
-    async with running(make_settings(tmp_path / "data", run_envoy=False, agents=agents)) as runtime:
-        session_id = (await runtime.agents.create_project_session("p", str(project))).session.session_id
-        assert (await runtime.agents.current_agent(session_id)).current_agent == "ask"
+    async with running(make_settings(tmp_path / "data", agents=agents, server={"run_envoy": False})) as runtime:
+        session_id = (await runtime.agents.projects.create_project_session("p", str(project))).session.session_id
+        assert (await runtime.agents.codelab.current_agent(session_id)).current_agent == "ask"
         async with grpc.aio.insecure_channel(runtime.grpc_target) as channel:
             health = await compute_pb2_grpc.ComputeServiceStub(channel).GetHealth(compute_pb2.GetHealthRequest(), metadata=grpc_metadata())
         assert (health.multi_agent.enabled, health.multi_agent.default_agent) == (False, "ask")
         fake.add(Reply(tool_calls=[Call("switch_agent", {"agent_type": "coder", "reason": "r"})]), Reply(text="no"))
         before = len(fake.requests)
-        task = await runtime.agents.create_task(session_id, "route", owner="a", agent_type="orchestrator")
-        await wait_for(lambda: runtime.agents.get_task(task.task_id), lambda t: t.status in TERMINAL)
+        task = await runtime.agents.tasks.create_task(session_id, "route", owner="a", agent_type="orchestrator")
+        await wait_for(lambda: runtime.agents.tasks.get_task(task.task_id), lambda t: t.status in TERMINAL)
         first, second = fake.requests[before:]
         assert "switch_agent" not in offered(first)
         assert tool_results(second)[0].startswith("Error: INVALID_TOOL")
-        assert (await runtime.agents.current_agent(session_id)).switch_count == 0
+        assert (await runtime.agents.codelab.current_agent(session_id)).switch_count == 0
         from agent_runtime.errors import FailedPrecondition
 
         with pytest.raises(FailedPrecondition):
-            await runtime.agents.switcher.switch(session_id, "coder", "explicit")
+            await runtime.agents.codelab.switcher.switch(session_id, "coder", "explicit")
 
 
 async def test_codelab_sessions_create_get_delete(http, project):
@@ -384,7 +386,7 @@ async def test_message_stream_input_errors(http, project):
 
 
 async def test_message_stream_over_grpc(runtime, fake, project):
-    session_id = (await runtime.agents.create_codelab_session("u", {"project_path": str(project)})).session.session_id
+    session_id = (await runtime.agents.codelab.create_codelab_session("u", {"project_path": str(project)})).session.session_id
     fake.add(Reply(text="Hello from ask"))
     async with grpc.aio.insecure_channel(runtime.grpc_target) as channel:
         stub = agent_pb2_grpc.AgentServiceStub(channel)

@@ -92,13 +92,13 @@ def _cli(*args: str, env: dict | None = None, timeout: float = 30) -> subprocess
 def test_rendered_envoy_config_is_valid(tmp_path, origins):
     """Envoy's own validation of the config we render, also for settings
     the test servers do not use (no CORS origin at all)."""
-    from agent_runtime.config import Settings
+    from agent_runtime.config import ServerSettings
     from agent_runtime.gateway.envoy import envoy_binary, render_config
 
     config = tmp_path / "envoy.yaml"
     config.write_text(
         render_config(
-            Settings(cors_origins=origins, compat_ports=(8001,)),
+            ServerSettings(cors_origins=origins, compat_ports=(8001,)),
             grpc_port=50051,
             bridge_port=8081,
             admin_socket=tmp_path / "admin.sock",

@@ -15,7 +15,7 @@ import pytest_asyncio
 import websockets
 
 from agentruntime.v1 import session_pb2, session_pb2_grpc
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.errors import NotFound, PermissionDenied
 from agent_runtime.identity.ownership import check_visible, new_owner, owner_scope, require_admin, visible
 from agent_runtime.interceptors.auth import ANONYMOUS, Principal

@@ -23,13 +23,15 @@ async def _storage(dsn: str, tmp_path) -> Storage:
 
 
 async def test_each_engine_gets_its_own_adapter_for_every_port(postgres_dsn, tmp_path):
-    ports = ("sessions", "identity", "compute", "ml", "agents", "agent_switches")
+    ports = ("sessions", "identity", "compute_tasks", "compute_samples", "compute_probes", "ml_models", "ml_files", "ml_jobs")
     postgres = await _storage(postgres_dsn, tmp_path)
     sqlite = await open_storage(dataclasses.replace(Settings(), data_dir=tmp_path))
     try:
         assert (postgres.engine, sqlite.engine) == ("postgresql", "sqlite")
         assert all(type(getattr(postgres, port)).__name__.startswith("Postgres") for port in ports)
         assert all(type(getattr(sqlite, port)).__name__.startswith("Sqlite") for port in ports)
+        assert type(postgres.agents.tasks).__name__ == "PostgresTaskRepository"
+        assert type(sqlite.agents.tasks).__name__ == "SqliteTaskRepository"
     finally:
         await postgres.database.close()
         await sqlite.database.close()
@@ -134,10 +136,10 @@ async def test_task_events_written_on_one_process_reach_another_process_bus(post
     try:
         await writer.sessions.append_events([_append("s", 0)], NOW)
         task = TaskRecord("t1", "s", "owner", "describe", "/tmp", "running", 10, NOW, NOW)
-        await writer.agents.create_task(task, [])
+        await writer.agents.tasks.create_task(task, [])
         subscription = watcher.task_bus.subscribe(lambda event: event.task_id == "t1")
         own = writer.task_bus.subscribe(lambda event: event.task_id == "t1")
-        await writer.agents.append_event("t1", "progress", {"step": 1}, NOW)
+        await writer.agents.tasks.append_event("t1", "progress", {"step": 1}, NOW)
         event = await asyncio.wait_for(subscription.get(), 10)
         # The writing process publishes its own run's events itself, so
         # none come back to it.

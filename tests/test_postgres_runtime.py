@@ -20,8 +20,8 @@ pytestmark = pytest.mark.slow
 
 
 async def test_two_servers_on_one_database_share_sessions_and_live_events(postgres_dsn, tmp_path):
-    first_settings = make_settings(tmp_path / "first", run_envoy=False, database_url=postgres_dsn)
-    second_settings = make_settings(tmp_path / "second", run_envoy=False, database_url=postgres_dsn)
+    first_settings = make_settings(tmp_path / "first", server={"run_envoy": False}, database_url=postgres_dsn)
+    second_settings = make_settings(tmp_path / "second", server={"run_envoy": False}, database_url=postgres_dsn)
     async with running(first_settings) as first, running(second_settings) as second:
         assert isinstance(first.database, PostgresDatabase)
         await first.sessions.create_session("shared", "Shared")

@@ -100,11 +100,11 @@ async def test_a_recorded_envoy_left_running_is_ended_before_the_ports_are_check
     config_dir = tmp_path / "envoy"
     config_dir.mkdir(mode=0o700)
     config = config_dir / "left.yaml"
-    config.write_text(render_config(settings, grpc_port=free_port(), bridge_port=free_port(), admin_socket=admin_socket_path(config_dir), gateway_secret="s3cret"))
+    config.write_text(render_config(settings.server, grpc_port=free_port(), bridge_port=free_port(), admin_socket=admin_socket_path(config_dir), gateway_secret="s3cret"))
     left = subprocess.Popen([envoy_binary(), "-c", str(config), "--disable-hot-restart"], stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
-        while not _listening(settings.http_port):
+        while not _listening(settings.server.http_port):
             assert time.monotonic() < deadline and left.poll() is None, "the left-behind Envoy did not start"
             time.sleep(0.1)
         ChildRecord(config_dir / "envoy.pid").write(left.pid)
@@ -143,11 +143,11 @@ async def test_a_record_of_a_reused_pid_ends_nothing(tmp_path):
 
 @pytest.mark.slow
 async def test_a_second_server_on_the_same_data_dir_refuses_naming_the_first(tmp_path):
-    async with running(make_settings(tmp_path, run_envoy=False)):
+    async with running(make_settings(tmp_path, server={"run_envoy": False})):
         line = error_line(serve_until_exit(tmp_path, "--no-envoy", "--grpc-port", str(free_port())))
     assert line.startswith(f"agent-runtime: error: data dir {tmp_path} is in use by another agent-runtime (pid {os.getpid()})"), line
     # Released with the first server: a later start works.
-    async with running(make_settings(tmp_path, run_envoy=False)):
+    async with running(make_settings(tmp_path, server={"run_envoy": False})):
         pass
 
 
@@ -204,9 +204,10 @@ def listening_tcp_ports(pid: int) -> set[int]:
 
 @pytest.mark.slow
 async def test_envoy_admin_is_a_private_unix_socket_not_a_tcp_port(tmp_path):
-    settings = make_settings(tmp_path, compat_ports=(free_port(),))
+    settings = make_settings(tmp_path, server={"compat_ports": (free_port(),)})
     async with running(settings) as runtime:
-        assert listening_tcp_ports(runtime.envoy.pid) == {settings.http_port, *settings.compat_ports}
+        envoy_pid = int((tmp_path / "envoy" / "envoy.pid").read_text().split()[0])
+        assert listening_tcp_ports(envoy_pid) == {settings.server.http_port, *settings.server.compat_ports}
         socket_path = tmp_path / "envoy" / "admin.sock"
         assert (socket_path.stat().st_mode & 0o777) == 0o600
         assert ((tmp_path / "envoy").stat().st_mode & 0o777) == 0o700
@@ -223,7 +224,7 @@ async def test_start_failure_releases_the_data_dir(tmp_path):
         holder.bind(("127.0.0.1", taken))
         holder.listen()
         with pytest.raises(Exception, match="already in use"):
-            await start_runtime(make_settings(tmp_path, run_envoy=False, grpc_port=taken))
-    async with running(make_settings(tmp_path, run_envoy=False)):
+            await start_runtime(make_settings(tmp_path, server={"run_envoy": False, "grpc_port": taken}))
+    async with running(make_settings(tmp_path, server={"run_envoy": False})):
         pass
 

@@ -14,8 +14,8 @@ import pytest_asyncio
 from google.protobuf import struct_pb2
 
 from agentruntime.v1 import agent_pb2, agent_pb2_grpc, session_pb2, session_pb2_grpc
-from agent_runtime.agents.config import AgentsConfig
-from agent_runtime.config import Settings
+from agent_runtime.config import AgentsConfig, Settings
+from agent_runtime.server import check_settings
 from agent_helpers import wait_for
 from conftest import TEST_API_KEY, http_client, running
 from identity_helpers import bearer, identity_settings, new_user
@@ -190,5 +190,5 @@ def test_project_roots_never_reach_the_data_dir(tmp_path, root):
     data_dir.mkdir()
     agents = dataclasses.replace(AgentsConfig(), project_roots=(root.format(data=data_dir),))
     with pytest.raises(ValueError, match="PROJECT_ROOTS"):
-        dataclasses.replace(Settings(), data_dir=data_dir, agents=agents).check()
-    dataclasses.replace(Settings(), data_dir=data_dir, agents=dataclasses.replace(agents, project_roots=(str(tmp_path / "projects"),))).check()
+        check_settings(Settings(data_dir=data_dir, agents=agents))
+    check_settings(Settings(data_dir=data_dir, agents=dataclasses.replace(agents, project_roots=(str(tmp_path / "projects"),))))

@@ -23,10 +23,7 @@ AUTHENTICATED, UNAUTHENTICATED, ADMIN, WINDOW = 5, 3, 8, 3.0
 async def runtime(tmp_path_factory):
     settings = make_settings(
         tmp_path_factory.mktemp("limits"),
-        rate_limit_authenticated=AUTHENTICATED,
-        rate_limit_unauthenticated=UNAUTHENTICATED,
-        rate_limit_admin=ADMIN,
-        rate_limit_window_seconds=WINDOW,
+        rate_limits={"authenticated": AUTHENTICATED, "unauthenticated": UNAUTHENTICATED, "admin": ADMIN, "window_seconds": WINDOW},
     )
     async with running(settings) as started:
         yield started

@@ -27,7 +27,7 @@ async def test_rest_answers_carry_no_grpc_headers(http):
 
 
 async def test_native_grpc_through_envoy_keeps_its_status(runtime):
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{runtime.settings.http_port}") as through_envoy:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{runtime.settings.server.http_port}") as through_envoy:
         sessions = session_pb2_grpc.SessionServiceStub(through_envoy)
         with pytest.raises(grpc.aio.AioRpcError) as missing:
             await sessions.GetSession(session_pb2.GetSessionRequest(session_id="no-such-session"), metadata=grpc_metadata())

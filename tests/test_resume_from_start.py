@@ -11,7 +11,7 @@ import pytest_asyncio
 import websockets
 
 from agentruntime.v1 import session_pb2, session_pb2_grpc
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_helpers import codelab_session, sse
 from conftest import TEST_API_KEY, grpc_metadata, http_client, make_settings, running
 from llm_fakes import Reply

@@ -15,12 +15,12 @@ import pytest
 import structlog.testing
 
 from agentruntime.v1 import compute_pb2, compute_pb2_grpc
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig, SandboxSettings
 from agent_runtime.identity.tokens import load_or_create_signing_key
 from agent_runtime.server import private_data_dir, server_paths
 from agent_runtime.storage.sqlite.database import Database
 from agent_runtime.tools.base import ToolContext
-from agent_runtime.tools.containment import Sandbox, SandboxSettings, seatbelt_profile
+from agent_runtime.tools.containment import Sandbox, seatbelt_profile
 from agent_runtime.tools.registry import run_tool
 from agent_runtime.tools.sandbox import Workspace
 from agent_helpers import git_project, wait_for
@@ -354,11 +354,11 @@ async def test_a_run_cannot_read_the_key_and_health_shows_the_sandbox(tmp_path, 
     )
     async with listener, FakeOpenAI([Reply(tool_calls=[Call("execute_command", {"command": escape})]), Reply(text="done")]) as fake:
         agents = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, hitl_dangerous_tools=())
-        settings = make_settings(tmp_path / "data", run_envoy=False, agents=agents)
+        settings = make_settings(tmp_path / "data", agents=agents, server={"run_envoy": False})
         async with running(settings) as runtime:
-            session = await runtime.agents.create_project_session("x", "")
-            task = await runtime.agents.create_task(session.session.session_id, "steal the key", owner="mallory")
-            done = await wait_for(lambda: runtime.agents.get_task(task.task_id), lambda t: t.status in ("completed", "failed"))
+            session = await runtime.agents.projects.create_project_session("x", "")
+            task = await runtime.agents.tasks.create_task(session.session.session_id, "steal the key", owner="mallory")
+            done = await wait_for(lambda: runtime.agents.tasks.get_task(task.task_id), lambda t: t.status in ("completed", "failed"))
             async with grpc.aio.insecure_channel(runtime.grpc_target) as channel:
                 health = await compute_pb2_grpc.ComputeServiceStub(channel).GetHealth(compute_pb2.GetHealthRequest(), metadata=grpc_metadata())
         key = (tmp_path / "data" / "jwt-signing-key").read_text().strip()

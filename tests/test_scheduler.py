@@ -10,7 +10,7 @@ import dataclasses
 import pytest
 
 from agent_helpers import git_project
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.agents.scheduler import FairScheduler
 from conftest import make_settings, running
 from llm_fakes import FakeAnthropic, FakeOpenAI, Reply
@@ -107,20 +107,20 @@ async def test_one_users_hanging_runs_do_not_starve_another_users_run(tmp_path):
             llm_total_timeout_seconds=600,
             max_concurrent_runs=4,
         )
-        async with running(make_settings(tmp_path / "data", run_envoy=False, agents=config)) as runtime:
+        async with running(make_settings(tmp_path / "data", agents=config, server={"run_envoy": False})) as runtime:
             agents = runtime.agents
-            session = (await agents.create_project_session("fair", str(project))).session.session_id
+            session = (await agents.projects.create_project_session("fair", str(project))).session.session_id
             hanging.add(*[Reply(text="never", delay=600) for _ in range(12)])
             answering.add(Reply(text="bob done"))
-            alice = [await agents.create_task(session, f"hang {n}", owner="alice", model="gpt-4o") for n in range(12)]
-            bob = await agents.create_task(session, "trivial", owner="bob", model="anthropic/claude-scripted")
+            alice = [await agents.tasks.create_task(session, f"hang {n}", owner="alice", model="gpt-4o") for n in range(12)]
+            bob = await agents.tasks.create_task(session, "trivial", owner="bob", model="anthropic/claude-scripted")
             for _ in range(200):
-                current = await agents.get_task(bob.task_id)
+                current = await agents.tasks.get_task(bob.task_id)
                 if current.status == "completed":
                     break
                 await asyncio.sleep(0.05)
             assert current.status == "completed" and current.result_summary == "bob done", current.status
-            statuses = [(await agents.get_task(t.task_id)).status for t in alice]
+            statuses = [(await agents.tasks.get_task(t.task_id)).status for t in alice]
             assert statuses.count("running") == config.runs_per_user and statuses.count("queued") == 12 - config.runs_per_user
             for task in alice:
-                await agents.stop_task(task.task_id)
+                await agents.tasks.stop_task(task.task_id)

@@ -1,4 +1,5 @@
-"""The session domain and its SQLite store, called directly."""
+"""The session domain on its SQLite store, called directly (the store's own
+behaviour is the contract suite's: tests/contract/test_session_repository.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import asyncio
 
 import pytest
 
-from agent_runtime.errors import AlreadyExists, InvalidArgument, NotFound
+from agent_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from agent_runtime.events.bus import EventBus
-from agent_runtime.sessions.models import NewEvent
+from agent_runtime.sessions.models import NewEvent, SessionRecord
 from agent_runtime.sessions.service import SessionService
 from agent_runtime.storage.sqlite.database import Database, migration_files
 from agent_runtime.storage.sqlite.sessions import SqliteSessionRepository
@@ -130,17 +131,36 @@ async def test_owner_scope_hides_other_users_sessions_and_events(service):
     await feed.aclose()
 
 
-async def test_point_reads_see_every_committed_write_at_once(service):
-    """GetSession reads on the event loop's thread through a second,
-    read-only connection: each write acknowledged before it is already
-    visible there."""
-    await service.create_session("s1", "first name")
-    for index in range(1, 6):
-        await service.append_event("s1", event(i=index))
-        assert (await service.get_session("s1")).last_sequence == index
-    await service.update_metadata("s1", {"session_name": "second name"})
-    assert (await service.get_session("s1")).session_name == "second name"
-    await service.delete_session("s1")
-    with pytest.raises(NotFound):
-        await service.get_session("s1")
+def test_a_session_counts_its_events_and_stop_and_start_change_its_status():
+    session = SessionRecord("s1", "s1", "running", "t0", "t0")
+    assert session.record_event("pre_tool", "t1") == 1
+    assert (session.status, session.event_count, session.updated_at) == ("running", 1, "t1")
+    assert session.record_event("session_start", "t2") == 2
+    assert session.status == "running" and session.last_resumed_at is None
+    session.record_event("session_stop", "t3")
+    assert session.status == "finished"
+    session.record_event("session_stop", "t4")
+    assert session.status == "finished" and session.last_resumed_at is None
+    assert session.record_event("session_start", "t5") == 5
+    assert (session.status, session.last_resumed_at, session.event_count, session.last_sequence) == ("running", "t5", 5, 5)
 
+
+async def test_only_name_directory_and_agent_can_be_changed(service):
+    await service.create_session("s1", "s1")
+    with pytest.raises(InvalidArgument, match="only session_name, project_dir, agent_name can be changed, not status"):
+        await service.update_metadata("s1", {"status": "finished"})
+    assert (await service.get_session("s1")).status == "running"
+
+
+async def test_the_result_is_the_latest_assistant_message_once_finished(service):
+    def message(role: str, text: str, timestamp: str) -> NewEvent:
+        return NewEvent("message", timestamp, body={"role": role, "content": [{"type": "text", "text": text}]})
+
+    await service.create_session("s1", "s1")
+    await service.append_event("s1", message("assistant", "the answer", "2026-01-01T00:00:02.000Z"))
+    await service.append_event("s1", message("assistant", "posted later, stamped earlier", "2026-01-01T00:00:01.000Z"))
+    await service.append_event("s1", message("user", "thanks", "2026-01-01T00:00:03.000Z"))
+    with pytest.raises(FailedPrecondition):
+        await service.session_result("s1")
+    await service.append_event("s1", event("session_stop"))
+    assert await service.session_result("s1") == "the answer"

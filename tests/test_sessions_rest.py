@@ -300,10 +300,10 @@ async def test_wrong_type_in_event_body(http):
 
 
 async def test_oversized_body_is_413(http, runtime):
-    payload = b'{"session_id": "big", "session_name": "' + b"x" * (runtime.settings.max_request_bytes + 10) + b'"}'
+    payload = b'{"session_id": "big", "session_name": "' + b"x" * (runtime.settings.server.max_request_bytes + 10) + b'"}'
     response = await http.post("/sessions", content=payload, headers={"content-type": "application/json"})
     body = assert_error(response, 413, "PAYLOAD_TOO_LARGE")
-    assert str(runtime.settings.max_request_bytes) in body["detail"]
+    assert str(runtime.settings.server.max_request_bytes) in body["detail"]
     assert (await http.get("/health")).status_code == 200
 
 

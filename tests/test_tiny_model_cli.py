@@ -26,7 +26,7 @@ async def test_tiny_model_is_written_and_registered_at_start(tmp_path):
     again = _cli("tiny-model", str(data_dir / "models" / "tiny"))
     assert again.returncode == 2 and "not empty" in again.stderr
 
-    async with running(make_settings(data_dir, run_envoy=False)) as runtime:
+    async with running(make_settings(data_dir, server={"run_envoy": False})) as runtime:
         async with grpc.aio.insecure_channel(runtime.grpc_target) as channel:
             models = await ml_pb2_grpc.MLServiceStub(channel).ListModels(ml_pb2.ListModelsRequest(), metadata=grpc_metadata())
     assert "tiny" in [model.id for model in models.models]

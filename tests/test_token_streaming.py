@@ -11,7 +11,7 @@ import json
 import pytest
 import pytest_asyncio
 
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.agents.token_relay import TokenRelay
 from agent_helpers import codelab_session, sse
 from conftest import http_client, make_settings, running

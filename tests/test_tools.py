@@ -10,7 +10,8 @@ import time
 import pytest
 
 from agent_runtime.tools.base import ToolContext
-from agent_runtime.tools.containment import Sandbox, SandboxSettings
+from agent_runtime.config import SandboxSettings
+from agent_runtime.tools.containment import Sandbox
 from agent_runtime.tools.registry import run_tool
 from agent_runtime.tools.sandbox import Workspace
 from process_helpers import host_processes, unique_sleep

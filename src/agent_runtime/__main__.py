@@ -1,3 +1,3 @@
-from agent_runtime.server import main
+from agent_runtime.cli import main
 
 main()

@@ -115,17 +115,24 @@ class HealthReporter:
     # what an administrator chose, not faults.
     HEALTHY_STATES = frozenset({"connected", "available", "not_configured", "bubblewrap", "sandbox-exec", "none"})
 
-    def __init__(self, multi_agent: MultiAgentSettings, started_at: float | None = None):
-        self._checks: list[DependencyCheck] = []
+    def __init__(
+        self,
+        multi_agent: MultiAgentSettings,
+        checks: list[DependencyCheck],
+        *,
+        device_count: Callable[[], int],
+        active_tasks: Callable[[], int],
+        ai_tasks_processed: Callable[[], int],
+        gpu_utilization: Callable[[], float],
+        started_at: float | None = None,
+    ):
+        self._checks = checks
         self._multi_agent = multi_agent
         self._started_at = started_at if started_at is not None else time.monotonic()
-        self.device_count: Callable[[], int] = lambda: 1
-        self.active_tasks: Callable[[], int] = lambda: 0
-        self.ai_tasks_processed: Callable[[], int] = lambda: 0
-        self.gpu_utilization: Callable[[], float] = lambda: 0.0
-
-    def add_dependency(self, check: DependencyCheck) -> None:
-        self._checks.append(check)
+        self.device_count = device_count
+        self.active_tasks = active_tasks
+        self.ai_tasks_processed = ai_tasks_processed
+        self.gpu_utilization = gpu_utilization
 
     async def report(self) -> HealthReport:
         dependencies: dict[str, str] = {}

@@ -129,3 +129,7 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass  # not our child: its own parent (or init) reaps it
+
+
+class StartupError(Exception):
+    """A reason the server cannot start, printed as one line."""

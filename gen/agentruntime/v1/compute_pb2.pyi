@@ -192,6 +192,52 @@ class GetMetricsResponse(_message.Message):
     devices: int
     def __init__(self, gpu_utilization: _Optional[float] = ..., memory_usage: _Optional[float] = ..., active_tasks: _Optional[int] = ..., ai_tasks_processed: _Optional[int] = ..., uptime: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cpu_utilization: _Optional[float] = ..., queued_tasks: _Optional[int] = ..., tasks_completed: _Optional[int] = ..., tasks_failed: _Optional[int] = ..., uptime_seconds: _Optional[float] = ..., devices: _Optional[int] = ...) -> None: ...
 
+class GetMetricSeriesRequest(_message.Message):
+    __slots__ = ("timeframe", "max_points")
+    TIMEFRAME_FIELD_NUMBER: _ClassVar[int]
+    MAX_POINTS_FIELD_NUMBER: _ClassVar[int]
+    timeframe: str
+    max_points: int
+    def __init__(self, timeframe: _Optional[str] = ..., max_points: _Optional[int] = ...) -> None: ...
+
+class MetricPoint(_message.Message):
+    __slots__ = ("timestamp", "sample_count", "cpu_utilization", "memory_usage", "gpu_utilization", "active_tasks", "queued_tasks", "tasks_per_minute", "avg_execution_ms")
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CPU_UTILIZATION_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_USAGE_FIELD_NUMBER: _ClassVar[int]
+    GPU_UTILIZATION_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_TASKS_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_TASKS_FIELD_NUMBER: _ClassVar[int]
+    TASKS_PER_MINUTE_FIELD_NUMBER: _ClassVar[int]
+    AVG_EXECUTION_MS_FIELD_NUMBER: _ClassVar[int]
+    timestamp: _timestamp_pb2.Timestamp
+    sample_count: int
+    cpu_utilization: float
+    memory_usage: float
+    gpu_utilization: float
+    active_tasks: float
+    queued_tasks: float
+    tasks_per_minute: float
+    avg_execution_ms: float
+    def __init__(self, timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sample_count: _Optional[int] = ..., cpu_utilization: _Optional[float] = ..., memory_usage: _Optional[float] = ..., gpu_utilization: _Optional[float] = ..., active_tasks: _Optional[float] = ..., queued_tasks: _Optional[float] = ..., tasks_per_minute: _Optional[float] = ..., avg_execution_ms: _Optional[float] = ...) -> None: ...
+
+class GetMetricSeriesResponse(_message.Message):
+    __slots__ = ("timeframe", "start_time", "end_time", "sample_count", "bucket_seconds", "points")
+    TIMEFRAME_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    timeframe: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    sample_count: int
+    bucket_seconds: float
+    points: _containers.RepeatedCompositeFieldContainer[MetricPoint]
+    def __init__(self, timeframe: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sample_count: _Optional[int] = ..., bucket_seconds: _Optional[float] = ..., points: _Optional[_Iterable[_Union[MetricPoint, _Mapping]]] = ...) -> None: ...
+
 class GetPrometheusMetricsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

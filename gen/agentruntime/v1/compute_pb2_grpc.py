@@ -83,6 +83,11 @@ class ComputeServiceStub:
                 request_serializer=agentruntime_dot_v1_dot_compute__pb2.GetPrometheusMetricsRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
+        self.GetMetricSeries = channel.unary_unary(
+                '/agentruntime.v1.ComputeService/GetMetricSeries',
+                request_serializer=agentruntime_dot_v1_dot_compute__pb2.GetMetricSeriesRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_compute__pb2.GetMetricSeriesResponse.FromString,
+                _registered_method=True)
         self.GenerateInsights = channel.unary_unary(
                 '/agentruntime.v1.ComputeService/GenerateInsights',
                 request_serializer=agentruntime_dot_v1_dot_compute__pb2.GenerateInsightsRequest.SerializeToString,
@@ -186,6 +191,15 @@ class ComputeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetMetricSeries(self, request, context):
+        """The stored metrics series of the last `timeframe` (the samples that
+        `POST /ai/insights` analyses), averaged into at most `max_points`
+        points of equal width, for plotting (`GET /metrics/series`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GenerateInsights(self, request, context):
         """Analyses the stored metrics series of a time window: averages, peaks,
         trends, anomalies and advice (`POST /ai/insights`).
@@ -277,6 +291,11 @@ def add_ComputeServiceServicer_to_server(servicer, server):
                     servicer.GetPrometheusMetrics,
                     request_deserializer=agentruntime_dot_v1_dot_compute__pb2.GetPrometheusMetricsRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'GetMetricSeries': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMetricSeries,
+                    request_deserializer=agentruntime_dot_v1_dot_compute__pb2.GetMetricSeriesRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_compute__pb2.GetMetricSeriesResponse.SerializeToString,
             ),
             'GenerateInsights': grpc.unary_unary_rpc_method_handler(
                     servicer.GenerateInsights,
@@ -545,6 +564,33 @@ class ComputeService:
             '/agentruntime.v1.ComputeService/GetPrometheusMetrics',
             agentruntime_dot_v1_dot_compute__pb2.GetPrometheusMetricsRequest.SerializeToString,
             google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMetricSeries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.ComputeService/GetMetricSeries',
+            agentruntime_dot_v1_dot_compute__pb2.GetMetricSeriesRequest.SerializeToString,
+            agentruntime_dot_v1_dot_compute__pb2.GetMetricSeriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

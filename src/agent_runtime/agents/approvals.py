@@ -13,13 +13,13 @@ from typing import Any
 
 import structlog
 
-from agent_runtime.agents.models import DECISIONS, EDITED, EXPIRED, PENDING, REJECTED, ApprovalRecord, TaskRecord
+from agent_runtime.agents.models import DECISIONS, EDITED, EXPIRED, PAUSE, PENDING, REJECTED, ApprovalRecord, TaskRecord
 from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.errors import Conflict, DomainError, InvalidArgument, NotFound
 from agent_runtime.llm.base import ToolCall
 from agent_runtime.sessions.models import NewEvent
 from agent_runtime.sessions.service import SessionService
-from agent_runtime.storage.sqlite.agents import AgentRepository
+from agent_runtime.agents.ports import AgentStore
 
 log = structlog.get_logger(__name__)
 
@@ -44,8 +44,9 @@ def check_decision(decision: str, modified_arguments: dict[str, Any] | None, *, 
 
 
 class ApprovalManager:
-    def __init__(self, repository: AgentRepository, sessions: SessionService, *, timeout_seconds: float = 0.0, clock: Clock = utc_now):
-        self._repo = repository
+    def __init__(self, store: AgentStore, sessions: SessionService, *, timeout_seconds: float = 0.0, clock: Clock = utc_now):
+        self._repo = store.approvals
+        self._tasks = store.tasks
         self._sessions = sessions
         self._timeout = timeout_seconds
         self._clock = clock
@@ -68,16 +69,23 @@ class ApprovalManager:
             created_at=iso(now),
             expires_at=iso(now + dt.timedelta(seconds=self._timeout)) if self._timeout > 0 else None,
         )
-        approval, paused = await self._repo.create_approval(proposed, iso(now))
+        approval, paused = await self._repo.create_approval(proposed, PAUSE, iso(now))
         return approval, approval.approval_id == proposed.approval_id, paused
 
     async def announce(self, session_id: str, approval: ApprovalRecord) -> None:
         await self._log(session_id, APPROVAL_REQUESTED, approval)
 
     async def decide(
-        self, approval: ApprovalRecord, decision: str, modified_arguments: dict[str, Any] | None, feedback: str
+        self,
+        approval: ApprovalRecord,
+        decision: str,
+        modified_arguments: dict[str, Any] | None,
+        feedback: str,
+        *,
+        session_id: str | None = None,
     ) -> ApprovalRecord:
-        """Decides a pending approval once; Conflict when it was decided."""
+        """Decides a pending approval once; Conflict when it was decided.
+        `session_id`: its task's session, when the caller knows it."""
         check_decision(decision, modified_arguments)
         if approval.status != PENDING:
             raise approval_resolved(approval.approval_id, approval.status)
@@ -89,7 +97,7 @@ class ApprovalManager:
         }
         if decision == "edit":
             changes["modified_arguments"] = modified_arguments
-        return await self._resolve(approval, changes)
+        return await self._resolve(approval, changes, session_id)
 
     async def expire(self, approval: ApprovalRecord) -> ApprovalRecord | None:
         return await self._resolve_quietly(approval, EXPIRED, "approval expired before anyone decided")
@@ -108,6 +116,24 @@ class ApprovalManager:
         pending = [a for a in found if a.status == PENDING]
         return (pending or found)[-1]
 
+    async def to_decide(self, session_id: str, call_id: str, *, plan_only: bool) -> ApprovalRecord:
+        """The approval a codelab decision message answers: that of tool call
+        `call_id`, or (`plan_only`, a `plan_decision`) the session's newest
+        pending plan when no call_id is given."""
+        if call_id:
+            approval = await self.find_in_session(session_id, call_id)
+            if plan_only and approval.tool_name != PLAN_TOOL:
+                raise InvalidArgument(
+                    f"call_id {call_id} is a {approval.tool_name} call, not a plan; decide it with a hitl_decision", code="INVALID_DECISION"
+                )
+            return approval
+        if not plan_only:
+            raise InvalidArgument("call_id is required: the tool call to decide (see GET /sessions/{session_id}/pending-approvals)")
+        plans = [a for a in await self.pending_in_session(session_id) if a.tool_name == PLAN_TOOL]
+        if not plans:
+            raise NotFound(f"Session {session_id} has no plan waiting for approval", code="APPROVAL_NOT_FOUND")
+        return plans[-1]
+
     async def pending_in_session(self, session_id: str) -> list[ApprovalRecord]:
         return await self._repo.session_approvals(session_id, PENDING)
 
@@ -118,14 +144,16 @@ class ApprovalManager:
         except Conflict:
             return None
 
-    async def _resolve(self, approval: ApprovalRecord, changes: dict[str, Any]) -> ApprovalRecord:
-        resolved = await self._repo.resolve_approval(approval.approval_id, changes)
+    async def _resolve(self, approval: ApprovalRecord, changes: dict[str, Any], session_id: str | None = None) -> ApprovalRecord:
+        resolved = await self._repo.resolve_approval(approval.approval_id, changes, only_if_status=PENDING)
         if resolved is None:
             raise approval_resolved(approval.approval_id)
-        task = await self._repo.get_task(resolved.task_id)
-        if task is not None:
+        if session_id is None:
+            task = await self._tasks.get_task(resolved.task_id)
+            session_id = task.session_id if task is not None else None
+        if session_id is not None:
             kind = APPROVAL_REJECTED if resolved.status in (REJECTED, EXPIRED) else APPROVAL_APPROVED
-            await self._log(task.session_id, kind, resolved)
+            await self._log(session_id, kind, resolved)
         return resolved
 
     async def _log(self, session_id: str, event_type: str, approval: ApprovalRecord) -> None:

@@ -60,3 +60,10 @@ AGENT_TYPES: tuple[AgentType, ...] = (
 )
 
 AGENT_TYPES_BY_NAME = {agent.type: agent for agent in AGENT_TYPES}
+
+
+def check_default_agent(name: str) -> None:
+    """AGENT_RUNTIME__DEFAULT_AGENT names one of the agents (checked with the
+    settings at start: the settings do not know the agents)."""
+    if name not in AGENT_TYPES_BY_NAME:
+        raise ValueError(f"AGENT_RUNTIME__DEFAULT_AGENT must be one of {', '.join(AGENT_TYPES_BY_NAME)}, got {name!r}")

@@ -11,14 +11,14 @@ from typing import Awaitable, Callable
 
 from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.errors import Conflict, InvalidArgument
-from agent_runtime.storage.sqlite.agents import AgentRepository
+from agent_runtime.agents.ports import IdempotencyRepository
 
 RETENTION = dt.timedelta(hours=24)
 MAX_KEY_LENGTH = 255
 
 
 class IdempotencyKeys:
-    def __init__(self, repository: AgentRepository, clock: Clock = utc_now):
+    def __init__(self, repository: IdempotencyRepository, clock: Clock = utc_now):
         self._repo = repository
         self._clock = clock
         self._locks: dict[tuple[str, str, str], asyncio.Lock] = {}

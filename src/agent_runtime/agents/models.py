@@ -1,4 +1,6 @@
-"""Plain records of the agent domain; the servicer converts them to protos."""
+"""Plain records of the agent domain (tasks, approvals, client tool calls,
+artifacts, multi-agent sessions) and its status rules; the servicer converts
+them to protos, the ports (agents/ports.py) store them."""
 
 from __future__ import annotations
 
@@ -24,6 +26,22 @@ DECISIONS = {"approve": APPROVED, "edit": EDITED, "reject": REJECTED}
 # A plan is approved or rejected; editing it is `edit` on its approval.
 PLAN_DECISIONS = ("approve", "reject")
 ANSWERED = "answered"
+
+
+@dataclasses.dataclass(frozen=True)
+class StatusChange:
+    """A status transition, applied by a store only from `from_statuses`
+    and in the same transaction as the write it goes with, so that no
+    reader (and no restart) sees one without the other."""
+
+    from_statuses: tuple[str, ...]
+    to: str
+
+
+# A pending approval or client tool call pauses its running task.
+PAUSE = StatusChange((RUNNING,), WAITING_APPROVAL)
+# A client tool call is answered once, while it waits.
+ANSWER = StatusChange((PENDING,), ANSWERED)
 
 
 @dataclasses.dataclass
@@ -125,3 +143,28 @@ class ClientCallRecord:
     result: str | None = None
     is_error: bool = False
     answered_at: str | None = None
+
+
+@dataclasses.dataclass
+class AgentSwitchRecord:
+    from_agent: str
+    to_agent: str
+    reason: str
+    timestamp: str
+    task_id: str | None = None
+
+
+@dataclasses.dataclass
+class SessionAgentRecord:
+    """A multi-agent session's current agent and its switch history."""
+
+    session_id: str
+    current_agent: str
+    previous_agent: str | None
+    switched_at: str | None
+    switch_count: int
+    history: list[AgentSwitchRecord]
+
+
+class SwitchLimitReached(Exception):
+    """The session already made the most switches it may."""

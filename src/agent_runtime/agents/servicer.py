@@ -23,7 +23,8 @@ from agent_runtime.agents.idempotency import IdempotencyKeys
 from agent_runtime.errors import DomainError, NotFound
 from agent_runtime.identity.ownership import new_owner, owner_scope, task_owner
 from agent_runtime.agents.models import ClientTool, HitlSettings
-from agent_runtime.agents.service import AgentService, MessageReply, ProjectSessionView
+from agent_runtime.agents.codelab import MessageReply
+from agent_runtime.agents.service import AgentService, ProjectSessionView
 from agent_runtime.interceptors import metadata_value
 from agent_runtime.interceptors.auth import current_principal
 from agent_runtime.jsonfmt import json_http_body, message_to_dict, struct_value
@@ -129,7 +130,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     async def ExecuteTask(self, request: pb.ExecuteTaskRequest, context) -> pb.ExecuteTaskResponse:
         async def operation():
-            task = await self._agents.execute_task(
+            task = await self._agents.tasks.execute_task(
                 request.prompt,
                 dict(request.context),
                 list(request.tools),
@@ -141,14 +142,14 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         return await self._idempotent(context, "ExecuteTask", request, pb.ExecuteTaskResponse, operation)
 
     async def GetTaskStatus(self, request: pb.GetTaskStatusRequest, context) -> pb.GetTaskStatusResponse:
-        task = await self._agents.check_access(request.task_id, current_principal.get())
+        task = await self._agents.tasks.check_access(request.task_id, current_principal.get())
         return pb.GetTaskStatusResponse(task_id=task.task_id, status=task.status, result=task.result_summary or "")
 
     # Models and providers
 
     @mini_devin_not_found
     async def ListLlmModels(self, request: pb.ListLlmModelsRequest, context) -> pb.ListLlmModelsResponse:
-        models = await self._agents.list_models(request.provider)
+        models = await self._agents.models.list_models(request.provider)
         return pb.ListLlmModelsResponse(
             models=[
                 pb.LlmModel(
@@ -164,7 +165,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         )
 
     async def ListLlmProviders(self, request: pb.ListLlmProvidersRequest, context) -> pb.ListLlmProvidersResponse:
-        listings, default_model = await self._agents.list_providers()
+        listings, default_model = await self._agents.models.list_providers()
         return pb.ListLlmProvidersResponse(
             providers=[
                 pb.LlmProvider(id=p.info.id, name=p.info.name, configured=p.info.configured, models_count=p.models_count)
@@ -176,26 +177,26 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     # Project sessions
 
     async def CreateProjectSession(self, request: pb.CreateProjectSessionRequest, context) -> pb.ProjectSession:
-        view = await self._agents.create_project_session(
+        view = await self._agents.projects.create_project_session(
             request.name, request.working_directory, owner=new_owner()
         )
         return project_session_to_proto(view, listed=False)
 
     async def ListProjectSessions(self, request, context) -> pb.ListProjectSessionsResponse:
-        views = await self._agents.list_project_sessions(scope=owner_scope())
+        views = await self._agents.projects.list_project_sessions(scope=owner_scope())
         return pb.ListProjectSessionsResponse(sessions=[project_session_to_proto(v, listed=True) for v in views])
 
     async def ListProjectSessionsJson(self, request, context) -> httpbody_pb2.HttpBody:
-        views = await self._agents.list_project_sessions(scope=owner_scope())
+        views = await self._agents.projects.list_project_sessions(scope=owner_scope())
         return json_http_body([_list_session_json(project_session_to_proto(v, listed=True)) for v in views])
 
     @mini_devin_not_found
     async def GetProjectSession(self, request: pb.GetProjectSessionRequest, context) -> pb.ProjectSessionDetail:
-        return project_session_detail(await self._agents.get_project_session(request.session_id, scope=owner_scope()))
+        return project_session_detail(await self._agents.projects.get_project_session(request.session_id, scope=owner_scope()))
 
     @mini_devin_not_found
     async def DeleteProjectSession(self, request: pb.DeleteProjectSessionRequest, context) -> pb.DeleteProjectSessionResponse:
-        await self._agents.delete_project_session(request.session_id, scope=owner_scope())
+        await self._agents.projects.delete_project_session(request.session_id, scope=owner_scope())
         # REST answers 204 No Content, as documented (gateway/envoy_templates/rest_adapter.lua).
         await context.send_initial_metadata((("x-http-status", "204"),))
         return pb.DeleteProjectSessionResponse()
@@ -205,7 +206,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
     @mini_devin_not_found
     async def CreateAgentTask(self, request: pb.CreateAgentTaskRequest, context) -> pb.AgentTask:
         async def operation():
-            task = await self._agents.create_task(
+            task = await self._agents.tasks.create_task(
                 request.session_id,
                 request.description,
                 owner=task_owner(),
@@ -223,45 +224,45 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     @mini_devin_not_found
     async def ListAgentTasks(self, request: pb.ListAgentTasksRequest, context) -> pb.ListAgentTasksResponse:
-        tasks = await self._agents.list_tasks(request.session_id, current_principal.get())
+        tasks = await self._agents.tasks.list_tasks(request.session_id, current_principal.get())
         return pb.ListAgentTasksResponse(tasks=[task_to_proto(t) for t in tasks])
 
     @mini_devin_not_found
     async def ListAgentTasksJson(self, request: pb.ListAgentTasksJsonRequest, context) -> httpbody_pb2.HttpBody:
-        tasks = await self._agents.list_tasks(request.session_id, current_principal.get())
+        tasks = await self._agents.tasks.list_tasks(request.session_id, current_principal.get())
         return json_http_body([_list_task_json(task_to_proto(t)) for t in tasks])
 
     @mini_devin_not_found
     async def GetAgentTask(self, request: pb.GetAgentTaskRequest, context) -> pb.AgentTask:
-        return task_to_proto(await self._agents.check_access(request.task_id, current_principal.get()))
+        return task_to_proto(await self._agents.tasks.check_access(request.task_id, current_principal.get()))
 
     @mini_devin_not_found
     async def StopAgentTask(self, request: pb.StopAgentTaskRequest, context) -> pb.StopAgentTaskResponse:
-        await self._agents.check_access(request.task_id, current_principal.get())
-        task = await self._agents.stop_task(request.task_id)
+        await self._agents.tasks.check_access(request.task_id, current_principal.get())
+        task = await self._agents.tasks.stop_task(request.task_id)
         return pb.StopAgentTaskResponse(id=task.task_id, status=task.status)
 
     @mini_devin_not_found
     async def SendTaskInput(self, request: pb.SendTaskInputRequest, context) -> pb.SendTaskInputResponse:
-        await self._agents.check_access(request.task_id, current_principal.get())
-        await self._agents.send_input(request.task_id, request.content)
+        await self._agents.tasks.check_access(request.task_id, current_principal.get())
+        await self._agents.tasks.send_input(request.task_id, request.content)
         return pb.SendTaskInputResponse(ok=True)
 
     # Approvals
 
     @mini_devin_not_found
     async def ListToolApprovals(self, request: pb.ListToolApprovalsRequest, context) -> pb.ListToolApprovalsResponse:
-        await self._agents.check_access(request.task_id, current_principal.get())
-        approvals = await self._agents.list_approvals(request.task_id, request.status)
+        await self._agents.tasks.check_access(request.task_id, current_principal.get())
+        approvals = await self._agents.tasks.list_approvals(request.task_id, request.status)
         return pb.ListToolApprovalsResponse(approvals=[approval_to_proto(a) for a in approvals])
 
     @mini_devin_not_found
     async def DecideToolApproval(self, request: pb.DecideToolApprovalRequest, context) -> pb.ToolApproval:
-        await self._agents.check_access(request.task_id, current_principal.get())
+        await self._agents.tasks.check_access(request.task_id, current_principal.get())
 
         async def operation():
             modified = json_format.MessageToDict(request.modified_arguments) if request.HasField("modified_arguments") else None
-            approval = await self._agents.decide_approval(
+            approval = await self._agents.tasks.decide_approval(
                 request.task_id, request.approval_id, request.decision, modified, request.feedback
             )
             return approval_to_proto(approval)
@@ -272,28 +273,28 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
 
     @mini_devin_not_found
     async def ListTaskArtifacts(self, request: pb.ListTaskArtifactsRequest, context) -> pb.ListTaskArtifactsResponse:
-        await self._agents.check_access(request.task_id, current_principal.get())
-        artifacts = await self._agents.list_artifacts(request.task_id)
+        await self._agents.tasks.check_access(request.task_id, current_principal.get())
+        artifacts = await self._agents.tasks.list_artifacts(request.task_id)
         return pb.ListTaskArtifactsResponse(artifacts=[artifact_to_proto(a) for a in artifacts])
 
     @mini_devin_not_found
     async def ListTaskArtifactsJson(self, request: pb.ListTaskArtifactsJsonRequest, context) -> httpbody_pb2.HttpBody:
-        await self._agents.check_access(request.task_id, current_principal.get())
-        artifacts = await self._agents.list_artifacts(request.task_id)
+        await self._agents.tasks.check_access(request.task_id, current_principal.get())
+        artifacts = await self._agents.tasks.list_artifacts(request.task_id)
         return json_http_body([message_to_dict(artifact_to_proto(a)) for a in artifacts])
 
     @mini_devin_not_found
     async def GetTaskArtifact(self, request: pb.GetTaskArtifactRequest, context) -> httpbody_pb2.HttpBody:
-        await self._agents.check_access(request.task_id, current_principal.get())
-        artifact = await self._agents.get_artifact(request.task_id, request.artifact_id)
+        await self._agents.tasks.check_access(request.task_id, current_principal.get())
+        artifact = await self._agents.tasks.get_artifact(request.task_id, request.artifact_id)
         return httpbody_pb2.HttpBody(content_type=artifact.content_type, data=artifact.content)
 
     # Live stream
 
     @mini_devin_not_found
     async def WatchAgentTask(self, request: pb.WatchAgentTaskRequest, context) -> AsyncIterator[pb.TaskEvent]:
-        await self._agents.check_access(request.task_id, current_principal.get())
-        async for event in self._agents.watch(request.task_id, request.after_sequence):
+        await self._agents.tasks.check_access(request.task_id, current_principal.get())
+        async for event in self._agents.tasks.watch(request.task_id, request.after_sequence):
             yield event_to_proto(event)
 
     # Multi-agent sessions
@@ -307,7 +308,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         )
 
     async def GetCurrentAgent(self, request: pb.GetCurrentAgentRequest, context) -> pb.GetCurrentAgentResponse:
-        state = await self._agents.current_agent(request.session_id, scope=owner_scope())
+        state = await self._agents.codelab.current_agent(request.session_id, scope=owner_scope())
 
         def ref(name: str) -> pb.AgentRef:
             agent = AGENT_TYPES_BY_NAME[name]
@@ -340,11 +341,11 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             ],
             request.require_plan_approval,
         )
-        created = await self._agents.create_codelab_session(request.user_id, metadata, owner=new_owner(), hitl=hitl)
+        created = await self._agents.codelab.create_codelab_session(request.user_id, metadata, owner=new_owner(), hitl=hitl)
         return pb.CreateCodelabSessionResponse(session_id=created.session.session_id, created_at=created.session.created_at)
 
     async def GetCodelabSession(self, request: pb.GetCodelabSessionRequest, context) -> pb.CodelabSession:
-        found = await self._agents.get_codelab_session(request.session_id, scope=owner_scope())
+        found = await self._agents.codelab.get_codelab_session(request.session_id, scope=owner_scope())
         message = pb.CodelabSession(
             session_id=found.session.session_id,
             user_id=found.user_id,
@@ -357,7 +358,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
         return message
 
     async def DeleteCodelabSession(self, request: pb.DeleteCodelabSessionRequest, context) -> pb.DeleteCodelabSessionResponse:
-        await self._agents.delete_codelab_session(request.session_id, scope=owner_scope())
+        await self._agents.codelab.delete_codelab_session(request.session_id, scope=owner_scope())
         return pb.DeleteCodelabSessionResponse(status="deleted")
 
     async def SendAgentMessage(self, request: pb.SendAgentMessageRequest, context) -> AsyncIterator[pb.AgentStreamEvent]:
@@ -371,7 +372,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             result=struct_value(message.result) if message.HasField("result") else None,
             error=message.error,
         )
-        events = self._agents.send_message(
+        events = self._agents.codelab.send_message(
             request.session_id,
             message.type,
             message.content,
@@ -384,7 +385,7 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             yield event
 
     async def ListPendingApprovals(self, request: pb.ListPendingApprovalsRequest, context) -> pb.ListPendingApprovalsResponse:
-        approvals = await self._agents.pending_approvals(request.session_id, scope=owner_scope())
+        approvals = await self._agents.codelab.pending_approvals(request.session_id, scope=owner_scope())
         response = pb.ListPendingApprovalsResponse()
         for approval in approvals:
             item = response.pending_approvals.add(call_id=approval.call_id, tool_name=approval.tool_name, reason=approval.reason)
@@ -398,12 +399,12 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             modified_arguments=_struct_or_none(request, "modified_arguments"),
             feedback=request.feedback,
         )
-        events = self._agents.hitl_decision(request.session_id, reply, scope=owner_scope())
+        events = self._agents.codelab.hitl_decision(request.session_id, reply, scope=owner_scope())
         async for event in _stream(events, request.session_id):
             yield event
 
     async def ResumeAgentStream(self, request: pb.ResumeAgentStreamRequest, context) -> AsyncIterator[pb.AgentStreamEvent]:
-        events = self._agents.resume_stream(request.task_id, request.after_sequence, current_principal.get())
+        events = self._agents.codelab.resume_stream(request.task_id, request.after_sequence, current_principal.get())
         async for event in _stream(events, ""):
             yield event
 

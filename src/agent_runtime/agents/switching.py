@@ -5,16 +5,12 @@ explicit `switch_agent` message), bounded by AGENT_RUNTIME__MAX_AGENT_SWITCHES."
 from __future__ import annotations
 
 from agent_runtime.agents.catalog import AGENT_TYPES_BY_NAME, AgentType
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.errors import FailedPrecondition, InvalidArgument
 from agent_runtime.sessions.service import SessionService
-from agent_runtime.storage.sqlite.multiagent import (
-    AgentSwitchRecord,
-    AgentSwitchRepository,
-    SessionAgentRecord,
-    SwitchLimitReached,
-)
+from agent_runtime.agents.models import AgentSwitchRecord, SessionAgentRecord, SwitchLimitReached
+from agent_runtime.agents.ports import AgentSwitchRepository
 
 SWITCH_TOOL = "switch_agent"
 MAX_REASON = 2000

@@ -23,11 +23,11 @@ from typing import Any, Protocol
 import structlog
 
 from agent_runtime.clock import Clock, iso, utc_now
+from agent_runtime.compute.ports import MetricSampleRepository, TaskRepository
+from agent_runtime.compute.records import MetricSample, TaskRecord
+from agent_runtime.compute.series import window
 from agent_runtime.errors import DomainError, ValidationFailed
 from agent_runtime.llm.base import ChatMessage, complete
-from agent_runtime.storage.sqlite.compute import ComputeRepository, MetricSample, TaskRecord
-
-TIMEFRAMES = {"5m": 300, "15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 24 * 3600, "7d": 7 * 24 * 3600}
 
 # Series each metric type looks at: (sample field, label, unit).
 SERIES = {
@@ -381,8 +381,15 @@ class LLMInsightAnalyzer:
 
 
 class InsightService:
-    def __init__(self, repository: ComputeRepository, analyzer: InsightAnalyzer | None = None, clock: Clock = utc_now):
-        self._repo = repository
+    def __init__(
+        self,
+        samples: MetricSampleRepository,
+        tasks: TaskRepository,
+        analyzer: InsightAnalyzer | None = None,
+        clock: Clock = utc_now,
+    ):
+        self._samples = samples
+        self._tasks = tasks
         self.analyzer = analyzer or DeterministicAnalyzer()
         self._clock = clock
 
@@ -401,12 +408,7 @@ class InsightService:
             raise ValidationFailed(
                 f"metric_type must be one of {', '.join(SERIES)}, got {metric_type!r}", fields={"metric_type": "unknown"}
             )
-        if timeframe not in TIMEFRAMES:
-            raise ValidationFailed(
-                f"timeframe must be one of {', '.join(TIMEFRAMES)}, got {timeframe!r}", fields={"timeframe": "unknown"}
-            )
-        end = self._clock()
-        start = end - dt.timedelta(seconds=TIMEFRAMES[timeframe])
-        samples = await self._repo.samples_between(start.timestamp(), end.timestamp())
-        tasks = await self._repo.tasks_finished_between(start.timestamp(), end.timestamp())
+        start, end = window(timeframe, self._clock())
+        samples = await self._samples.samples_between(start.timestamp(), end.timestamp())
+        tasks = await self._tasks.tasks_finished_between(start.timestamp(), end.timestamp())
         return InsightData(metric_type, timeframe, start, end, samples, tasks)

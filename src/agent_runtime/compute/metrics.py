@@ -12,9 +12,10 @@ from typing import Callable
 import structlog
 
 from agent_runtime.clock import Clock, iso, utc_now
+from agent_runtime.compute.ports import MetricSampleRepository
+from agent_runtime.compute.records import MetricSample
 from agent_runtime.compute.service import ComputeService
 from agent_runtime.health import memory_usage_percent
-from agent_runtime.storage.sqlite.compute import ComputeRepository, MetricSample
 
 log = structlog.get_logger(__name__)
 
@@ -79,7 +80,7 @@ class MetricsCollector:
     def __init__(
         self,
         service: ComputeService,
-        repository: ComputeRepository,
+        samples: MetricSampleRepository,
         *,
         interval_seconds: float = 10.0,
         ai_tasks_processed: Callable[[], int] = lambda: 0,
@@ -87,7 +88,7 @@ class MetricsCollector:
         started_at: float | None = None,
     ):
         self._service = service
-        self._repo = repository
+        self._samples = samples
         self.interval_seconds = interval_seconds
         self._ai_tasks_processed = ai_tasks_processed
         self._clock = clock
@@ -153,10 +154,10 @@ class MetricsCollector:
         counters.window_execution_ms = 0.0
         counters.window_gflops = 0.0
         counters.window_gflops_count = 0
-        await self._repo.insert_sample(sample)
+        await self._samples.insert_sample(sample)
         if now_mono - self._last_prune > 3600:
             self._last_prune = now_mono
-            await self._repo.prune_samples(sample.epoch - RETENTION_SECONDS)
+            await self._samples.prune_samples(sample.epoch - RETENTION_SECONDS)
         return sample
 
     def start(self) -> None:

@@ -11,18 +11,13 @@ from typing import Any
 
 import structlog
 
-from agent_runtime.compute.backends import (
-    Backend,
-    Checkpoint,
-    DeviceInfo,
-    KernelResult,
-    MlxBackend,
-    NumpyBackend,
-    cuda_devices_without_backend,
-)
+from agent_runtime.compute.backends import Backend, Checkpoint, DeviceInfo, KernelResult
+from agent_runtime.compute.host import cuda_devices_without_backend
+from agent_runtime.compute.mlx_backend import MlxBackend
+from agent_runtime.compute.numpy_backend import NumpyBackend
 from agent_runtime.compute.operations import OPERATIONS, OperationSpec
+from agent_runtime.compute.records import ProbeResult
 from agent_runtime.errors import ValidationFailed
-from agent_runtime.storage.sqlite.compute import ProbeResult
 
 log = structlog.get_logger(__name__)
 

@@ -24,33 +24,19 @@ from typing import Any, AsyncIterator
 import structlog
 
 from agent_runtime.clock import Clock, iso, utc_now
-from agent_runtime.compute.backends import system_memory
+from agent_runtime.compute.host import system_memory
 from agent_runtime.compute.operations import check_parameters
+from agent_runtime.compute.ports import ProbeRepository, TaskRepository
+from agent_runtime.compute.records import Counters, DeviceState, TaskRecord
 from agent_runtime.compute.registry import BackendRegistry
 from agent_runtime.errors import FailedPrecondition, NotFound, RateLimited, Unavailable, ValidationFailed
 from agent_runtime.events.bus import EventBus
 from agent_runtime.identity.ownership import check_visible, visible
-from agent_runtime.storage.sqlite.compute import ComputeRepository, TaskRecord
 
 log = structlog.get_logger(__name__)
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "timeout"})
 DEFAULT_PRIORITY = 5
-
-
-@dataclasses.dataclass(frozen=True)
-class DeviceState:
-    """A device as `GET /devices` shows it, with its current status and memory."""
-
-    id: str
-    name: str
-    type: str
-    status: str
-    capabilities: list[str]
-    memory_total: float
-    memory_available: float
-    backend: str
-    compute_units: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,28 +68,18 @@ class _Handle:
     enqueued: float = dataclasses.field(default_factory=time.monotonic)
 
 
-@dataclasses.dataclass
-class Counters:
-    completed: int = 0
-    failed: int = 0
-    gpu_busy_seconds: float = 0.0
-    # Finished since the metrics sampler last looked.
-    window_finished: int = 0
-    window_execution_ms: float = 0.0
-    window_gflops: float = 0.0
-    window_gflops_count: int = 0
-
-
 class ComputeService:
     def __init__(
         self,
-        repository: ComputeRepository,
+        tasks: TaskRepository,
+        probes: ProbeRepository,
         registry: BackendRegistry,
         *,
         limits: ComputeLimits = ComputeLimits(),
         clock: Clock = utc_now,
     ):
-        self._repo = repository
+        self._repo = tasks
+        self._probes = probes
         self.registry = registry
         self.limits = limits
         self._clock = clock
@@ -181,7 +157,7 @@ class ComputeService:
             try:
                 results = await loop.run_in_executor(self._executor, self.registry.probe, self._abandon_probe)
                 if results:
-                    await self._repo.save_probe(results, iso(self._clock()))
+                    await self._probes.save_probe(results, iso(self._clock()))
             except Exception:  # noqa: BLE001 - selection falls back to the first capable device
                 log.exception("compute.probe_failed")
             finally:

@@ -4,6 +4,7 @@ classes (tasks, devices, metrics, insights)."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 from google.api import httpbody_pb2
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
@@ -23,6 +24,12 @@ def _now() -> timestamp_pb2.Timestamp:
     now = timestamp_pb2.Timestamp()
     now.GetCurrentTime()
     return now
+
+
+def _stamp(moment: dt.datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
 
 
 def _struct(value: dict) -> struct_pb2.Struct:
@@ -84,12 +91,13 @@ def update_to_proto(record) -> pb.WatchTasksResponse:
 
 
 class ComputeServicer(compute_pb2_grpc.ComputeServiceServicer):
-    def __init__(self, health: HealthReporter, compute=None, metrics=None, insights=None, ai_tasks=None):
+    def __init__(self, health: HealthReporter, compute=None, metrics=None, insights=None, ai_tasks=None, series=None):
         self._health = health
         self._compute = compute
         self._metrics = metrics
         self._insights = insights
         self._ai_tasks = ai_tasks
+        self._series = series
 
     async def GetServiceInfo(self, request, context) -> pb.GetServiceInfoResponse:
         return pb.GetServiceInfoResponse(name=PRODUCT_NAME, version=__version__, status="running")
@@ -167,6 +175,20 @@ class ComputeServicer(compute_pb2_grpc.ComputeServiceServicer):
 
     async def GetPrometheusMetrics(self, request, context) -> httpbody_pb2.HttpBody:
         return httpbody_pb2.HttpBody(content_type=PROMETHEUS_CONTENT_TYPE, data=self._metrics.prometheus_text().encode())
+
+    async def GetMetricSeries(self, request: pb.GetMetricSeriesRequest, context) -> pb.GetMetricSeriesResponse:
+        series = await self._series.series(request.timeframe, request.max_points)
+        return pb.GetMetricSeriesResponse(
+            timeframe=series.timeframe,
+            start_time=_stamp(series.start),
+            end_time=_stamp(series.end),
+            sample_count=series.sample_count,
+            bucket_seconds=series.bucket_seconds,
+            points=[
+                pb.MetricPoint(timestamp=_stamp(point.at), sample_count=point.sample_count, **point.values)
+                for point in series.points
+            ],
+        )
 
     async def GenerateInsights(self, request: pb.GenerateInsightsRequest, context) -> pb.GenerateInsightsResponse:
         report = await self._insights.generate(request.metric_type, request.timeframe)

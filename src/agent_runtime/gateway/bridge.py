@@ -36,6 +36,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from agentruntime.v1 import agent_pb2, agent_pb2_grpc, compute_pb2, compute_pb2_grpc, session_pb2, session_pb2_grpc
+from agent_runtime.agents.run_events import RUN_EVENT_TYPES
 from agent_runtime.clock import iso, utc_now
 from agent_runtime.gateway.resume import ResumePoint, say_going_away
 from agent_runtime.gateway.shared_feed import FELL_BEHIND, FeedMember, SharedFeed, feed_message, release
@@ -68,15 +69,7 @@ def credentials_metadata(request: Request) -> tuple[tuple[str, str], ...]:
 
 # Fields of each task event type on /ws/tasks/{id}, besides type, sequence,
 # task_id and timestamp (the mini-devin document's messages).
-TASK_EVENT_FIELDS = {
-    "token": ("content",),
-    "tool_call": ("tool", "input", "call_id"),
-    "tool_result": ("tool", "output", "success", "call_id"),
-    "plan_update": ("plan",),
-    "status": ("status", "message"),
-    "error": ("error", "code"),
-    "approval_required": ("approval", "tool", "input", "call_id"),
-}
+TASK_EVENT_FIELDS = {cls.TYPE: cls.DOCUMENTED for cls in RUN_EVENT_TYPES.values()}
 TASK_PATH_PREFIX = "/ws/tasks/"
 
 

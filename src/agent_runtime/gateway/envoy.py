@@ -22,7 +22,7 @@ from google.protobuf import descriptor_pb2
 
 from agentruntime.v1 import common_pb2
 
-from agent_runtime.config import Settings
+from agent_runtime.config import ServerSettings
 from agent_runtime.lifecycle import ChildRecord, dying_with_parent
 
 log = structlog.get_logger(__name__)
@@ -219,7 +219,7 @@ def local_reply_mappers(max_request_bytes: int) -> list[dict]:
 
 
 def render_config(
-    settings: Settings, *, grpc_port: int, bridge_port: int, admin_socket: pathlib.Path, gateway_secret: str
+    settings: ServerSettings, *, grpc_port: int, bridge_port: int, admin_socket: pathlib.Path, gateway_secret: str
 ) -> str:
     listener_template = string.Template((TEMPLATE_DIR / "listener.yaml").read_text())
     common = {

@@ -1,8 +1,15 @@
-"""Plain records of the identity domain."""
+"""Plain records of the identity domain, and the ownership rule on plain
+values that every domain's records apply (identity/ownership.py explains it)."""
 
 from __future__ import annotations
 
 import dataclasses
+
+
+def visible(owner_id: str | None, scope: str | None) -> bool:
+    """Whether a resource owned by `owner_id` is visible to a caller of
+    `scope` (None: an administrator, who sees everything)."""
+    return scope is None or owner_id == scope
 
 
 @dataclasses.dataclass

@@ -29,6 +29,7 @@ so tests call them directly without a principal.
 from __future__ import annotations
 
 from agent_runtime.errors import DomainError, PermissionDenied
+from agent_runtime.identity.models import visible
 from agent_runtime.interceptors.auth import Principal, current_principal
 
 # Scope of a caller without a user id who is not an administrator (only
@@ -61,10 +62,6 @@ def owner_scope(principal: Principal | None = None) -> str | None:
     if who.admin:
         return None
     return who.user_id or _NOBODY
-
-
-def visible(owner_id: str | None, scope: str | None) -> bool:
-    return scope is None or owner_id == scope
 
 
 def check_visible(owner_id: str | None, scope: str | None, not_found: DomainError) -> None:

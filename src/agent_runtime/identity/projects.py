@@ -34,6 +34,19 @@ def inside(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
 
 
+def check_project_roots(roots: Sequence[str], data_dir: pathlib.Path) -> None:
+    """PROJECT_ROOTS must not overlap the data dir: users could choose it (or
+    a directory around it) as a project directory."""
+    real_data_dir = os.path.realpath(data_dir)
+    for root in roots:
+        real_root = os.path.realpath(root)
+        if inside(real_data_dir, real_root) or inside(real_root, real_data_dir):
+            raise ValueError(
+                f"PROJECT_ROOTS entry {root} overlaps the data dir {data_dir} (database, keys, other users' "
+                "workspaces): users could choose it as a project directory"
+            )
+
+
 class ProjectDirectories:
     def __init__(self, roots: Sequence[str], workspaces_dir: pathlib.Path, default_workspace: str | None = None):
         self._roots = tuple(roots)

@@ -10,12 +10,12 @@ import secrets
 import uuid
 
 from agent_runtime.clock import Clock, iso, parse_iso, utc_now
-from agent_runtime.errors import NotFound, Unauthenticated, ValidationFailed
+from agent_runtime.errors import AlreadyExists, NotFound, Unauthenticated, ValidationFailed
 from agent_runtime.identity.models import AccessToken, ApiKeyRecord, IssuedKey, UserRecord
 from agent_runtime.identity.passwords import Passwords
+from agent_runtime.identity.ports import IdentityRepository
 from agent_runtime.identity.tokens import TokenIssuer
 from agent_runtime.interceptors.auth import Principal
-from agent_runtime.storage.sqlite.identity import IdentityRepository
 
 KEY_PREFIX = "md_"
 # md_ + 43 characters of base64url (256 random bits).
@@ -81,7 +81,8 @@ class IdentityService:
             password_hash=await self._passwords.hash(password),
             created_at=iso(self._clock()),
         )
-        await self._repository.create_user(user)
+        if not await self._repository.create_user(user):
+            raise AlreadyExists(f"A user with email {user.email} already exists")
         return user
 
     async def login(self, email: str, password: str) -> AccessToken:

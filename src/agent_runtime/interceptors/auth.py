@@ -22,7 +22,7 @@ import dataclasses
 import hmac
 from typing import Protocol
 
-from agent_runtime.config import Settings, is_loopback
+from agent_runtime.config import RateLimitSettings, Settings, is_loopback
 from agent_runtime.errors import RateLimited, Unauthenticated
 from agent_runtime.interceptors import metadata_value, response_headers
 from agent_runtime.interceptors.client_address import ClientAddresses
@@ -118,7 +118,7 @@ class CredentialAuthenticator:
     ):
         self._keys = frozenset(key.encode() for key in settings.accepted_api_keys())
         self._service_tokens = frozenset(token.encode() for token in settings.accepted_service_tokens())
-        self._allow_anonymous_local = settings.allow_anonymous_local
+        self._allow_anonymous_local = settings.auth.allow_anonymous_local
         self._issued = issued
         self._addresses = addresses or ClientAddresses()
 
@@ -168,8 +168,8 @@ class RateLimits:
     admin: int = 6000
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "RateLimits":
-        return cls(settings.rate_limit_authenticated, settings.rate_limit_unauthenticated, settings.rate_limit_admin)
+    def from_settings(cls, settings: RateLimitSettings) -> "RateLimits":
+        return cls(settings.authenticated, settings.unauthenticated, settings.admin)
 
     def for_principal(self, principal: Principal) -> int:
         if principal.admin:

@@ -4,7 +4,7 @@ Every model in the ML registry (`GET /ml-api/models/`: local MLX model
 directories and LoRA fine-tunes `<base>:<suffix>:<job id>`) is a model of
 this provider; a task names one as `mlx/<model id>` (or by its bare id when
 no other provider lists that id). Tokens are streamed from
-`agent_runtime.ml.inference.stream_chat` as the model produces them.
+`LocalInference.stream_chat` (ml/inference.py) as the model produces them.
 
 The provider is `configured` while at least one model is registered; the ML
 service tells it about newly registered models (`model_registered`), so a
@@ -79,7 +79,7 @@ def _number(parameters: dict[str, Any], key: str, default: float) -> float:
 class MLXProvider:
     """The registered local MLX models. `list_registered` returns the ML
     registry's model records (`MLService.list_models`); `stream_chat` is
-    `agent_runtime.ml.inference.stream_chat` (the server's engine)."""
+    the server's `LocalInference.stream_chat`."""
 
     def __init__(self, list_registered: Callable[[], Awaitable[Iterable[Any]]], stream_chat: StreamChat):
         self._list_registered = list_registered

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from agent_runtime.agents.config import AgentsConfig
+from agent_runtime.config import AgentsConfig
 from agent_runtime.errors import FailedPrecondition, NotFound
 from agent_runtime.llm.anthropic_provider import AnthropicProvider, anthropic_client
 from agent_runtime.llm.base import LLMProvider, ModelInfo

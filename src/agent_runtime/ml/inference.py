@@ -1,11 +1,10 @@
 """Local streaming inference with registered MLX models (the `mlx` LLM
 provider).
 
-Use, from anywhere in the server once it started:
+The server builds one engine at start (`Runtime.inference`) and hands it to
+what needs it (the `mlx` provider):
 
-    from agent_runtime.ml import inference
-
-    async for piece in inference.stream_chat(
+    async for piece in engine.stream_chat(
         "tiny", [{"role": "user", "content": "Hi"}], max_tokens=64, temperature=0.0
     ):
         print(piece, end="")
@@ -20,9 +19,8 @@ at the end-of-sequence token or after `max_tokens` tokens. `temperature` 0
 decodes greedily.
 
 Errors are domain errors: NotFound (unknown model), InvalidArgument (bad
-messages or settings), Unavailable (MLX not installed, or the server's ML
-service not started). Generation runs on one background thread (MLX work is
-serialised); closing the iterator early stops generation after the current
+messages or settings), Unavailable (MLX not installed). Generation runs on
+one background thread (MLX work is serialised); closing the iterator early stops generation after the current
 token. Loaded models are kept (least recently used first out, `max_loaded`).
 """
 
@@ -150,27 +148,3 @@ class LocalInference:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-_default: LocalInference | None = None
-
-
-def set_default(engine: LocalInference | None) -> None:
-    """Installed by the server at start (and cleared at stop)."""
-    global _default
-    _default = engine
-
-
-def default() -> LocalInference:
-    if _default is None:
-        raise Unavailable("the ML service is not running: local models are unavailable")
-    return _default
-
-
-async def stream_chat(
-    model_id: str, messages: list[dict], *, max_tokens: int = 512, temperature: float = 0.7
-) -> AsyncIterator[str]:
-    """Streams the reply of registered MLX model `model_id` to `messages`
-    (see the module docstring)."""
-    async for piece in default().stream_chat(model_id, messages, max_tokens=max_tokens, temperature=temperature):
-        yield piece

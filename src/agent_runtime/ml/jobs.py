@@ -19,9 +19,10 @@ import structlog
 
 from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.events.bus import EventBus
-from agent_runtime.ml.models import JobEvent, JobRecord, ModelRecord
+from agent_runtime.errors import NotFound
+from agent_runtime.ml.models import JobEvent, JobRecord
+from agent_runtime.ml.ports import FileRepository, JobRepository, ModelRepository
 from agent_runtime.ml.worker import STOPPED_EXIT_CODE, latest_checkpoint
-from agent_runtime.storage.sqlite.ml import MLRepository
 
 log = structlog.get_logger(__name__)
 
@@ -34,10 +35,16 @@ METRIC_KEYS = {
 }
 
 
+def job_not_found(job_id: str) -> NotFound:
+    return NotFound(f"Fine-tuning job {job_id!r} not found", code="JOB_NOT_FOUND")
+
+
 class JobRunner:
     def __init__(
         self,
-        repository: MLRepository,
+        jobs: JobRepository,
+        models: ModelRepository,
+        files: FileRepository,
         bus: EventBus[JobEvent],
         jobs_dir: pathlib.Path,
         register_result: RegisterResult,
@@ -46,7 +53,9 @@ class JobRunner:
         clock: Clock = utc_now,
         python: str = sys.executable,
     ):
-        self._repo = repository
+        self._jobs = jobs
+        self._models = models
+        self._files = files
         self._bus = bus
         self._jobs_dir = jobs_dir
         self._register_result = register_result
@@ -77,11 +86,13 @@ class JobRunner:
     ) -> JobRecord | None:
         status = changes.get("status")
         if status is None:
-            current = await self._repo.get_job(job_id)
+            current = await self._jobs.get_job(job_id)
             status = current.status if current else ""
         event = JobEvent(job_id, 0, event_type, iso(self._clock()), message, status, metrics, step)
-        result = await self._repo.update_job(job_id, iso(self._clock()), changes, event, only_if_status=only_if_status)
+        result = await self._jobs.update_job(job_id, iso(self._clock()), changes, event, only_if_status=only_if_status)
         if result is None:
+            if not only_if_status or await self._jobs.get_job(job_id) is None:
+                raise job_not_found(job_id)
             return None
         job, stored = result
         if stored is not None:
@@ -94,7 +105,7 @@ class JobRunner:
         self._loop_task = asyncio.create_task(self._dispatch())
 
     async def _recover(self) -> None:
-        for job in await self._repo.list_jobs(("created", "queued", "running")):
+        for job in await self._jobs.list_jobs(("created", "queued", "running")):
             if job.status == "running":
                 found = latest_checkpoint(self.job_dir(job.id))
                 if found is None:
@@ -152,12 +163,12 @@ class JobRunner:
             self._slots.release()
 
     async def _run(self, job_id: str) -> None:
-        job = await self._repo.get_job(job_id)
+        job = await self._jobs.get_job(job_id)
         if job is None or job.status != "queued" or self._stopping:
             return
-        model = await self._repo.get_model(job.model_id)
-        training = await self._repo.get_file(job.training_file)
-        validation = await self._repo.get_file(job.validation_file) if job.validation_file else None
+        model = await self._models.get_model(job.model_id)
+        training = await self._files.get_file(job.training_file)
+        validation = await self._files.get_file(job.validation_file) if job.validation_file else None
         missing = (
             f"model {job.model_id!r}" if model is None else
             f"training file {job.training_file!r}" if training is None else

@@ -13,55 +13,35 @@ import structlog
 
 from agent_runtime import __version__
 from agent_runtime.clock import Clock, iso, utc_now
-from agent_runtime.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound, PayloadTooLarge, Unavailable
+from agent_runtime.errors import AlreadyExists, Conflict, FailedPrecondition, InvalidArgument, NotFound, PayloadTooLarge, Unavailable
 from agent_runtime.events.bus import EventBus
 from agent_runtime.identity.ownership import check_visible
 from agent_runtime.ml import files as jsonl
+from agent_runtime.ml import job_options
 from agent_runtime.ml import registry
 from agent_runtime.ml.inference import ModelLocation
-from agent_runtime.ml.jobs import JobRunner
+from agent_runtime.ml.jobs import JobRunner, job_not_found
 from agent_runtime.ml.models import FINAL_STATUSES, REMOTE, FileRecord, JobEvent, JobRecord, ModelRecord
-from agent_runtime.storage.sqlite.ml import MLRepository
+from agent_runtime.ml.ports import FileRepository, JobRepository, ModelRepository
 
 log = structlog.get_logger(__name__)
-
-DEFAULT_HYPERPARAMETERS = {
-    "n_steps": 100,
-    "batch_size": 4,
-    "learning_rate": 1e-5,
-    "lora_rank": 8,
-    "lora_layers": 0,  # 0: every transformer block
-    "eval_every": 50,
-    "checkpoint_every": 25,
-    "max_seq_length": 2048,
-    "seed": 0,
-    "report_every": 5,
-}
-HYPERPARAMETER_LIMITS = {
-    "n_steps": (1, 1_000_000),
-    "batch_size": (1, 4096),
-    "lora_rank": (1, 1024),
-    "lora_layers": (0, 1024),
-    "eval_every": (1, 1_000_000),
-    "checkpoint_every": (1, 1_000_000),
-    "max_seq_length": (8, 1_000_000),
-    "seed": (0, 2**31 - 1),
-    "report_every": (1, 1_000_000),
-}
-SUFFIX_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
-
 
 class MLService:
     def __init__(
         self,
-        repository: MLRepository,
+        models: ModelRepository,
+        files: FileRepository,
+        jobs: JobRepository,
         data_dir: pathlib.Path,
         *,
         max_file_bytes: int = 10 * 1024 * 1024,
         max_concurrent_jobs: int = 1,
+        remote_models: Callable[[], Awaitable[list[ModelRecord]]] | None = None,
         clock: Clock = utc_now,
     ):
-        self._repo = repository
+        self._models = models
+        self._files = files
+        self._jobs = jobs
         self._clock = clock
         self.models_dir = data_dir / "models"
         self.files_dir = data_dir / "ml" / "files"
@@ -69,15 +49,14 @@ class MLService:
         self.max_file_bytes = max_file_bytes
         self.events: EventBus[JobEvent] = EventBus()
         self.runner = JobRunner(
-            repository, self.events, self.jobs_dir, self._register_fine_tuned,
+            jobs, models, files, self.events, self.jobs_dir, self._register_fine_tuned,
             max_concurrent=max_concurrent_jobs, clock=clock,
         )
         # Called with a model id whenever a model is registered (the `mlx`
         # LLM provider's list of usable models).
         self.model_listeners: list[Callable[[str], None]] = []
-        # The remote LLM providers' models, listed beside the local ones
-        # (set by the server once the provider registry exists).
-        self.remote_models: Callable[[], Awaitable[list[ModelRecord]]] | None = None
+        # The remote LLM providers' models, listed beside the local ones.
+        self.remote_models = remote_models
 
     async def start(self) -> None:
         for directory in (self.models_dir, self.files_dir, self.jobs_dir):
@@ -103,10 +82,10 @@ class MLService:
         found = []
         now = iso(self._clock())
         for model_id, path, config in registry.discover(self.models_dir):
-            existing = await self._repo.get_model(model_id)
+            existing = await self._models.get_model(model_id)
             if existing is not None and existing.kind != "mlx":
                 continue
-            await self._repo.upsert_model(
+            await self._models.upsert_model(
                 ModelRecord(
                     id=model_id,
                     name=existing.name if existing else model_id,
@@ -132,7 +111,7 @@ class MLService:
 
     async def list_local_models(self) -> list[ModelRecord]:
         """The registered MLX models and their fine-tuned descendants."""
-        return await self._repo.list_models()
+        return await self._models.list_models()
 
     async def _remote(self) -> list[ModelRecord]:
         if self.remote_models is None:
@@ -144,13 +123,13 @@ class MLService:
             return []
 
     async def get_model(self, model_id: str) -> ModelRecord:
-        model = await self._repo.get_model(model_id) or next((m for m in await self._remote() if m.id == model_id), None)
+        model = await self._models.get_model(model_id) or next((m for m in await self._remote() if m.id == model_id), None)
         if model is None:
             raise NotFound(f"Model {model_id!r} not found", code="MODEL_NOT_FOUND")
         return model
 
     async def _local_model(self, model_id: str) -> ModelRecord:
-        model = await self._repo.get_model(model_id)
+        model = await self._models.get_model(model_id)
         if model is None:
             raise NotFound(f"Model {model_id!r} is not a registered local model", code="MODEL_NOT_FOUND")
         return model
@@ -194,7 +173,8 @@ class MLService:
             created_at=now,
             updated_at=now,
         )
-        await self._repo.add_model(model)
+        if not await self._models.add_model(model):
+            raise AlreadyExists(f"Model {model.id!r} is already registered", code="MODEL_EXISTS")
         self._model_registered(model_id)
         log.info("ml.model.registered", model_id=model_id, path=model.path)
         return model
@@ -203,7 +183,7 @@ class MLService:
         base = await self._local_model(job.model_id)
         model_id = f"{base.id}:{job.suffix}:{job.id}"
         now = iso(self._clock())
-        await self._repo.upsert_model(
+        await self._models.upsert_model(
             ModelRecord(
                 id=model_id,
                 name=f"{base.name} ({job.suffix})",
@@ -263,7 +243,7 @@ class MLService:
             owner_id=owner,
         )
         try:
-            await self._repo.add_file(record)
+            await self._files.add_file(record)
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -271,10 +251,10 @@ class MLService:
         return record
 
     async def list_files(self, scope: str | None = None) -> list[FileRecord]:
-        return await self._repo.list_files(scope)
+        return await self._files.list_files(scope)
 
     async def get_file(self, file_id: str, scope: str | None = None) -> FileRecord:
-        record = await self._repo.get_file(file_id)
+        record = await self._files.get_file(file_id)
         not_found = NotFound(f"File {file_id!r} not found", code="FILE_NOT_FOUND")
         if record is None:
             raise not_found
@@ -283,10 +263,10 @@ class MLService:
 
     async def delete_file(self, file_id: str, scope: str | None = None) -> None:
         record = await self.get_file(file_id, scope)
-        users = await self._repo.jobs_using_file(file_id, ("created", "queued", "running"))
+        users = await self._jobs.jobs_using_file(file_id, ("created", "queued", "running"))
         if users:
             raise Conflict(f"File {file_id!r} is used by unfinished job(s) {', '.join(users)}: cancel them first")
-        await self._repo.delete_file(file_id)
+        await self._files.delete_file(file_id)
         pathlib.Path(record.path).unlink(missing_ok=True)
 
     # Jobs -------------------------------------------------------------------
@@ -317,10 +297,9 @@ class MLService:
         training = await self.get_file(training_file, scope)
         validation = await self.get_file(validation_file, scope) if validation_file else None
         suffix = suffix or "ft"
-        if len(suffix) > 64 or not set(suffix) <= SUFFIX_CHARS:
-            raise InvalidArgument("suffix must be 1-64 letters, digits and -_.")
-        config = self._compute_config(compute_config or {})
-        hp = self._hyperparameters(hyperparameters or {})
+        job_options.check_suffix(suffix)
+        config = job_options.compute_config(compute_config or {})
+        hp = job_options.hyperparameters(hyperparameters or {})
         hp["batch_size"] = min(hp["batch_size"], training.line_count)
         if validation is not None and validation.line_count < hp["batch_size"]:
             raise InvalidArgument(
@@ -347,61 +326,17 @@ class MLService:
             last_sequence=1,
             owner_id=owner,
         )
-        await self._repo.add_job(job, JobEvent(job.id, 1, "status", now, "created", "created"))
+        await self._jobs.add_job(job, JobEvent(job.id, 1, "status", now, "created", "created"))
         await self.runner.submit(job.id)
         log.info("ml.job.created", job_id=job.id, model_id=model_id)
         return job
 
-    @staticmethod
-    def _compute_config(config: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, value in config.items():
-            if key == "instance_count":
-                try:
-                    count = int(value)
-                except (TypeError, ValueError):
-                    raise InvalidArgument("compute_config.instance_count must be a number") from None
-                if count != 1:
-                    raise InvalidArgument("compute_config.instance_count must be 1: jobs run on this server's machine")
-                result[key] = 1
-            elif key == "device":
-                if value not in ("cpu", "gpu"):
-                    raise InvalidArgument("compute_config.device must be 'cpu' or 'gpu'")
-                if value == "gpu":
-                    import mlx.core as mx
-
-                    if not mx.is_available(mx.gpu):
-                        raise InvalidArgument("compute_config.device 'gpu': MLX has no GPU on this machine; use 'cpu'")
-                result[key] = value
-            else:
-                result[key] = value if isinstance(value, (str, int, float, bool)) else str(value)
-        return result
-
-    @staticmethod
-    def _hyperparameters(given: dict[str, Any]) -> dict[str, Any]:
-        hp = dict(DEFAULT_HYPERPARAMETERS)
-        for key, value in given.items():
-            if key not in hp:
-                raise InvalidArgument(f"unknown hyperparameter {key!r}; known: {sorted(hp)}")
-            if not value:
-                continue  # proto zero value: keep the default
-            if key == "learning_rate":
-                if not (0 < float(value) < 1):
-                    raise InvalidArgument("hyperparameters.learning_rate must be between 0 and 1")
-                hp[key] = float(value)
-                continue
-            low, high = HYPERPARAMETER_LIMITS[key]
-            if int(value) != value or not low <= int(value) <= high:
-                raise InvalidArgument(f"hyperparameters.{key} must be an integer from {low} to {high}")
-            hp[key] = int(value)
-        return hp
-
     async def list_jobs(self, scope: str | None = None) -> list[JobRecord]:
-        return await self._repo.list_jobs(scope=scope)
+        return await self._jobs.list_jobs(scope=scope)
 
     async def get_job(self, job_id: str, scope: str | None = None) -> JobRecord:
-        job = await self._repo.get_job(job_id)
-        not_found = NotFound(f"Fine-tuning job {job_id!r} not found", code="JOB_NOT_FOUND")
+        job = await self._jobs.get_job(job_id)
+        not_found = job_not_found(job_id)
         if job is None:
             raise not_found
         check_visible(job.owner_id, scope, not_found)
@@ -433,7 +368,7 @@ class MLService:
         try:
             last = after_sequence
             while True:
-                for event in await self._repo.list_job_events(job_id, last):
+                for event in await self._jobs.list_job_events(job_id, last):
                     last = event.sequence
                     yield event
                     if event.type == "status" and event.status in FINAL_STATUSES:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from agent_runtime.identity.models import visible
+
 RUNNING = "running"
 FINISHED = "finished"
 NOT_EXISTENT = "not_existent"
@@ -13,6 +15,9 @@ NOT_EXISTENT = "not_existent"
 SESSION_START = "session_start"
 SESSION_STOP = "session_stop"
 MESSAGE = "message"
+
+# What UpdateSession may change; the rest is set by the domain.
+UPDATABLE_FIELDS = ("session_name", "project_dir", "agent_name")
 
 
 @dataclasses.dataclass
@@ -31,6 +36,20 @@ class SessionRecord:
     # The user who owns the session; None: created by an administrator
     # credential (agent_runtime.identity.ownership).
     owner_id: str | None = None
+
+    def record_event(self, event_type: str, now: str) -> int:
+        """Counts an event appended at `now` and applies the status rule:
+        `session_stop` finishes the session, `session_start` resumes a
+        finished one. Returns the event's sequence in the session."""
+        self.last_sequence += 1
+        self.event_count += 1
+        self.updated_at = now
+        if event_type == SESSION_STOP:
+            self.status = FINISHED
+        elif event_type == SESSION_START and self.status == FINISHED:
+            self.status = RUNNING
+            self.last_resumed_at = now
+        return self.last_sequence
 
 
 @dataclasses.dataclass
@@ -71,6 +90,11 @@ class PendingAppend:
     create_if_missing: SessionRecord | None = None
     # The caller's owner scope (identity.ownership): None sees every session.
     scope: str | None = None
+
+    def admits(self, session: SessionRecord) -> bool:
+        """Whether this append may go to `session`: someone else's session
+        is as if it did not exist, and is never created over."""
+        return visible(session.owner_id, self.scope)
 
 
 @dataclasses.dataclass

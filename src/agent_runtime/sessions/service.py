@@ -11,7 +11,7 @@ import re
 from typing import AsyncIterator
 
 from agent_runtime.clock import Clock, iso, utc_now
-from agent_runtime.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
+from agent_runtime.errors import AlreadyExists, DomainError, FailedPrecondition, InvalidArgument, NotFound
 from agent_runtime.events.bus import EventBus
 from agent_runtime.identity.ownership import visible
 from agent_runtime.sessions.models import (
@@ -20,6 +20,7 @@ from agent_runtime.sessions.models import (
     NOT_EXISTENT,
     RUNNING,
     SESSION_START,
+    UPDATABLE_FIELDS,
     AppendOutcome,
     EventRecord,
     FeedItem,
@@ -27,8 +28,8 @@ from agent_runtime.sessions.models import (
     PendingAppend,
     SessionRecord,
 )
+from agent_runtime.sessions.ports import SessionRepository
 from agent_runtime.storage.group_commit import GroupCommit
-from agent_runtime.storage.sqlite.sessions import SessionRepository
 
 SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 EVENT_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
@@ -62,7 +63,7 @@ class SessionService:
         self._repository = repository
         self._bus = bus
         self._clock = clock
-        self._appends: GroupCommit[PendingAppend, AppendOutcome | NotFound] = GroupCommit(self._commit_appends)
+        self._appends: GroupCommit[PendingAppend, AppendOutcome | None] = GroupCommit(self._commit_appends)
 
     def _now(self) -> str:
         return iso(self._clock())
@@ -100,7 +101,8 @@ class SessionService:
             parent_session_name=parent_session_name,
             owner_id=owner,
         )
-        await self._repository.create_session(session)
+        if not await self._repository.create_session(session):
+            raise AlreadyExists("Session already exists")
         self._bus.publish(FeedItem("session_created", session_id, session=session, owner_id=owner))
         return session
 
@@ -122,7 +124,7 @@ class SessionService:
                 "its result exists once a session_stop event arrives",
                 code="SESSION_NOT_FINISHED",
             )
-        message = await self._repository.last_assistant_message(session_id)
+        message = await self._repository.latest_event(session_id, MESSAGE, "assistant")
         if message is None:
             return ""
         return "".join(
@@ -136,6 +138,9 @@ class SessionService:
             raise InvalidArgument(
                 "At least one of session_name, project_dir, agent_name must be provided"
             )
+        unknown = set(changes) - set(UPDATABLE_FIELDS)
+        if unknown:
+            raise InvalidArgument(f"only {', '.join(UPDATABLE_FIELDS)} can be changed, not {', '.join(sorted(unknown))}")
         for name, value in changes.items():
             _check_text(name, value, MAX_PATH_LENGTH if name == "project_dir" else MAX_NAME_LENGTH)
         if changes.get("session_name") == "":
@@ -230,15 +235,15 @@ class SessionService:
             pending.append(PendingAppend(session_id, event, new_session, scope))
             positions.append(position)
         if pending:
-            for position, outcome in zip(positions, await self._appends.submit(pending)):
-                results[position] = outcome if isinstance(outcome, DomainError) else outcome.event
+            for position, append, outcome in zip(positions, pending, await self._appends.submit(pending)):
+                results[position] = _not_found(append.session_id) if outcome is None else outcome.event
         return results  # type: ignore[return-value]
 
-    async def _commit_appends(self, pending: list[PendingAppend]) -> list[AppendOutcome | NotFound]:
+    async def _commit_appends(self, pending: list[PendingAppend]) -> list[AppendOutcome | None]:
         outcomes = await self._repository.append_events(pending, self._now())
         # Published here, in commit order: watchers rely on feed order.
         for outcome in outcomes:
-            if isinstance(outcome, AppendOutcome):
+            if outcome is not None:
                 self._publish_append(outcome)
         return outcomes
 

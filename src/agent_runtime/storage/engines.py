@@ -10,22 +10,29 @@ import sqlite3
 import urllib.parse
 from typing import Any
 
+from agent_runtime.agents.ports import AgentStore
+from agent_runtime.compute.ports import MetricSampleRepository, ProbeRepository, TaskRepository
 from agent_runtime.config import Settings
 from agent_runtime.events.bus import EventBus
+from agent_runtime.identity.ports import IdentityRepository
+from agent_runtime.ml.ports import FileRepository, JobRepository, ModelRepository
+from agent_runtime.sessions.ports import SessionRepository
 from agent_runtime.storage.postgres import database as postgres
-from agent_runtime.storage.postgres.agents import PostgresAgentRepository
-from agent_runtime.storage.postgres.compute import PostgresComputeRepository
+from agent_runtime.storage.postgres.agents import postgres_agent_store
+from agent_runtime.storage.postgres.compute import (
+    PostgresMetricSampleRepository,
+    PostgresProbeRepository,
+    PostgresTaskRepository,
+)
 from agent_runtime.storage.postgres.identity import PostgresIdentityRepository
-from agent_runtime.storage.postgres.ml import PostgresMLRepository
-from agent_runtime.storage.postgres.multiagent import PostgresAgentSwitchRepository
+from agent_runtime.storage.postgres.ml import PostgresFileRepository, PostgresJobRepository, PostgresModelRepository
 from agent_runtime.storage.postgres.relay import CommitOrderFeedBus, NotificationRelay
 from agent_runtime.storage.postgres.sessions import PostgresSessionRepository
 from agent_runtime.storage.sqlite import database as sqlite
-from agent_runtime.storage.sqlite.agents import SqliteAgentRepository
-from agent_runtime.storage.sqlite.compute import SqliteComputeRepository
+from agent_runtime.storage.sqlite.agents import sqlite_agent_store
+from agent_runtime.storage.sqlite.compute import SqliteMetricSampleRepository, SqliteProbeRepository, SqliteTaskRepository
 from agent_runtime.storage.sqlite.identity import SqliteIdentityRepository
-from agent_runtime.storage.sqlite.ml import SqliteMLRepository
-from agent_runtime.storage.sqlite.multiagent import SqliteAgentSwitchRepository
+from agent_runtime.storage.sqlite.ml import SqliteFileRepository, SqliteJobRepository, SqliteModelRepository
 from agent_runtime.storage.sqlite.sessions import SqliteSessionRepository
 
 
@@ -37,12 +44,15 @@ class StorageUnavailable(Exception):
 class Storage:
     engine: str
     database: sqlite.Database | postgres.Database
-    sessions: SqliteSessionRepository
-    identity: SqliteIdentityRepository
-    compute: SqliteComputeRepository
-    ml: SqliteMLRepository
-    agents: SqliteAgentRepository
-    agent_switches: SqliteAgentSwitchRepository
+    sessions: SessionRepository
+    identity: IdentityRepository
+    agents: AgentStore
+    compute_tasks: TaskRepository
+    compute_samples: MetricSampleRepository
+    compute_probes: ProbeRepository
+    ml_models: ModelRepository
+    ml_files: FileRepository
+    ml_jobs: JobRepository
     # The session feed's bus and the agent runs' bus: in-process on SQLite;
     # on PostgreSQL they also carry what other processes wrote.
     feed_bus: EventBus[Any]
@@ -73,10 +83,13 @@ async def open_storage(settings: Settings) -> Storage:
         database,
         SqliteSessionRepository(database),
         SqliteIdentityRepository(database),
-        SqliteComputeRepository(database),
-        SqliteMLRepository(database),
-        SqliteAgentRepository(database),
-        SqliteAgentSwitchRepository(database),
+        sqlite_agent_store(database),
+        SqliteTaskRepository(database),
+        SqliteMetricSampleRepository(database),
+        SqliteProbeRepository(database),
+        SqliteModelRepository(database),
+        SqliteFileRepository(database),
+        SqliteJobRepository(database),
         EventBus(),
         EventBus(),
     )
@@ -88,9 +101,9 @@ async def _open_postgres(url: str) -> Storage:
     except sqlite.DatabaseError as error:
         raise StorageUnavailable(f"database {redacted(url)}: {error.__cause__ or error}") from None
     sessions = PostgresSessionRepository(database)
-    agents = PostgresAgentRepository(database)
+    agents = postgres_agent_store(database)
     feed_bus, task_bus = CommitOrderFeedBus(), EventBus()
-    relay = NotificationRelay(database, sessions, agents, feed_bus, task_bus)
+    relay = NotificationRelay(database, sessions, agents.tasks, feed_bus, task_bus)
     try:
         await relay.start()
     except Exception as error:
@@ -103,10 +116,13 @@ async def _open_postgres(url: str) -> Storage:
         database,
         sessions,
         PostgresIdentityRepository(database),
-        PostgresComputeRepository(database),
-        PostgresMLRepository(database),
         agents,
-        PostgresAgentSwitchRepository(database),
+        PostgresTaskRepository(database),
+        PostgresMetricSampleRepository(database),
+        PostgresProbeRepository(database),
+        PostgresModelRepository(database),
+        PostgresFileRepository(database),
+        PostgresJobRepository(database),
         feed_bus,
         task_bus,
     )

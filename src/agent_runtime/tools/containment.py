@@ -9,11 +9,9 @@ administrator set SANDBOX=none. See README "Security model"."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import pathlib
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -21,13 +19,12 @@ from typing import Iterable
 
 import structlog
 
+from agent_runtime.config import SandboxSettings
 from agent_runtime.tools.pids_cgroup import PidsCgroups
 from agent_runtime.tools.sandbox import ToolError
 
 log = structlog.get_logger(__name__)
 
-SANDBOX_MODES = ("auto", "bubblewrap", "sandbox-exec", "none")
-NETWORK_MODES = ("none", "all")
 # Directories every command gets empty and private (per command).
 PRIVATE_DIRS = ("/tmp", "/var/tmp", "/run")
 # Where a system keeps files only root may read (password hashes, TLS keys,
@@ -35,71 +32,7 @@ PRIVATE_DIRS = ("/tmp", "/var/tmp", "/run")
 # could read them, so they are covered too.
 ROOT_ONLY_SEARCH = ("/etc", "/var/log", "/var/backups", "/var/lib")
 ROOT_ONLY_DEPTH = 3
-MB = 1024 * 1024
 PROBE_TIMEOUT_SECONDS = 10
-
-
-@dataclasses.dataclass(frozen=True)
-class SandboxSettings:
-    """How agent commands are contained (README, Configuration)."""
-
-    # auto: bubblewrap on Linux, sandbox-exec on macOS; none: uncontained.
-    mode: str = "auto"
-    # none: no network in commands; all: the host's network for every run.
-    network: str = "none"
-    # Sessions whose commands get the network although `network` is none.
-    network_sessions: tuple[str, ...] = ()
-    # The bubblewrap binary (looked up on PATH when not a path).
-    bwrap: str = "bwrap"
-    # Per-command limits (each process; processes per command).
-    cpu_seconds: int = 300
-    memory_mb: int = 4096
-    max_processes: int = 256
-    max_file_mb: int = 1024
-    max_open_files: int = 1024
-
-    def check(self) -> None:
-        if self.mode not in SANDBOX_MODES:
-            raise ValueError(f"SANDBOX must be one of {', '.join(SANDBOX_MODES)}, got {self.mode!r}")
-        if self.network not in NETWORK_MODES:
-            raise ValueError(f"SANDBOX_NETWORK must be one of {', '.join(NETWORK_MODES)}, got {self.network!r}")
-        for name, low in (("cpu_seconds", 1), ("memory_mb", 64), ("max_processes", 8), ("max_file_mb", 1), ("max_open_files", 32)):
-            if getattr(self, name) < low:
-                raise ValueError(f"SANDBOX_{name.upper()} must be at least {low}, got {getattr(self, name)}")
-
-    def allows_network(self, session_id: str | None) -> bool:
-        return self.network == "all" or (session_id is not None and session_id in self.network_sessions)
-
-    def limit_hint(self, exit_code: int | None, output: str) -> str | None:
-        """Which limit ended the command, from its exit status (a signal the
-        kernel sends at the limit) or the error a refused call prints."""
-        if exit_code in (128 + signal.SIGXCPU, -signal.SIGXCPU):
-            return f"the command used up its CPU time limit (SANDBOX_CPU_SECONDS={self.cpu_seconds}) and was killed"
-        if exit_code in (128 + signal.SIGXFSZ, -signal.SIGXFSZ):
-            return f"the command wrote past the file size limit (SANDBOX_MAX_FILE_MB={self.max_file_mb}) and was killed"
-        if not exit_code:
-            return None
-        text = output.lower()
-        if any(sign in text for sign in ("cannot allocate memory", "memoryerror", "out of memory", "bad_alloc")):
-            return f"memory was refused at the address-space limit (SANDBOX_MEMORY_MB={self.memory_mb})"
-        if any(sign in text for sign in ("cannot fork", "fork: retry", "resource temporarily unavailable")):
-            return f"new processes were refused at the process limit (SANDBOX_MAX_PROCESSES={self.max_processes})"
-        if "too many open files" in text:
-            return f"files were refused at the open-files limit (SANDBOX_MAX_OPEN_FILES={self.max_open_files})"
-        return None
-
-    def prlimit_argv(self) -> list[str]:
-        return [
-            "prlimit",
-            # SIGXCPU at the soft limit (a clear exit status); SIGKILL only
-            # for a process that ignores it.
-            f"--cpu={self.cpu_seconds}:{self.cpu_seconds + 5}",
-            f"--as={self.memory_mb * MB}",
-            f"--nproc={self.max_processes}",
-            f"--fsize={self.max_file_mb * MB}",
-            f"--nofile={self.max_open_files}",
-            "--",
-        ]
 
 
 def _real(path: str | os.PathLike) -> str:

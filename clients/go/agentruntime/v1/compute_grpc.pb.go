@@ -48,6 +48,10 @@ type ComputeServiceClient interface {
 	// The same metrics in the Prometheus text exposition format
 	// (`GET /metrics/prometheus`, and `GET /metrics` with `Accept: text/plain`).
 	GetPrometheusMetrics(ctx context.Context, in *GetPrometheusMetricsRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
+	// The stored metrics series of the last `timeframe` (the samples that
+	// `POST /ai/insights` analyses), averaged into at most `max_points`
+	// points of equal width, for plotting (`GET /metrics/series`).
+	GetMetricSeries(ctx context.Context, in *GetMetricSeriesRequest, opts ...grpc.CallOption) (*GetMetricSeriesResponse, error)
 	// Analyses the stored metrics series of a time window: averages, peaks,
 	// trends, anomalies and advice (`POST /ai/insights`).
 	GenerateInsights(ctx context.Context, in *GenerateInsightsRequest, opts ...grpc.CallOption) (*GenerateInsightsResponse, error)
@@ -163,6 +167,15 @@ func (c *computeServiceClient) GetPrometheusMetrics(ctx context.Context, in *Get
 	return out, nil
 }
 
+func (c *computeServiceClient) GetMetricSeries(ctx context.Context, in *GetMetricSeriesRequest, opts ...grpc.CallOption) (*GetMetricSeriesResponse, error) {
+	out := new(GetMetricSeriesResponse)
+	err := c.cc.Invoke(ctx, "/agentruntime.v1.ComputeService/GetMetricSeries", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *computeServiceClient) GenerateInsights(ctx context.Context, in *GenerateInsightsRequest, opts ...grpc.CallOption) (*GenerateInsightsResponse, error) {
 	out := new(GenerateInsightsResponse)
 	err := c.cc.Invoke(ctx, "/agentruntime.v1.ComputeService/GenerateInsights", in, out, opts...)
@@ -256,6 +269,10 @@ type ComputeServiceServer interface {
 	// The same metrics in the Prometheus text exposition format
 	// (`GET /metrics/prometheus`, and `GET /metrics` with `Accept: text/plain`).
 	GetPrometheusMetrics(context.Context, *GetPrometheusMetricsRequest) (*httpbody.HttpBody, error)
+	// The stored metrics series of the last `timeframe` (the samples that
+	// `POST /ai/insights` analyses), averaged into at most `max_points`
+	// points of equal width, for plotting (`GET /metrics/series`).
+	GetMetricSeries(context.Context, *GetMetricSeriesRequest) (*GetMetricSeriesResponse, error)
 	// Analyses the stored metrics series of a time window: averages, peaks,
 	// trends, anomalies and advice (`POST /ai/insights`).
 	GenerateInsights(context.Context, *GenerateInsightsRequest) (*GenerateInsightsResponse, error)
@@ -313,6 +330,9 @@ func (UnimplementedComputeServiceServer) GetMetrics(context.Context, *GetMetrics
 }
 func (UnimplementedComputeServiceServer) GetPrometheusMetrics(context.Context, *GetPrometheusMetricsRequest) (*httpbody.HttpBody, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetPrometheusMetrics not implemented")
+}
+func (UnimplementedComputeServiceServer) GetMetricSeries(context.Context, *GetMetricSeriesRequest) (*GetMetricSeriesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetMetricSeries not implemented")
 }
 func (UnimplementedComputeServiceServer) GenerateInsights(context.Context, *GenerateInsightsRequest) (*GenerateInsightsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GenerateInsights not implemented")
@@ -501,6 +521,24 @@ func _ComputeService_GetPrometheusMetrics_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ComputeService_GetMetricSeries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMetricSeriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ComputeServiceServer).GetMetricSeries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/agentruntime.v1.ComputeService/GetMetricSeries",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ComputeServiceServer).GetMetricSeries(ctx, req.(*GetMetricSeriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ComputeService_GenerateInsights_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GenerateInsightsRequest)
 	if err := dec(in); err != nil {
@@ -615,6 +653,10 @@ var _ComputeService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetPrometheusMetrics",
 			Handler:    _ComputeService_GetPrometheusMetrics_Handler,
+		},
+		{
+			MethodName: "GetMetricSeries",
+			Handler:    _ComputeService_GetMetricSeries_Handler,
 		},
 		{
 			MethodName: "GenerateInsights",

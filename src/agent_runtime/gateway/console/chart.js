@@ -29,6 +29,12 @@ export class LineChart {
     this.draw();
   }
 
+  // Older samples (oldest first) in front of those already drawn.
+  prepend(samples) {
+    this.points = [...samples, ...this.points].slice(-this.keep);
+    this.draw();
+  }
+
   draw() {
     const step = WIDTH / Math.max(this.keep - 1, 1);
     const offset = WIDTH - step * (this.points.length - 1);

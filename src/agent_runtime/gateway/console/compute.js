@@ -1,10 +1,11 @@
 // Compute: the devices, the task queue (live from /ws task_update), system
-// load plotted from the feed's heartbeats while the page is open, and the
-// insights the server writes over its stored metrics series.
+// load plotted from the stored metrics series of the last hour and then from
+// the feed's heartbeats, and the insights the server writes over that series.
 import { LineChart } from "/console/chart.js";
 import { el, when } from "/console/dom.js";
 
 const TASKS_SHOWN = 50;
+const CHART_POINTS = 120;
 
 function devicesTable(devices) {
   const gib = (bytes) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
@@ -91,11 +92,13 @@ function insightsPanel(api) {
 export function mountCompute(main, { api, feed }) {
   const devices = el("div", {}, el("p", { class: "empty" }, "Loading devices…"));
   const queue = new TaskQueue();
-  const load = new LineChart("Load while this page is open", [
+  const load = new LineChart("Load: the last hour, then live", [
     { key: "memory_usage", label: "memory", className: "first" },
     { key: "gpu_utilization", label: "GPU", className: "second" },
-  ]);
+  ], CHART_POINTS);
   main.replaceChildren(el("section", { class: "page wide" }, el("h1", {}, "Compute"), devices, load.node, queue.node, insightsPanel(api)));
+  // Stored points first (oldest first), so live heartbeats land after them.
+  api.get(`/metrics/series?timeframe=1h&max_points=${CHART_POINTS}`).then((answer) => load.prepend(answer.points));
   api.get("/devices").then((answer) => devices.replaceChildren(devicesTable(answer.devices)));
   api.get(`/tasks/enhanced?limit=${TASKS_SHOWN}`).then((answer) =>
     [...answer.tasks].reverse().forEach((task) =>

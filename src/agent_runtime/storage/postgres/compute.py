@@ -1,10 +1,18 @@
 """Compute tasks, metric samples and probe results on PostgreSQL: the
-SQLite adapter's SQL as it is."""
+SQLite adapters' SQL runs as it is (storage/postgres/dialect.py)."""
 
 from __future__ import annotations
 
-from agent_runtime.storage.sqlite.compute import SqliteComputeRepository
+from agent_runtime.storage.sqlite.compute import SqliteMetricSampleRepository, SqliteProbeRepository, SqliteTaskRepository
 
 
-class PostgresComputeRepository(SqliteComputeRepository):
+class PostgresTaskRepository(SqliteTaskRepository):
+    pass
+
+
+class PostgresMetricSampleRepository(SqliteMetricSampleRepository):
+    pass
+
+
+class PostgresProbeRepository(SqliteProbeRepository):
     pass

@@ -1,5 +1,5 @@
 """Models, training files and fine-tuning jobs on PostgreSQL: the SQLite
-adapter's SQL, except where SQLite's rowid orders files, and with the job's
+adapters' SQL, except where SQLite's rowid orders files, and with the job's
 row locked before its next event number is read."""
 
 from __future__ import annotations
@@ -7,12 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 from agent_runtime.ml.models import FileRecord, JobEvent, JobRecord
-from agent_runtime.storage.sqlite.ml import SqliteMLRepository, _file
+from agent_runtime.storage.sqlite.ml import SqliteFileRepository, SqliteJobRepository, SqliteModelRepository, _file
 
 _FILE_COLUMNS = "id, filename, purpose, bytes, line_count, format, path, created_at, owner_id"
 
 
-class PostgresMLRepository(SqliteMLRepository):
+class PostgresModelRepository(SqliteModelRepository):
+    pass
+
+
+class PostgresFileRepository(SqliteFileRepository):
     async def get_file(self, file_id: str) -> FileRecord | None:
         row = await self._db.fetch_one(f"SELECT {_FILE_COLUMNS} FROM ml_files WHERE id = ?", (file_id,))
         return _file(row) if row else None
@@ -25,6 +29,8 @@ class PostgresMLRepository(SqliteMLRepository):
         )
         return [_file(r) for r in rows]
 
+
+class PostgresJobRepository(SqliteJobRepository):
     async def update_job(
         self,
         job_id: str,

@@ -32,7 +32,7 @@ import structlog
 
 from agent_runtime.events.bus import EventBus
 from agent_runtime.sessions.models import FeedItem
-from agent_runtime.storage.postgres.agents import PostgresAgentRepository
+from agent_runtime.storage.postgres.agents.tasks import PostgresTaskRepository
 from agent_runtime.storage.postgres.channels import SESSION_EVENTS, TASK_EVENTS
 from agent_runtime.storage.postgres.database import APPLICATION_PREFIX, Database
 from agent_runtime.storage.postgres.sessions import PostgresSessionRepository
@@ -67,13 +67,13 @@ class NotificationRelay:
         self,
         database: Database,
         sessions: PostgresSessionRepository,
-        agents: PostgresAgentRepository,
+        tasks: PostgresTaskRepository,
         feed_bus: CommitOrderFeedBus,
         task_bus: EventBus,
     ):
         self._database = database
         self._sessions = sessions
-        self._agents = agents
+        self._task_store = tasks
         self._feed_bus = feed_bus
         self._task_bus = task_bus
         self._origin = APPLICATION_PREFIX + database.origin
@@ -157,6 +157,6 @@ class NotificationRelay:
                 self._published_feed = event.feed_sequence
         for channel, note in batch:
             if channel == TASK_EVENTS and note["origin"] != self._origin:
-                event = await self._agents.task_event(note["task_id"], note["sequence"])
+                event = await self._task_store.task_event(note["task_id"], note["sequence"])
                 if event is not None:
                     self._task_bus.publish(event)

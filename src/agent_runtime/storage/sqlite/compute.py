@@ -1,91 +1,17 @@
-"""Compute task, metric-sample and probe repository: the interface and its
-SQLite implementation."""
+"""The compute domain's ports (compute/ports.py) on SQLite: tasks, metric
+samples and probe results."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Protocol
 
+from agent_runtime.compute.records import UNFINISHED_STATUSES, MetricSample, ProbeResult, TaskRecord
 from agent_runtime.storage.sqlite.database import Database
-
-
-@dataclasses.dataclass
-class TaskRecord:
-    task_id: str
-    operation: str
-    status: str
-    priority: int
-    device_preference: str
-    parameters: dict[str, Any]
-    created_at: str
-    updated_at: str
-    device_used: str = ""
-    output: dict[str, Any] | None = None
-    error: str = ""
-    execution_time: float = 0.0
-    memory_used_mb: float = 0.0
-    gpu_utilization: float = 0.0
-    queue_time_ms: float = 0.0
-    gflops: float = 0.0
-    bandwidth_gb_s: float = 0.0
-    started_at: str | None = None
-    finished_at: str | None = None
-    finished_epoch: float | None = None
-    # The user who submitted it; None: an administrator (identity/ownership.py).
-    owner_id: str | None = None
-
-
-@dataclasses.dataclass
-class MetricSample:
-    epoch: float
-    sampled_at: str
-    cpu_utilization: float
-    memory_usage: float
-    gpu_utilization: float
-    active_tasks: int
-    queued_tasks: int
-    tasks_completed: int
-    tasks_failed: int
-    tasks_per_minute: float
-    avg_execution_ms: float
-    avg_gflops: float
-    ai_tasks_processed: int
-
-
-@dataclasses.dataclass
-class ProbeResult:
-    operation: str
-    size_class: str
-    device_id: str
-    seconds: float | None
-    note: str = ""
 
 
 _TASK_FIELDS = [f.name for f in dataclasses.fields(TaskRecord)]
 _SAMPLE_FIELDS = [f.name for f in dataclasses.fields(MetricSample)]
-
-
-class ComputeRepository(Protocol):
-    async def insert_task(self, task: TaskRecord) -> None: ...
-
-    async def update_task(self, task: TaskRecord) -> None: ...
-
-    async def get_task(self, task_id: str) -> TaskRecord | None: ...
-
-    async def list_tasks(self, limit: int, offset: int, scope: str | None = None) -> tuple[list[TaskRecord], int]: ...
-
-    async def tasks_finished_between(self, start_epoch: float, end_epoch: float) -> list[TaskRecord]: ...
-
-    async def fail_unfinished(self, reason: str, now: str, now_epoch: float) -> int: ...
-
-    async def insert_sample(self, sample: MetricSample) -> None: ...
-
-    async def samples_between(self, start_epoch: float, end_epoch: float) -> list[MetricSample]: ...
-
-    async def prune_samples(self, before_epoch: float) -> int: ...
-
-    async def save_probe(self, results: list[ProbeResult], now: str) -> None: ...
 
 
 def _task(row) -> TaskRecord:
@@ -95,7 +21,7 @@ def _task(row) -> TaskRecord:
     return TaskRecord(**values)
 
 
-class SqliteComputeRepository:
+class SqliteTaskRepository:
     def __init__(self, database: Database):
         self._db = database
 
@@ -127,7 +53,6 @@ class SqliteComputeRepository:
         return _task(row) if row else None
 
     async def list_tasks(self, limit: int, offset: int, scope: str | None = None) -> tuple[list[TaskRecord], int]:
-        """The newest tasks first; `scope`: only that owner's (None: all)."""
         rows = await self._db.fetch_all(
             f"SELECT {', '.join(_TASK_FIELDS)} FROM compute_tasks WHERE (? IS NULL OR owner_id = ?)"
             " ORDER BY seq DESC LIMIT ? OFFSET ?",
@@ -148,10 +73,15 @@ class SqliteComputeRepository:
         async with self._db.transaction() as tx:
             cursor = await tx.execute(
                 "UPDATE compute_tasks SET status = 'failed', error = ?, finished_at = ?, updated_at = ?,"
-                " finished_epoch = ? WHERE status IN ('queued', 'running')",
-                (reason, now, now, now_epoch),
+                f" finished_epoch = ? WHERE status IN ({', '.join('?' * len(UNFINISHED_STATUSES))})",
+                (reason, now, now, now_epoch, *UNFINISHED_STATUSES),
             )
             return cursor.rowcount
+
+
+class SqliteMetricSampleRepository:
+    def __init__(self, database: Database):
+        self._db = database
 
     async def insert_sample(self, sample: MetricSample) -> None:
         values = dataclasses.asdict(sample)
@@ -174,6 +104,11 @@ class SqliteComputeRepository:
         async with self._db.transaction() as tx:
             cursor = await tx.execute("DELETE FROM compute_metric_samples WHERE epoch < ?", (before_epoch,))
             return cursor.rowcount
+
+
+class SqliteProbeRepository:
+    def __init__(self, database: Database):
+        self._db = database
 
     async def save_probe(self, results: list[ProbeResult], now: str) -> None:
         async with self._db.transaction() as tx:

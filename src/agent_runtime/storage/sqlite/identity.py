@@ -1,37 +1,12 @@
-"""User and API key repository: the interface and its SQLite implementation."""
+"""The identity domain's port (identity/ports.py) on SQLite."""
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from agent_runtime.errors import AlreadyExists
 from agent_runtime.identity.models import ApiKeyRecord, UserRecord
 from agent_runtime.storage.sqlite.database import Database
 
 _USER_COLUMNS = "user_id, email, name, username, password_hash, created_at"
 _KEY_COLUMNS = "key_id, user_id, name, key_hash, prefix, created_at, expires_at, revoked_at, last_used_at"
-
-
-class IdentityRepository(Protocol):
-    async def create_user(self, user: UserRecord) -> None: ...
-
-    async def get_user(self, user_id: str) -> UserRecord | None: ...
-
-    async def find_user_by_email(self, email: str) -> UserRecord | None: ...
-
-    async def list_users(self, user_id: str | None = None) -> list[UserRecord]: ...
-
-    async def create_api_key(self, key: ApiKeyRecord) -> None: ...
-
-    async def find_api_key_by_hash(self, key_hash: str) -> ApiKeyRecord | None: ...
-
-    async def get_api_key(self, key_id: str) -> ApiKeyRecord | None: ...
-
-    async def list_api_keys(self, owner: str | None) -> list[ApiKeyRecord]: ...
-
-    async def revoke_api_key(self, key_id: str, now: str) -> ApiKeyRecord | None: ...
-
-    async def touch_api_key(self, key_id: str, now: str) -> None: ...
 
 
 def _user(row) -> UserRecord:
@@ -46,14 +21,15 @@ class SqliteIdentityRepository:
     def __init__(self, database: Database):
         self._db = database
 
-    async def create_user(self, user: UserRecord) -> None:
+    async def create_user(self, user: UserRecord) -> bool:
         async with self._db.transaction() as tx:
             if await tx.fetch_one("SELECT 1 FROM users WHERE email = ?", (user.email,)):
-                raise AlreadyExists(f"A user with email {user.email} already exists")
+                return False
             await tx.execute(
                 f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
                 (user.user_id, user.email, user.name, user.username, user.password_hash, user.created_at),
             )
+        return True
 
     async def get_user(self, user_id: str) -> UserRecord | None:
         row = await self._db.fetch_one(f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = ?", (user_id,))
@@ -96,7 +72,6 @@ class SqliteIdentityRepository:
         return _key(row) if row else None
 
     async def list_api_keys(self, owner: str | None) -> list[ApiKeyRecord]:
-        """Keys of one user, newest first; every key when owner is None."""
         if owner is None:
             rows = await self._db.fetch_all(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at DESC, key_id")
         else:

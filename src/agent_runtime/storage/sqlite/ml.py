@@ -1,48 +1,13 @@
-"""ML repository: models, files, fine-tuning jobs and job events; the
-interface and its SQLite implementation."""
+"""The ML domain's ports (ml/ports.py) on SQLite: models, files, and
+fine-tuning jobs with their events."""
 
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+from typing import Any
 
-from agent_runtime.errors import AlreadyExists, NotFound
 from agent_runtime.ml.models import FileRecord, JobEvent, JobRecord, ModelRecord
 from agent_runtime.storage.sqlite.database import Database
-
-
-class MLRepository(Protocol):
-    async def add_model(self, model: ModelRecord) -> None: ...
-
-    async def upsert_model(self, model: ModelRecord) -> None: ...
-
-    async def get_model(self, model_id: str) -> ModelRecord | None: ...
-
-    async def list_models(self) -> list[ModelRecord]: ...
-
-    async def add_file(self, record: FileRecord) -> None: ...
-
-    async def get_file(self, file_id: str) -> FileRecord | None: ...
-
-    async def list_files(self, scope: str | None = None) -> list[FileRecord]:
-        """All files, or only those owned by `scope` (ownership.owner_scope)."""
-
-    async def delete_file(self, file_id: str) -> bool: ...
-
-    async def add_job(self, job: JobRecord, event: JobEvent) -> None: ...
-
-    async def get_job(self, job_id: str) -> JobRecord | None: ...
-
-    async def list_jobs(self, statuses: tuple[str, ...] = (), scope: str | None = None) -> list[JobRecord]:
-        """Jobs (in `statuses`, when given), only those owned by `scope` when given."""
-
-    async def update_job(
-        self, job_id: str, now: str, changes: dict[str, Any], event: JobEvent | None, *, only_if_status: tuple[str, ...] = ()
-    ) -> tuple[JobRecord, JobEvent | None] | None: ...
-
-    async def list_job_events(self, job_id: str, after_sequence: int) -> list[JobEvent]: ...
-
-    async def jobs_using_file(self, file_id: str, statuses: tuple[str, ...]) -> list[str]: ...
 
 
 def _model(row) -> ModelRecord:
@@ -85,22 +50,21 @@ def _model_values(model: ModelRecord) -> tuple:
     )
 
 
-class SqliteMLRepository:
+class SqliteModelRepository:
     def __init__(self, database: Database):
         self._db = database
 
-    # Models -----------------------------------------------------------------
-    async def add_model(self, model: ModelRecord) -> None:
+    async def add_model(self, model: ModelRecord) -> bool:
         async with self._db.transaction() as tx:
             if await tx.fetch_one("SELECT 1 FROM ml_models WHERE id = ?", (model.id,)):
-                raise AlreadyExists(f"Model {model.id!r} is already registered", code="MODEL_EXISTS")
+                return False
             await tx.execute(
                 f"INSERT INTO ml_models ({', '.join(_MODEL_COLUMNS)}) VALUES ({', '.join('?' * len(_MODEL_COLUMNS))})",
                 _model_values(model),
             )
+        return True
 
     async def upsert_model(self, model: ModelRecord) -> None:
-        """Inserts the model, or updates everything but created_at."""
         updates = ", ".join(f"{c} = excluded.{c}" for c in _MODEL_COLUMNS if c not in ("id", "created_at"))
         async with self._db.transaction() as tx:
             await tx.execute(
@@ -116,7 +80,11 @@ class SqliteMLRepository:
     async def list_models(self) -> list[ModelRecord]:
         return [_model(r) for r in await self._db.fetch_all("SELECT * FROM ml_models ORDER BY created_at, id")]
 
-    # Files ------------------------------------------------------------------
+
+class SqliteFileRepository:
+    def __init__(self, database: Database):
+        self._db = database
+
     async def add_file(self, record: FileRecord) -> None:
         async with self._db.transaction() as tx:
             await tx.execute(
@@ -142,7 +110,11 @@ class SqliteMLRepository:
             cursor = await tx.execute("DELETE FROM ml_files WHERE id = ?", (file_id,))
             return cursor.rowcount > 0
 
-    # Jobs -------------------------------------------------------------------
+
+class SqliteJobRepository:
+    def __init__(self, database: Database):
+        self._db = database
+
     async def add_job(self, job: JobRecord, event: JobEvent) -> None:
         values = []
         for name in _JOB_COLUMNS:
@@ -193,14 +165,9 @@ class SqliteMLRepository:
         *,
         only_if_status: tuple[str, ...] = (),
     ) -> tuple[JobRecord, JobEvent | None] | None:
-        """Applies `changes` and appends `event` (its sequence is assigned
-        here) in one transaction. Returns None when the job's status is not in
-        `only_if_status` (nothing changes then)."""
         async with self._db.transaction() as tx:
             row = await tx.fetch_one("SELECT status, last_sequence FROM ml_jobs WHERE id = ?", (job_id,))
-            if row is None:
-                raise NotFound(f"Fine-tuning job {job_id!r} not found", code="JOB_NOT_FOUND")
-            if only_if_status and row["status"] not in only_if_status:
+            if row is None or (only_if_status and row["status"] not in only_if_status):
                 return None
             assignments = dict(changes)
             if "metrics" in assignments and assignments["metrics"] is not None:

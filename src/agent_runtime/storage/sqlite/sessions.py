@@ -1,14 +1,13 @@
-"""Session and event repository: the interface and its SQLite implementation."""
+"""The session domain's port (sessions/ports.py) on SQLite."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import uuid
-from typing import Protocol
 
-from agent_runtime.errors import AlreadyExists, NotFound
 from agent_runtime.sessions.models import (
+    UPDATABLE_FIELDS,
     AppendOutcome,
     EventRecord,
     PendingAppend,
@@ -21,28 +20,6 @@ _SESSION_COLUMNS = (
     " parent_session_name, last_resumed_at, event_count, last_sequence, owner_id"
 )
 _EVENT_COLUMNS = "event_id, session_id, sequence, feed_sequence, event_type, timestamp, body"
-
-
-class SessionRepository(Protocol):
-    async def create_session(self, session: SessionRecord) -> None: ...
-
-    async def get_session(self, session_id: str) -> SessionRecord | None: ...
-
-    async def list_sessions(self, limit: int, offset: int, owner: str | None = None) -> list[SessionRecord]:
-        """Newest first; only `owner`'s sessions unless owner is None."""
-        ...
-
-    async def update_session(self, session_id: str, changes: dict[str, str], now: str) -> SessionRecord | None: ...
-
-    async def delete_session(self, session_id: str) -> int | None: ...
-
-    async def append_events(self, appends: list[PendingAppend], now: str) -> list[AppendOutcome | NotFound]: ...
-
-    async def list_events(self, session_id: str, after_sequence: int, limit: int) -> list[EventRecord]: ...
-
-    async def list_feed(self, after_feed_sequence: int, limit: int, owner: str | None = None) -> list[EventRecord]: ...
-
-    async def last_assistant_message(self, session_id: str) -> EventRecord | None: ...
 
 
 def _session(row) -> SessionRecord:
@@ -67,11 +44,12 @@ class SqliteSessionRepository:
     def __init__(self, database: Database):
         self._db = database
 
-    async def create_session(self, session: SessionRecord) -> None:
+    async def create_session(self, session: SessionRecord) -> bool:
         async with self._db.transaction() as tx:
             if await tx.fetch_one("SELECT 1 FROM sessions WHERE session_id = ?", (session.session_id,)):
-                raise AlreadyExists("Session already exists")
+                return False
             await self._insert_session(tx, session)
+        return True
 
     @staticmethod
     async def _insert_session(tx, session: SessionRecord) -> None:
@@ -106,9 +84,9 @@ class SqliteSessionRepository:
         return [_session(row) for row in rows]
 
     async def update_session(self, session_id: str, changes: dict[str, str], now: str) -> SessionRecord | None:
-        allowed = {"session_name", "project_dir", "agent_name"}
-        if not set(changes) <= allowed:
-            raise ValueError(f"cannot update {sorted(set(changes) - allowed)}")
+        # Column names go into the SQL text: only known ones.
+        if not set(changes) <= set(UPDATABLE_FIELDS):
+            raise ValueError(f"cannot update {sorted(set(changes) - set(UPDATABLE_FIELDS))}")
         assignments = ", ".join(f"{column} = ?" for column in changes)
         async with self._db.transaction() as tx:
             cursor = await tx.execute(
@@ -130,47 +108,36 @@ class SqliteSessionRepository:
             await tx.execute("DELETE FROM sessions WHERE session_id = ?", (session_id,))
         return deleted_events
 
-    async def append_events(self, appends: list[PendingAppend], now: str) -> list[AppendOutcome | NotFound]:
-        """Appends a batch in one transaction (one commit for all of it).
-        Each item gets its outcome, or NotFound when its session is missing
-        and may not be created; the other items commit regardless."""
-        results: list[AppendOutcome | NotFound] = []
+    async def append_events(self, appends: list[PendingAppend], now: str) -> list[AppendOutcome | None]:
+        results: list[AppendOutcome | None] = []
         async with self._db.transaction() as tx:
             next_feed = await self._reserve_feed_sequences(tx, len(appends))
             sessions: dict[str, tuple[SessionRecord, bool]] = {}
             rows = []
             for pending in appends:
                 session_id, event = pending.session_id, pending.event
+                creates = False
                 if session_id not in sessions:
                     row = await tx.fetch_one(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))
-                    if row is not None and pending.scope is not None and row["owner_id"] != pending.scope:
-                        # Someone else's session: as if it did not exist, and
-                        # never created over.
-                        results.append(NotFound(f"Session {session_id} not found", code="SESSION_NOT_FOUND"))
-                        continue
                     if row is not None:
                         sessions[session_id] = (_session(row), False)
                     elif pending.create_if_missing is not None:
                         await self._insert_session(tx, pending.create_if_missing)
                         sessions[session_id] = (pending.create_if_missing, True)
+                        creates = True
                     else:
-                        results.append(NotFound(f"Session {session_id} not found", code="SESSION_NOT_FOUND"))
+                        results.append(None)
                         continue
                 session, created = sessions[session_id]
+                if not creates and not pending.admits(session):
+                    results.append(None)
+                    continue
                 previous_status = session.status
-                session.last_sequence += 1
-                session.event_count += 1
-                session.updated_at = now
-                if event.event_type == "session_stop":
-                    session.status = "finished"
-                elif event.event_type == "session_start" and session.status == "finished":
-                    session.status = "running"
-                    session.last_resumed_at = now
                 record = EventRecord(
                     event_id=str(uuid.uuid4()),
                     session_id=session_id,
                     session_name=event.session_name or session.session_name,
-                    sequence=session.last_sequence,
+                    sequence=session.record_event(event.event_type, now),
                     feed_sequence=next_feed,
                     event_type=event.event_type,
                     timestamp=event.timestamp,
@@ -242,11 +209,11 @@ class SqliteSessionRepository:
             )
         return [_event(row) for row in rows]
 
-    async def last_assistant_message(self, session_id: str) -> EventRecord | None:
+    async def latest_event(self, session_id: str, event_type: str, role: str) -> EventRecord | None:
         row = await self._db.fetch_one(
             f"SELECT {_EVENT_COLUMNS} FROM events"
-            " WHERE session_id = ? AND event_type = 'message' AND role = 'assistant'"
+            " WHERE session_id = ? AND event_type = ? AND role = ?"
             " ORDER BY timestamp DESC, sequence DESC LIMIT 1",
-            (session_id,),
+            (session_id, event_type, role),
         )
         return _event(row) if row else None

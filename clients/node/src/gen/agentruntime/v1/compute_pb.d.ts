@@ -636,6 +636,165 @@ export declare type GetMetricsResponse = Message<"agentruntime.v1.GetMetricsResp
 export declare const GetMetricsResponseSchema: GenMessage<GetMetricsResponse>;
 
 /**
+ * Request of GetMetricSeries.
+ *
+ * @generated from message agentruntime.v1.GetMetricSeriesRequest
+ */
+export declare type GetMetricSeriesRequest = Message<"agentruntime.v1.GetMetricSeriesRequest"> & {
+  /**
+   * `5m`, `15m`, `1h`, `6h`, `24h` or `7d`.
+   *
+   * @generated from field: string timeframe = 1;
+   */
+  timeframe: string;
+
+  /**
+   * Most points returned, 1 to 2000; 0 means 360. Samples are averaged into
+   * this many buckets of equal width over the window.
+   *
+   * @generated from field: int32 max_points = 2;
+   */
+  maxPoints: number;
+};
+
+/**
+ * Describes the message agentruntime.v1.GetMetricSeriesRequest.
+ * Use `create(GetMetricSeriesRequestSchema)` to create a new message.
+ */
+export declare const GetMetricSeriesRequestSchema: GenMessage<GetMetricSeriesRequest>;
+
+/**
+ * One point of a metrics series: the average of the samples of its bucket.
+ *
+ * @generated from message agentruntime.v1.MetricPoint
+ */
+export declare type MetricPoint = Message<"agentruntime.v1.MetricPoint"> & {
+  /**
+   * The middle of the bucket.
+   *
+   * @generated from field: google.protobuf.Timestamp timestamp = 1;
+   */
+  timestamp?: Timestamp | undefined;
+
+  /**
+   * Stored samples averaged into this point (at least 1).
+   *
+   * @generated from field: int32 sample_count = 2;
+   */
+  sampleCount: number;
+
+  /**
+   * Share of CPU time in use, percent.
+   *
+   * @generated from field: double cpu_utilization = 3;
+   */
+  cpuUtilization: number;
+
+  /**
+   * Share of system memory in use, percent.
+   *
+   * @generated from field: double memory_usage = 4;
+   */
+  memoryUsage: number;
+
+  /**
+   * Share of time a GPU device was busy with tasks, percent.
+   *
+   * @generated from field: double gpu_utilization = 5;
+   */
+  gpuUtilization: number;
+
+  /**
+   * Tasks running.
+   *
+   * @generated from field: double active_tasks = 6;
+   */
+  activeTasks: number;
+
+  /**
+   * Tasks waiting in the queue.
+   *
+   * @generated from field: double queued_tasks = 7;
+   */
+  queuedTasks: number;
+
+  /**
+   * Compute tasks finished per minute.
+   *
+   * @generated from field: double tasks_per_minute = 8;
+   */
+  tasksPerMinute: number;
+
+  /**
+   * Average execution time of the tasks finished, in milliseconds.
+   *
+   * @generated from field: double avg_execution_ms = 9;
+   */
+  avgExecutionMs: number;
+};
+
+/**
+ * Describes the message agentruntime.v1.MetricPoint.
+ * Use `create(MetricPointSchema)` to create a new message.
+ */
+export declare const MetricPointSchema: GenMessage<MetricPoint>;
+
+/**
+ * Response of GetMetricSeries.
+ *
+ * @generated from message agentruntime.v1.GetMetricSeriesResponse
+ */
+export declare type GetMetricSeriesResponse = Message<"agentruntime.v1.GetMetricSeriesResponse"> & {
+  /**
+   * The timeframe asked for.
+   *
+   * @generated from field: string timeframe = 1;
+   */
+  timeframe: string;
+
+  /**
+   * Start of the window.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 2;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * End of the window (now).
+   *
+   * @generated from field: google.protobuf.Timestamp end_time = 3;
+   */
+  endTime?: Timestamp | undefined;
+
+  /**
+   * Stored samples in the window.
+   *
+   * @generated from field: int32 sample_count = 4;
+   */
+  sampleCount: number;
+
+  /**
+   * Width of one bucket, in seconds.
+   *
+   * @generated from field: double bucket_seconds = 5;
+   */
+  bucketSeconds: number;
+
+  /**
+   * Buckets that hold samples, oldest first; empty buckets are left out.
+   *
+   * @generated from field: repeated agentruntime.v1.MetricPoint points = 6;
+   */
+  points: MetricPoint[];
+};
+
+/**
+ * Describes the message agentruntime.v1.GetMetricSeriesResponse.
+ * Use `create(GetMetricSeriesResponseSchema)` to create a new message.
+ */
+export declare const GetMetricSeriesResponseSchema: GenMessage<GetMetricSeriesResponse>;
+
+/**
  * Request of GetPrometheusMetrics.
  *
  * @generated from message agentruntime.v1.GetPrometheusMetricsRequest
@@ -1367,6 +1526,18 @@ export declare const ComputeService: GenService<{
     methodKind: "unary";
     input: typeof GetPrometheusMetricsRequestSchema;
     output: typeof HttpBodySchema;
+  },
+  /**
+   * The stored metrics series of the last `timeframe` (the samples that
+   * `POST /ai/insights` analyses), averaged into at most `max_points`
+   * points of equal width, for plotting (`GET /metrics/series`).
+   *
+   * @generated from rpc agentruntime.v1.ComputeService.GetMetricSeries
+   */
+  getMetricSeries: {
+    methodKind: "unary";
+    input: typeof GetMetricSeriesRequestSchema;
+    output: typeof GetMetricSeriesResponseSchema;
   },
   /**
    * Analyses the stored metrics series of a time window: averages, peaks,

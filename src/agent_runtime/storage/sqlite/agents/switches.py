@@ -1,49 +1,15 @@
-"""Storage of multi-agent sessions: each session's current agent and its
-switch history (migration 0006)."""
+"""SQLite adapter of the agents' AgentSwitchRepository: each multi-agent
+session's current agent, its switch history (migration 0006) and the codelab
+session profile."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Protocol
+from typing import Any
 
-from agent_runtime.agents.models import ClientTool, HitlSettings
+from agent_runtime.agents.models import AgentSwitchRecord, ClientTool, HitlSettings, SessionAgentRecord, SwitchLimitReached
 from agent_runtime.storage.sqlite.database import Database
-
-
-@dataclasses.dataclass
-class AgentSwitchRecord:
-    from_agent: str
-    to_agent: str
-    reason: str
-    timestamp: str
-    task_id: str | None = None
-
-
-@dataclasses.dataclass
-class SessionAgentRecord:
-    session_id: str
-    current_agent: str
-    previous_agent: str | None
-    switched_at: str | None
-    switch_count: int
-    history: list[AgentSwitchRecord]
-
-
-class SwitchLimitReached(Exception):
-    """The session already made the most switches it may."""
-
-
-class AgentSwitchRepository(Protocol):
-    async def get(self, session_id: str) -> SessionAgentRecord | None: ...
-    async def switch(
-        self, session_id: str, default_agent: str, switch: AgentSwitchRecord, max_switches: int
-    ) -> SessionAgentRecord: ...
-    async def put_profile(
-        self, session_id: str, user_id: str, metadata: dict[str, Any], hitl: HitlSettings | None = None
-    ) -> None: ...
-    async def get_profile(self, session_id: str) -> tuple[str, dict[str, Any]] | None: ...
-    async def get_hitl_settings(self, session_id: str) -> HitlSettings: ...
 
 
 class SqliteAgentSwitchRepository:

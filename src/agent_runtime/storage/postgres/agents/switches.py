@@ -1,9 +1,9 @@
-"""Multi-agent sessions on PostgreSQL: the SQLite adapter's SQL, with the
-session's row locked while a switch is counted."""
+"""Multi-agent sessions on PostgreSQL."""
 
 from __future__ import annotations
 
-from agent_runtime.storage.sqlite.multiagent import AgentSwitchRecord, SessionAgentRecord, SqliteAgentSwitchRepository
+from agent_runtime.agents.models import AgentSwitchRecord, SessionAgentRecord
+from agent_runtime.storage.sqlite.agents.switches import SqliteAgentSwitchRepository
 
 
 class PostgresAgentSwitchRepository(SqliteAgentSwitchRepository):

@@ -1,17 +1,14 @@
-"""Agent tasks, their events, approvals, client calls, artifacts and
-idempotency keys on PostgreSQL: the SQLite adapter's SQL, except SQLite's
-INSERT OR REPLACE and json_extract, and with a task's row locked before its
-next event number is read."""
+"""Agent tasks, their conversation, events and inputs on PostgreSQL."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from agent_runtime.agents.models import TaskEventRecord
-from agent_runtime.storage.sqlite.agents import SqliteAgentRepository
+from agent_runtime.storage.sqlite.agents.tasks import SqliteTaskRepository
 
 
-class PostgresAgentRepository(SqliteAgentRepository):
+class PostgresTaskRepository(SqliteTaskRepository):
     async def append_event(self, task_id: str, type: str, body: dict[str, Any], now: str) -> TaskEventRecord | None:
         # The task's row is its event counter: writers of one task's events
         # (its run, a decision taken on another process) take turns on its
@@ -19,15 +16,6 @@ class PostgresAgentRepository(SqliteAgentRepository):
         async with self._db.transaction() as tx:
             await tx.execute("SELECT 1 FROM agent_tasks WHERE task_id = ? FOR UPDATE", (task_id,))
             return await super().append_event(task_id, type, body, now)
-
-    async def put_idempotent(self, owner: str, scope: str, key: str, request_hash: str, response: bytes, now: str) -> None:
-        async with self._db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO idempotency_keys (owner, scope, idempotency_key, request_hash, response, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (owner, scope, idempotency_key) DO UPDATE SET"
-                " request_hash = excluded.request_hash, response = excluded.response, created_at = excluded.created_at",
-                (owner, scope, key, request_hash, response, now),
-            )
 
     async def started_calls(self, task_id: str) -> set[str]:
         rows = await self._db.fetch_all(

@@ -1,0 +1,72 @@
+"""Row ↔ record conversions and the status transition shared by the agent
+store's SQLite adapters."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agent_runtime.agents.models import ApprovalRecord, ClientCallRecord, StatusChange, TaskRecord
+
+JSON_TASK_FIELDS = {"tools", "context", "plan"}
+BOOL_TASK_FIELDS = {"result_success", "stop_requested"}
+TASK_COLUMNS = [f.name for f in TaskRecord.__dataclass_fields__.values()]
+APPROVAL_COLUMNS = [f.name for f in ApprovalRecord.__dataclass_fields__.values()]
+CLIENT_CALL_COLUMNS = [f.name for f in ClientCallRecord.__dataclass_fields__.values()]
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def marks(values) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def task_values(task: TaskRecord, columns: list[str]) -> list[Any]:
+    values = []
+    for column in columns:
+        value = getattr(task, column)
+        if column in JSON_TASK_FIELDS:
+            value = None if value is None else dumps(value)
+        elif column in BOOL_TASK_FIELDS and value is not None:
+            value = int(value)
+        values.append(value)
+    return values
+
+
+def task_from_row(row) -> TaskRecord:
+    values = {}
+    for column in TASK_COLUMNS:
+        value = row[column]
+        if column in JSON_TASK_FIELDS and value is not None:
+            value = json.loads(value)
+        elif column in BOOL_TASK_FIELDS and value is not None:
+            value = bool(value)
+        values[column] = value
+    return TaskRecord(**values)
+
+
+def approval_from_row(row) -> ApprovalRecord:
+    values = {column: row[column] for column in APPROVAL_COLUMNS}
+    values["arguments"] = json.loads(values["arguments"])
+    if values["modified_arguments"] is not None:
+        values["modified_arguments"] = json.loads(values["modified_arguments"])
+    return ApprovalRecord(**values)
+
+
+def client_call_from_row(row) -> ClientCallRecord:
+    values = {column: row[column] for column in CLIENT_CALL_COLUMNS}
+    values["arguments"] = json.loads(values["arguments"])
+    values["is_error"] = bool(values["is_error"])
+    return ClientCallRecord(**values)
+
+
+async def change_task_status(tx, task_id: str, change: StatusChange, now: str) -> bool:
+    """Applies `change` to the task inside the caller's transaction; True
+    when the task had one of its from-statuses."""
+    cursor = await tx.execute(
+        f"UPDATE agent_tasks SET status = ?, updated_at = ? WHERE task_id = ? AND status IN ({marks(change.from_statuses)})",
+        (change.to, now, task_id, *change.from_statuses),
+    )
+    return cursor.rowcount > 0

@@ -1,0 +1,1 @@
+"""The repository contract suite (see conftest.py)."""
