@@ -18,25 +18,11 @@ import pytest_asyncio
 
 from agent_runtime.agents.ports import AgentStore
 from agent_runtime.compute.ports import MetricSampleRepository, ProbeRepository, TaskRepository
+from agent_runtime.config import Settings
 from agent_runtime.identity.ports import IdentityRepository
 from agent_runtime.ml.ports import FileRepository, JobRepository, ModelRepository
 from agent_runtime.sessions.ports import SessionRepository
-from agent_runtime.storage.postgres.agents import postgres_agent_store
-from agent_runtime.storage.postgres.compute import (
-    PostgresMetricSampleRepository,
-    PostgresProbeRepository,
-    PostgresTaskRepository,
-)
-from agent_runtime.storage.postgres.database import Database as PostgresDatabase
-from agent_runtime.storage.postgres.identity import PostgresIdentityRepository
-from agent_runtime.storage.postgres.ml import PostgresFileRepository, PostgresJobRepository, PostgresModelRepository
-from agent_runtime.storage.postgres.sessions import PostgresSessionRepository
-from agent_runtime.storage.sqlite.agents import sqlite_agent_store
-from agent_runtime.storage.sqlite.compute import SqliteMetricSampleRepository, SqliteProbeRepository, SqliteTaskRepository
-from agent_runtime.storage.sqlite.database import Database
-from agent_runtime.storage.sqlite.identity import SqliteIdentityRepository
-from agent_runtime.storage.sqlite.ml import SqliteFileRepository, SqliteJobRepository, SqliteModelRepository
-from agent_runtime.storage.sqlite.sessions import SqliteSessionRepository
+from agent_runtime.storage.engines import open_storage
 from postgres_helpers import create_database
 
 
@@ -57,42 +43,34 @@ class Stores:
 
 
 @contextlib.asynccontextmanager
-async def sqlite_stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
-    directory: pathlib.Path = request.getfixturevalue("tmp_path")
-    database = await Database.open(directory / "contract.sqlite3")
+async def _opened(data_dir: pathlib.Path, database_url: str | None) -> AsyncIterator[Stores]:
+    """The adapters the server would use (storage/engines.py) as Stores."""
+    storage = await open_storage(dataclasses.replace(Settings(), data_dir=data_dir, database_url=database_url))
     try:
         yield Stores(
-            sessions=SqliteSessionRepository(database),
-            identity=SqliteIdentityRepository(database),
-            agents=sqlite_agent_store(database),
-            tasks=SqliteTaskRepository(database),
-            samples=SqliteMetricSampleRepository(database),
-            probes=SqliteProbeRepository(database),
-            models=SqliteModelRepository(database),
-            files=SqliteFileRepository(database),
-            jobs=SqliteJobRepository(database),
+            sessions=storage.sessions,
+            identity=storage.identity,
+            agents=storage.agents,
+            tasks=storage.compute_tasks,
+            samples=storage.compute_samples,
+            probes=storage.compute_probes,
+            models=storage.ml_models,
+            files=storage.ml_files,
+            jobs=storage.ml_jobs,
         )
     finally:
-        await database.close()
+        await storage.database.close()
+
+
+def sqlite_stores(request: pytest.FixtureRequest) -> AsyncContextManager[Stores]:
+    return _opened(request.getfixturevalue("tmp_path"), None)
 
 
 @contextlib.asynccontextmanager
 async def postgres_stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
-    database = await PostgresDatabase.open(await create_database(request.getfixturevalue("postgres").dsn))
-    try:
-        yield Stores(
-            sessions=PostgresSessionRepository(database),
-            identity=PostgresIdentityRepository(database),
-            agents=postgres_agent_store(database),
-            tasks=PostgresTaskRepository(database),
-            samples=PostgresMetricSampleRepository(database),
-            probes=PostgresProbeRepository(database),
-            models=PostgresModelRepository(database),
-            files=PostgresFileRepository(database),
-            jobs=PostgresJobRepository(database),
-        )
-    finally:
-        await database.close()
+    database_url = await create_database(request.getfixturevalue("postgres").dsn)
+    async with _opened(request.getfixturevalue("tmp_path"), database_url) as stores:
+        yield stores
 
 
 ENGINES: dict[str, Callable[[pytest.FixtureRequest], AsyncContextManager[Stores]]] = {
