@@ -11,7 +11,7 @@ from agent_runtime.agents import run_events
 from agent_runtime.agents.codelab_stream import stream_events
 from agent_runtime.agents.convert import event_to_proto
 from agent_runtime.agents.models import TaskEventRecord
-from agent_runtime.gateway.bridge import TASK_EVENT_FIELDS, task_event_message
+from agent_runtime.gateway.task_socket import TASK_EVENT_FIELDS, task_event_message
 
 NOW = "2026-12-02T10:00:00.000Z"
 

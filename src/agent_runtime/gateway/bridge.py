@@ -14,8 +14,8 @@ its own bounded queue, so a slow client delays only itself. Each client
 still opens its own call during the handshake, for its credential check,
 rate limit and `init` snapshot.
 
-`/ws/tasks/{task_id}` streams one task's run events (mini-devin), resumable
-with `?after_sequence=N`, and takes the client messages `stop` and `input`.
+`/ws/tasks/{task_id}` is served by task_socket.py; the handshake helpers
+(credentials, error responses) are in upgrade.py.
 """
 
 from __future__ import annotations
@@ -23,119 +23,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import http
-import json
 import urllib.parse
 from typing import Any
 
 import grpc
 import structlog
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from agentruntime.v1 import agent_pb2, agent_pb2_grpc, compute_pb2, compute_pb2_grpc, session_pb2, session_pb2_grpc
-from agent_runtime.agents.run_events import RUN_EVENT_TYPES
+from agentruntime.v1 import agent_pb2_grpc, compute_pb2, compute_pb2_grpc, session_pb2, session_pb2_grpc
 from agent_runtime.clock import iso, utc_now
 from agent_runtime.gateway.resume import ResumePoint, say_going_away
+from agent_runtime.gateway.task_socket import TASK_PATH_PREFIX, TaskSockets, TaskStream
+from agent_runtime.gateway.upgrade import credentials_metadata, error_response, int_param, passed_headers, rpc_error_response
 from agent_runtime.gateway.shared_feed import FELL_BEHIND, FeedMember, SharedFeed, feed_message, release
-from agent_runtime.jsonfmt import dumps, message_to_dict
+from agent_runtime.jsonfmt import dumps
 
 log = structlog.get_logger(__name__)
 
-# Request headers handed to the gRPC server as metadata.
-# x-client-address counts only with Envoy's x-gateway-secret beside it
-# (interceptors/client_address.py).
-FORWARDED_HEADERS = (
-    "x-api-key",
-    "authorization",
-    "x-internal-auth",
-    "x-client-address",
-    "x-gateway-secret",
-    "x-request-id",
-)
-
-
-def credentials_metadata(request: Request) -> tuple[tuple[str, str], ...]:
-    metadata = [(name, request.headers[name]) for name in FORWARDED_HEADERS if name in request.headers]
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(request.path).query)
-    if "token" in query and "authorization" not in request.headers:
-        # Browsers cannot set headers on a WebSocket: the documents put the
-        # token in the URL instead.
-        metadata.append(("authorization", f"Bearer {query['token'][0]}"))
-    return tuple(metadata)
-
-
-# Fields of each task event type on /ws/tasks/{id}, besides type, sequence,
-# task_id and timestamp (the mini-devin document's messages).
-TASK_EVENT_FIELDS = {cls.TYPE: cls.DOCUMENTED for cls in RUN_EVENT_TYPES.values()}
-TASK_PATH_PREFIX = "/ws/tasks/"
-
-
-def task_event_message(event: agent_pb2.TaskEvent) -> dict[str, Any]:
-    """The documented JSON of one task event."""
-    data = message_to_dict(event)
-    fields = ("type", "sequence", "task_id", "timestamp", *TASK_EVENT_FIELDS.get(event.type, ()))
-    return {name: data[name] for name in fields if name in data}
-
-
-# Response headers of the feed call passed on to the WebSocket client.
-PASSED_RESPONSE_HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "retry-after")
-
-
-def _passed_headers(metadata) -> list[tuple[str, str]]:
-    return [(key, value) for key, value in (metadata or ()) if key in PASSED_RESPONSE_HEADERS]
-
-
-def _error_response(status: int, detail: str, code: str, extra_headers=(), body: bytes | None = None) -> Response:
-    if body is None:
-        body = json.dumps({"detail": detail, "code": code, "timestamp": iso(utc_now())}).encode()
-    headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body))), *extra_headers])
-    return Response(status, http.HTTPStatus(status).phrase, headers, body)
-
-
-def _rpc_error_response(error: grpc.aio.AioRpcError) -> Response:
-    """The server's own error body and status (x-error-body, x-http-status
-    trailers), as Envoy's Lua filter gives REST clients."""
-    trailers = error.trailing_metadata() or ()
-    status, code = _GRPC_TO_HTTP.get(error.code(), (500, "INTERNAL_ERROR"))
-    body = None
-    for key, value in trailers:
-        if key == "x-http-status" and value.isdigit() and 400 <= int(value) <= 599:
-            status = int(value)
-        elif key == "x-error-body":
-            body = value.encode()
-    return _error_response(status, error.details() or code, code, _passed_headers(trailers), body)
-
-
-_GRPC_TO_HTTP = {
-    grpc.StatusCode.INVALID_ARGUMENT: (400, "BAD_REQUEST"),
-    grpc.StatusCode.UNAUTHENTICATED: (401, "UNAUTHORIZED"),
-    grpc.StatusCode.PERMISSION_DENIED: (403, "FORBIDDEN"),
-    grpc.StatusCode.NOT_FOUND: (404, "NOT_FOUND"),
-    grpc.StatusCode.RESOURCE_EXHAUSTED: (429, "RATE_LIMITED"),
-    grpc.StatusCode.UNAVAILABLE: (503, "UNAVAILABLE"),
-}
-
-
 # Headers that differ per request without changing who the caller is.
 _PER_REQUEST_HEADERS = ("x-request-id",)
-
-
-def _int_param(query: dict[str, list[str]], name: str) -> int | None:
-    """A non-negative integer parameter; None when absent (0 is a value:
-    `after_sequence=0` replays from the start)."""
-    if name not in query:
-        return None
-    raw = query[name][0]
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a non-negative integer, got {raw!r}") from None
-    if value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {raw!r}")
-    return value
 
 
 def _start_cursor(watch: session_pb2.WatchSessionsRequest, init: session_pb2.WatchSessionsResponse) -> int | None:
@@ -154,7 +62,7 @@ class WebSocketBridge:
         self._channel = grpc.aio.insecure_channel(grpc_target)
         self._sessions = session_pb2_grpc.SessionServiceStub(self._channel)
         self._compute = compute_pb2_grpc.ComputeServiceStub(self._channel)
-        self._agents = agent_pb2_grpc.AgentServiceStub(self._channel)
+        self._tasks = TaskSockets(agent_pb2_grpc.AgentServiceStub(self._channel))
         self._heartbeat_seconds = heartbeat_seconds
         self._server: Server | None = None
         # Feed calls opened during the handshake, taken over by the handler.
@@ -165,10 +73,11 @@ class WebSocketBridge:
         self._shared_feeds: dict[tuple, asyncio.Future[SharedFeed | None]] = {}
         # Shared-feed memberships taken during the handshake, by connection.
         self._members: dict[int, FeedMember] = {}
-        # /ws feed clients past their `init` (each gets the heartbeat), and
-        # task stream clients, with where each would resume.
+        # Task streams (/ws/tasks/…) started during the handshake.
+        self._task_streams: dict[int, TaskStream] = {}
+        # /ws feed clients past their `init` (each gets the heartbeat), with
+        # where each would resume.
         self._feed_connections: dict[ServerConnection, ResumePoint] = {}
-        self._task_connections: dict[ServerConnection, ResumePoint] = {}
         # Resume points made during the handshake, by connection.
         self._positions: dict[int, ResumePoint] = {}
         self._heartbeats: asyncio.Task | None = None
@@ -192,7 +101,7 @@ class WebSocketBridge:
         learns where to resume and closes with 1001 (going away)."""
         if self._server is not None:
             self._server.close(close_connections=False)
-        await say_going_away({**self._feed_connections, **self._task_connections})
+        await say_going_away({**self._feed_connections, **self._tasks.connections})
 
     async def stop(self) -> None:
         if self._heartbeats is not None:
@@ -202,6 +111,8 @@ class WebSocketBridge:
             await self._server.wait_closed()
         for call, _ in self._pending.values():
             call.cancel()
+        for stream in self._task_streams.values():
+            stream.call.cancel()
         for call in self._task_watches.values():
             if call is not None:
                 call.cancel()
@@ -215,18 +126,22 @@ class WebSocketBridge:
         credential or parameter is an HTTP error rather than a closed socket."""
         url = urllib.parse.urlsplit(request.path)
         if url.path.startswith(TASK_PATH_PREFIX):
-            return await self._open_task(connection, request, url)
+            opened = await self._tasks.open(request, url)
+            if isinstance(opened, Response):
+                return opened
+            self._task_streams[id(connection)] = opened
+            return None
         if url.path.rstrip("/") != "/ws":
-            return _error_response(404, f"No WebSocket endpoint at {url.path}", "NOT_FOUND")
+            return error_response(404, f"No WebSocket endpoint at {url.path}", "NOT_FOUND")
         query = urllib.parse.parse_qs(url.query)
         try:
             watch = session_pb2.WatchSessionsRequest(
                 session_id=query.get("session_id", [""])[0],
-                after_sequence=_int_param(query, "after_sequence"),
-                after_feed_sequence=_int_param(query, "after_feed_sequence"),
+                after_sequence=int_param(query, "after_sequence"),
+                after_feed_sequence=int_param(query, "after_feed_sequence"),
             )
         except ValueError as error:
-            return _error_response(400, str(error), "BAD_REQUEST")
+            return error_response(400, str(error), "BAD_REQUEST")
         metadata = credentials_metadata(request)
         key = (watch.session_id, tuple(item for item in metadata if item[0] not in _PER_REQUEST_HEADERS))
         shareable = not watch.HasField("after_sequence") and not watch.HasField("after_feed_sequence")
@@ -252,8 +167,8 @@ class WebSocketBridge:
                 self._forget_feed(key, starting)
                 starting.set_result(None)
             if first is grpc.aio.EOF:
-                return _error_response(503, "The session feed ended before it started", "UNAVAILABLE")
-            return _rpc_error_response(first)
+                return error_response(503, "The session feed ended before it started", "UNAVAILABLE")
+            return rpc_error_response(first)
         if starting is not None:
             # Where the feed starts: a one-session feed at that session's
             # last event; the all-sessions feed's position comes with its
@@ -288,13 +203,15 @@ class WebSocketBridge:
                 release(pending[0], member)
             if (task_watch := self._task_watches.pop(id(connection), None)) is not None:
                 task_watch.cancel()
+            if (stream := self._task_streams.pop(id(connection), None)) is not None:
+                stream.call.cancel()
             return response
         pending = self._pending.get(id(connection))
         # Task streams (/ws/tasks/…) carry no such headers: their first
         # metadata may come only with the first event.
-        if pending is not None and response.status_code == 101 and not isinstance(pending[1], tuple):
+        if pending is not None:
             with contextlib.suppress(Exception):
-                for key, value in _passed_headers(await pending[0].initial_metadata()):
+                for key, value in passed_headers(await pending[0].initial_metadata()):
                     response.headers[key] = value
         return response
 
@@ -310,34 +227,12 @@ class WebSocketBridge:
             return None
         return None if first is grpc.aio.EOF else call
 
-    async def _open_task(self, connection: ServerConnection, request: Request, url) -> Response | None:
-        task_id = urllib.parse.unquote(url.path[len(TASK_PATH_PREFIX) :].rstrip("/"))
-        if not task_id or "/" in task_id:
-            return _error_response(404, f"No WebSocket endpoint at {url.path}", "NOT_FOUND")
-        query = urllib.parse.parse_qs(url.query)
-        try:
-            after = _int_param(query, "after_sequence") or 0
-        except ValueError as error:
-            return _error_response(400, str(error), "BAD_REQUEST")
-        metadata = credentials_metadata(request)
-        try:
-            # Checks credentials and that the task exists before upgrading.
-            await self._agents.GetAgentTask(agent_pb2.GetAgentTaskRequest(task_id=task_id), metadata=metadata)
-        except grpc.aio.AioRpcError as error:
-            return _rpc_error_response(error)
-        call = self._agents.WatchAgentTask(
-            agent_pb2.WatchAgentTaskRequest(task_id=task_id, after_sequence=after), metadata=metadata
-        )
-        self._pending[id(connection)] = (call, (task_id, metadata))
-        self._positions[id(connection)] = ResumePoint("after_sequence", after)
-        return None
-
     async def _handle(self, connection: ServerConnection) -> None:
+        if (stream := self._task_streams.pop(id(connection), None)) is not None:
+            await self._tasks.serve(connection, stream)
+            return
         call, first = self._pending.pop(id(connection))
         position = self._positions.pop(id(connection))
-        if isinstance(first, tuple):
-            await self._handle_task(connection, call, position, *first)
-            return
         task_watch = self._task_watches.pop(id(connection), None)
         member = self._members.pop(id(connection), None)
         tasks = []
@@ -382,71 +277,6 @@ class WebSocketBridge:
             release(call, member)
             if task_watch is not None:
                 task_watch.cancel()
-
-    async def _handle_task(self, connection: ServerConnection, call, position: ResumePoint, task_id: str, metadata) -> None:
-        reader = asyncio.create_task(self._task_commands(connection, task_id, metadata))
-        forwarder = asyncio.create_task(self._forward_task(connection, call, task_id, position))
-        self._task_connections[connection] = position
-        try:
-            # Ends when the task's stream ends or the client goes away.
-            done, _ = await asyncio.wait((reader, forwarder), return_when=asyncio.FIRST_COMPLETED)
-            for finished in done:
-                if not finished.cancelled() and finished.exception() is not None:
-                    raise finished.exception()
-        except ConnectionClosed:
-            pass
-        except Exception:
-            log.exception("bridge.task_stream_failed", task_id=task_id)
-            with contextlib.suppress(ConnectionClosed):
-                await connection.close(1011, "internal error")
-        finally:
-            self._task_connections.pop(connection, None)
-            reader.cancel()
-            forwarder.cancel()
-            call.cancel()
-
-    async def _forward_task(self, connection: ServerConnection, call, task_id: str, position: ResumePoint) -> None:
-        await connection.send(dumps({"type": "connected", "task_id": task_id, "timestamp": iso(utc_now())}))
-        try:
-            async for event in call:
-                await connection.send(dumps(task_event_message(event)))
-                position.cursor = event.sequence
-        except grpc.aio.AioRpcError as error:
-            if error.code() == grpc.StatusCode.CANCELLED:
-                return
-            await connection.send(
-                dumps({"type": "error", "error": error.details(), "code": error.code().name, "timestamp": iso(utc_now())})
-            )
-            await connection.close(1011, "stream ended")
-            return
-        await connection.close(1000, "task ended")
-
-    async def _task_commands(self, connection: ServerConnection, task_id: str, metadata) -> None:
-        """Client messages: {"type": "stop"} and {"type": "input", "content"}."""
-        async for raw in connection:
-            try:
-                message = json.loads(raw)
-                kind = message.get("type") if isinstance(message, dict) else None
-                if kind == "stop":
-                    await self._agents.StopAgentTask(agent_pb2.StopAgentTaskRequest(task_id=task_id), metadata=metadata)
-                elif kind == "input":
-                    content = message.get("content")
-                    if not isinstance(content, str):
-                        raise ValueError("an input message needs a string content")
-                    await self._agents.SendTaskInput(
-                        agent_pb2.SendTaskInputRequest(task_id=task_id, content=content), metadata=metadata
-                    )
-                else:
-                    raise ValueError("message type must be stop or input")
-            except (ValueError, json.JSONDecodeError) as error:
-                await connection.send(
-                    dumps({"type": "error", "error": str(error), "code": "BAD_REQUEST", "timestamp": iso(utc_now())})
-                )
-            except grpc.aio.AioRpcError as error:
-                _, code = _GRPC_TO_HTTP.get(error.code(), (500, "INTERNAL_ERROR"))
-                await connection.send(
-                    dumps({"type": "error", "error": error.details(), "code": code, "timestamp": iso(utc_now())})
-                )
 
     async def _forward_feed(self, connection: ServerConnection, call, position: ResumePoint) -> None:
         # read(), not iteration: the handshake already used read() on this call.

@@ -29,7 +29,7 @@ from agent_runtime.sessions.models import (
     SessionRecord,
 )
 from agent_runtime.sessions.ports import SessionRepository
-from agent_runtime.storage.group_commit import GroupCommit
+from agent_runtime.sessions.group_commit import GroupCommit
 
 SESSION_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
 EVENT_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
