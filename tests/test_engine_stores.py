@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 from typing import AsyncIterator
 
 import pytest
 import pytest_asyncio
 
 from agent_runtime.agents.models import AgentSwitchRecord, SwitchLimitReached, TaskRecord
-from agent_runtime.config import Settings
 from agent_runtime.ml.models import JobEvent, JobRecord
 from agent_runtime.sessions.models import NewEvent, PendingAppend, SessionRecord
 from agent_runtime.storage.engines import Storage, open_storage
@@ -33,11 +31,10 @@ def engine(request) -> str:
 @pytest_asyncio.fixture
 async def storages(engine, request, tmp_path) -> AsyncIterator[list[Storage]]:
     url = await create_database(request.getfixturevalue("postgres").dsn) if engine == "postgresql" else None
-    settings = dataclasses.replace(Settings(), data_dir=tmp_path, database_url=url)
     async with contextlib.AsyncExitStack() as stack:
         opened = []
         for _ in range(2):
-            storage = await open_storage(settings)
+            storage = await open_storage(tmp_path / "db.sqlite3", url)
             stack.push_async_callback(storage.database.close)
             opened.append(storage)
         await opened[0].sessions.append_events(

@@ -5,27 +5,40 @@ wake for events any process wrote (LISTEN/NOTIFY)."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
 import pytest
 
 from agent_runtime.agents.models import TaskRecord
-from agent_runtime.config import Settings
+from agent_runtime.events.bus import EventBus
 from agent_runtime.sessions.models import NewEvent, PendingAppend, SessionRecord
 from agent_runtime.sessions.service import SessionService
+from agent_runtime.server import event_buses
 from agent_runtime.storage.engines import Storage, open_storage
 
 NOW = "2026-01-01T00:00:00Z"
 
 
-async def _storage(dsn: str, tmp_path) -> Storage:
-    return await open_storage(dataclasses.replace(Settings(), data_dir=tmp_path, database_url=dsn))
+class Process:
+    """A storage as one server process holds it, with its live buses
+    (server.event_buses)."""
+
+    def __init__(self, storage: Storage, buses: tuple[EventBus, EventBus]):
+        self.storage = storage
+        self.feed_bus, self.task_bus = buses
+
+    def __getattr__(self, name: str):
+        return getattr(self.storage, name)
+
+
+async def _storage(dsn: str, tmp_path) -> Process:
+    storage = await open_storage(tmp_path / "unused.sqlite3", dsn)
+    return Process(storage, await event_buses(storage))
 
 
 async def test_each_engine_gets_its_own_adapter_for_every_port(postgres_dsn, tmp_path):
     ports = ("sessions", "identity", "compute_tasks", "compute_samples", "compute_probes", "ml_models", "ml_files", "ml_jobs")
     postgres = await _storage(postgres_dsn, tmp_path)
-    sqlite = await open_storage(dataclasses.replace(Settings(), data_dir=tmp_path))
+    sqlite = await open_storage(tmp_path / "db.sqlite3")
     try:
         assert (postgres.engine, sqlite.engine) == ("postgresql", "sqlite")
         assert all(type(getattr(postgres, port)).__name__.startswith("Postgres") for port in ports)
@@ -83,7 +96,7 @@ async def test_a_tailing_reader_sees_every_event_of_concurrent_writers(postgres_
             if finished:
                 return
 
-    async def write(storage: Storage, writer: int) -> None:
+    async def write(storage: Process, writer: int) -> None:
         for n in range(40):
             session = f"session-{(writer + n) % 4}"
             await storage.sessions.append_events([_append(session, n), _append(f"own-{writer}", n)], NOW)

@@ -35,6 +35,7 @@ from agent_runtime.compute.registry import BackendRegistry
 from agent_runtime.compute.service import ComputeLimits, ComputeService
 from agent_runtime.compute.servicer import ComputeServicer
 from agent_runtime.config import Settings
+from agent_runtime.events.bus import EventBus, RelayedBus
 from agent_runtime.gateway.docs import DocsServicer
 from agent_runtime.gateway.envoy import end_stale_envoy
 from agent_runtime.gateway.http_front import HttpFront
@@ -169,13 +170,28 @@ def claimed_data_dir(settings: Settings) -> Iterator[None]:
 @contextlib.asynccontextmanager
 async def opened_storage(settings: Settings) -> AsyncIterator[Storage]:
     try:
-        storage = await open_storage(settings)
+        storage = await open_storage(settings.database_path, settings.postgres_url)
     except StorageUnavailable as error:
         raise StartupError(str(error)) from None
     try:
         yield storage
     finally:
         await storage.database.close()
+
+
+async def event_buses(storage: Storage) -> tuple[EventBus, EventBus]:
+    """The session feed's bus and the agent runs' bus. On PostgreSQL the
+    feed's events reach subscribers through the storage's relay, in commit
+    order, whichever process wrote them (storage/postgres/relay.py)."""
+    task_bus: EventBus = EventBus()
+    if storage.relay is None:
+        return EventBus(), task_bus
+    feed_bus: RelayedBus = RelayedBus(lambda item: item.kind == "event")
+    try:
+        await storage.relay.start(feed_bus.publish_relayed, task_bus.publish)
+    except sqlite.DatabaseError as error:
+        raise StartupError(f"database: listening for notifications: {error.__cause__ or error}") from None
+    return feed_bus, task_bus
 
 
 def signing_key(settings: Settings) -> bytes:
@@ -218,7 +234,8 @@ async def _compose(settings: Settings, parts: contextlib.AsyncExitStack) -> Runt
     sandbox.announce()
     storage = await parts.enter_async_context(opened_storage(settings))
     database = storage.database
-    sessions = SessionService(storage.sessions, storage.feed_bus)
+    feed_bus, task_bus = await event_buses(storage)
+    sessions = SessionService(storage.sessions, feed_bus)
     identity = IdentityService(
         storage.identity, TokenIssuer(signing_key(settings), settings.auth.jwt_expires_seconds)
     )
@@ -247,7 +264,6 @@ async def _compose(settings: Settings, parts: contextlib.AsyncExitStack) -> Runt
         settings.agents.project_roots, settings.data_dir / "workspaces", settings.agents.default_workspace
     )
     agent_store = storage.agents
-    task_bus = storage.task_bus
     switcher = AgentSwitcher(agent_store.switches, sessions, settings.agents)
     runner = AgentRunner(
         agent_store,

@@ -18,7 +18,6 @@ import pytest_asyncio
 
 from agent_runtime.agents.ports import AgentStore
 from agent_runtime.compute.ports import MetricSampleRepository, ProbeRepository, TaskRepository
-from agent_runtime.config import Settings
 from agent_runtime.identity.ports import IdentityRepository
 from agent_runtime.ml.ports import FileRepository, JobRepository, ModelRepository
 from agent_runtime.sessions.ports import SessionRepository
@@ -45,7 +44,7 @@ class Stores:
 @contextlib.asynccontextmanager
 async def _opened(data_dir: pathlib.Path, database_url: str | None) -> AsyncIterator[Stores]:
     """The adapters the server would use (storage/engines.py) as Stores."""
-    storage = await open_storage(dataclasses.replace(Settings(), data_dir=data_dir, database_url=database_url))
+    storage = await open_storage(data_dir / "contract.sqlite3", database_url)
     try:
         yield Stores(
             sessions=storage.sessions,

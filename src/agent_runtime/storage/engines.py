@@ -1,19 +1,17 @@
 """Choosing the storage engine: the embedded SQLite database (the default),
 or PostgreSQL when DATABASE_URL names one. Either way the composition root
-gets the database, an adapter for every port, and the buses the live feeds
-run on."""
+gets the database and an adapter for every port; on PostgreSQL also the
+relay that feeds the live feeds what other processes wrote."""
 
 from __future__ import annotations
 
 import dataclasses
+import pathlib
 import sqlite3
 import urllib.parse
-from typing import Any
 
 from agent_runtime.agents.ports import AgentStore
 from agent_runtime.compute.ports import MetricSampleRepository, ProbeRepository, TaskRepository
-from agent_runtime.config import Settings
-from agent_runtime.events.bus import EventBus
 from agent_runtime.identity.ports import IdentityRepository
 from agent_runtime.ml.ports import FileRepository, JobRepository, ModelRepository
 from agent_runtime.sessions.ports import SessionRepository
@@ -26,7 +24,7 @@ from agent_runtime.storage.postgres.compute import (
 )
 from agent_runtime.storage.postgres.identity import PostgresIdentityRepository
 from agent_runtime.storage.postgres.ml import PostgresFileRepository, PostgresJobRepository, PostgresModelRepository
-from agent_runtime.storage.postgres.relay import CommitOrderFeedBus, NotificationRelay
+from agent_runtime.storage.postgres.relay import NotificationRelay
 from agent_runtime.storage.postgres.sessions import PostgresSessionRepository
 from agent_runtime.storage.sqlite import database as sqlite
 from agent_runtime.storage.sqlite.agents import sqlite_agent_store
@@ -53,10 +51,9 @@ class Storage:
     ml_models: ModelRepository
     ml_files: FileRepository
     ml_jobs: JobRepository
-    # The session feed's bus and the agent runs' bus: in-process on SQLite;
-    # on PostgreSQL they also carry what other processes wrote.
-    feed_bus: EventBus[Any]
-    task_bus: EventBus[Any]
+    # PostgreSQL's: hands live feeds what any process wrote (its start
+    # says where to); None on SQLite, where only this process writes.
+    relay: NotificationRelay | None = None
 
 
 def redacted(url: str) -> str:
@@ -67,17 +64,18 @@ def redacted(url: str) -> str:
     return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
 
 
-async def open_storage(settings: Settings) -> Storage:
-    """Opens and migrates the configured database; its `close()` releases
-    everything opened here."""
-    if settings.postgres_url is not None:
-        return await _open_postgres(settings.postgres_url)
+async def open_storage(sqlite_path: pathlib.Path, postgres_url: str | None = None) -> Storage:
+    """Opens and migrates the PostgreSQL database when a URL is given, else
+    the SQLite file; the database's `close()` releases everything opened
+    here."""
+    if postgres_url is not None:
+        return await _open_postgres(postgres_url)
     try:
-        database = await sqlite.Database.open(settings.database_path)
+        database = await sqlite.Database.open(sqlite_path)
     except (sqlite.DatabaseError, sqlite3.Error, OSError) as error:
         # SQLite's own words, not the per-request advice DatabaseError adds.
         reason = error.__cause__ if isinstance(error, sqlite.DatabaseError) and error.__cause__ else error
-        raise StorageUnavailable(f"database {settings.database_path}: {reason}") from None
+        raise StorageUnavailable(f"database {sqlite_path}: {reason}") from None
     return Storage(
         "sqlite",
         database,
@@ -90,8 +88,6 @@ async def open_storage(settings: Settings) -> Storage:
         SqliteModelRepository(database),
         SqliteFileRepository(database),
         SqliteJobRepository(database),
-        EventBus(),
-        EventBus(),
     )
 
 
@@ -102,14 +98,7 @@ async def _open_postgres(url: str) -> Storage:
         raise StorageUnavailable(f"database {redacted(url)}: {error.__cause__ or error}") from None
     sessions = PostgresSessionRepository(database)
     agents = postgres_agent_store(database)
-    feed_bus, task_bus = CommitOrderFeedBus(), EventBus()
-    relay = NotificationRelay(database, sessions, agents.tasks, feed_bus, task_bus)
-    try:
-        await relay.start()
-    except Exception as error:
-        await relay.stop()
-        await database.close()
-        raise StorageUnavailable(f"database {redacted(url)}: listening for notifications: {error}") from None
+    relay = NotificationRelay(database, sessions, agents.tasks)
     database.on_close(relay.stop)
     return Storage(
         "postgresql",
@@ -123,6 +112,5 @@ async def _open_postgres(url: str) -> Storage:
         PostgresModelRepository(database),
         PostgresFileRepository(database),
         PostgresJobRepository(database),
-        feed_bus,
-        task_bus,
+        relay,
     )

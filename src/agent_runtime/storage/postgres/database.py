@@ -59,7 +59,7 @@ def database_error(error: Exception) -> DatabaseError:
 
 
 @contextlib.contextmanager
-def _postgres_errors_as_database_error():
+def postgres_errors_as_database_error():
     try:
         yield
     except asyncpg.CharacterNotInRepertoireError as error:
@@ -133,7 +133,7 @@ class Database:
     async def open(cls, dsn: str, pool_size: int = POOL_SIZE) -> "Database":
         """Connects and migrates; closes the pool again if that fails."""
         origin = uuid.uuid4().hex[:12]
-        with _postgres_errors_as_database_error():
+        with postgres_errors_as_database_error():
             pool = await asyncpg.create_pool(
                 dsn,
                 min_size=1,
@@ -168,7 +168,7 @@ class Database:
         processes starting at once wait for each other, and each migration
         is applied exactly once. Returns the versions applied here."""
         done = []
-        with _postgres_errors_as_database_error():
+        with postgres_errors_as_database_error():
             async with self.pool.acquire() as connection:
                 await connection.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
                 try:
@@ -206,7 +206,7 @@ class Database:
         if self in open_transactions:
             yield open_transactions[self]
             return
-        with _postgres_errors_as_database_error():
+        with postgres_errors_as_database_error():
             async with self.pool.acquire() as connection:
                 async with connection.transaction():
                     transaction = Transaction(connection)
@@ -224,7 +224,7 @@ class Database:
 
     async def fetch_one(self, sql: str, parameters: tuple = ()) -> asyncpg.Record | None:
         statement, arguments = to_postgres(sql, parameters)
-        with _postgres_errors_as_database_error():
+        with postgres_errors_as_database_error():
             return await self._reader().fetchrow(statement, *arguments)
 
     # A point read is a pooled read here: there is no thread hop to save.
@@ -232,7 +232,7 @@ class Database:
 
     async def fetch_all(self, sql: str, parameters: tuple = ()) -> list[asyncpg.Record]:
         statement, arguments = to_postgres(sql, parameters)
-        with _postgres_errors_as_database_error():
+        with postgres_errors_as_database_error():
             return await self._reader().fetch(statement, *arguments)
 
     async def ping(self) -> bool:

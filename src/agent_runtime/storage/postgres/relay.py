@@ -14,8 +14,8 @@ order. The notifications are in that order (appenders commit in feed order,
 see sessions.py); a process's own appends are published by its sessions
 service at once, which could overtake another process's earlier event still
 on its way. So on PostgreSQL the session bus lets through only what comes
-back as a notification (`CommitOrderFeedBus`): every process's events, this
-one's included, one stream in commit order.
+back as a notification: every process's events, this
+one's included, one stream in commit order (events.bus.RelayedBus).
 
 Task events: a task's watchers reread storage when a sequence number is
 missing, so the run's own process publishes at once and only other
@@ -26,32 +26,20 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from typing import Callable
 
 import asyncpg
 import structlog
 
-from agent_runtime.events.bus import EventBus
+from agent_runtime.agents.models import TaskEventRecord
 from agent_runtime.sessions.models import FeedItem
 from agent_runtime.storage.postgres.agents.tasks import PostgresTaskRepository
 from agent_runtime.storage.postgres.channels import SESSION_EVENTS, TASK_EVENTS
-from agent_runtime.storage.postgres.database import APPLICATION_PREFIX, Database
+from agent_runtime.storage.postgres.database import APPLICATION_PREFIX, Database, postgres_errors_as_database_error
 from agent_runtime.storage.postgres.sessions import PostgresSessionRepository
 
 log = structlog.get_logger(__name__)
 
-
-
-class CommitOrderFeedBus(EventBus[FeedItem]):
-    """The session feed's bus on PostgreSQL: session changes go out at once
-    (before the event that caused them, as on SQLite); events go out when
-    their notification comes back (`publish_committed`)."""
-
-    def publish(self, item: FeedItem) -> None:
-        if item.kind != "event":
-            super().publish(item)
-
-    def publish_committed(self, item: FeedItem) -> None:
-        super().publish(item)
 
 
 # Seconds between attempts to listen again after the connection was lost.
@@ -68,14 +56,12 @@ class NotificationRelay:
         database: Database,
         sessions: PostgresSessionRepository,
         tasks: PostgresTaskRepository,
-        feed_bus: CommitOrderFeedBus,
-        task_bus: EventBus,
     ):
         self._database = database
         self._sessions = sessions
         self._task_store = tasks
-        self._feed_bus = feed_bus
-        self._task_bus = task_bus
+        self._publish_feed_event: Callable[[FeedItem], None] = lambda _item: None
+        self._publish_task_event: Callable[[TaskEventRecord], None] = lambda _event: None
         self._origin = APPLICATION_PREFIX + database.origin
         self._received: asyncio.Queue[tuple[str, dict]] = asyncio.Queue()
         self._connection: asyncpg.Connection | None = None
@@ -86,8 +72,14 @@ class NotificationRelay:
         # never came (a lost connection) costs nothing.
         self._published_feed = 0
 
-    async def start(self) -> None:
-        await self._listen()
+    async def start(
+        self, publish_feed_event: Callable[[FeedItem], None], publish_task_event: Callable[[TaskEventRecord], None]
+    ) -> None:
+        """Listens, and from then on hands every process's session events
+        (in commit order) and other processes' task events to these."""
+        self._publish_feed_event, self._publish_task_event = publish_feed_event, publish_task_event
+        with postgres_errors_as_database_error():
+            await self._listen()
         self._published_feed = await self._sessions.last_feed_sequence()
         self._spawn(self._relay(), "postgres-notification-relay")
 
@@ -153,10 +145,10 @@ class NotificationRelay:
         if feed:
             up_to = None if None in feed else max(feed)
             for event, owner in await self._sessions.feed_after(self._published_feed, up_to):
-                self._feed_bus.publish_committed(FeedItem("event", event.session_id, event=event, owner_id=owner))
+                self._publish_feed_event(FeedItem("event", event.session_id, event=event, owner_id=owner))
                 self._published_feed = event.feed_sequence
         for channel, note in batch:
             if channel == TASK_EVENTS and note["origin"] != self._origin:
                 event = await self._task_store.task_event(note["task_id"], note["sequence"])
                 if event is not None:
-                    self._task_bus.publish(event)
+                    self._publish_task_event(event)
