@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import pathlib
-from typing import AsyncIterator
+from typing import AsyncIterator, Iterator
 
 import grpc
 import httpx
@@ -15,6 +15,7 @@ from agent_helpers import git_project
 from agent_runtime.config import Settings
 from agent_runtime.server import Runtime, free_port, start_runtime
 from llm_fakes import FakeOpenAI
+from postgres_helpers import PostgresServer, create_database, postgres_server
 
 TEST_API_KEY = "test-api-key"
 
@@ -78,6 +79,24 @@ async def fake() -> AsyncIterator[FakeOpenAI]:
     """A scripted OpenAI-format server (llm_fakes.py), one per module."""
     async with FakeOpenAI() as started:
         yield started
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the whole session (initdb ~1.3 s), stopped
+    and removed after. Skipped only where PostgreSQL is not installed
+    (scripts/ensure-postgres installs it; CI always has it)."""
+    try:
+        with postgres_server() as server:
+            yield server
+    except FileNotFoundError as missing:
+        pytest.skip(str(missing))
+
+
+@pytest_asyncio.fixture
+async def postgres_dsn(postgres) -> str:
+    """A fresh, empty database on the session's server."""
+    return await create_database(postgres.dsn)
 
 
 @pytest.fixture

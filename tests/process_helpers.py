@@ -6,6 +6,7 @@ outside: tests give their processes a unique argument and look for it in
 from __future__ import annotations
 
 import os
+import pathlib
 import random
 
 
@@ -31,4 +32,17 @@ def host_processes(marker: str) -> list[int]:
             continue
         if marker in arguments and state != "Z":
             found.append(int(entry))
+    return found
+
+
+def children(pid: int) -> list[int]:
+    """Live child processes of `pid` (zombies left out)."""
+    found = []
+    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
     return found

@@ -139,7 +139,8 @@ def test_refuses_public_bind_without_a_key(tmp_path):
 @pytest.mark.parametrize(
     ("variable", "value", "reason"),
     [
-        ("DATABASE_URL", "postgresql://user:pass@postgres:5432/codelab", "DATABASE_URL must be sqlite:///PATH"),
+        ("DATABASE_URL", "mysql://user:pass@mysql:3306/codelab", "DATABASE_URL must be sqlite:///PATH or postgresql://"),
+        ("DATABASE_URL", "postgresql://user:pass@postgres:5432", "DATABASE_URL must be sqlite:///PATH or postgresql://"),
         ("DATABASE_URL", "sqlite://", "DATABASE_URL must be sqlite:///PATH"),
         ("LOG_LEVEL", "loud", "LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got 'LOUD'"),
         ("HTTP_REQUEST_HEADERS_TIMEOUT_SECONDS", "0", "HTTP_REQUEST_HEADERS_TIMEOUT_SECONDS must be positive"),

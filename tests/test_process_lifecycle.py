@@ -18,6 +18,7 @@ import pytest
 from agent_runtime.lifecycle import ChildRecord, process_start_time
 from agent_runtime.server import free_port, start_runtime
 from conftest import TEST_API_KEY, make_settings, running
+from process_helpers import children
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -50,18 +51,6 @@ def error_line(result: subprocess.CompletedProcess) -> str:
 def wait_ready(process: subprocess.Popen) -> None:
     line = process.stdout.readline()
     assert "ready" in line, line + process.stderr.read()
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for stat in pathlib.Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append(int(stat.parent.name))
-    return found
 
 
 def wait_gone(pid: int, started: str, timeout: float = 10) -> bool:

@@ -15,7 +15,6 @@ import pathlib
 import secrets
 import signal
 import socket
-import sqlite3
 from typing import AsyncIterator, Iterator
 
 import structlog
@@ -36,7 +35,7 @@ from agent_runtime.compute.registry import BackendRegistry
 from agent_runtime.compute.service import ComputeLimits, ComputeService
 from agent_runtime.compute.servicer import ComputeServicer
 from agent_runtime.config import Settings
-from agent_runtime.events.bus import EventBus
+from agent_runtime.events.bus import EventBus, RelayedBus
 from agent_runtime.gateway.docs import DocsServicer
 from agent_runtime.gateway.envoy import end_stale_envoy
 from agent_runtime.gateway.http_front import HttpFront
@@ -58,12 +57,9 @@ from agent_runtime.ml.service import MLService
 from agent_runtime.ml.servicer import MLServicer
 from agent_runtime.sessions.service import SessionService
 from agent_runtime.sessions.servicer import SessionServicer
-from agent_runtime.storage.sqlite.agents import sqlite_agent_store
-from agent_runtime.storage.sqlite.compute import SqliteMetricSampleRepository, SqliteProbeRepository, SqliteTaskRepository
-from agent_runtime.storage.sqlite.database import Database, DatabaseError
-from agent_runtime.storage.sqlite.identity import SqliteIdentityRepository
-from agent_runtime.storage.sqlite.ml import SqliteFileRepository, SqliteJobRepository, SqliteModelRepository
-from agent_runtime.storage.sqlite.sessions import SqliteSessionRepository
+from agent_runtime.storage.engines import Storage, StorageUnavailable, open_storage
+from agent_runtime.storage.postgres import database as postgres
+from agent_runtime.storage.sqlite import database as sqlite
 from agent_runtime.tools.containment import Sandbox
 
 log = structlog.get_logger(__name__)
@@ -75,7 +71,7 @@ class Runtime:
     then stops every part in the reverse order of their start."""
 
     settings: Settings
-    database: Database
+    database: sqlite.Database | postgres.Database
     sessions: SessionService
     identity: IdentityService
     compute: ComputeService
@@ -172,17 +168,30 @@ def claimed_data_dir(settings: Settings) -> Iterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def opened_database(path: pathlib.Path) -> AsyncIterator[Database]:
+async def opened_storage(settings: Settings) -> AsyncIterator[Storage]:
     try:
-        database = await Database.open(path)
-    except (DatabaseError, sqlite3.Error, OSError) as error:
-        # SQLite's own words, not the per-request advice DatabaseError adds.
-        reason = error.__cause__ if isinstance(error, DatabaseError) and error.__cause__ else error
-        raise StartupError(f"database {path}: {reason}") from None
+        storage = await open_storage(settings.database_path, settings.postgres_url)
+    except StorageUnavailable as error:
+        raise StartupError(str(error)) from None
     try:
-        yield database
+        yield storage
     finally:
-        await database.close()
+        await storage.database.close()
+
+
+async def event_buses(storage: Storage) -> tuple[EventBus, EventBus]:
+    """The session feed's bus and the agent runs' bus. On PostgreSQL the
+    feed's events reach subscribers through the storage's relay, in commit
+    order, whichever process wrote them (storage/postgres/relay.py)."""
+    task_bus: EventBus = EventBus()
+    if storage.relay is None:
+        return EventBus(), task_bus
+    feed_bus: RelayedBus = RelayedBus(lambda item: item.kind == "event")
+    try:
+        await storage.relay.start(feed_bus.publish_relayed, task_bus.publish)
+    except sqlite.DatabaseError as error:
+        raise StartupError(f"database: listening for notifications: {error.__cause__ or error}") from None
+    return feed_bus, task_bus
 
 
 def signing_key(settings: Settings) -> bytes:
@@ -223,16 +232,18 @@ async def _compose(settings: Settings, parts: contextlib.AsyncExitStack) -> Runt
         parts.push_async_callback(front.stop)
     sandbox = await asyncio.to_thread(Sandbox.detect, settings.agents.sandbox, server_paths(settings))
     sandbox.announce()
-    database = await parts.enter_async_context(opened_database(settings.database_path))
-    sessions = SessionService(SqliteSessionRepository(database), EventBus())
+    storage = await parts.enter_async_context(opened_storage(settings))
+    database = storage.database
+    feed_bus, task_bus = await event_buses(storage)
+    sessions = SessionService(storage.sessions, feed_bus)
     identity = IdentityService(
-        SqliteIdentityRepository(database), TokenIssuer(signing_key(settings), settings.auth.jwt_expires_seconds)
+        storage.identity, TokenIssuer(signing_key(settings), settings.auth.jwt_expires_seconds)
     )
     llm_registry = ProviderRegistry.from_config(settings.agents)
     ml = MLService(
-        SqliteModelRepository(database),
-        SqliteFileRepository(database),
-        SqliteJobRepository(database),
+        storage.ml_models,
+        storage.ml_files,
+        storage.ml_jobs,
         settings.data_dir,
         max_file_bytes=settings.ml.max_file_bytes,
         max_concurrent_jobs=settings.ml.max_concurrent_jobs,
@@ -252,8 +263,7 @@ async def _compose(settings: Settings, parts: contextlib.AsyncExitStack) -> Runt
     directories = ProjectDirectories(
         settings.agents.project_roots, settings.data_dir / "workspaces", settings.agents.default_workspace
     )
-    agent_store = sqlite_agent_store(database)
-    task_bus: EventBus = EventBus()
+    agent_store = storage.agents
     switcher = AgentSwitcher(agent_store.switches, sessions, settings.agents)
     runner = AgentRunner(
         agent_store,
@@ -272,10 +282,10 @@ async def _compose(settings: Settings, parts: contextlib.AsyncExitStack) -> Runt
     idempotency = IdempotencyKeys(agent_store.idempotency)
     await idempotency.purge()
 
-    compute_tasks, compute_samples = SqliteTaskRepository(database), SqliteMetricSampleRepository(database)
+    compute_tasks, compute_samples = storage.compute_tasks, storage.compute_samples
     compute = ComputeService(
         compute_tasks,
-        SqliteProbeRepository(database),
+        storage.compute_probes,
         await asyncio.to_thread(BackendRegistry),
         limits=ComputeLimits(
             max_concurrency=settings.compute.max_concurrency,
@@ -346,7 +356,7 @@ async def _compose(settings: Settings, parts: contextlib.AsyncExitStack) -> Runt
 
 
 def _dependency_checks(
-    settings: Settings, database: Database, llm_registry: ProviderRegistry, sandbox: Sandbox
+    settings: Settings, database: sqlite.Database | postgres.Database, llm_registry: ProviderRegistry, sandbox: Sandbox
 ) -> list[DependencyCheck]:
     async def database_state() -> dict[str, str]:
         return {"database": "connected" if await database.ping() else "disconnected"}

@@ -3,7 +3,8 @@ against the port alone, so that every storage engine passes the same tests.
 
 `stores` opens one fresh database of an engine and builds all its adapters
 on it. A new engine is one entry in ENGINES: its name and a function that
-opens a database in a temporary directory and yields its `Stores`."""
+opens a fresh database (taking what it needs from the test's fixtures: a
+temporary directory, a PostgreSQL server) and yields its `Stores`."""
 
 from __future__ import annotations
 
@@ -20,12 +21,8 @@ from agent_runtime.compute.ports import MetricSampleRepository, ProbeRepository,
 from agent_runtime.identity.ports import IdentityRepository
 from agent_runtime.ml.ports import FileRepository, JobRepository, ModelRepository
 from agent_runtime.sessions.ports import SessionRepository
-from agent_runtime.storage.sqlite.agents import sqlite_agent_store
-from agent_runtime.storage.sqlite.compute import SqliteMetricSampleRepository, SqliteProbeRepository, SqliteTaskRepository
-from agent_runtime.storage.sqlite.database import Database
-from agent_runtime.storage.sqlite.identity import SqliteIdentityRepository
-from agent_runtime.storage.sqlite.ml import SqliteFileRepository, SqliteJobRepository, SqliteModelRepository
-from agent_runtime.storage.sqlite.sessions import SqliteSessionRepository
+from agent_runtime.storage.engines import open_storage
+from postgres_helpers import create_database
 
 
 @dataclasses.dataclass
@@ -45,26 +42,39 @@ class Stores:
 
 
 @contextlib.asynccontextmanager
-async def sqlite_stores(directory: pathlib.Path) -> AsyncIterator[Stores]:
-    database = await Database.open(directory / "contract.sqlite3")
+async def _opened(data_dir: pathlib.Path, database_url: str | None) -> AsyncIterator[Stores]:
+    """The adapters the server would use (storage/engines.py) as Stores."""
+    storage = await open_storage(data_dir / "contract.sqlite3", database_url)
     try:
         yield Stores(
-            sessions=SqliteSessionRepository(database),
-            identity=SqliteIdentityRepository(database),
-            agents=sqlite_agent_store(database),
-            tasks=SqliteTaskRepository(database),
-            samples=SqliteMetricSampleRepository(database),
-            probes=SqliteProbeRepository(database),
-            models=SqliteModelRepository(database),
-            files=SqliteFileRepository(database),
-            jobs=SqliteJobRepository(database),
+            sessions=storage.sessions,
+            identity=storage.identity,
+            agents=storage.agents,
+            tasks=storage.compute_tasks,
+            samples=storage.compute_samples,
+            probes=storage.compute_probes,
+            models=storage.ml_models,
+            files=storage.ml_files,
+            jobs=storage.ml_jobs,
         )
     finally:
-        await database.close()
+        await storage.database.close()
 
 
-ENGINES: dict[str, Callable[[pathlib.Path], AsyncContextManager[Stores]]] = {
+def sqlite_stores(request: pytest.FixtureRequest) -> AsyncContextManager[Stores]:
+    return _opened(request.getfixturevalue("tmp_path"), None)
+
+
+@contextlib.asynccontextmanager
+async def postgres_stores(request: pytest.FixtureRequest) -> AsyncIterator[Stores]:
+    database_url = await create_database(request.getfixturevalue("postgres").dsn)
+    async with _opened(request.getfixturevalue("tmp_path"), database_url) as stores:
+        yield stores
+
+
+ENGINES: dict[str, Callable[[pytest.FixtureRequest], AsyncContextManager[Stores]]] = {
     "sqlite": sqlite_stores,
+    "postgres": postgres_stores,
 }
 
 
@@ -74,6 +84,6 @@ def engine(request) -> str:
 
 
 @pytest_asyncio.fixture
-async def stores(engine, tmp_path) -> AsyncIterator[Stores]:
-    async with ENGINES[engine](tmp_path) as opened:
+async def stores(engine, request) -> AsyncIterator[Stores]:
+    async with ENGINES[engine](request) as opened:
         yield opened

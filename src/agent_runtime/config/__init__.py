@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import pathlib
+import urllib.parse
 from typing import Mapping
 
 from agent_runtime.config.agents import AgentsConfig, SandboxSettings  # noqa: F401 (the sections' one import path)
@@ -22,6 +23,7 @@ DEFAULT_CORS_ORIGINS = ("http://localhost:5173", "http://localhost:3000")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # `sqlite+aiosqlite` is how SQLAlchemy users write the same URL.
 SQLITE_URL_SCHEMES = ("sqlite", "sqlite+aiosqlite")
+POSTGRES_URL_SCHEMES = ("postgresql", "postgres")
 
 
 def is_loopback(host: str) -> bool:
@@ -187,8 +189,9 @@ class Settings:
     # Lowest level logged; DEBUG_LOGGING=true means DEBUG.
     log_level: str = setting("LOG_LEVEL", "INFO", parse=str.upper)
     debug_logging: bool = setting("DEBUG_LOGGING", False)
-    # `sqlite:///PATH` puts the database elsewhere than the data dir; other
-    # schemes are refused until their backend exists.
+    # `sqlite:///PATH` puts the database elsewhere than the data dir;
+    # `postgresql://user:pass@host:port/db` (or postgres://) runs on
+    # PostgreSQL instead of the embedded SQLite (storage/engines.py).
     database_url: str | None = setting("DATABASE_URL", None)
     server: ServerSettings = section(ServerSettings)
     auth: AuthSettings = section(AuthSettings)
@@ -213,8 +216,16 @@ class Settings:
         return replace(self, **changes)
 
     @property
+    def postgres_url(self) -> str | None:
+        """The PostgreSQL DSN when DATABASE_URL names one, else None (SQLite)."""
+        if self.database_url and self.database_url.partition("://")[0] in POSTGRES_URL_SCHEMES:
+            return self.database_url
+        return None
+
+    @property
     def database_path(self) -> pathlib.Path:
-        if self.database_url:
+        """The SQLite database's file (where it would be, on PostgreSQL)."""
+        if self.database_url and self.postgres_url is None:
             return pathlib.Path(self.database_url.split(":///", 1)[1])
         return self.data_dir / "agent-runtime.sqlite3"
 
@@ -250,10 +261,15 @@ class Settings:
             raise ValueError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}")
         if self.database_url is not None:
             scheme, separator, path = self.database_url.partition(":///")
-            if scheme not in SQLITE_URL_SCHEMES or not separator or not path:
+            postgres = urllib.parse.urlsplit(self.postgres_url or "")
+            if not (postgres.hostname and postgres.path.strip("/")) and (
+                scheme not in SQLITE_URL_SCHEMES or not separator or not path
+            ):
                 raise ValueError(
-                    f"DATABASE_URL must be sqlite:///PATH (the embedded SQLite database; no other backend yet), "
-                    f"got {scheme or self.database_url!r}; unset it to keep the database in the data dir"
+                    "DATABASE_URL must be sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE, "
+                    f"got {self.database_url.partition('://')[0]!r}"
+                    f"{' without a host or database' if self.postgres_url else ''}; "
+                    "unset it to keep the database in the data dir"
                 )
         for part in (self.auth, self.rate_limits, self.compute, self.health, self.ml, self.agents):
             part.check()

@@ -69,3 +69,23 @@ class EventBus(Generic[T]):
     @property
     def subscriber_count(self) -> int:
         return len(self._subscriptions)
+
+
+class RelayedBus(EventBus[T]):
+    """A bus on which some items reach subscribers through a relay instead
+    of from their publisher: on PostgreSQL the session feed's events come
+    back from the database's notifications, this process's and every other
+    process's, in commit order (storage/postgres/relay.py). `publish` drops
+    the items `relayed` names; the relay delivers them with
+    `publish_relayed`."""
+
+    def __init__(self, relayed: Callable[[T], bool], subscriber_capacity: int = 1024):
+        super().__init__(subscriber_capacity)
+        self._relayed = relayed
+
+    def publish(self, item: T) -> None:
+        if not self._relayed(item):
+            super().publish(item)
+
+    def publish_relayed(self, item: T) -> None:
+        super().publish(item)

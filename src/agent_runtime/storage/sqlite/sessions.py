@@ -111,8 +111,7 @@ class SqliteSessionRepository:
     async def append_events(self, appends: list[PendingAppend], now: str) -> list[AppendOutcome | None]:
         results: list[AppendOutcome | None] = []
         async with self._db.transaction() as tx:
-            sequence_row = await tx.fetch_one("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
-            next_feed = (sequence_row[0] if sequence_row else 0) + 1
+            next_feed = await self._reserve_feed_sequences(tx, len(appends))
             sessions: dict[str, tuple[SessionRecord, bool]] = {}
             rows = []
             for pending in appends:
@@ -177,6 +176,14 @@ class SqliteSessionRepository:
                     ],
                 )
         return results
+
+    @staticmethod
+    async def _reserve_feed_sequences(tx, count: int) -> int:
+        """The first of `count` feed sequences for this batch: AUTOINCREMENT's
+        counter, which the explicit values inserted keep in step (writers
+        take turns: BEGIN IMMEDIATE)."""
+        row = await tx.fetch_one("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
+        return (row[0] if row else 0) + 1
 
     async def list_events(self, session_id: str, after_sequence: int, limit: int) -> list[EventRecord]:
         rows = await self._db.fetch_all(

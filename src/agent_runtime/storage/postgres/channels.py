@@ -1,0 +1,5 @@
+"""The LISTEN/NOTIFY channels events are announced on (relay.py). The task
+events' name is also in migration 0005's trigger."""
+
+SESSION_EVENTS = "agent_runtime_events"
+TASK_EVENTS = "agent_runtime_task_events"
