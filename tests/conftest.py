@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import pathlib
 from typing import AsyncIterator
 
@@ -14,8 +15,9 @@ import pytest_asyncio
 
 from agent_helpers import git_project
 from agent_runtime.config import Settings
-from agent_runtime.server import Runtime, free_port, start_runtime
+from agent_runtime.server import Runtime, start_runtime
 from llm_fakes import FakeOpenAI
+from ports import free_port
 
 TEST_API_KEY = "test-api-key"
 
@@ -87,6 +89,12 @@ async def fake() -> AsyncIterator[FakeOpenAI]:
 def project(tmp_path) -> pathlib.Path:
     """A small git repository for agent tasks to work in."""
     return git_project(tmp_path / "project")
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto` (scripts/test): at least four workers even on two cores,
+    since most tests wait on servers, processes and the network."""
+    return max(4, os.cpu_count() or 1)
 
 
 def pytest_collection_modifyitems(items):

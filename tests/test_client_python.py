@@ -19,7 +19,6 @@ from agentruntime.v1 import agent_pb2, identity_pb2, session_pb2
 from google.protobuf import struct_pb2
 
 from agent_runtime.agents.config import AgentsConfig
-from agent_runtime.server import free_port
 from agent_runtime_client import (
     AsyncClient,
     Client,
@@ -29,6 +28,7 @@ from agent_runtime_client import (
 )
 from conftest import TEST_API_KEY, make_settings, running
 from llm_fakes import Reply
+from ports import free_port
 
 
 CLIENT_DIR = pathlib.Path(__file__).resolve().parents[1] / "clients" / "python"

@@ -12,10 +12,10 @@ import pytest
 
 from agent_runtime.agents.config import AgentsConfig
 from agent_runtime.llm.registry import ProviderRegistry
-from agent_runtime.server import free_port
 from agent_runtime.health import llm_states
 from conftest import http_client, make_settings, running
 from llm_fakes import FakeAnthropic, FakeOpenAI
+from ports import free_port
 
 pytestmark = pytest.mark.slow
 

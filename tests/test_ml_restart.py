@@ -16,9 +16,9 @@ import pytest
 from google.api import httpbody_pb2
 
 from agentruntime.v1 import ml_pb2, ml_pb2_grpc
-from agent_runtime.server import free_port
 from conftest import TEST_API_KEY, grpc_metadata, make_settings, running
 from ml_helpers import build_model, chat_examples, to_jsonl
+from ports import free_port
 
 pytestmark = pytest.mark.slow
 ROOT = pathlib.Path(__file__).resolve().parents[1]
