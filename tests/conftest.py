@@ -35,6 +35,9 @@ def make_settings(data_dir: pathlib.Path, **overrides) -> Settings:
         # defaults (10/min per IP) are tested in test_rate_limits.py.
         rate_limit_unauthenticated=1000,
         rate_limit_authenticated=1000,
+        # The device probe costs ~10 s of CPU per server start; the compute
+        # tests that need it turn it on.
+        compute_probe=False,
     )
     values.update(overrides)
     return dataclasses.replace(Settings(), **values)

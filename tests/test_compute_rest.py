@@ -21,7 +21,11 @@ MAX_QUEUED = 6
 @pytest_asyncio.fixture(scope="module")
 async def runtime(tmp_path_factory):
     settings = make_settings(
-        tmp_path_factory.mktemp("data"), compute_metrics_interval_seconds=0.2, compute_max_queued=MAX_QUEUED
+        tmp_path_factory.mktemp("data"),
+        compute_metrics_interval_seconds=0.2,
+        compute_max_queued=MAX_QUEUED,
+        # A whole server's probe, stored and used for selection.
+        compute_probe=True,
     )
     async with running(settings) as started:
         await started.compute.probe_finished()

@@ -120,6 +120,10 @@ class Settings:
     compute_max_task_memory_mb: int = 1024
     # Seconds between stored metric samples (the series /ai/insights reads).
     compute_metrics_interval_seconds: float = 10.0
+    # The start-up probe that times each device for the operations (two
+    # passes, about 10 s of CPU); off, tasks run on the first capable device.
+    # No variable: test servers that do not exercise compute turn it off.
+    compute_probe: bool = True
     # Largest training/validation file accepted by /ml-api/files/ (413 beyond).
     ml_max_file_bytes: int = 8 * 1024 * 1024
     # Fine-tuning jobs that run at the same time; the rest wait in a queue.

@@ -340,7 +340,7 @@ async def _start(settings: Settings, opened: contextlib.AsyncExitStack) -> Runti
         ),
     )
     started = asyncio.Event()
-    await compute.start(probe_after=started)
+    await compute.start(probe=settings.compute_probe, probe_after=started)
     opened.push_async_callback(compute.stop)
     compute_metrics = MetricsCollector(
         compute,
