@@ -105,3 +105,7 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "runtime" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+    # Workers (`--dist loadfile`) take files in this order: files with a
+    # long test first, so that none starts near the end and holds up the run.
+    holding_long = {item.path for item in items if item.get_closest_marker("long")}
+    items.sort(key=lambda item: item.path not in holding_long)

@@ -193,6 +193,7 @@ async def test_the_readme_examples_run_as_written(server, tmp_path):
     assert outputs == [["2", "Edit", "SESSION_NOT_FOUND", "404"], ["healthy"]]
 
 
+@pytest.mark.long
 async def test_the_wheel_carries_the_client_and_the_generated_stubs(tmp_path):
     build = await asyncio.to_thread(
         subprocess.run,

@@ -47,6 +47,7 @@ async def write_until_killed(stub, session_id: str, writer: int, acknowledged: l
         index += 1
 
 
+@pytest.mark.long
 @pytest.mark.slow
 async def test_acknowledged_events_survive_kill_9(tmp_path):
     port = free_port()

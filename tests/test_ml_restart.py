@@ -86,6 +86,7 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.long
 async def test_killed_server_job_resumes_from_last_checkpoint(tmp_path):
     build_model(tmp_path / "models" / "tiny")
     port = free_port()
@@ -133,6 +134,7 @@ async def test_killed_server_job_resumes_from_last_checkpoint(tmp_path):
     assert job.metrics["step"] == 120
 
 
+@pytest.mark.long
 async def test_graceful_stop_checkpoints_and_resumes(tmp_path):
     build_model(tmp_path / "models" / "tiny")
     settings = make_settings(tmp_path, run_envoy=False)
