@@ -20,6 +20,9 @@ from llm_fakes import FakeOpenAI
 from ports import free_port
 
 TEST_API_KEY = "test-api-key"
+# The `agent-runtime serve` processes tests start inherit this: none of them
+# tests compute, and each would spend ~10 s of CPU on the device probe.
+os.environ["COMPUTE_PROBE"] = "false"
 
 
 def make_settings(data_dir: pathlib.Path, **overrides) -> Settings:

@@ -122,7 +122,6 @@ class Settings:
     compute_metrics_interval_seconds: float = 10.0
     # The start-up probe that times each device for the operations (two
     # passes, about 10 s of CPU); off, tasks run on the first capable device.
-    # No variable: test servers that do not exercise compute turn it off.
     compute_probe: bool = True
     # Largest training/validation file accepted by /ml-api/files/ (413 beyond).
     ml_max_file_bytes: int = 8 * 1024 * 1024
@@ -272,6 +271,7 @@ class Settings:
             "compute_metrics_interval_seconds": _env_float(
                 "COMPUTE_METRICS_INTERVAL", cls.compute_metrics_interval_seconds
             ),
+            "compute_probe": _env_bool("COMPUTE_PROBE", cls.compute_probe),
             "health_check_timeout_seconds": _env_float("HEALTH_CHECK_TIMEOUT_SECONDS", cls.health_check_timeout_seconds),
             "health_cache_seconds": _env_float("HEALTH_CACHE_SECONDS", cls.health_cache_seconds),
             "ml_max_file_bytes": _env_int("ML_MAX_FILE_BYTES", cls.ml_max_file_bytes),
