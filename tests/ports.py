@@ -29,8 +29,8 @@ def _worker_ports() -> list[int]:
     return block[offset:] + block[:offset]
 
 
-_PORTS = _worker_ports()
-_candidates = itertools.cycle(_PORTS)
+WORKER_PORTS = _worker_ports()
+_candidates = itertools.cycle(WORKER_PORTS)
 
 
 def _bindable(port: int) -> bool:
@@ -45,7 +45,7 @@ def _bindable(port: int) -> bool:
 def free_port() -> int:
     """A loopback port nobody listens on, from this worker's block; the
     same port comes back only after the whole block was handed out."""
-    for port in itertools.islice(_candidates, len(_PORTS)):
+    for port in itertools.islice(_candidates, len(WORKER_PORTS)):
         if _bindable(port):
             return port
-    raise RuntimeError(f"no free port in {_PORTS[0]}..{_PORTS[-1]}")
+    raise RuntimeError(f"no free port in {WORKER_PORTS[0]}..{WORKER_PORTS[-1]}")
