@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import pathlib
 from typing import AsyncIterator, Iterator
 
@@ -13,11 +14,15 @@ import pytest_asyncio
 
 from agent_helpers import git_project
 from agent_runtime.config import Settings
-from agent_runtime.server import Runtime, free_port, start_runtime
+from agent_runtime.server import Runtime, start_runtime
 from llm_fakes import FakeOpenAI
+from ports import free_port
 from postgres_helpers import PostgresServer, create_database, postgres_server
 
 TEST_API_KEY = "test-api-key"
+# The `agent-runtime serve` processes tests start inherit this: none of them
+# tests compute, and each would spend ~10 s of CPU on the device probe.
+os.environ["COMPUTE_PROBE"] = "false"
 
 
 def make_settings(data_dir: pathlib.Path, **changes) -> Settings:
@@ -32,6 +37,9 @@ def make_settings(data_dir: pathlib.Path, **changes) -> Settings:
         # Tests register and log in many users from one address; the
         # defaults (10/min per IP) are tested in test_rate_limits.py.
         rate_limits={"unauthenticated": 1000, "authenticated": 1000},
+        # The device probe costs ~10 s of CPU per server start; the compute
+        # tests that need it turn it on.
+        compute={"probe": False},
     )
     return settings.replace(**changes)
 
@@ -105,8 +113,18 @@ def project(tmp_path) -> pathlib.Path:
     return git_project(tmp_path / "project")
 
 
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto` (scripts/test): at least four workers even on two cores,
+    since most tests wait on servers, processes and the network."""
+    return max(4, os.cpu_count() or 1)
+
+
 def pytest_collection_modifyitems(items):
     # Everything that starts Envoy is slow; CI runs it all the same.
     for item in items:
         if "runtime" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+    # Workers (`--dist loadfile`) take files in this order: files with a
+    # long test first, so that none starts near the end and holds up the run.
+    holding_long = {item.path for item in items if item.get_closest_marker("long")}
+    items.sort(key=lambda item: item.path not in holding_long)

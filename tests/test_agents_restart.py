@@ -18,10 +18,10 @@ import pytest
 
 from agentruntime.v1 import agent_pb2, agent_pb2_grpc
 from agent_runtime.config import AgentsConfig
-from agent_runtime.server import free_port
 from agent_helpers import git_project, wait_for
 from conftest import TEST_API_KEY, grpc_metadata, make_settings, running
 from llm_fakes import Call, FakeOpenAI, Reply
+from ports import free_port
 from process_helpers import host_processes, unique_sleep
 
 pytestmark = pytest.mark.slow

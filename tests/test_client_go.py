@@ -47,6 +47,7 @@ async def run(*command: str) -> subprocess.CompletedProcess:
     return await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=60)
 
 
+@pytest.mark.long
 async def test_the_go_example_runs_against_the_server(server, quickstart):
     result = await run(str(quickstart), "-target", server.grpc_target, "-api-key", TEST_API_KEY, "-session", "go-1")
     assert result.returncode == 0, result.stderr

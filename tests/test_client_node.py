@@ -56,6 +56,7 @@ async def test_a_wrong_key_fails_with_the_reason(server):
     assert run.stderr.startswith("failed: UNAUTHORIZED:")
 
 
+@pytest.mark.long
 async def test_the_example_type_checks_against_the_generated_declarations():
     check = await asyncio.to_thread(
         subprocess.run, ["npm", "run", "--silent", "typecheck"], cwd=PACKAGE, capture_output=True, text=True, timeout=300

@@ -19,7 +19,6 @@ from agentruntime.v1 import agent_pb2, identity_pb2, session_pb2
 from google.protobuf import struct_pb2
 
 from agent_runtime.config import AgentsConfig
-from agent_runtime.server import free_port
 from agent_runtime_client import (
     AsyncClient,
     Client,
@@ -29,6 +28,7 @@ from agent_runtime_client import (
 )
 from conftest import TEST_API_KEY, make_settings, running
 from llm_fakes import Reply
+from ports import free_port
 
 
 CLIENT_DIR = pathlib.Path(__file__).resolve().parents[1] / "clients" / "python"
@@ -193,6 +193,7 @@ async def test_the_readme_examples_run_as_written(server, tmp_path):
     assert outputs == [["2", "Edit", "SESSION_NOT_FOUND", "404"], ["healthy"]]
 
 
+@pytest.mark.long
 async def test_the_wheel_carries_the_client_and_the_generated_stubs(tmp_path):
     build = await asyncio.to_thread(
         subprocess.run,

@@ -20,7 +20,11 @@ MAX_QUEUED = 6
 
 @pytest_asyncio.fixture(scope="module")
 async def runtime(tmp_path_factory):
-    settings = make_settings(tmp_path_factory.mktemp("data"), compute={"metrics_interval_seconds": 0.2, "max_queued": MAX_QUEUED})
+    settings = make_settings(
+        tmp_path_factory.mktemp("data"),
+        # A whole server's probe, stored and used for selection.
+        compute={"metrics_interval_seconds": 0.2, "max_queued": MAX_QUEUED, "probe": True},
+    )
     async with running(settings) as started:
         await started.compute.probe_finished()
         yield started

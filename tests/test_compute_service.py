@@ -21,9 +21,11 @@ from agent_runtime.compute.records import MetricSample, TaskRecord
 from agent_runtime.compute.registry import BackendRegistry
 from agent_runtime.compute.series import MetricSeriesService
 from agent_runtime.compute.service import ComputeLimits, ComputeService
+from agent_runtime.config import Settings
 from agent_runtime.errors import FailedPrecondition, PayloadTooLarge, RateLimited, ValidationFailed
 from agent_runtime.storage.sqlite.compute import SqliteMetricSampleRepository, SqliteProbeRepository, SqliteTaskRepository
 from agent_runtime.storage.sqlite.database import Database
+from conftest import make_settings, running
 
 
 @pytest.fixture(scope="module")
@@ -377,3 +379,15 @@ async def test_stop_abandons_the_probe_without_keeping_it(database):
         assert not thread.is_alive()
     assert fresh.probe_results == []
     assert await database.fetch_all("SELECT * FROM compute_probe_results") == []
+
+
+async def test_a_server_without_the_probe_runs_tasks_on_the_first_capable_device(tmp_path, monkeypatch):
+    monkeypatch.delenv("COMPUTE_PROBE")
+    assert Settings.from_env().compute.probe is True
+    monkeypatch.setenv("COMPUTE_PROBE", "false")
+    assert Settings.from_env().compute.probe is False
+    async with running(make_settings(tmp_path, server={"run_envoy": False}, compute={"probe": False})) as runtime:
+        await runtime.compute.probe_finished()
+        done = await runtime.compute.submit("vector_operations", {"size": 100})
+        assert done.status == "completed" and "no probe measurement" in done.output["selection"]
+        assert await runtime.database.fetch_all("SELECT * FROM compute_probe_results") == []

@@ -15,6 +15,7 @@ import pathlib
 import re
 import uuid
 
+import pytest
 import pytest_asyncio
 
 from agent_helpers import codelab_session, sse, wait_for
@@ -355,6 +356,7 @@ async def test_a_reload_after_a_server_restart_shows_the_same_timeline(tmp_path)
     assert [problem for problem in problems if not any(reason in problem for reason in cut_off)] == []
 
 
+@pytest.mark.long
 async def test_a_fine_tuning_job_draws_its_loss_curve_while_it_trains(tmp_path):
     data_dir = tmp_path / "data"
     build_model(data_dir / "models" / "tiny")

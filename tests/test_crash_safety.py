@@ -15,8 +15,8 @@ import pytest
 
 from agentruntime.v1 import session_pb2 as pb
 from agentruntime.v1 import session_pb2_grpc
-from agent_runtime.server import free_port
 from conftest import TEST_API_KEY, grpc_metadata
+from ports import free_port
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 WRITERS = 4
@@ -47,6 +47,7 @@ async def write_until_killed(stub, session_id: str, writer: int, acknowledged: l
         index += 1
 
 
+@pytest.mark.long
 @pytest.mark.slow
 async def test_acknowledged_events_survive_kill_9(tmp_path):
     port = free_port()

@@ -21,9 +21,10 @@ from google.rpc import error_details_pb2, status_pb2
 
 from agentruntime.v1 import session_pb2, session_pb2_grpc
 from agent_helpers import git_project, sse
-from agent_runtime.server import free_port, start_runtime
+from agent_runtime.server import start_runtime
 from conftest import TEST_API_KEY, grpc_metadata, make_settings
 from llm_fakes import Call, FakeOpenAI, Reply
+from ports import free_port
 from test_process_lifecycle import serve, wait_ready
 
 

@@ -13,8 +13,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from agentruntime.v1 import session_pb2, session_pb2_grpc
+from ports import free_port
 from conftest import make_settings, running
-from agent_runtime.server import free_port
 from identity_helpers import PASSWORD, bearer, unique_email
 
 AUTHENTICATED, UNAUTHENTICATED = 5, 3

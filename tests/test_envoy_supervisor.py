@@ -10,8 +10,8 @@ import signal
 import pytest
 
 from agent_runtime.gateway.envoy import EnvoySupervisor, admin_socket_path, render_config
-from agent_runtime.server import free_port
 from conftest import make_settings
+from ports import free_port
 
 
 @pytest.mark.slow

@@ -12,10 +12,10 @@ import pytest
 
 from agent_runtime.config import AgentsConfig
 from agent_runtime.llm.registry import ProviderRegistry
-from agent_runtime.server import free_port
 from agent_runtime.health import llm_states
 from conftest import http_client, make_settings, running
 from llm_fakes import FakeAnthropic, FakeOpenAI
+from ports import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -85,8 +85,9 @@ async def test_reachability_of_each_configured_provider():
             ollama_base_url=f"http://127.0.0.1:{free_port()}/v1",  # nothing listens
             llm_max_retries=0,
         )
+        registry = ProviderRegistry.from_config(config)
         started = time.monotonic()
-        reachable = await ProviderRegistry.from_config(config).reachability(0.5)
+        reachable = await registry.reachability(0.5)
         assert time.monotonic() - started < 2
     assert reachable == {"openai": True, "anthropic": False, "ollama": False}
     assert llm_states(reachable) == {

@@ -279,6 +279,7 @@ async def test_hostile_credentials_are_401_never_500(http):
         assert (await http.get("/sessions", headers={"x-api-key": raw})).status_code == 401
 
 
+@pytest.mark.long
 async def test_hostile_bodies_are_401_or_422_never_500(http, runtime):
     users_before = (await runtime.database.fetch_one("SELECT COUNT(*) FROM users"))[0]
     _, token = await new_user(http, "hostile")

@@ -183,9 +183,14 @@ async def test_live_clients_of_one_session_each_get_every_event_in_order(runtime
     assert (await next_message(late))["type"] == "connected"
     assert (await next_message(late))["sessions"][0]["last_sequence"] == 5
     await http.post(f"/sessions/{session_id}/events", json={"event_type": "pre_tool"})
+    # Each client leaves right after its event, while the next still reads;
+    # the closing handshakes (up to websockets' 10 s close timeout each
+    # through the bridge) complete together.
+    closing = []
     for socket in [*sockets, late]:
         assert [e["sequence"] for e in await _events(socket, 1)] == [6]
-        await socket.close()
+        closing.append(asyncio.create_task(socket.close()))
+    await asyncio.gather(*closing)
 
     # With every client gone, a new one starts a new shared feed.
     again = await _connect_live(runtime, session_id)

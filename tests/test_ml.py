@@ -175,6 +175,7 @@ async def test_bad_job_requests_are_documented_4xx(http):
     assert_error(await http.post("/ml-api/fine-tuning-jobs/ft-missing/cancel/"), 404, "JOB_NOT_FOUND")
 
 
+@pytest.mark.long
 async def test_fine_tune_loss_falls_job_succeeds_and_model_generates(http, ml, ml_runtime):
     train = await upload(http, chat_examples(48))
     valid = await upload(http, chat_examples(8, seed=7), purpose="fine-tune-validation")

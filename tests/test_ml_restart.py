@@ -16,9 +16,9 @@ import pytest
 from google.api import httpbody_pb2
 
 from agentruntime.v1 import ml_pb2, ml_pb2_grpc
-from agent_runtime.server import free_port
 from conftest import TEST_API_KEY, grpc_metadata, make_settings, running
 from ml_helpers import build_model, chat_examples, to_jsonl
+from ports import free_port
 
 pytestmark = pytest.mark.slow
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -86,6 +86,7 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.long
 async def test_killed_server_job_resumes_from_last_checkpoint(tmp_path):
     build_model(tmp_path / "models" / "tiny")
     port = free_port()
@@ -133,6 +134,7 @@ async def test_killed_server_job_resumes_from_last_checkpoint(tmp_path):
     assert job.metrics["step"] == 120
 
 
+@pytest.mark.long
 async def test_graceful_stop_checkpoints_and_resumes(tmp_path):
     build_model(tmp_path / "models" / "tiny")
     settings = make_settings(tmp_path, server={"run_envoy": False})

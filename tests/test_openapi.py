@@ -88,6 +88,7 @@ async def test_every_documented_route_reaches_a_method(http):
             assert "Could not resolve" not in response.text, (verb, path)
 
 
+@pytest.mark.long
 @pytest.mark.slow
 async def test_schemathesis_finds_no_server_errors_or_schema_violations(runtime):
     schemathesis = pathlib.Path(sys.executable).parent / "schemathesis"

@@ -159,7 +159,7 @@ def test_unusable_setting_is_a_one_line_error(tmp_path, variable, value, reason)
 
 @pytest.mark.slow
 async def test_database_url_and_log_level_are_honoured(tmp_path):
-    from agent_runtime.server import free_port
+    from ports import free_port
 
     database = tmp_path / "elsewhere" / "runtime.db"
     data_dir = tmp_path / "data"
@@ -189,7 +189,7 @@ async def test_database_url_and_log_level_are_honoured(tmp_path):
 
 @pytest.mark.slow
 def test_serve_is_ready_when_health_answers_and_stops_on_sigterm(tmp_path):
-    from agent_runtime.server import free_port
+    from ports import free_port
 
     http_port, grpc_port = free_port(), free_port()
     process = subprocess.Popen(

@@ -16,8 +16,9 @@ import httpx
 import pytest
 
 from agent_runtime.lifecycle import ChildRecord, process_start_time
-from agent_runtime.server import free_port, start_runtime
+from agent_runtime.server import start_runtime
 from conftest import TEST_API_KEY, make_settings, running
+from ports import free_port
 from process_helpers import children
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

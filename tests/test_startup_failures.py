@@ -12,7 +12,8 @@ import pytest
 
 from agent_helpers import wait_for
 from agent_runtime.lifecycle import DataDirLock, StartupError
-from agent_runtime.server import free_port, start_runtime
+from agent_runtime.server import start_runtime
+from ports import free_port
 from conftest import make_settings, running
 from process_helpers import host_processes
 

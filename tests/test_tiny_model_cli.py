@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import grpc
+import pytest
 
 from agentruntime.v1 import ml_pb2, ml_pb2_grpc
 
@@ -18,6 +19,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "agent_runtime", *args], capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.long
 async def test_tiny_model_is_written_and_registered_at_start(tmp_path):
     data_dir = tmp_path / "data"
     written = _cli("tiny-model", str(data_dir / "models" / "tiny"))

@@ -19,7 +19,7 @@ import pytest
 import websockets
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from agent_runtime.server import free_port
+from ports import free_port
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 API_KEY = "wheel-test-key"

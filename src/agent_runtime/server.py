@@ -136,12 +136,6 @@ def server_paths(settings: Settings) -> list[pathlib.Path]:
     return [path for path in paths if path.resolve() != pathlib.Path("/")]
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
 def claimed_data_dir(settings: Settings) -> Iterator[None]:
     """The data dir's lock, held while the server runs; with it, an Envoy
@@ -297,7 +291,7 @@ async def _compose(settings: Settings, parts: contextlib.AsyncExitStack) -> Runt
     )
     # The device probe waits until the server has started (it loads the CPU).
     started = asyncio.Event()
-    await compute.start(probe_after=started)
+    await compute.start(probe=settings.compute.probe, probe_after=started)
     parts.push_async_callback(compute.stop)
     # The AI tasks read the metrics and the metrics count the AI tasks: the
     # counter is read through the name bound below, once sampling runs.

@@ -140,6 +140,9 @@ class ComputeSettings:
     max_task_memory_mb: int = setting("COMPUTE_MAX_TASK_MEMORY_MB", 1024)
     # Seconds between stored metric samples (the series /ai/insights reads).
     metrics_interval_seconds: float = setting("COMPUTE_METRICS_INTERVAL", 10.0)
+    # Time each device at start-up so that tasks run on the fastest; off:
+    # the first capable device.
+    probe: bool = setting("COMPUTE_PROBE", True)
 
     def check(self) -> None:
         for name in ("max_concurrency", "max_queued", "max_task_memory_mb"):

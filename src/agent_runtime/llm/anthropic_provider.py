@@ -3,9 +3,7 @@ streamed)."""
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator
-
-import anthropic
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from agent_runtime.llm.base import (
     ChatMessage,
@@ -21,6 +19,12 @@ from agent_runtime.llm.base import (
 )
 from agent_runtime.llm.catalog import DISCOVERY_TIMEOUT, ModelDiscovery, model_info
 from agent_runtime.llm.openai_provider import llm_error
+
+if TYPE_CHECKING:
+    # The SDK is imported on first use (inside the functions below): it takes
+    # about a second of CPU, which a server without this provider, and every
+    # `agent-runtime` command that never calls a model, would pay at start.
+    import anthropic
 
 
 # Anthropic's stop reasons in the words the run loop uses.
@@ -77,6 +81,8 @@ class AnthropicProvider:
         return [] if self._client is None else await self._discovery.models()
 
     async def probe(self) -> None:
+        import anthropic
+
         await probe_by_listing(self._discover, anthropic.APIStatusError)
 
     async def _discover(self) -> list[ModelInfo]:
@@ -139,4 +145,6 @@ class AnthropicProvider:
 
 
 def anthropic_client(api_key: str, base_url: str | None, timeout: float, max_retries: int) -> anthropic.AsyncAnthropic:
+    import anthropic
+
     return anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries)

@@ -4,9 +4,7 @@ itself, Azure OpenAI, Ollama, vLLM and LM Studio (by base URL)."""
 from __future__ import annotations
 
 import json
-from typing import Any, AsyncIterator
-
-import openai
+from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from agent_runtime.llm.base import (
     ChatMessage,
@@ -21,6 +19,12 @@ from agent_runtime.llm.base import (
     probe_by_listing,
 )
 from agent_runtime.llm.catalog import DISCOVERY_TIMEOUT, ModelDiscovery, model_info
+
+if TYPE_CHECKING:
+    # The SDK is imported on first use (inside the functions below): it takes
+    # about a second of CPU, which a server without this provider, and every
+    # `agent-runtime` command that never calls a model, would pay at start.
+    import openai
 
 
 def llm_error(provider: str, error: Exception) -> LLMError:
@@ -94,6 +98,8 @@ class OpenAICompatibleProvider:
         return [] if self._client is None else await self._discovery.models()
 
     async def probe(self) -> None:
+        import openai
+
         await probe_by_listing(self._discover, openai.APIStatusError)
 
     async def _discover(self) -> list[ModelInfo]:
@@ -160,6 +166,8 @@ class OpenAICompatibleProvider:
 
 
 def openai_client(api_key: str | None, base_url: str | None, timeout: float, max_retries: int) -> openai.AsyncOpenAI:
+    import openai
+
     return openai.AsyncOpenAI(
         # Local servers (Ollama, vLLM) accept any key; the SDK insists on one.
         api_key=api_key or "not-needed",
@@ -170,6 +178,8 @@ def openai_client(api_key: str | None, base_url: str | None, timeout: float, max
 
 
 def azure_client(api_key: str, endpoint: str, api_version: str, timeout: float, max_retries: int) -> openai.AsyncOpenAI:
+    import openai
+
     return openai.AsyncAzureOpenAI(
         api_key=api_key,
         azure_endpoint=endpoint,
