@@ -81,6 +81,13 @@ ROUTE_THEN_WRITE = [
 EDITED = {"path": "lib/widgets/profile.dart", "content": "class Profile {}\n"}
 
 
+
+async def inbox_of(http, session_id: str) -> list[dict]:
+    """The caller's inbox items of one session (other tests' sessions share the server)."""
+    response = await http.get("/api/inbox")
+    assert response.status_code == 200, response.text
+    return [item for item in response.json()["items"] if item["session_id"] == session_id]
+
 async def test_edit_decision_writes_at_the_edited_path_over_sse(http, fake, project):
     session_id = await codelab_session(http, project)
     fake.add(*ROUTE_THEN_WRITE)
@@ -109,6 +116,13 @@ async def test_edit_decision_writes_at_the_edited_path_over_sse(http, fake, proj
             }
         ]
     }
+    # The same approval in the inbox across sessions, with its session and task.
+    [waiting] = await inbox_of(http, session_id)
+    assert {k: waiting[k] for k in ("task_id", "call_id", "kind", "tool_name", "arguments")} == {
+        "task_id": required["task_id"], "call_id": "write1", "kind": "approval", "tool_name": "write_file",
+        "arguments": {"path": "lib/profile.dart", "content": "class Profile {}\n"},
+    }
+    assert waiting["create_time"]
     # A new user message would race the paused run: refused, saying how to
     # answer instead.
     busy = await http.post("/agent/message/stream", json={"session_id": session_id, "message": {"type": "user_message", "content": "hi"}})
@@ -130,6 +144,7 @@ async def test_edit_decision_writes_at_the_edited_path_over_sse(http, fake, proj
     assert "lib/widgets/profile.dart" in tool_messages(fake.requests[-1])[-1]
 
     assert (await http.get(f"/sessions/{session_id}/pending-approvals")).json() == {"pending_approvals": []}
+    assert await inbox_of(http, session_id) == []
     again = await http.post(f"/sessions/{session_id}/hitl-decision", json=decision)
     assert again.status_code == 409 and again.json()["code"] == "APPROVAL_RESOLVED"
 
@@ -289,14 +304,18 @@ async def test_client_side_tool_waits_for_the_clients_result(http, fake, project
     assert unsequenced(events[-1]) == {"type": "done", "status": "waiting_tool_result", "call_id": "ct1", "task_id": call["task_id"]}
     offered = [t["function"] for t in fake.requests[before + 1]["tools"]]
     assert {"name": "run_flutter_tests", "description": FLUTTER_TESTS["description"], "parameters": FLUTTER_TESTS["parameters"]} in offered
-    # Not an approval: nothing pending for a human.
+    # Not an approval: nothing pending for a human to decide, but the inbox
+    # shows the call waiting for its result.
     assert (await http.get(f"/sessions/{session_id}/pending-approvals")).json() == {"pending_approvals": []}
+    [waiting] = await inbox_of(http, session_id)
+    assert (waiting["kind"], waiting["call_id"], waiting["tool_name"]) == ("client_tool", "ct1", "run_flutter_tests")
 
     events = await message(http, session_id, type="tool_result", call_id="ct1", result={"passed": 12, "failed": 0})
     order = kinds(events)
     result = events[order.index("tool_result")]
     assert result["success"] is True and json.loads(result["result"]) == {"passed": 12, "failed": 0}
     assert events[-1]["status"] == "completed"
+    assert await inbox_of(http, session_id) == []
     # The model reads the JSON the client sent (whole numbers stay whole).
     sent = tool_messages(fake.requests[-1])[-1]
     assert json.loads(sent) == {"passed": 12, "failed": 0} and "12.0" not in sent

@@ -1,8 +1,11 @@
+import datetime
+
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import httpbody_pb2 as _httpbody_pb2
 from agentruntime.v1 import common_pb2 as _common_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -689,6 +692,36 @@ class ListPendingApprovalsResponse(_message.Message):
     PENDING_APPROVALS_FIELD_NUMBER: _ClassVar[int]
     pending_approvals: _containers.RepeatedCompositeFieldContainer[PendingApproval]
     def __init__(self, pending_approvals: _Optional[_Iterable[_Union[PendingApproval, _Mapping]]] = ...) -> None: ...
+
+class ListInboxItemsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class InboxItem(_message.Message):
+    __slots__ = ("session_id", "task_id", "call_id", "kind", "tool_name", "arguments", "reason", "create_time")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TOOL_NAME_FIELD_NUMBER: _ClassVar[int]
+    ARGUMENTS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    task_id: str
+    call_id: str
+    kind: str
+    tool_name: str
+    arguments: _struct_pb2.Struct
+    reason: str
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, session_id: _Optional[str] = ..., task_id: _Optional[str] = ..., call_id: _Optional[str] = ..., kind: _Optional[str] = ..., tool_name: _Optional[str] = ..., arguments: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., reason: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListInboxItemsResponse(_message.Message):
+    __slots__ = ("items",)
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[InboxItem]
+    def __init__(self, items: _Optional[_Iterable[_Union[InboxItem, _Mapping]]] = ...) -> None: ...
 
 class GetApiInfoRequest(_message.Message):
     __slots__ = ()

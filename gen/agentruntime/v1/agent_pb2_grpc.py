@@ -191,6 +191,11 @@ class AgentServiceStub:
                 request_serializer=agentruntime_dot_v1_dot_agent__pb2.ListPendingApprovalsRequest.SerializeToString,
                 response_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListPendingApprovalsResponse.FromString,
                 _registered_method=True)
+        self.ListInboxItems = channel.unary_unary(
+                '/agentruntime.v1.AgentService/ListInboxItems',
+                request_serializer=agentruntime_dot_v1_dot_agent__pb2.ListInboxItemsRequest.SerializeToString,
+                response_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListInboxItemsResponse.FromString,
+                _registered_method=True)
         self.SubmitHitlDecision = channel.unary_stream(
                 '/agentruntime.v1.AgentService/SubmitHitlDecision',
                 request_serializer=agentruntime_dot_v1_dot_agent__pb2.SubmitHitlDecisionRequest.SerializeToString,
@@ -462,6 +467,17 @@ class AgentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListInboxItems(self, request, context):
+        """Lists what waits on the caller across every session it may see,
+        oldest first: approvals of tool calls, plan approvals and calls of
+        client-side tools, of the runs paused for them (the console's inbox,
+        `GET /api/inbox`). Decide approvals with SubmitHitlDecision; answer a
+        client tool with SendAgentMessage (`tool_result`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SubmitHitlDecision(self, request, context):
         """Decides a pending approval of the session and streams the run's
         continuation until it pauses again or ends (codelab
@@ -637,6 +653,11 @@ def add_AgentServiceServicer_to_server(servicer, server):
                     servicer.ListPendingApprovals,
                     request_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListPendingApprovalsRequest.FromString,
                     response_serializer=agentruntime_dot_v1_dot_agent__pb2.ListPendingApprovalsResponse.SerializeToString,
+            ),
+            'ListInboxItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListInboxItems,
+                    request_deserializer=agentruntime_dot_v1_dot_agent__pb2.ListInboxItemsRequest.FromString,
+                    response_serializer=agentruntime_dot_v1_dot_agent__pb2.ListInboxItemsResponse.SerializeToString,
             ),
             'SubmitHitlDecision': grpc.unary_stream_rpc_method_handler(
                     servicer.SubmitHitlDecision,
@@ -1465,6 +1486,33 @@ class AgentService:
             '/agentruntime.v1.AgentService/ListPendingApprovals',
             agentruntime_dot_v1_dot_agent__pb2.ListPendingApprovalsRequest.SerializeToString,
             agentruntime_dot_v1_dot_agent__pb2.ListPendingApprovalsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListInboxItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.AgentService/ListInboxItems',
+            agentruntime_dot_v1_dot_agent__pb2.ListInboxItemsRequest.SerializeToString,
+            agentruntime_dot_v1_dot_agent__pb2.ListInboxItemsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -7,6 +7,8 @@ from typing import Any
 from google.protobuf import json_format, struct_pb2
 
 from agentruntime.v1 import agent_pb2 as pb
+from agent_runtime.clock import timestamp_proto
+from agent_runtime.agents.inbox import InboxItem
 from agent_runtime.agents.models import ApprovalRecord, ArtifactRecord, TaskEventRecord, TaskRecord
 
 
@@ -82,4 +84,18 @@ def artifact_to_proto(artifact: ArtifactRecord) -> pb.TaskArtifact:
 def event_to_proto(event: TaskEventRecord) -> pb.TaskEvent:
     message = json_format.ParseDict(event.body, pb.TaskEvent(), ignore_unknown_fields=True)
     message.sequence = event.sequence
+    return message
+
+
+def inbox_item_to_proto(item: InboxItem) -> pb.InboxItem:
+    message = pb.InboxItem(
+        session_id=item.session_id,
+        task_id=item.task_id,
+        call_id=item.call_id,
+        kind=item.kind,
+        tool_name=item.tool_name,
+        reason=item.reason,
+        create_time=timestamp_proto(item.created_at),
+    )
+    message.arguments.update(item.arguments)
     return message

@@ -1,5 +1,6 @@
 """The agent domain as the servicer sees it, one part per concern: tasks,
-project sessions (mini-devin), codelab sessions and the model listings."""
+project sessions (mini-devin), codelab sessions, the model listings and the
+inbox of what waits on a person."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import dataclasses
 import uuid
 
 from agent_runtime.agents.codelab import CodelabSessions
+from agent_runtime.agents.inbox import Inbox
 from agent_runtime.config import AgentsConfig
 from agent_runtime.agents.models import TaskEventRecord, TaskRecord
 from agent_runtime.agents.ports import AgentStore
@@ -102,6 +104,7 @@ class AgentService:
     projects: ProjectSessions
     codelab: CodelabSessions
     models: ModelListings
+    inbox: Inbox
 
     @classmethod
     def build(
@@ -123,4 +126,5 @@ class AgentService:
             projects=ProjectSessions(store, sessions, tasks, directories=directories, sandbox=runner.sandbox),
             codelab=CodelabSessions(store, sessions, tasks, runner, switcher, config, directories=directories, clock=clock),
             models=ModelListings(registry),
+            inbox=Inbox(store),
         )

@@ -16,6 +16,7 @@ from agent_runtime.agents.convert import (
     approval_to_proto,
     artifact_to_proto,
     event_to_proto,
+    inbox_item_to_proto,
     task_to_proto,
 )
 from agent_runtime.agents.catalog import AGENT_TYPES, AGENT_TYPES_BY_NAME
@@ -391,6 +392,10 @@ class AgentServicer(agent_pb2_grpc.AgentServiceServicer):
             item = response.pending_approvals.add(call_id=approval.call_id, tool_name=approval.tool_name, reason=approval.reason)
             item.arguments.update(approval.arguments)
         return response
+
+    async def ListInboxItems(self, request: pb.ListInboxItemsRequest, context) -> pb.ListInboxItemsResponse:
+        items = await self._agents.inbox.items(scope=owner_scope())
+        return pb.ListInboxItemsResponse(items=[inbox_item_to_proto(item) for item in items])
 
     async def SubmitHitlDecision(self, request: pb.SubmitHitlDecisionRequest, context) -> AsyncIterator[pb.AgentStreamEvent]:
         reply = MessageReply(

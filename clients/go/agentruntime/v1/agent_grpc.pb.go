@@ -118,6 +118,12 @@ type AgentServiceClient interface {
 	// plan approval (codelab `GET /sessions/{session_id}/pending-approvals`).
 	// Stored, so a client that reconnects restores them.
 	ListPendingApprovals(ctx context.Context, in *ListPendingApprovalsRequest, opts ...grpc.CallOption) (*ListPendingApprovalsResponse, error)
+	// Lists what waits on the caller across every session it may see,
+	// oldest first: approvals of tool calls, plan approvals and calls of
+	// client-side tools, of the runs paused for them (the console's inbox,
+	// `GET /api/inbox`). Decide approvals with SubmitHitlDecision; answer a
+	// client tool with SendAgentMessage (`tool_result`).
+	ListInboxItems(ctx context.Context, in *ListInboxItemsRequest, opts ...grpc.CallOption) (*ListInboxItemsResponse, error)
 	// Decides a pending approval of the session and streams the run's
 	// continuation until it pauses again or ends (codelab
 	// `POST /sessions/{session_id}/hitl-decision`, `text/event-stream` over
@@ -457,6 +463,15 @@ func (c *agentServiceClient) ListPendingApprovals(ctx context.Context, in *ListP
 	return out, nil
 }
 
+func (c *agentServiceClient) ListInboxItems(ctx context.Context, in *ListInboxItemsRequest, opts ...grpc.CallOption) (*ListInboxItemsResponse, error) {
+	out := new(ListInboxItemsResponse)
+	err := c.cc.Invoke(ctx, "/agentruntime.v1.AgentService/ListInboxItems", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *agentServiceClient) SubmitHitlDecision(ctx context.Context, in *SubmitHitlDecisionRequest, opts ...grpc.CallOption) (AgentService_SubmitHitlDecisionClient, error) {
 	stream, err := c.cc.NewStream(ctx, &_AgentService_serviceDesc.Streams[2], "/agentruntime.v1.AgentService/SubmitHitlDecision", opts...)
 	if err != nil {
@@ -625,6 +640,12 @@ type AgentServiceServer interface {
 	// plan approval (codelab `GET /sessions/{session_id}/pending-approvals`).
 	// Stored, so a client that reconnects restores them.
 	ListPendingApprovals(context.Context, *ListPendingApprovalsRequest) (*ListPendingApprovalsResponse, error)
+	// Lists what waits on the caller across every session it may see,
+	// oldest first: approvals of tool calls, plan approvals and calls of
+	// client-side tools, of the runs paused for them (the console's inbox,
+	// `GET /api/inbox`). Decide approvals with SubmitHitlDecision; answer a
+	// client tool with SendAgentMessage (`tool_result`).
+	ListInboxItems(context.Context, *ListInboxItemsRequest) (*ListInboxItemsResponse, error)
 	// Decides a pending approval of the session and streams the run's
 	// continuation until it pauses again or ends (codelab
 	// `POST /sessions/{session_id}/hitl-decision`, `text/event-stream` over
@@ -734,6 +755,9 @@ func (UnimplementedAgentServiceServer) SendAgentMessage(*SendAgentMessageRequest
 }
 func (UnimplementedAgentServiceServer) ListPendingApprovals(context.Context, *ListPendingApprovalsRequest) (*ListPendingApprovalsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListPendingApprovals not implemented")
+}
+func (UnimplementedAgentServiceServer) ListInboxItems(context.Context, *ListInboxItemsRequest) (*ListInboxItemsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListInboxItems not implemented")
 }
 func (UnimplementedAgentServiceServer) SubmitHitlDecision(*SubmitHitlDecisionRequest, AgentService_SubmitHitlDecisionServer) error {
 	return status.Errorf(codes.Unimplemented, "method SubmitHitlDecision not implemented")
@@ -1300,6 +1324,24 @@ func _AgentService_ListPendingApprovals_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AgentService_ListInboxItems_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListInboxItemsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AgentServiceServer).ListInboxItems(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/agentruntime.v1.AgentService/ListInboxItems",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AgentServiceServer).ListInboxItems(ctx, req.(*ListInboxItemsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AgentService_SubmitHitlDecision_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(SubmitHitlDecisionRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -1457,6 +1499,10 @@ var _AgentService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListPendingApprovals",
 			Handler:    _AgentService_ListPendingApprovals_Handler,
+		},
+		{
+			MethodName: "ListInboxItems",
+			Handler:    _AgentService_ListInboxItems_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

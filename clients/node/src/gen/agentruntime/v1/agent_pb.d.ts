@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
-import type { Value } from "@bufbuild/protobuf/wkt";
+import type { Timestamp, Value } from "@bufbuild/protobuf/wkt";
 import type { HttpBodySchema } from "../../google/api/httpbody_pb.js";
 
 /**
@@ -2359,6 +2359,110 @@ export declare type ListPendingApprovalsResponse = Message<"agentruntime.v1.List
 export declare const ListPendingApprovalsResponseSchema: GenMessage<ListPendingApprovalsResponse>;
 
 /**
+ * Request of ListInboxItems.
+ *
+ * @generated from message agentruntime.v1.ListInboxItemsRequest
+ */
+export declare type ListInboxItemsRequest = Message<"agentruntime.v1.ListInboxItemsRequest"> & {
+};
+
+/**
+ * Describes the message agentruntime.v1.ListInboxItemsRequest.
+ * Use `create(ListInboxItemsRequestSchema)` to create a new message.
+ */
+export declare const ListInboxItemsRequestSchema: GenMessage<ListInboxItemsRequest>;
+
+/**
+ * One thing a paused run waits on a person for.
+ *
+ * @generated from message agentruntime.v1.InboxItem
+ */
+export declare type InboxItem = Message<"agentruntime.v1.InboxItem"> & {
+  /**
+   * Session of the run.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * The paused task.
+   *
+   * @generated from field: string task_id = 2;
+   */
+  taskId: string;
+
+  /**
+   * The model's tool call id; decide or answer it by this id.
+   *
+   * @generated from field: string call_id = 3;
+   */
+  callId: string;
+
+  /**
+   * `approval` (a tool call), `plan` (the plan of `update_plan`) or
+   * `client_tool` (a call the client runs and answers with its result).
+   *
+   * @generated from field: string kind = 4;
+   */
+  kind: string;
+
+  /**
+   * Tool the model called.
+   *
+   * @generated from field: string tool_name = 5;
+   */
+  toolName: string;
+
+  /**
+   * Arguments the model gave.
+   *
+   * @generated from field: google.protobuf.Struct arguments = 6;
+   */
+  arguments?: JsonObject | undefined;
+
+  /**
+   * Why approval is needed; empty for a client tool.
+   *
+   * @generated from field: string reason = 7;
+   */
+  reason: string;
+
+  /**
+   * When the run paused for it.
+   *
+   * @generated from field: google.protobuf.Timestamp create_time = 8;
+   */
+  createTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message agentruntime.v1.InboxItem.
+ * Use `create(InboxItemSchema)` to create a new message.
+ */
+export declare const InboxItemSchema: GenMessage<InboxItem>;
+
+/**
+ * Response of ListInboxItems.
+ *
+ * @generated from message agentruntime.v1.ListInboxItemsResponse
+ */
+export declare type ListInboxItemsResponse = Message<"agentruntime.v1.ListInboxItemsResponse"> & {
+  /**
+   * The waiting items, oldest first.
+   *
+   * @generated from field: repeated agentruntime.v1.InboxItem items = 1;
+   */
+  items: InboxItem[];
+};
+
+/**
+ * Describes the message agentruntime.v1.ListInboxItemsResponse.
+ * Use `create(ListInboxItemsResponseSchema)` to create a new message.
+ */
+export declare const ListInboxItemsResponseSchema: GenMessage<ListInboxItemsResponse>;
+
+/**
  * Request of GetApiInfo.
  *
  * @generated from message agentruntime.v1.GetApiInfoRequest
@@ -2853,6 +2957,20 @@ export declare const AgentService: GenService<{
     methodKind: "unary";
     input: typeof ListPendingApprovalsRequestSchema;
     output: typeof ListPendingApprovalsResponseSchema;
+  },
+  /**
+   * Lists what waits on the caller across every session it may see,
+   * oldest first: approvals of tool calls, plan approvals and calls of
+   * client-side tools, of the runs paused for them (the console's inbox,
+   * `GET /api/inbox`). Decide approvals with SubmitHitlDecision; answer a
+   * client tool with SendAgentMessage (`tool_result`).
+   *
+   * @generated from rpc agentruntime.v1.AgentService.ListInboxItems
+   */
+  listInboxItems: {
+    methodKind: "unary";
+    input: typeof ListInboxItemsRequestSchema;
+    output: typeof ListInboxItemsResponseSchema;
   },
   /**
    * Decides a pending approval of the session and streams the run's
