@@ -45,7 +45,7 @@ def settings_with(name: str) -> Settings:
         "AGENT_RUNTIME__DEFAULT_AGENT": "ask", "OPENAI_API_VERSION": "2025-01-01", "GRPC_HOST": "0.0.0.0",
         "HTTP_HOST": "0.0.0.0", "AGENT_RUNTIME_DATA_DIR": "/srv/data", "CORS_ORIGINS": "https://app.example.com",
         "HITL_DANGEROUS_TOOLS": "write_file", "PROJECT_ROOTS": "/srv/projects", "SANDBOX_NETWORK_SESSIONS": "s-1",
-        "DEFAULT_WORKSPACE": "/srv/work",
+        "DEFAULT_WORKSPACE": "/srv/work", "COMPUTE_PROBE": "false",
     }
     for text_setting in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "OLLAMA_BASE_URL",
                          "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "DEFAULT_MODEL", "AGENT_API_KEY", "INTERNAL_AUTH_TOKEN",
