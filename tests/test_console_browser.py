@@ -326,6 +326,41 @@ async def test_a_plan_waits_in_the_inbox_and_approving_it_lets_the_run_go_on(run
     assert problems == []
 
 
+async def test_a_client_tool_call_waits_in_the_inbox_and_its_result_lets_the_run_go_on(runtime, http, fake, project):
+    tool = {"name": "run_flutter_tests", "description": "Runs the app's tests in the IDE", "parameters": {"type": "object", "properties": {}}}
+    session_id = await codelab_session(http, project, client_tools=[tool])
+    fake.add(
+        Reply(tool_calls=[Call("switch_agent", {"agent_type": "debug", "reason": "tests"}, id="r1")]),
+        Reply(text="Running the tests in your IDE", tool_calls=[Call("run_flutter_tests", {"target": "all"}, id="ct1")]),
+        Reply(text="All 12 tests pass"),
+    )
+    events = await sse(http, "/agent/message/stream", {"session_id": session_id, "message": {"type": "user_message", "content": "Do the tests pass?"}})
+    assert events[-1]["status"] == "waiting_tool_result"
+    problems: list[str] = []
+    async with chromium() as browser:
+        # Opened after the run paused: the inbox comes from GET /api/inbox.
+        page = await open_console(browser, runtime, problems, "#/approvals")
+        await sign_in_with_key(page, TEST_API_KEY)
+        card = page.locator(f".approval[data-session-id='{session_id}'][data-call-id='ct1']")
+        await card.wait_for(timeout=SHOWN)
+        assert await card.get_attribute("data-kind") == "client_tool"
+        assert json.loads(await card.locator("pre").inner_text()) == {"target": "all"}
+        await card.locator("textarea").fill('{"passed": 12, "failed": 0}')
+        await screenshots(page, "client-tool")
+        await card.get_by_role("button", name="Send result").click()
+        await card.wait_for(state="detached", timeout=SHOWN)
+
+        async def session_log():
+            return json.dumps((await http.get(f"/sessions/{session_id}/events")).json()["events"])
+
+        await wait_for(session_log, lambda log: "All 12 tests pass" in log)
+        # The model read the JSON the console sent as the tool's result.
+        tool_replies = [m["content"] for m in fake.requests[-1]["messages"] if m["role"] == "tool"]
+        assert json.loads(tool_replies[-1]) == {"passed": 12, "failed": 0}
+        assert [item for item in (await http.get("/api/inbox")).json()["items"] if item["session_id"] == session_id] == []
+    assert problems == []
+
+
 async def test_a_reload_after_a_server_restart_shows_the_same_timeline(tmp_path):
     settings = make_settings(tmp_path / "data", auth={"allow_anonymous_local": True})
     problems: list[str] = []

@@ -1,10 +1,14 @@
 // The all-sessions /ws feed the whole console shares: the sessions the
-// credential may see and the approvals waiting in them, kept current, and
-// resumed by feed sequence after a reconnect so no event is missed.
+// credential may see and what their runs wait on (the inbox: approvals,
+// plans, client-tool calls), kept current, and resumed by feed sequence
+// after a reconnect so no event is missed.
 import { LiveSocket } from "/console/api.js";
 
 const REQUESTED = "approval.requested";
 const DECIDED = new Set(["approval.approved", "approval.rejected"]);
+const PLAN_TOOL = "update_plan";
+// A run's steps come in bursts: the inbox is read again once they pause.
+const INBOX_RELOAD_MS = 300;
 
 export class Feed {
   constructor(api, onState) {
@@ -33,7 +37,7 @@ export class Feed {
   receive(message) {
     if (message.type === "init") {
       this.sessions = new Map(message.sessions.map((session) => [session.session_id, session]));
-      this.loadPendingApprovals();
+      this.loadInbox();
     } else if (message.type === "session_created" || message.type === "session_updated") {
       this.sessions.set(message.session.session_id, message.session);
     } else if (message.type === "session_deleted") {
@@ -43,6 +47,9 @@ export class Feed {
       this.afterFeedSequence = Math.max(this.afterFeedSequence, Number(message.data.feed_sequence) || 0);
       this.noteEvent(message.data);
       this.noteApproval(message.data);
+      // A run's step may pause it for a client tool, which no event names:
+      // the inbox is read again from the server.
+      if (message.data.payload?.task_id) this.reloadInboxSoon();
     } else if (message.type !== "task_update" && message.type !== "heartbeat") {
       return;
     }
@@ -67,6 +74,7 @@ export class Feed {
       this.approvals.set(key, {
         session_id: event.session_id,
         call_id: callId,
+        kind: event.tool_name === PLAN_TOOL ? "plan" : "approval",
         tool_name: event.tool_name,
         arguments: event.tool_input || {},
         reason: event.reason || "",
@@ -76,22 +84,19 @@ export class Feed {
     }
   }
 
-  // What is pending now, from storage: on every (re)connect, since the
-  // feed only tells what changes. Sessions without events have none (every
-  // approval is logged as an event).
-  async loadPendingApprovals() {
-    const sessions = [...this.sessions.values()].filter((session) => session.event_count > 0);
-    const pending = new Map();
-    await Promise.all(
-      sessions.map(async (session) => {
-        const answer = await this.api.get(`/sessions/${encodeURIComponent(session.session_id)}/pending-approvals`).catch(() => null);
-        for (const approval of answer?.pending_approvals || []) {
-          pending.set(approvalKey(session.session_id, approval.call_id), { session_id: session.session_id, ...approval });
-        }
-      }),
-    );
-    this.approvals = pending;
+  // What waits now, from storage (GET /api/inbox: every session the
+  // credential may see, client-tool calls too): on every (re)connect, and
+  // after a run's steps, since the feed only tells what changes.
+  async loadInbox() {
+    const answer = await this.api.get("/api/inbox").catch(() => null);
+    if (!answer) return;
+    this.approvals = new Map(answer.items.map((item) => [approvalKey(item.session_id, item.call_id), item]));
     for (const listener of this.listeners) listener({ type: "approvals_loaded" });
+  }
+
+  reloadInboxSoon() {
+    clearTimeout(this.inboxReload);
+    this.inboxReload = setTimeout(() => this.loadInbox(), INBOX_RELOAD_MS);
   }
 
   forget(sessionId, callId) {
