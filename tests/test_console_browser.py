@@ -422,7 +422,7 @@ async def test_a_fine_tuning_job_draws_its_loss_curve_while_it_trains(tmp_path):
         await page.locator(".detail-head .status", has_text="succeeded").wait_for(timeout=120_000)
         assert len((await page.locator(".chart .line.first").get_attribute("points")).split(" ")) == 200 // 5
         assert len((await page.locator(".chart .line.second").get_attribute("points")).split(" ")) >= 2
-        # The registered model is listed; a second job is cancelled from the console.
+        # The registered model is listed; a second job is cancelled from the console, then resumed.
         slow = await http.post(
             "/ml-api/fine-tuning-jobs/",
             json={"model_id": "tiny", "training_file": file_id, "suffix": "slow", "hyperparameters": {**hyperparameters, "n_steps": 100000}},
@@ -431,5 +431,10 @@ async def test_a_fine_tuning_job_draws_its_loss_curve_while_it_trains(tmp_path):
         await page.locator(f"[data-model-id='tiny:console:{job_id}']").wait_for(timeout=SHOWN)
         await page.locator(f"[data-job-id='{slow.json()['id']}']").click()
         await page.get_by_role("button", name="Cancel job").click()
+        await page.locator(".detail-head .status", has_text="cancelled").wait_for(timeout=60_000)
+        await page.get_by_role("button", name="Resume job").click()
+        await page.locator(".event", has_text="resumed: queued to continue").wait_for(timeout=SHOWN)
+        await page.locator(".detail-head .status", has_text="running").wait_for(timeout=60_000)
+        await http.post(f"/ml-api/fine-tuning-jobs/{slow.json()['id']}/cancel/")
         await page.locator(".detail-head .status", has_text="cancelled").wait_for(timeout=60_000)
     assert problems == []

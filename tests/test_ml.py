@@ -284,6 +284,31 @@ async def test_queue_runs_one_job_at_a_time_and_cancel_stops_the_worker(http, ml
     assert deleted.status_code == 200
 
 
+@pytest.mark.long
+async def test_a_cancelled_job_resumes_from_its_last_checkpoint_and_finishes(http, ml):
+    train = await upload(http, chat_examples(16))
+    job = (await http.post("/ml-api/fine-tuning-jobs/", json={"model_id": "tiny", "training_file": train,
+                                                               "hyperparameters": {**FAST, "n_steps": 60}})).json()
+    before = await watch(ml, job["id"], until=lambda e: e.type == "checkpoint")
+    assert (await http.post(f"/ml-api/fine-tuning-jobs/{job['id']}/cancel/")).status_code == 200
+    cancelled = await watch(ml, job["id"], after=before[-1].sequence)
+    assert cancelled[-1].status == "cancelled"
+
+    resumed = await http.post(f"/ml-api/fine-tuning-jobs/{job['id']}/resume/")
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()["id"] == job["id"] and resumed.json()["status"] == "queued"
+    after = await watch(ml, job["id"], after=cancelled[-1].sequence)
+    statuses = [(e.status, e.message) for e in after if e.type == "status"]
+    checkpoint = max(e.step for e in before + cancelled if e.type == "checkpoint")
+    assert statuses[0] == ("queued", f"resumed: queued to continue from the checkpoint of step {checkpoint}")
+    assert statuses[1] == ("running", f"running (resuming at step {checkpoint})")
+    assert statuses[-1][0] == "succeeded"
+    # Training went on from the checkpoint, not from step 0.
+    assert min(e.step for e in after if e.type == "metrics") > checkpoint
+    assert_error(await http.post(f"/ml-api/fine-tuning-jobs/{job['id']}/resume/"), 400, "JOB_NOT_RESUMABLE")
+    assert_error(await http.post("/ml-api/fine-tuning-jobs/ft-missing/resume/"), 404, "JOB_NOT_FOUND")
+
+
 async def test_grpc_create_job_with_documented_fields(ml):
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await ml.CreateFineTuningJob(

@@ -129,6 +129,11 @@ class MLServiceStub:
                 request_serializer=agentruntime_dot_v1_dot_ml__pb2.CancelFineTuningJobRequest.SerializeToString,
                 response_deserializer=agentruntime_dot_v1_dot_ml__pb2.CancelFineTuningJobResponse.FromString,
                 _registered_method=True)
+        self.ResumeFineTuningJob = channel.unary_unary(
+                '/agentruntime.v1.MLService/ResumeFineTuningJob',
+                request_serializer=agentruntime_dot_v1_dot_ml__pb2.ResumeFineTuningJobRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
         self.WatchFineTuningJob = channel.unary_stream(
                 '/agentruntime.v1.MLService/WatchFineTuningJob',
                 request_serializer=agentruntime_dot_v1_dot_ml__pb2.WatchFineTuningJobRequest.SerializeToString,
@@ -286,6 +291,16 @@ class MLServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ResumeFineTuningJob(self, request, context):
+        """Resumes a cancelled job: it is queued again and continues from its last
+        checkpoint (from the start when it saved none), with a `status` event
+        saying which. Answers the job as JSON. FAILED_PRECONDITION (HTTP 400,
+        code JOB_NOT_RESUMABLE) for a job that was not cancelled.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def WatchFineTuningJob(self, request, context):
         """Streams a job's events: those after `after_sequence` from storage, then
         each new one as it happens (status changes, metrics, checkpoints), until
@@ -383,6 +398,11 @@ def add_MLServiceServicer_to_server(servicer, server):
                     servicer.CancelFineTuningJob,
                     request_deserializer=agentruntime_dot_v1_dot_ml__pb2.CancelFineTuningJobRequest.FromString,
                     response_serializer=agentruntime_dot_v1_dot_ml__pb2.CancelFineTuningJobResponse.SerializeToString,
+            ),
+            'ResumeFineTuningJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeFineTuningJob,
+                    request_deserializer=agentruntime_dot_v1_dot_ml__pb2.ResumeFineTuningJobRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
             'WatchFineTuningJob': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchFineTuningJob,
@@ -858,6 +878,33 @@ class MLService:
             '/agentruntime.v1.MLService/CancelFineTuningJob',
             agentruntime_dot_v1_dot_ml__pb2.CancelFineTuningJobRequest.SerializeToString,
             agentruntime_dot_v1_dot_ml__pb2.CancelFineTuningJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeFineTuningJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.MLService/ResumeFineTuningJob',
+            agentruntime_dot_v1_dot_ml__pb2.ResumeFineTuningJobRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
             insecure,

@@ -135,6 +135,19 @@ class JobRunner:
         )
         self._queue.put_nowait(job_id)
 
+    async def resume(self, job_id: str) -> JobRecord | None:
+        """Queues a cancelled job again, to continue from its last checkpoint
+        (as after a restart); None when it is no longer cancelled."""
+        found = latest_checkpoint(self.job_dir(job_id))
+        where = f"from the checkpoint of step {found[0]}" if found else "from the start (it saved no checkpoint)"
+        resumed = await self.update(
+            job_id, {"status": "queued", "error": None}, event_type="status", message=f"resumed: queued to continue {where}",
+            step=found[0] if found else 0, only_if_status=("cancelled",),
+        )
+        if resumed is not None:
+            self._queue.put_nowait(job_id)
+        return resumed
+
     async def _dispatch(self) -> None:
         while True:
             job_id = await self._queue.get()

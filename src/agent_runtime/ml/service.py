@@ -360,6 +360,18 @@ class MLService:
         log.info("ml.job.cancelled", job_id=job_id)
         return updated
 
+    async def resume_job(self, job_id: str, scope: str | None = None) -> JobRecord:
+        """Queues a cancelled job again; it continues from its last checkpoint."""
+        job = await self.get_job(job_id, scope)
+        resumed = await self.runner.resume(job_id) if job.status == "cancelled" else None
+        if resumed is None:
+            job = await self.get_job(job_id)
+            raise FailedPrecondition(
+                f"Job {job_id} is {job.status}: only a cancelled job can be resumed", code="JOB_NOT_RESUMABLE"
+            )
+        log.info("ml.job.resumed", job_id=job_id)
+        return resumed
+
     async def watch_job(self, job_id: str, after_sequence: int = 0, scope: str | None = None) -> AsyncIterator[JobEvent]:
         """The job's events after `after_sequence`, then live ones, until the
         job reaches a final status."""

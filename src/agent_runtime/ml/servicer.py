@@ -194,6 +194,9 @@ class MLServicer(ml_pb2_grpc.MLServiceServicer):
         await self._ml.cancel_job(request.job_id, owner_scope())
         return pb.CancelFineTuningJobResponse(status="success", message=f"Job {request.job_id} cancelled")
 
+    async def ResumeFineTuningJob(self, request, context) -> httpbody_pb2.HttpBody:
+        return json_http_body(job_to_json(await self._ml.resume_job(request.job_id, owner_scope())))
+
     async def WatchFineTuningJob(self, request, context) -> AsyncIterator[pb.FineTuningJobEvent]:
         async for event in self._ml.watch_job(request.job_id, request.after_sequence, owner_scope()):
             yield event_to_proto(event)

@@ -71,6 +71,11 @@ type MLServiceClient interface {
 	// within seconds. FAILED_PRECONDITION (HTTP 400) for a job that already
 	// succeeded, failed or was cancelled.
 	CancelFineTuningJob(ctx context.Context, in *CancelFineTuningJobRequest, opts ...grpc.CallOption) (*CancelFineTuningJobResponse, error)
+	// Resumes a cancelled job: it is queued again and continues from its last
+	// checkpoint (from the start when it saved none), with a `status` event
+	// saying which. Answers the job as JSON. FAILED_PRECONDITION (HTTP 400,
+	// code JOB_NOT_RESUMABLE) for a job that was not cancelled.
+	ResumeFineTuningJob(ctx context.Context, in *ResumeFineTuningJobRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
 	// Streams a job's events: those after `after_sequence` from storage, then
 	// each new one as it happens (status changes, metrics, checkpoints), until
 	// the job reaches a final status. Over REST a JSON array that grows as the
@@ -239,6 +244,15 @@ func (c *mLServiceClient) CancelFineTuningJob(ctx context.Context, in *CancelFin
 	return out, nil
 }
 
+func (c *mLServiceClient) ResumeFineTuningJob(ctx context.Context, in *ResumeFineTuningJobRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error) {
+	out := new(httpbody.HttpBody)
+	err := c.cc.Invoke(ctx, "/agentruntime.v1.MLService/ResumeFineTuningJob", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *mLServiceClient) WatchFineTuningJob(ctx context.Context, in *WatchFineTuningJobRequest, opts ...grpc.CallOption) (MLService_WatchFineTuningJobClient, error) {
 	stream, err := c.cc.NewStream(ctx, &_MLService_serviceDesc.Streams[0], "/agentruntime.v1.MLService/WatchFineTuningJob", opts...)
 	if err != nil {
@@ -328,6 +342,11 @@ type MLServiceServer interface {
 	// within seconds. FAILED_PRECONDITION (HTTP 400) for a job that already
 	// succeeded, failed or was cancelled.
 	CancelFineTuningJob(context.Context, *CancelFineTuningJobRequest) (*CancelFineTuningJobResponse, error)
+	// Resumes a cancelled job: it is queued again and continues from its last
+	// checkpoint (from the start when it saved none), with a `status` event
+	// saying which. Answers the job as JSON. FAILED_PRECONDITION (HTTP 400,
+	// code JOB_NOT_RESUMABLE) for a job that was not cancelled.
+	ResumeFineTuningJob(context.Context, *ResumeFineTuningJobRequest) (*httpbody.HttpBody, error)
 	// Streams a job's events: those after `after_sequence` from storage, then
 	// each new one as it happens (status changes, metrics, checkpoints), until
 	// the job reaches a final status. Over REST a JSON array that grows as the
@@ -390,6 +409,9 @@ func (UnimplementedMLServiceServer) GetFineTuningJobJson(context.Context, *GetFi
 }
 func (UnimplementedMLServiceServer) CancelFineTuningJob(context.Context, *CancelFineTuningJobRequest) (*CancelFineTuningJobResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CancelFineTuningJob not implemented")
+}
+func (UnimplementedMLServiceServer) ResumeFineTuningJob(context.Context, *ResumeFineTuningJobRequest) (*httpbody.HttpBody, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ResumeFineTuningJob not implemented")
 }
 func (UnimplementedMLServiceServer) WatchFineTuningJob(*WatchFineTuningJobRequest, MLService_WatchFineTuningJobServer) error {
 	return status.Errorf(codes.Unimplemented, "method WatchFineTuningJob not implemented")
@@ -713,6 +735,24 @@ func _MLService_CancelFineTuningJob_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MLService_ResumeFineTuningJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumeFineTuningJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MLServiceServer).ResumeFineTuningJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/agentruntime.v1.MLService/ResumeFineTuningJob",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MLServiceServer).ResumeFineTuningJob(ctx, req.(*ResumeFineTuningJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _MLService_WatchFineTuningJob_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(WatchFineTuningJobRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -805,6 +845,10 @@ var _MLService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CancelFineTuningJob",
 			Handler:    _MLService_CancelFineTuningJob_Handler,
+		},
+		{
+			MethodName: "ResumeFineTuningJob",
+			Handler:    _MLService_ResumeFineTuningJob_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,7 +1,7 @@
 // Training: fine-tuning jobs, a job's loss and validation-loss curves drawn
 // from its events as it trains (GET /ml-api/fine-tuning-jobs/{id}/events, a
 // JSON array that grows; resumed after the last sequence if it breaks),
-// cancelling a job, and the registered models.
+// cancelling and resuming a job, and the registered models.
 import { StepChart } from "/console/chart.js";
 import { el, when } from "/console/dom.js";
 
@@ -70,6 +70,13 @@ class JobEvents {
     this.onEvent(event);
   }
 
+  // Follows again after a final status (a cancelled job that was resumed).
+  resume() {
+    if (!this.finished) return;
+    this.finished = false;
+    this.follow();
+  }
+
   close() {
     this.controller.abort();
   }
@@ -99,6 +106,8 @@ function jobList(jobs, selected) {
 function jobView(api, jobId) {
   const status = el("span", { class: "status" });
   const cancel = el("button", { type: "button", class: "reject", hidden: true }, "Cancel job");
+  // A cancelled job continues from its last checkpoint.
+  const resume = el("button", { type: "button", class: "approve", hidden: true }, "Resume job");
   const chart = new StepChart("Loss", [
     { key: "loss", label: "loss", className: "first" },
     { key: "validation_loss", label: "validation loss", className: "second" },
@@ -108,14 +117,20 @@ function jobView(api, jobId) {
     status.textContent = value;
     status.className = `status ${value}`;
     cancel.hidden = FINAL.has(value);
+    resume.hidden = value !== "cancelled";
   };
   cancel.addEventListener("click", () => api.post(`/ml-api/fine-tuning-jobs/${encodeURIComponent(jobId)}/cancel`, {}));
+  resume.addEventListener("click", async () => {
+    resume.hidden = true;
+    await api.post(`/ml-api/fine-tuning-jobs/${encodeURIComponent(jobId)}/resume`, {});
+    events.resume();
+  });
   const events = new JobEvents(api, jobId, (event) => {
     showStatus(event.status);
     for (const key of ["loss", "validation_loss"]) if (event.metrics?.[key] !== undefined) chart.add(key, event.step || event.metrics.step || 0, event.metrics[key], event.metrics.total_steps);
     log.prepend(el("li", { class: "event", dataset: { sequence: event.sequence } }, el("div", { class: "event-head" }, el("span", { class: "sequence" }, `#${event.sequence}`), el("span", { class: "type" }, event.type), el("span", {}, event.message), el("time", {}, when(event.created_at)))));
   });
-  const node = el("section", { class: "detail-pane" }, el("header", { class: "detail-head" }, el("a", { href: "#/training", class: "back" }, "← Training"), el("h1", {}, jobId), status, cancel), chart.node, log);
+  const node = el("section", { class: "detail-pane" }, el("header", { class: "detail-head" }, el("a", { href: "#/training", class: "back" }, "← Training"), el("h1", {}, jobId), status, cancel, resume), chart.node, log);
   return { node, close: () => events.close() };
 }
 

@@ -942,6 +942,26 @@ export declare type CancelFineTuningJobResponse = Message<"agentruntime.v1.Cance
 export declare const CancelFineTuningJobResponseSchema: GenMessage<CancelFineTuningJobResponse>;
 
 /**
+ * Request of ResumeFineTuningJob.
+ *
+ * @generated from message agentruntime.v1.ResumeFineTuningJobRequest
+ */
+export declare type ResumeFineTuningJobRequest = Message<"agentruntime.v1.ResumeFineTuningJobRequest"> & {
+  /**
+   * Job to resume.
+   *
+   * @generated from field: string job_id = 1;
+   */
+  jobId: string;
+};
+
+/**
+ * Describes the message agentruntime.v1.ResumeFineTuningJobRequest.
+ * Use `create(ResumeFineTuningJobRequestSchema)` to create a new message.
+ */
+export declare const ResumeFineTuningJobRequestSchema: GenMessage<ResumeFineTuningJobRequest>;
+
+/**
  * Request of WatchFineTuningJob.
  *
  * @generated from message agentruntime.v1.WatchFineTuningJobRequest
@@ -1240,6 +1260,19 @@ export declare const MLService: GenService<{
     methodKind: "unary";
     input: typeof CancelFineTuningJobRequestSchema;
     output: typeof CancelFineTuningJobResponseSchema;
+  },
+  /**
+   * Resumes a cancelled job: it is queued again and continues from its last
+   * checkpoint (from the start when it saved none), with a `status` event
+   * saying which. Answers the job as JSON. FAILED_PRECONDITION (HTTP 400,
+   * code JOB_NOT_RESUMABLE) for a job that was not cancelled.
+   *
+   * @generated from rpc agentruntime.v1.MLService.ResumeFineTuningJob
+   */
+  resumeFineTuningJob: {
+    methodKind: "unary";
+    input: typeof ResumeFineTuningJobRequestSchema;
+    output: typeof HttpBodySchema;
   },
   /**
    * Streams a job's events: those after `after_sequence` from storage, then
