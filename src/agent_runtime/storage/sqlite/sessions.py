@@ -46,15 +46,16 @@ class SqliteSessionRepository:
 
     async def create_session(self, session: SessionRecord) -> bool:
         async with self._db.transaction() as tx:
-            if await tx.fetch_one("SELECT 1 FROM sessions WHERE session_id = ?", (session.session_id,)):
-                return False
-            await self._insert_session(tx, session)
-        return True
+            return await self._insert_session(tx, session)
 
     @staticmethod
-    async def _insert_session(tx, session: SessionRecord) -> None:
-        await tx.execute(
-            f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    async def _insert_session(tx, session: SessionRecord) -> bool:
+        """False when the id is taken. The unique key decides, not a read
+        before the insert: two processes creating one id at once on
+        PostgreSQL would both read nothing."""
+        cursor = await tx.execute(
+            f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (session_id) DO NOTHING",
             (
                 session.session_id,
                 session.session_name,
@@ -70,6 +71,7 @@ class SqliteSessionRepository:
                 session.owner_id,
             ),
         )
+        return cursor.rowcount > 0
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
         row = await self._db.fetch_point(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))
@@ -118,13 +120,16 @@ class SqliteSessionRepository:
                 session_id, event = pending.session_id, pending.event
                 creates = False
                 if session_id not in sessions:
-                    row = await tx.fetch_one(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))
-                    if row is not None:
-                        sessions[session_id] = (_session(row), False)
-                    elif pending.create_if_missing is not None:
-                        await self._insert_session(tx, pending.create_if_missing)
+                    row = await self._read_session(tx, session_id)
+                    if row is None and pending.create_if_missing is not None:
+                        creates = await self._insert_session(tx, pending.create_if_missing)
+                        if not creates:
+                            # Created by another process since the read.
+                            row = await self._read_session(tx, session_id)
+                    if creates:
                         sessions[session_id] = (pending.create_if_missing, True)
-                        creates = True
+                    elif row is not None:
+                        sessions[session_id] = (_session(row), False)
                     else:
                         results.append(None)
                         continue
@@ -176,6 +181,10 @@ class SqliteSessionRepository:
                     ],
                 )
         return results
+
+    @staticmethod
+    async def _read_session(tx, session_id: str):
+        return await tx.fetch_one(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))
 
     @staticmethod
     async def _reserve_feed_sequences(tx, count: int) -> int:
