@@ -20,6 +20,9 @@ _SESSION_COLUMNS = (
     " parent_session_name, last_resumed_at, event_count, last_sequence, owner_id"
 )
 _EVENT_COLUMNS = "event_id, session_id, sequence, feed_sequence, event_type, timestamp, body"
+# Ids per `IN (…)` read of a batch's sessions: far below SQLite's limit on
+# a statement's parameters.
+SESSIONS_PER_READ = 500
 
 
 def _session(row) -> SessionRecord:
@@ -114,13 +117,16 @@ class SqliteSessionRepository:
         results: list[AppendOutcome | None] = []
         async with self._db.transaction() as tx:
             next_feed = await self._reserve_feed_sequences(tx, len(appends))
+            # All of the batch's sessions in one read, after the feed
+            # counter's lock: what the last appender committed.
+            stored = await self._read_sessions(tx, list({pending.session_id: None for pending in appends}))
             sessions: dict[str, tuple[SessionRecord, bool]] = {}
             rows = []
             for pending in appends:
                 session_id, event = pending.session_id, pending.event
                 creates = False
                 if session_id not in sessions:
-                    row = await self._read_session(tx, session_id)
+                    row = stored.get(session_id)
                     if row is None and pending.create_if_missing is not None:
                         creates = await self._insert_session(tx, pending.create_if_missing)
                         if not creates:
@@ -165,22 +171,46 @@ class SqliteSessionRepository:
                     )
                 )
             if rows:
-                # Explicit feed sequences (AUTOINCREMENT keeps sqlite_sequence
-                # in step) let one executemany insert the whole batch.
-                await tx.executemany(
-                    "INSERT INTO events (feed_sequence, event_id, session_id, sequence, event_type, role, timestamp, body)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                await self._write_batch(
+                    tx,
                     rows,
-                )
-                await tx.executemany(
-                    "UPDATE sessions SET status = ?, updated_at = ?, last_resumed_at = ?, event_count = ?,"
-                    " last_sequence = ? WHERE session_id = ?",
                     [
                         (s.status, s.updated_at, s.last_resumed_at, s.event_count, s.last_sequence, s.session_id)
                         for s, _ in sessions.values()
                     ],
                 )
         return results
+
+    @staticmethod
+    async def _write_batch(tx, events: list[tuple], session_counters: list[tuple]) -> None:
+        """Inserts the batch's event rows (feed_sequence, event_id,
+        session_id, sequence, event_type, role, timestamp, body) and updates
+        its sessions' rows (status, updated_at, last_resumed_at, event_count,
+        last_sequence, session_id)."""
+        # Explicit feed sequences (AUTOINCREMENT keeps sqlite_sequence in
+        # step) let one executemany insert the whole batch.
+        await tx.executemany(
+            "INSERT INTO events (feed_sequence, event_id, session_id, sequence, event_type, role, timestamp, body)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            events,
+        )
+        await tx.executemany(
+            "UPDATE sessions SET status = ?, updated_at = ?, last_resumed_at = ?, event_count = ?,"
+            " last_sequence = ? WHERE session_id = ?",
+            session_counters,
+        )
+
+    @staticmethod
+    async def _read_sessions(tx, session_ids: list[str]) -> dict:
+        """The stored rows of these sessions, by id."""
+        found = {}
+        for start in range(0, len(session_ids), SESSIONS_PER_READ):
+            chunk = session_ids[start : start + SESSIONS_PER_READ]
+            result = await tx.execute(
+                f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id IN ({', '.join('?' for _ in chunk)})", tuple(chunk)
+            )
+            found.update((row["session_id"], row) for row in await result.fetchall())
+        return found
 
     @staticmethod
     async def _read_session(tx, session_id: str):
