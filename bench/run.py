@@ -130,13 +130,14 @@ def wait_for_probe(log: pathlib.Path, timeout: float = 120) -> None:
 
 
 @contextlib.contextmanager
-def runtime_server(source: pathlib.Path | None, work: pathlib.Path, name: str):
+def runtime_server(source: pathlib.Path | None, work: pathlib.Path, name: str, settings: dict[str, str] | None = None):
     """agent-runtime (gRPC + Envoy + bridge) from `source`, a checkout of
     another commit (its src/ and gen/ come first on the path), or from this
-    tree when None; yields its HTTP URL, gRPC target and process once its
-    start-up work is done."""
+    tree when None, with `settings` added to its environment (DATABASE_URL);
+    yields its HTTP URL, gRPC target and process once its start-up work is
+    done."""
     http_port, grpc_port = free_port(), free_port()
-    env = dict(SERVER_ENV)
+    env = {**SERVER_ENV, **(settings or {})}
     if source is not None:
         env["PYTHONPATH"] = f"{source / 'src'}:{source / 'gen'}"
     command = [

@@ -10,13 +10,27 @@ makes appenders commit one after another, each with numbers above all
 committed ones, so the feed is committed in order and a tailing reader never
 skips an event. A session's own `sequence` is read after that lock, so it
 too comes from the last commit. Batches (group commit) keep the lock's cost
-per event small."""
+per event small, and so does holding it for few round trips: a batch's
+sessions are read in one statement and its events and session counters
+written in another (arrays unnested), whatever the batch's size."""
 
 from __future__ import annotations
 
 from agent_runtime.sessions.models import EventRecord
 from agent_runtime.storage.postgres.channels import SESSION_EVENTS
-from agent_runtime.storage.sqlite.sessions import _EVENT_COLUMNS, SqliteSessionRepository, _event
+from agent_runtime.storage.sqlite.sessions import _EVENT_COLUMNS, _SESSION_COLUMNS, SqliteSessionRepository, _event
+
+# One statement: the events inserted from arrays, one per column, and
+# each session's counters updated from arrays of its own.
+_WRITE_BATCH = (
+    "WITH inserted AS (INSERT INTO events (feed_sequence, event_id, session_id, sequence, event_type, role, timestamp, body)"
+    " SELECT * FROM unnest(?::bigint[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[]))"
+    " UPDATE sessions SET status = counters.status, updated_at = counters.updated_at,"
+    " last_resumed_at = counters.last_resumed_at, event_count = counters.event_count, last_sequence = counters.last_sequence"
+    " FROM unnest(?::text[], ?::text[], ?::text[], ?::bigint[], ?::bigint[], ?::text[])"
+    " AS counters (status, updated_at, last_resumed_at, event_count, last_sequence, session_id)"
+    " WHERE sessions.session_id = counters.session_id"
+)
 
 
 class PostgresSessionRepository(SqliteSessionRepository):
@@ -36,6 +50,15 @@ class PostgresSessionRepository(SqliteSessionRepository):
             (count, count, SESSION_EVENTS),
         )
         return row[0]
+
+    @staticmethod
+    async def _read_sessions(tx, session_ids: list[str]) -> dict:
+        result = await tx.execute(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id = ANY(?::text[])", (session_ids,))
+        return {row["session_id"]: row for row in await result.fetchall()}
+
+    @staticmethod
+    async def _write_batch(tx, events: list[tuple], session_counters: list[tuple]) -> None:
+        await tx.execute(_WRITE_BATCH, (*(list(column) for column in zip(*events)), *(list(column) for column in zip(*session_counters))))
 
     async def feed_after(self, after_feed_sequence: int, up_to: int | None) -> list[tuple[EventRecord, str | None]]:
         """The events after one feed sequence, up to another (None: all

@@ -22,14 +22,14 @@ class SqliteIdentityRepository:
         self._db = database
 
     async def create_user(self, user: UserRecord) -> bool:
+        # The unique email decides (not a read first: concurrent
+        # registrations on two PostgreSQL connections would both read none).
         async with self._db.transaction() as tx:
-            if await tx.fetch_one("SELECT 1 FROM users WHERE email = ?", (user.email,)):
-                return False
-            await tx.execute(
-                f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+            cursor = await tx.execute(
+                f"INSERT INTO users ({_USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (email) DO NOTHING",
                 (user.user_id, user.email, user.name, user.username, user.password_hash, user.created_at),
             )
-        return True
+            return cursor.rowcount > 0
 
     async def get_user(self, user_id: str) -> UserRecord | None:
         row = await self._db.fetch_one(f"SELECT {_USER_COLUMNS} FROM users WHERE user_id = ?", (user_id,))

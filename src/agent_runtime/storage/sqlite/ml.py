@@ -55,14 +55,15 @@ class SqliteModelRepository:
         self._db = database
 
     async def add_model(self, model: ModelRecord) -> bool:
+        # The primary key decides, so two processes adding one id at once
+        # get one True and one False.
         async with self._db.transaction() as tx:
-            if await tx.fetch_one("SELECT 1 FROM ml_models WHERE id = ?", (model.id,)):
-                return False
-            await tx.execute(
-                f"INSERT INTO ml_models ({', '.join(_MODEL_COLUMNS)}) VALUES ({', '.join('?' * len(_MODEL_COLUMNS))})",
+            cursor = await tx.execute(
+                f"INSERT INTO ml_models ({', '.join(_MODEL_COLUMNS)}) VALUES ({', '.join('?' * len(_MODEL_COLUMNS))})"
+                " ON CONFLICT (id) DO NOTHING",
                 _model_values(model),
             )
-        return True
+            return cursor.rowcount > 0
 
     async def upsert_model(self, model: ModelRecord) -> None:
         updates = ", ".join(f"{c} = excluded.{c}" for c in _MODEL_COLUMNS if c not in ("id", "created_at"))

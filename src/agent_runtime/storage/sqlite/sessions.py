@@ -20,6 +20,9 @@ _SESSION_COLUMNS = (
     " parent_session_name, last_resumed_at, event_count, last_sequence, owner_id"
 )
 _EVENT_COLUMNS = "event_id, session_id, sequence, feed_sequence, event_type, timestamp, body"
+# Ids per `IN (…)` read of a batch's sessions: far below SQLite's limit on
+# a statement's parameters.
+SESSIONS_PER_READ = 500
 
 
 def _session(row) -> SessionRecord:
@@ -46,15 +49,16 @@ class SqliteSessionRepository:
 
     async def create_session(self, session: SessionRecord) -> bool:
         async with self._db.transaction() as tx:
-            if await tx.fetch_one("SELECT 1 FROM sessions WHERE session_id = ?", (session.session_id,)):
-                return False
-            await self._insert_session(tx, session)
-        return True
+            return await self._insert_session(tx, session)
 
     @staticmethod
-    async def _insert_session(tx, session: SessionRecord) -> None:
-        await tx.execute(
-            f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    async def _insert_session(tx, session: SessionRecord) -> bool:
+        """False when the id is taken. The unique key decides, not a read
+        before the insert: two processes creating one id at once on
+        PostgreSQL would both read nothing."""
+        cursor = await tx.execute(
+            f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (session_id) DO NOTHING",
             (
                 session.session_id,
                 session.session_name,
@@ -70,6 +74,7 @@ class SqliteSessionRepository:
                 session.owner_id,
             ),
         )
+        return cursor.rowcount > 0
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
         row = await self._db.fetch_point(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))
@@ -112,19 +117,25 @@ class SqliteSessionRepository:
         results: list[AppendOutcome | None] = []
         async with self._db.transaction() as tx:
             next_feed = await self._reserve_feed_sequences(tx, len(appends))
+            # All of the batch's sessions in one read, after the feed
+            # counter's lock: what the last appender committed.
+            stored = await self._read_sessions(tx, list({pending.session_id: None for pending in appends}))
             sessions: dict[str, tuple[SessionRecord, bool]] = {}
             rows = []
             for pending in appends:
                 session_id, event = pending.session_id, pending.event
                 creates = False
                 if session_id not in sessions:
-                    row = await tx.fetch_one(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))
-                    if row is not None:
-                        sessions[session_id] = (_session(row), False)
-                    elif pending.create_if_missing is not None:
-                        await self._insert_session(tx, pending.create_if_missing)
+                    row = stored.get(session_id)
+                    if row is None and pending.create_if_missing is not None:
+                        creates = await self._insert_session(tx, pending.create_if_missing)
+                        if not creates:
+                            # Created by another process since the read.
+                            row = await self._read_session(tx, session_id)
+                    if creates:
                         sessions[session_id] = (pending.create_if_missing, True)
-                        creates = True
+                    elif row is not None:
+                        sessions[session_id] = (_session(row), False)
                     else:
                         results.append(None)
                         continue
@@ -160,22 +171,50 @@ class SqliteSessionRepository:
                     )
                 )
             if rows:
-                # Explicit feed sequences (AUTOINCREMENT keeps sqlite_sequence
-                # in step) let one executemany insert the whole batch.
-                await tx.executemany(
-                    "INSERT INTO events (feed_sequence, event_id, session_id, sequence, event_type, role, timestamp, body)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                await self._write_batch(
+                    tx,
                     rows,
-                )
-                await tx.executemany(
-                    "UPDATE sessions SET status = ?, updated_at = ?, last_resumed_at = ?, event_count = ?,"
-                    " last_sequence = ? WHERE session_id = ?",
                     [
                         (s.status, s.updated_at, s.last_resumed_at, s.event_count, s.last_sequence, s.session_id)
                         for s, _ in sessions.values()
                     ],
                 )
         return results
+
+    @staticmethod
+    async def _write_batch(tx, events: list[tuple], session_counters: list[tuple]) -> None:
+        """Inserts the batch's event rows (feed_sequence, event_id,
+        session_id, sequence, event_type, role, timestamp, body) and updates
+        its sessions' rows (status, updated_at, last_resumed_at, event_count,
+        last_sequence, session_id)."""
+        # Explicit feed sequences (AUTOINCREMENT keeps sqlite_sequence in
+        # step) let one executemany insert the whole batch.
+        await tx.executemany(
+            "INSERT INTO events (feed_sequence, event_id, session_id, sequence, event_type, role, timestamp, body)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            events,
+        )
+        await tx.executemany(
+            "UPDATE sessions SET status = ?, updated_at = ?, last_resumed_at = ?, event_count = ?,"
+            " last_sequence = ? WHERE session_id = ?",
+            session_counters,
+        )
+
+    @staticmethod
+    async def _read_sessions(tx, session_ids: list[str]) -> dict:
+        """The stored rows of these sessions, by id."""
+        found = {}
+        for start in range(0, len(session_ids), SESSIONS_PER_READ):
+            chunk = session_ids[start : start + SESSIONS_PER_READ]
+            result = await tx.execute(
+                f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id IN ({', '.join('?' for _ in chunk)})", tuple(chunk)
+            )
+            found.update((row["session_id"], row) for row in await result.fetchall())
+        return found
+
+    @staticmethod
+    async def _read_session(tx, session_id: str):
+        return await tx.fetch_one(f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session_id = ?", (session_id,))
 
     @staticmethod
     async def _reserve_feed_sequences(tx, count: int) -> int:

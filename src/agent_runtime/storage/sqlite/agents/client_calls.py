@@ -22,18 +22,20 @@ class SqliteClientCallRepository:
             for c in CLIENT_CALL_COLUMNS
         ]
         async with self._db.transaction() as tx:
-            row = await tx.fetch_one(
-                f"SELECT {', '.join(CLIENT_CALL_COLUMNS)} FROM client_tool_calls WHERE task_id = ? AND call_id = ?",
-                (proposed.task_id, proposed.call_id),
+            # Insert first, read on conflict: a read first would let two
+            # PostgreSQL connections both find none and both insert.
+            cursor = await tx.execute(
+                f"INSERT INTO client_tool_calls ({', '.join(CLIENT_CALL_COLUMNS)}) VALUES ({', '.join('?' for _ in values)})"
+                " ON CONFLICT (task_id, call_id) DO NOTHING",
+                tuple(values),
             )
             call = proposed
-            created = row is None
-            if created:
-                await tx.execute(
-                    f"INSERT INTO client_tool_calls ({', '.join(CLIENT_CALL_COLUMNS)}) VALUES ({', '.join('?' for _ in values)})",
-                    tuple(values),
+            created = cursor.rowcount > 0
+            if not created:
+                row = await tx.fetch_one(
+                    f"SELECT {', '.join(CLIENT_CALL_COLUMNS)} FROM client_tool_calls WHERE task_id = ? AND call_id = ?",
+                    (proposed.task_id, proposed.call_id),
                 )
-            else:
                 call = client_call_from_row(row)
             paused = call.status == proposed.status and await change_task_status(tx, call.task_id, pause, now)
         return call, created, paused
