@@ -4,7 +4,6 @@ Anthropic-format servers drive real tasks on real temp git projects."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 
 import grpc
@@ -14,7 +13,6 @@ import websockets
 
 from agentruntime.v1 import agent_pb2, agent_pb2_grpc
 
-from agent_runtime.config import AgentsConfig
 from agent_helpers import git_log, new_session, wait_for
 from conftest import TEST_API_KEY, grpc_metadata, http_client, make_settings, running
 from llm_fakes import Call, FakeAnthropic, FakeOpenAI, Reply
@@ -32,16 +30,15 @@ async def fakes():
 @pytest_asyncio.fixture(scope="module")
 async def runtime(tmp_path_factory, fakes):
     openai_fake, anthropic_fake = fakes
-    agents = dataclasses.replace(
-        AgentsConfig(),
-        openai_base_url=openai_fake.base_url,
-        anthropic_api_key="sk-ant-test",
-        anthropic_base_url=anthropic_fake.base_url,
-        llm_max_retries=1,
-        llm_timeout_seconds=10,
-        command_timeout_seconds=5,
-    )
-    async with running(make_settings(tmp_path_factory.mktemp("data"), agents=agents)) as started:
+    llm = {
+        "openai_base_url": openai_fake.base_url,
+        "anthropic_api_key": "sk-ant-test",
+        "anthropic_base_url": anthropic_fake.base_url,
+        "max_retries": 1,
+        "timeout_seconds": 10,
+    }
+    settings = make_settings(tmp_path_factory.mktemp("data"), llm=llm, agents={"command_timeout_seconds": 5})
+    async with running(settings) as started:
         yield started
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import os
 import pathlib
 import signal
@@ -17,7 +16,6 @@ import grpc
 import pytest
 
 from agentruntime.v1 import agent_pb2, agent_pb2_grpc
-from agent_runtime.config import AgentsConfig
 from agent_helpers import git_project, wait_for
 from conftest import TEST_API_KEY, grpc_metadata, make_settings, running
 from llm_fakes import Call, FakeOpenAI, Reply
@@ -61,8 +59,8 @@ async def server_process(data_dir: pathlib.Path, fake: FakeOpenAI, extra_env: di
 
 
 def restarted_settings(data_dir, fake, **agents):
-    config = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, **agents)
-    return make_settings(data_dir, agents=config, server={"run_envoy": False})
+    llm = {"openai_base_url": fake.base_url, "max_retries": 0}
+    return make_settings(data_dir, llm=llm, agents=agents, server={"run_envoy": False})
 
 
 async def start_task(stub, project, description) -> str:

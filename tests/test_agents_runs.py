@@ -3,13 +3,11 @@ server: watchdog, approval expiry, no provider, context limits, input."""
 
 from __future__ import annotations
 
-import dataclasses
 import pathlib
 
 import pytest
 import pytest_asyncio
 
-from agent_runtime.config import AgentsConfig
 from agent_runtime.agents.context import assemble_context
 from agent_runtime.agents.models import ClientTool, HitlSettings
 from agent_runtime.agents.codelab import MessageReply
@@ -24,18 +22,15 @@ TERMINAL = ("completed", "failed", "stopped")
 
 @pytest_asyncio.fixture(scope="module")
 async def runtime(tmp_path_factory, fake):
-    config = dataclasses.replace(
-        AgentsConfig(),
-        openai_base_url=fake.base_url,
-        llm_max_retries=0,
-        llm_timeout_seconds=10,
-        watchdog_seconds=0.6,
+    agents = {
+        "watchdog_seconds": 0.6,
         # Long enough that no decision below races an expiry on a loaded
         # machine; the expiry test has its own server.
-        approval_timeout_seconds=60,
-        max_context_messages=6,
-    )
-    async with running(make_settings(tmp_path_factory.mktemp("data"), agents=config, server={"run_envoy": False})) as started:
+        "approval_timeout_seconds": 60,
+        "max_context_messages": 6,
+    }
+    llm = {"openai_base_url": fake.base_url, "max_retries": 0, "timeout_seconds": 10}
+    async with running(make_settings(tmp_path_factory.mktemp("data"), llm=llm, agents=agents, server={"run_envoy": False})) as started:
         yield started
 
 
@@ -61,10 +56,9 @@ async def test_watchdog_fails_a_run_without_progress(runtime, fake, session_id):
 
 async def test_expired_approval_is_rejected_with_reason(tmp_path, fake):
     project = git_project(tmp_path / "project")
-    config = dataclasses.replace(
-        AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, watchdog_seconds=0.6, approval_timeout_seconds=1.5
-    )
-    async with running(make_settings(tmp_path / "data", agents=config, server={"run_envoy": False})) as runtime:
+    agents = {"watchdog_seconds": 0.6, "approval_timeout_seconds": 1.5}
+    llm = {"openai_base_url": fake.base_url, "max_retries": 0}
+    async with running(make_settings(tmp_path / "data", llm=llm, agents=agents, server={"run_envoy": False})) as runtime:
         session = (await runtime.agents.projects.create_project_session("expiry", str(project))).session.session_id
         fake.add(Reply(tool_calls=[Call("write_file", {"path": "x", "content": "y"})]), Reply(text="ok, not writing"))
         task = await runtime.agents.tasks.create_task(session, "write", owner="alice")
@@ -83,8 +77,8 @@ async def test_unanswered_client_tool_call_expires(tmp_path, fake):
     """APPROVAL_TIMEOUT_SECONDS holds for a client tool call too: the model
     hears that the call expired and a late result is refused."""
     project = git_project(tmp_path / "project")
-    config = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, approval_timeout_seconds=1.5)
-    async with running(make_settings(tmp_path / "data", agents=config, server={"run_envoy": False})) as runtime:
+    llm = {"openai_base_url": fake.base_url, "max_retries": 0}
+    async with running(make_settings(tmp_path / "data", llm=llm, agents={"approval_timeout_seconds": 1.5}, server={"run_envoy": False})) as runtime:
         tool = ClientTool("run_ide_tests", "Runs the tests in the IDE", {"type": "object", "properties": {}})
         created = await runtime.agents.codelab.create_codelab_session("alice", {"project_path": str(project)}, hitl=HitlSettings(client_tools=[tool]))
         session_id = created.session.session_id
@@ -176,8 +170,8 @@ async def test_input_reaches_the_model_and_tasks_are_listed(runtime, fake, sessi
 
 async def test_runs_beyond_the_slots_are_queued(tmp_path, fake):
     project = git_project(tmp_path / "project")
-    config = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, max_concurrent_runs=1)
-    async with running(make_settings(tmp_path / "data", agents=config, server={"run_envoy": False})) as runtime:
+    llm = {"openai_base_url": fake.base_url, "max_retries": 0}
+    async with running(make_settings(tmp_path / "data", llm=llm, agents={"max_concurrent_runs": 1}, server={"run_envoy": False})) as runtime:
         session = (await runtime.agents.projects.create_project_session("q", str(project))).session.session_id
         fake.add(Reply(text="slow", delay=0.5), Reply(text="second done"))
         first = await runtime.agents.tasks.create_task(session, "first", owner="a")

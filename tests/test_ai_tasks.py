@@ -7,7 +7,6 @@ with the documented status and code."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import time
 
@@ -20,7 +19,6 @@ from google.rpc import error_details_pb2
 
 from agentruntime.v1 import compute_pb2, compute_pb2_grpc
 from agent_runtime.agents.ai_tasks import AI_ROLES, ROLES_BY_WORKFLOW
-from agent_runtime.config import AgentsConfig
 from conftest import grpc_metadata, make_settings, running
 from llm_fakes import FakeOpenAI, Reply
 from ml_helpers import build_model
@@ -33,8 +31,8 @@ FIBONACCI = "def fibonacci(n):\n    if n <= 1:\n        return n\n    return fib
 
 @pytest_asyncio.fixture(scope="module")
 async def runtime(tmp_path_factory, fake):
-    agents = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, llm_timeout_seconds=10)
-    settings = make_settings(tmp_path_factory.mktemp("data"), agents=agents, compute={"metrics_interval_seconds": 0.2})
+    llm = {"openai_base_url": fake.base_url, "max_retries": 0, "timeout_seconds": 10}
+    settings = make_settings(tmp_path_factory.mktemp("data"), llm=llm, compute={"metrics_interval_seconds": 0.2})
     async with running(settings) as started:
         yield started
 

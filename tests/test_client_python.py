@@ -5,7 +5,6 @@ blocking twin, and event streams that resume by sequence across a restart."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import pathlib
 import re
@@ -18,7 +17,6 @@ import pytest_asyncio
 from agentruntime.v1 import agent_pb2, identity_pb2, session_pb2
 from google.protobuf import struct_pb2
 
-from agent_runtime.config import AgentsConfig
 from agent_runtime_client import (
     AsyncClient,
     Client,
@@ -41,8 +39,8 @@ def run_python(code: str, pythonpath: list[pathlib.Path], cwd: pathlib.Path) -> 
 
 @pytest_asyncio.fixture(scope="module")
 async def server(tmp_path_factory, fake):
-    agents = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, llm_timeout_seconds=10)
-    async with running(make_settings(tmp_path_factory.mktemp("data"), agents=agents, server={"run_envoy": False})) as started:
+    llm = {"openai_base_url": fake.base_url, "max_retries": 0, "timeout_seconds": 10}
+    async with running(make_settings(tmp_path_factory.mktemp("data"), llm=llm, server={"run_envoy": False})) as started:
         yield started
 
 

@@ -16,7 +16,6 @@ too. Every HTTP error body is {"detail", "code", "timestamp"}."""
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 import time
 
@@ -27,7 +26,6 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from agentruntime.v1 import agent_pb2, agent_pb2_grpc
-from agent_runtime.config import AgentsConfig
 from agent_helpers import codelab_session, sse, unsequenced
 from conftest import grpc_metadata, make_settings, running
 from llm_fakes import Call, Reply
@@ -38,10 +36,8 @@ pytestmark = pytest.mark.slow
 
 @pytest_asyncio.fixture(scope="module")
 async def runtime(tmp_path_factory, fake):
-    agents = dataclasses.replace(
-        AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, llm_timeout_seconds=10, hitl_dangerous_tools=()
-    )
-    async with running(make_settings(tmp_path_factory.mktemp("data"), agents=agents)) as started:
+    llm = {"openai_base_url": fake.base_url, "max_retries": 0, "timeout_seconds": 10}
+    async with running(make_settings(tmp_path_factory.mktemp("data"), llm=llm, agents={"hitl_dangerous_tools": ()})) as started:
         yield started
 
 

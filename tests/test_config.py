@@ -102,3 +102,20 @@ def test_flags_win_over_the_environment(monkeypatch):
     assert flagged.auth.allow_anonymous_local and not flagged.server.run_envoy and flagged.server.compat_ports == (8001, 8765)
     # What no flag sets still comes from the environment.
     assert flagged.agents.max_iterations == 9
+
+
+def test_llm_variables_fill_the_llm_section_and_its_checks_run_with_the_rest():
+    settings = Settings.from_env(
+        {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "LLM_TIMEOUT_SECONDS": "30", "LLM_MAX_RETRIES": "1",
+         "LLM_TOTAL_TIMEOUT_SECONDS": "90", "DEFAULT_MODEL": "gpt-4o"}
+    )
+    assert (settings.llm.openai_base_url, settings.llm.default_model) == ("http://127.0.0.1:9/v1", "gpt-4o")
+    assert (settings.llm.timeout_seconds, settings.llm.max_retries, settings.llm.total_timeout_seconds) == (30, 1, 90)
+    settings.check()
+    for changes, message in (
+        ({"timeout_seconds": 0}, "LLM_TIMEOUT_SECONDS must be positive"),
+        ({"max_retries": -1}, "LLM_MAX_RETRIES must not be negative"),
+        ({"total_timeout_seconds": 10}, "LLM_TOTAL_TIMEOUT_SECONDS must be at least LLM_TIMEOUT_SECONDS"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            settings.replace(llm=changes).check()

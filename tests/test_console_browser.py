@@ -8,7 +8,6 @@ test-artifacts/ for a person to look at."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import pathlib
@@ -19,7 +18,6 @@ import pytest
 import pytest_asyncio
 
 from agent_helpers import codelab_session, sse, wait_for
-from agent_runtime.config import AgentsConfig
 from agent_runtime.clock import iso, utc_now
 from agent_runtime.compute.records import MetricSample
 from agent_runtime.storage.sqlite.compute import SqliteMetricSampleRepository
@@ -38,8 +36,8 @@ SHOWN = 15_000
 
 @pytest_asyncio.fixture(scope="module")
 async def runtime(tmp_path_factory, fake):
-    agents = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=1, llm_timeout_seconds=10)
-    async with running(make_settings(tmp_path_factory.mktemp("data"), agents=agents)) as started:
+    llm = {"openai_base_url": fake.base_url, "max_retries": 1, "timeout_seconds": 10}
+    async with running(make_settings(tmp_path_factory.mktemp("data"), llm=llm)) as started:
         yield started
 
 

@@ -5,12 +5,11 @@ even when a provider hangs; plus the multi-agent settings."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 
 import pytest
 
-from agent_runtime.config import AgentsConfig
+from agent_runtime.config import LLMSettings
 from agent_runtime.llm.registry import ProviderRegistry
 from agent_runtime.health import llm_states
 from conftest import http_client, make_settings, running
@@ -23,8 +22,8 @@ MULTI_AGENT = {"enabled": True, "default_agent": "orchestrator", "agents_count":
 
 
 def provider_settings(tmp_path, base_url: str, *, timeout: float, cache: float):
-    agents = dataclasses.replace(AgentsConfig(), openai_base_url=base_url, llm_max_retries=0)
-    return make_settings(tmp_path / "data", agents=agents, health={"check_timeout_seconds": timeout, "cache_seconds": cache})
+    llm = {"openai_base_url": base_url, "max_retries": 0}
+    return make_settings(tmp_path / "data", llm=llm, health={"check_timeout_seconds": timeout, "cache_seconds": cache})
 
 
 async def timed_health(http) -> tuple[float, dict]:
@@ -77,13 +76,12 @@ async def test_provider_reachability_follows_the_provider(tmp_path):
 
 async def test_reachability_of_each_configured_provider():
     async with FakeOpenAI() as openai_up, FakeAnthropic(models_delay=30) as anthropic_hangs:
-        config = dataclasses.replace(
-            AgentsConfig(),
+        config = LLMSettings(
             openai_base_url=openai_up.base_url,
             anthropic_api_key="k",
             anthropic_base_url=anthropic_hangs.base_url,
             ollama_base_url=f"http://127.0.0.1:{free_port()}/v1",  # nothing listens
-            llm_max_retries=0,
+            max_retries=0,
         )
         registry = ProviderRegistry.from_config(config)
         started = time.monotonic()
@@ -93,4 +91,4 @@ async def test_reachability_of_each_configured_provider():
     assert llm_states(reachable) == {
         "llm_proxy": "available", "llm.openai": "available", "llm.anthropic": "unavailable", "llm.ollama": "unavailable",
     }
-    assert llm_states(await ProviderRegistry.from_config(AgentsConfig()).reachability(0.5)) == {"llm_proxy": "not_configured"}
+    assert llm_states(await ProviderRegistry.from_config(LLMSettings()).reachability(0.5)) == {"llm_proxy": "not_configured"}

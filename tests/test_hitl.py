@@ -6,7 +6,6 @@ the session's event log. The scripted OpenAI-format server plays the model."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 
 import grpc
@@ -32,20 +31,17 @@ FLUTTER_TESTS = {
 }
 
 
-def hitl_agents(fake) -> AgentsConfig:
-    return dataclasses.replace(
-        AgentsConfig(),
-        openai_base_url=fake.base_url,
-        llm_max_retries=0,
-        llm_timeout_seconds=10,
-        command_timeout_seconds=5,
-        hitl_dangerous_tools=("write_file",),
-    )
+def hitl_sections(fake) -> dict:
+    """The `llm` and `agents` changes of this file's servers."""
+    return {
+        "llm": {"openai_base_url": fake.base_url, "max_retries": 0, "timeout_seconds": 10},
+        "agents": {"command_timeout_seconds": 5, "hitl_dangerous_tools": ("write_file",)},
+    }
 
 
 @pytest_asyncio.fixture(scope="module")
 async def runtime(tmp_path_factory, fake):
-    async with running(identity_settings(tmp_path_factory.mktemp("data"), agents=hitl_agents(fake))) as started:
+    async with running(identity_settings(tmp_path_factory.mktemp("data"), **hitl_sections(fake))) as started:
         yield started
 
 
@@ -458,7 +454,7 @@ async def test_waiting_runs_survive_a_restart(tmp_path, fake):
     """A pending approval and a client tool call are stored: after a restart
     the list is there and the answers continue the runs."""
     project = git_project(tmp_path / "project")
-    settings = make_settings(tmp_path / "data", agents=hitl_agents(fake), server={"run_envoy": False})
+    settings = make_settings(tmp_path / "data", **hitl_sections(fake), server={"run_envoy": False})
 
     async def drain(events) -> list[dict]:
         return [e async for e in events]

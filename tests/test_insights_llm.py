@@ -6,14 +6,13 @@ no provider is configured."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import json
 import time
 
 import pytest_asyncio
 
-from agent_runtime.config import AgentsConfig
+from agent_runtime.config import LLMSettings
 from agent_runtime.clock import iso
 from agent_runtime.compute.insights import InsightService, LLMInsightAnalyzer
 from agent_runtime.llm.registry import ProviderRegistry
@@ -64,8 +63,7 @@ async def stored(tmp_path):
 
 
 def registry_for(fake) -> ProviderRegistry:
-    config = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, llm_timeout_seconds=5)
-    return ProviderRegistry.from_config(config)
+    return ProviderRegistry.from_config(LLMSettings(openai_base_url=fake.base_url, max_retries=0, timeout_seconds=5))
 
 
 async def test_llm_writes_insights_from_the_computed_statistics(fake, stored):
@@ -102,15 +100,15 @@ async def test_llm_failure_falls_back_to_deterministic(fake, stored):
 
 async def test_no_provider_configured_is_deterministic(stored):
     samples, tasks, now = stored
-    service = InsightService(samples, tasks, LLMInsightAnalyzer(ProviderRegistry.from_config(AgentsConfig())), clock=lambda: now)
+    service = InsightService(samples, tasks, LLMInsightAnalyzer(ProviderRegistry.from_config(LLMSettings())), clock=lambda: now)
     report = await service.generate("memory", "1h")
     assert report.analyzer == "deterministic" and "llm_error" not in report.analysis
     assert "peak 95%" in report.text
 
 
 async def test_insights_through_envoy_with_the_configured_llm(tmp_path, fake):
-    agents = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, llm_timeout_seconds=5)
-    settings = make_settings(tmp_path / "data", agents=agents, compute={"metrics_interval_seconds": 0.2})
+    llm = {"openai_base_url": fake.base_url, "max_retries": 0, "timeout_seconds": 5}
+    settings = make_settings(tmp_path / "data", llm=llm, compute={"metrics_interval_seconds": 0.2})
     async with running(settings) as runtime, http_client(runtime) as http:
         deadline = time.monotonic() + 5
         while (await runtime.database.fetch_one("SELECT COUNT(*) FROM compute_metric_samples"))[0] < 3:

@@ -5,11 +5,10 @@ its run slot, instead of holding it until the run watchdog."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 
-from agent_runtime.config import AgentsConfig
+from agent_runtime.config import LLMSettings
 from agent_helpers import git_project, wait_for
 from conftest import make_settings, running
 from llm_fakes import FakeOpenAI, Reply
@@ -17,17 +16,10 @@ from llm_fakes import FakeOpenAI, Reply
 
 async def test_a_stream_kept_alive_without_an_answer_ends_at_the_total_deadline(tmp_path):
     async with FakeOpenAI([Reply(keep_alive_forever=True), Reply(text="the next run gets the slot")]) as fake:
-        config = dataclasses.replace(
-            AgentsConfig(),
-            openai_base_url=fake.base_url,
-            llm_max_retries=0,
-            llm_timeout_seconds=1,
-            llm_total_timeout_seconds=2,
-            # The watchdog would end it too, much later: not what ends it here.
-            watchdog_seconds=600,
-            max_concurrent_runs=1,
-        )
-        async with running(make_settings(tmp_path / "data", agents=config, server={"run_envoy": False})) as runtime:
+        llm = {"openai_base_url": fake.base_url, "max_retries": 0, "timeout_seconds": 1, "total_timeout_seconds": 2}
+        # The watchdog would end it too, much later: not what ends it here.
+        agents = {"watchdog_seconds": 600, "max_concurrent_runs": 1}
+        async with running(make_settings(tmp_path / "data", llm=llm, agents=agents, server={"run_envoy": False})) as runtime:
             project = git_project(tmp_path / "project")
             session = (await runtime.agents.projects.create_project_session("deadline", str(project))).session.session_id
             hanging = await runtime.agents.tasks.create_task(session, "answer slowly", owner="alice")
@@ -44,4 +36,4 @@ async def test_a_stream_kept_alive_without_an_answer_ends_at_the_total_deadline(
 @pytest.mark.parametrize("total", [0.5, -1])
 def test_the_total_deadline_is_at_least_the_per_read_timeout(total):
     with pytest.raises(ValueError, match="LLM_TOTAL_TIMEOUT_SECONDS must be at least LLM_TIMEOUT_SECONDS"):
-        dataclasses.replace(AgentsConfig(), llm_timeout_seconds=1, llm_total_timeout_seconds=total).check()
+        LLMSettings(timeout_seconds=1, total_timeout_seconds=total).check()

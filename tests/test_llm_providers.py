@@ -3,11 +3,10 @@ through the official SDK clients."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 
-from agent_runtime.config import AgentsConfig
+from agent_runtime.config import LLMSettings
 from agent_runtime.llm.base import ChatMessage, Completion, LLMError, TokenDelta, ToolCall, ToolSpec
 from agent_runtime.llm.registry import ProviderRegistry
 from agent_runtime.errors import FailedPrecondition
@@ -16,8 +15,8 @@ from llm_fakes import Call, FakeAnthropic, FakeOpenAI, Reply
 READ = ToolSpec("read_file", "Read a file", {"type": "object", "properties": {"path": {"type": "string"}}})
 
 
-def config(**values) -> AgentsConfig:
-    return dataclasses.replace(AgentsConfig(), **{"llm_timeout_seconds": 5, "llm_max_retries": 2, **values})
+def config(**values) -> LLMSettings:
+    return LLMSettings(**{"timeout_seconds": 5, "max_retries": 2, **values})
 
 
 async def collect(provider, model, messages, tools=()):
@@ -101,7 +100,7 @@ async def test_openai_client_errors_are_not_retried():
 async def test_openai_timeout_becomes_llm_error():
     async with FakeOpenAI([Reply(text="late", delay=2)]) as fake:
         registry = ProviderRegistry.from_config(
-            dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_timeout_seconds=0.3, llm_max_retries=0)
+            LLMSettings(openai_base_url=fake.base_url, timeout_seconds=0.3, max_retries=0)
         )
         provider, model = await registry.resolve("gpt-4o")
         with pytest.raises(LLMError, match="in time"):
@@ -109,7 +108,7 @@ async def test_openai_timeout_becomes_llm_error():
 
 
 async def test_unreachable_provider_is_llm_error():
-    registry = ProviderRegistry.from_config(config(openai_base_url="http://127.0.0.1:9/v1", llm_max_retries=0))
+    registry = ProviderRegistry.from_config(config(openai_base_url="http://127.0.0.1:9/v1", max_retries=0))
     provider, model = await registry.resolve("gpt-4o")
     with pytest.raises(LLMError, match="cannot reach openai"):
         await collect(provider, model, [ChatMessage("user", "x")])
@@ -149,7 +148,7 @@ async def test_anthropic_overloaded_is_retried_then_llm_error():
     script = [Reply(status=529, headers={"retry-after-ms": "5"}, error_body={"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})] * 2
     async with FakeAnthropic(script) as fake:
         registry = ProviderRegistry.from_config(
-            config(anthropic_api_key="k", anthropic_base_url=fake.base_url, llm_max_retries=1)
+            config(anthropic_api_key="k", anthropic_base_url=fake.base_url, max_retries=1)
         )
         provider, model = await registry.resolve("claude-3-5-sonnet-20241022")
         with pytest.raises(LLMError, match="529"):
@@ -179,7 +178,7 @@ async def test_model_discovery_and_resolution():
 
 
 async def test_no_provider_configured_fails_clearly():
-    registry = ProviderRegistry.from_config(AgentsConfig())
+    registry = ProviderRegistry.from_config(LLMSettings())
     assert not any(p.info.configured for p in registry.providers)
     assert await registry.models() == []
     with pytest.raises(FailedPrecondition, match="no model provider configured"):

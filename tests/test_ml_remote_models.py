@@ -3,13 +3,11 @@ local MLX ones (GET /ml-api/models/), and refuses to fine-tune them."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import grpc
 import pytest_asyncio
 
 from agentruntime.v1 import ml_pb2, ml_pb2_grpc
-from agent_runtime.config import AgentsConfig
 from conftest import grpc_metadata, http_client, make_settings, running
 from llm_fakes import FakeOpenAI
 
@@ -22,8 +20,8 @@ async def fake():
 
 @pytest_asyncio.fixture(scope="module")
 async def runtime(tmp_path_factory, fake):
-    agents = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0)
-    async with running(make_settings(tmp_path_factory.mktemp("remote"), agents=agents)) as started:
+    llm = {"openai_base_url": fake.base_url, "max_retries": 0}
+    async with running(make_settings(tmp_path_factory.mktemp("remote"), llm=llm)) as started:
         yield started
 
 

@@ -5,7 +5,6 @@ OpenAI-format server plays the model."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import grpc
 import pytest
@@ -68,17 +67,14 @@ DOCUMENTED_AGENTS = [
 
 @pytest_asyncio.fixture(scope="module")
 async def runtime(tmp_path_factory, fake):
-    agents = dataclasses.replace(
-        AgentsConfig(),
-        openai_base_url=fake.base_url,
-        llm_max_retries=0,
-        llm_timeout_seconds=10,
-        command_timeout_seconds=5,
+    agents = {
+        "command_timeout_seconds": 5,
         # No approvals here: these tests are about which calls run at all.
-        hitl_dangerous_tools=(),
-        max_agent_switches=2,
-    )
-    async with running(make_settings(tmp_path_factory.mktemp("data"), agents=agents)) as started:
+        "hitl_dangerous_tools": (),
+        "max_agent_switches": 2,
+    }
+    llm = {"openai_base_url": fake.base_url, "max_retries": 0, "timeout_seconds": 10}
+    async with running(make_settings(tmp_path_factory.mktemp("data"), llm=llm, agents=agents)) as started:
         yield started
 
 
@@ -211,8 +207,8 @@ async def test_unknown_agent_type_is_rejected(http, project):
 
 async def test_switch_history_survives_restart(tmp_path, fake):
     project = git_project(tmp_path / "project")
-    agents = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, hitl_dangerous_tools=())
-    settings = make_settings(tmp_path / "data", agents=agents, server={"run_envoy": False})
+    llm = {"openai_base_url": fake.base_url, "max_retries": 0}
+    settings = make_settings(tmp_path / "data", llm=llm, agents={"hitl_dangerous_tools": ()}, server={"run_envoy": False})
     async with running(settings) as runtime:
         session_id = (await runtime.agents.projects.create_project_session("p", str(project))).session.session_id
         await runtime.agents.codelab.switcher.switch(session_id, "debug", "explicit")
@@ -243,10 +239,9 @@ async def test_switching_off(tmp_path, fake):
     """MULTI_AGENT_ENABLED=false: no switch_agent tool and no switches;
     DEFAULT_AGENT is what a session starts with."""
     project = git_project(tmp_path / "project")
-    agents = dataclasses.replace(
-        AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, multi_agent_enabled=False, default_agent="ask"
-    )
-    async with running(make_settings(tmp_path / "data", agents=agents, server={"run_envoy": False})) as runtime:
+    llm = {"openai_base_url": fake.base_url, "max_retries": 0}
+    agents = {"multi_agent_enabled": False, "default_agent": "ask"}
+    async with running(make_settings(tmp_path / "data", llm=llm, agents=agents, server={"run_envoy": False})) as runtime:
         session_id = (await runtime.agents.projects.create_project_session("p", str(project))).session.session_id
         assert (await runtime.agents.codelab.current_agent(session_id)).current_agent == "ask"
         async with grpc.aio.insecure_channel(runtime.grpc_target) as channel:

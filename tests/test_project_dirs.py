@@ -43,10 +43,9 @@ async def roots(tmp_path_factory):
 
 @pytest_asyncio.fixture(scope="module")
 async def runtime(tmp_path_factory, fake, roots):
-    agents = dataclasses.replace(
-        AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, project_roots=(str(roots),), hitl_dangerous_tools=()
-    )
-    async with running(identity_settings(tmp_path_factory.mktemp("dirs"), agents=agents)) as started:
+    llm = {"openai_base_url": fake.base_url, "max_retries": 0}
+    agents = {"project_roots": (str(roots),), "hitl_dangerous_tools": ()}
+    async with running(identity_settings(tmp_path_factory.mktemp("dirs"), llm=llm, agents=agents)) as started:
         yield started
 
 

@@ -4,14 +4,12 @@ cursor still means live only)."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import grpc
 import pytest_asyncio
 import websockets
 
 from agentruntime.v1 import session_pb2, session_pb2_grpc
-from agent_runtime.config import AgentsConfig
 from agent_helpers import codelab_session, sse
 from conftest import TEST_API_KEY, grpc_metadata, http_client, make_settings, running
 from llm_fakes import Reply
@@ -20,8 +18,8 @@ from test_live_feed import new_id, next_message, ws_url
 
 @pytest_asyncio.fixture(scope="module")
 async def runtime(tmp_path_factory, fake):
-    agents = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0)
-    async with running(make_settings(tmp_path_factory.mktemp("data"), agents=agents)) as started:
+    llm = {"openai_base_url": fake.base_url, "max_retries": 0}
+    async with running(make_settings(tmp_path_factory.mktemp("data"), llm=llm)) as started:
         yield started
 
 

@@ -353,8 +353,8 @@ async def test_a_run_cannot_read_the_key_and_health_shows_the_sandbox(tmp_path, 
         f"python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=3)\""
     )
     async with listener, FakeOpenAI([Reply(tool_calls=[Call("execute_command", {"command": escape})]), Reply(text="done")]) as fake:
-        agents = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, hitl_dangerous_tools=())
-        settings = make_settings(tmp_path / "data", agents=agents, server={"run_envoy": False})
+        llm = {"openai_base_url": fake.base_url, "max_retries": 0}
+        settings = make_settings(tmp_path / "data", llm=llm, agents={"hitl_dangerous_tools": ()}, server={"run_envoy": False})
         async with running(settings) as runtime:
             session = await runtime.agents.projects.create_project_session("x", "")
             task = await runtime.agents.tasks.create_task(session.session.session_id, "steal the key", owner="mallory")

@@ -97,17 +97,16 @@ async def test_one_users_hanging_runs_do_not_starve_another_users_run(tmp_path):
     (issue 13: it stayed `queued` for good)."""
     project = git_project(tmp_path / "project")
     async with FakeOpenAI() as hanging, FakeAnthropic() as answering:
-        config = dataclasses.replace(
-            AgentsConfig(),
-            openai_base_url=hanging.base_url,
-            anthropic_api_key="sk-ant-test",
-            anthropic_base_url=answering.base_url,
-            llm_max_retries=0,
-            llm_timeout_seconds=600,
-            llm_total_timeout_seconds=600,
-            max_concurrent_runs=4,
-        )
-        async with running(make_settings(tmp_path / "data", agents=config, server={"run_envoy": False})) as runtime:
+        llm = {
+            "openai_base_url": hanging.base_url,
+            "anthropic_api_key": "sk-ant-test",
+            "anthropic_base_url": answering.base_url,
+            "max_retries": 0,
+            "timeout_seconds": 600,
+            "total_timeout_seconds": 600,
+        }
+        settings = make_settings(tmp_path / "data", llm=llm, agents={"max_concurrent_runs": 4}, server={"run_envoy": False})
+        async with running(settings) as runtime:
             agents = runtime.agents
             session = (await agents.projects.create_project_session("fair", str(project))).session.session_id
             hanging.add(*[Reply(text="never", delay=600) for _ in range(12)])
@@ -121,6 +120,6 @@ async def test_one_users_hanging_runs_do_not_starve_another_users_run(tmp_path):
                 await asyncio.sleep(0.05)
             assert current.status == "completed" and current.result_summary == "bob done", current.status
             statuses = [(await agents.tasks.get_task(t.task_id)).status for t in alice]
-            assert statuses.count("running") == config.runs_per_user and statuses.count("queued") == 12 - config.runs_per_user
+            assert statuses.count("running") == settings.agents.runs_per_user and statuses.count("queued") == 12 - settings.agents.runs_per_user
             for task in alice:
                 await agents.tasks.stop_task(task.task_id)

@@ -5,13 +5,11 @@ while the scripted model is still holding the rest of its answer."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 
 import pytest
 import pytest_asyncio
 
-from agent_runtime.config import AgentsConfig
 from agent_runtime.agents.token_relay import TokenRelay
 from agent_helpers import codelab_session, sse
 from conftest import http_client, make_settings, running
@@ -72,8 +70,8 @@ async def test_a_failed_write_is_raised_to_the_reader():
 
 @pytest_asyncio.fixture(scope="module")
 async def runtime(tmp_path_factory, fake):
-    agents = dataclasses.replace(AgentsConfig(), openai_base_url=fake.base_url, llm_max_retries=0, llm_timeout_seconds=10)
-    async with running(make_settings(tmp_path_factory.mktemp("data"), agents=agents)) as started:
+    llm = {"openai_base_url": fake.base_url, "max_retries": 0, "timeout_seconds": 10}
+    async with running(make_settings(tmp_path_factory.mktemp("data"), llm=llm)) as started:
         yield started
 
 

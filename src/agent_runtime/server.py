@@ -233,7 +233,7 @@ async def _compose(settings: Settings, parts: contextlib.AsyncExitStack) -> Runt
     identity = IdentityService(
         storage.identity, TokenIssuer(signing_key(settings), settings.auth.jwt_expires_seconds)
     )
-    llm_registry = ProviderRegistry.from_config(settings.agents)
+    llm_registry = ProviderRegistry.from_config(settings.llm)
     ml = MLService(
         storage.ml_models,
         storage.ml_files,
@@ -265,6 +265,7 @@ async def _compose(settings: Settings, parts: contextlib.AsyncExitStack) -> Runt
         sessions,
         task_bus,
         settings.agents,
+        llm=settings.llm,
         sandbox=sandbox,
         commands_dir=settings.data_dir / "commands",
         max_concurrent_runs=settings.agents.max_concurrent_runs,

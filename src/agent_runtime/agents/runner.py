@@ -16,7 +16,7 @@ import structlog
 
 from agent_runtime.agents import run_events
 from agent_runtime.agents.approvals import ApprovalManager
-from agent_runtime.config import AgentsConfig
+from agent_runtime.config import AgentsConfig, LLMSettings
 from agent_runtime.agents.models import (
     ACCEPTED,
     ACTIVE_STATUSES,
@@ -57,6 +57,7 @@ class AgentRunner:
         bus: EventBus[TaskEventRecord],
         config: AgentsConfig,
         *,
+        llm: LLMSettings,
         clock: Clock = utc_now,
         sandbox: Sandbox,
         max_concurrent_runs: int = 8,
@@ -72,7 +73,16 @@ class AgentRunner:
         self.approvals = ApprovalManager(store, sessions, timeout_seconds=config.approval_timeout_seconds, clock=clock)
         pauses = RunPauses(store, self.approvals, self.reporter, self._table, timeout_seconds=config.approval_timeout_seconds, clock=clock)
         self._turns = TurnLoop(
-            store, registry, config, self.reporter, pauses, self._table, sandbox=sandbox, commands_dir=commands_dir, switcher=switcher
+            store,
+            registry,
+            config,
+            self.reporter,
+            pauses,
+            self._table,
+            llm=llm,
+            sandbox=sandbox,
+            commands_dir=commands_dir,
+            switcher=switcher,
         )
         self._store = store
         self._watchdog: asyncio.Task | None = None

@@ -12,7 +12,7 @@ import pathlib
 from agent_runtime.agents import run_events
 from agent_runtime.agents.approvals import PLAN_TOOL
 from agent_runtime.agents.catalog import AGENT_TYPES_BY_NAME
-from agent_runtime.config import AgentsConfig
+from agent_runtime.config import AgentsConfig, LLMSettings
 from agent_runtime.agents.context import assemble_context
 from agent_runtime.agents.models import APPROVED, COMPLETED, EDITED, FAILED, STOPPED, HitlSettings, TaskRecord
 from agent_runtime.agents.pauses import RunPauses
@@ -53,6 +53,7 @@ class TurnLoop:
         pauses: RunPauses,
         table: RunTable,
         *,
+        llm: LLMSettings,
         sandbox: Sandbox,
         commands_dir: pathlib.Path | None,
         switcher: AgentSwitcher | None,
@@ -61,6 +62,7 @@ class TurnLoop:
         self._tasks = store.tasks
         self._registry = registry
         self._config = config
+        self._llm = llm
         self._reporter = reporter
         self._pauses = pauses
         self._table = table
@@ -139,7 +141,7 @@ class TurnLoop:
         completion: Completion | None = None
         events = within_deadline(
             provider.stream(model, window, specs, max_tokens=self._config.max_output_tokens),
-            self._config.llm_total_timeout_seconds,
+            self._llm.total_timeout_seconds,
             f"{provider.info.id}/{model}",
         )
         try:

@@ -13,6 +13,7 @@ import urllib.parse
 from typing import Mapping
 
 from agent_runtime.config.agents import AgentsConfig, SandboxSettings  # noqa: F401 (the sections' one import path)
+from agent_runtime.config.llm import LLMSettings
 from agent_runtime.config.loader import env_name, load, replace, section, setting
 
 DEV_API_KEY = "dev-api-key"
@@ -203,6 +204,7 @@ class Settings:
     ml: MLSettings = section(MLSettings)
     health: HealthSettings = section(HealthSettings)
     agents: AgentsConfig = section(AgentsConfig)
+    llm: LLMSettings = section(LLMSettings)
 
     def __post_init__(self) -> None:
         if self.debug_logging:
@@ -274,5 +276,5 @@ class Settings:
                     f"{' without a host or database' if self.postgres_url else ''}; "
                     "unset it to keep the database in the data dir"
                 )
-        for part in (self.auth, self.rate_limits, self.compute, self.health, self.ml, self.agents):
+        for part in (self.auth, self.rate_limits, self.compute, self.health, self.ml, self.agents, self.llm):
             part.check()

@@ -1,5 +1,6 @@
-"""The agents' settings: LLM providers, run limits, tools, approvals,
-multi-agent sessions and how commands are contained (README, Configuration)."""
+"""The agents' settings: run limits, tools, approvals, multi-agent sessions
+and how commands are contained (README, Configuration). The LLM providers'
+settings are their own section (config/llm.py)."""
 
 from __future__ import annotations
 
@@ -81,31 +82,8 @@ class SandboxSettings:
 
 @dataclasses.dataclass(frozen=True)
 class AgentsConfig:
-    """LLM providers, run limits, tool limits and approvals."""
+    """Run limits, tool limits and approvals."""
 
-    # OpenAI and OpenAI-compatible servers (vLLM, LM Studio, …) via base URL.
-    openai_api_key: str | None = setting("OPENAI_API_KEY", None)
-    openai_base_url: str | None = setting("OPENAI_BASE_URL", None)
-    # Azure OpenAI.
-    azure_openai_api_key: str | None = setting("AZURE_OPENAI_API_KEY", None)
-    azure_openai_endpoint: str | None = setting("AZURE_OPENAI_ENDPOINT", None)
-    azure_openai_api_version: str = setting("OPENAI_API_VERSION", "2024-10-21")
-    # Ollama's OpenAI-compatible endpoint, e.g. http://localhost:11434/v1.
-    ollama_base_url: str | None = setting("OLLAMA_BASE_URL", None)
-    # Anthropic.
-    anthropic_api_key: str | None = setting("ANTHROPIC_API_KEY", None)
-    anthropic_base_url: str | None = setting("ANTHROPIC_BASE_URL", None)
-    # Model used when a task names none; empty: the first configured one.
-    default_model: str | None = setting("DEFAULT_MODEL", None)
-    # Seconds one LLM request may take, and retries (with backoff) on
-    # connection errors, 408, 409, 429 and 5xx.
-    llm_timeout_seconds: float = setting("LLM_TIMEOUT_SECONDS", 120.0)
-    llm_max_retries: int = setting("LLM_MAX_RETRIES", 3)
-    # Seconds one whole model call may take (first byte to last, retries
-    # included), however the provider keeps its stream alive.
-    llm_total_timeout_seconds: float = setting("LLM_TOTAL_TIMEOUT_SECONDS", 300.0)
-    # Seconds a provider's model list (discovery) is cached.
-    model_cache_seconds: float = 300.0
     # Run loop limits.
     max_iterations: int = setting("MAX_ITERATIONS", 50)
     max_context_tokens: int = setting("MAX_CONTEXT_TOKENS", 100_000)
@@ -168,12 +146,8 @@ class AgentsConfig:
                 raise ValueError(f"{name.upper()} must be positive")
         if self.max_concurrent_runs_per_user is not None and not 0 < self.max_concurrent_runs_per_user <= self.max_concurrent_runs:
             raise ValueError("MAX_CONCURRENT_RUNS_PER_USER must be between 1 and MAX_CONCURRENT_RUNS")
-        if self.llm_timeout_seconds <= 0 or self.command_timeout_seconds <= 0:
-            raise ValueError("LLM_TIMEOUT_SECONDS and COMMAND_TIMEOUT_SECONDS must be positive")
-        if self.llm_max_retries < 0:
-            raise ValueError("LLM_MAX_RETRIES must not be negative")
-        if self.llm_total_timeout_seconds < self.llm_timeout_seconds:
-            raise ValueError("LLM_TOTAL_TIMEOUT_SECONDS must be at least LLM_TIMEOUT_SECONDS (it bounds the whole call, that one each read)")
+        if self.command_timeout_seconds <= 0:
+            raise ValueError("COMMAND_TIMEOUT_SECONDS must be positive")
         for root in self.project_roots:
             if not os.path.isabs(root):
                 raise ValueError(f"PROJECT_ROOTS entries must be absolute paths, got {root!r}")

@@ -1,11 +1,11 @@
-"""All providers, built from AgentsConfig, and model resolution: which
+"""All providers, built from LLMSettings, and model resolution: which
 provider serves a model id, and the default model."""
 
 from __future__ import annotations
 
 import asyncio
 
-from agent_runtime.config import AgentsConfig
+from agent_runtime.config import LLMSettings
 from agent_runtime.errors import FailedPrecondition, NotFound
 from agent_runtime.llm.anthropic_provider import AnthropicProvider, anthropic_client
 from agent_runtime.llm.base import LLMProvider, ModelInfo
@@ -20,8 +20,8 @@ class ProviderRegistry:
         self._default_model = default_model
 
     @classmethod
-    def from_config(cls, config: AgentsConfig) -> "ProviderRegistry":
-        t, r, cache = config.llm_timeout_seconds, config.llm_max_retries, config.model_cache_seconds
+    def from_config(cls, config: LLMSettings) -> "ProviderRegistry":
+        t, r, cache = config.timeout_seconds, config.max_retries, config.model_cache_seconds
         openai_configured = bool(config.openai_api_key or config.openai_base_url)
         providers: list[LLMProvider] = [
             OpenAICompatibleProvider(
