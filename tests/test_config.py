@@ -4,8 +4,11 @@ the variables the loader reads; flags win over the environment."""
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 import re
+import typing
+from typing import Iterator
 
 import pytest
 
@@ -36,17 +39,28 @@ def test_every_read_variable_changes_its_setting():
         assert Settings.from_env({}) != settings_with(name), name
 
 
+def _defaults(kind: type) -> Iterator[tuple[str, object]]:
+    """Each variable `kind` and its sections read, with its field's default."""
+    hints = typing.get_type_hints(kind)
+    for field in dataclasses.fields(kind):
+        if dataclasses.is_dataclass(hints[field.name]):
+            yield from _defaults(hints[field.name])
+        elif "env" in field.metadata:
+            yield field.metadata["env"], field.default
+
+
 def settings_with(name: str) -> Settings:
-    # A value of the right type for every setting that differs from its default.
-    values = {
-        "LOG_LEVEL": "error", "DEBUG_LOGGING": "true", "DATABASE_URL": "sqlite:///elsewhere.db", "SANDBOX": "none",
-        "SANDBOX_NETWORK": "all", "SANDBOX_BWRAP": "/opt/bwrap", "ALLOW_ANONYMOUS_LOCAL": "true", "ALLOW_REGISTRATION": "false",
-        "HITL_ENABLED": "false", "AGENT_RUNTIME__MULTI_AGENT_ENABLED": "false", "AGENT_RUNTIME__AUTO_AGENT_SWITCHING": "false",
+    # A value of the right type for every setting that differs from its
+    # default: a switch is turned the other way, text and numbers below.
+    values = {env: ("false" if default else "true") for env, default in _defaults(Settings) if isinstance(default, bool)}
+    values.update({
+        "LOG_LEVEL": "error", "DATABASE_URL": "sqlite:///elsewhere.db", "SANDBOX": "none",
+        "SANDBOX_NETWORK": "all", "SANDBOX_BWRAP": "/opt/bwrap",
         "AGENT_RUNTIME__DEFAULT_AGENT": "ask", "OPENAI_API_VERSION": "2025-01-01", "GRPC_HOST": "0.0.0.0",
         "HTTP_HOST": "0.0.0.0", "AGENT_RUNTIME_DATA_DIR": "/srv/data", "CORS_ORIGINS": "https://app.example.com",
         "HITL_DANGEROUS_TOOLS": "write_file", "PROJECT_ROOTS": "/srv/projects", "SANDBOX_NETWORK_SESSIONS": "s-1",
-        "DEFAULT_WORKSPACE": "/srv/work", "COMPUTE_PROBE": "false",
-    }
+        "DEFAULT_WORKSPACE": "/srv/work",
+    })
     for text_setting in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "OLLAMA_BASE_URL",
                          "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "DEFAULT_MODEL", "AGENT_API_KEY", "INTERNAL_AUTH_TOKEN",
                          "JWT_SECRET"):
