@@ -26,10 +26,15 @@ def parse_iso(text: str) -> dt.datetime:
     return moment
 
 
+def datetime_proto(moment: dt.datetime) -> timestamp_pb2.Timestamp:
+    """The protobuf Timestamp of an aware datetime."""
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
 def timestamp_proto(text: str | None) -> timestamp_pb2.Timestamp | None:
     """The protobuf Timestamp of an ISO 8601 string; None for none."""
     if not text:
         return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(parse_iso(text))
-    return stamp
+    return datetime_proto(parse_iso(text))

@@ -4,7 +4,6 @@ classes (tasks, devices, metrics, insights)."""
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 
 from google.api import httpbody_pb2
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
@@ -12,7 +11,7 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from agentruntime.v1 import compute_pb2 as pb
 from agentruntime.v1 import compute_pb2_grpc
 from agent_runtime import __version__
-from agent_runtime.clock import timestamp_proto
+from agent_runtime.clock import datetime_proto, timestamp_proto
 from agent_runtime.health import HealthReporter
 from agent_runtime.identity.ownership import new_owner, owner_scope
 
@@ -24,12 +23,6 @@ def _now() -> timestamp_pb2.Timestamp:
     now = timestamp_pb2.Timestamp()
     now.GetCurrentTime()
     return now
-
-
-def _stamp(moment: dt.datetime) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def _struct(value: dict) -> struct_pb2.Struct:
@@ -180,12 +173,12 @@ class ComputeServicer(compute_pb2_grpc.ComputeServiceServicer):
         series = await self._series.series(request.timeframe, request.max_points)
         return pb.GetMetricSeriesResponse(
             timeframe=series.timeframe,
-            start_time=_stamp(series.start),
-            end_time=_stamp(series.end),
+            start_time=datetime_proto(series.start),
+            end_time=datetime_proto(series.end),
             sample_count=series.sample_count,
             bucket_seconds=series.bucket_seconds,
             points=[
-                pb.MetricPoint(timestamp=_stamp(point.at), sample_count=point.sample_count, **point.values)
+                pb.MetricPoint(timestamp=datetime_proto(point.at), sample_count=point.sample_count, **point.values)
                 for point in series.points
             ],
         )
