@@ -9,6 +9,7 @@ import sqlite3
 
 import asyncpg
 
+from agent_runtime.storage.migrations import migration_files
 from agent_runtime.storage.postgres import database as postgres
 from agent_runtime.storage.sqlite import database as sqlite
 
@@ -26,7 +27,7 @@ def _strip(columns: set[tuple[str, str]], only: set[tuple[str, str | None]]) -> 
 
 
 async def test_both_engines_have_the_same_migrations_tables_and_columns(postgres_dsn, tmp_path):
-    assert [(v, n) for v, n, _ in postgres.migration_files()] == [(v, n) for v, n, _ in sqlite.migration_files()]
+    assert [(v, n) for v, n, _ in migration_files(postgres.MIGRATIONS_DIR)] == [(v, n) for v, n, _ in migration_files(sqlite.MIGRATIONS_DIR)]
 
     database = await sqlite.Database.open(tmp_path / "runtime.db")
     await database.close()
@@ -52,7 +53,7 @@ async def test_both_engines_have_the_same_migrations_tables_and_columns(postgres
 
 
 async def test_processes_starting_at_once_apply_each_migration_once(postgres_dsn):
-    versions = [version for version, _, _ in postgres.migration_files()]
+    versions = [version for version, _, _ in migration_files(postgres.MIGRATIONS_DIR)]
     pools = [await asyncpg.create_pool(postgres_dsn, min_size=1, max_size=1) for _ in range(5)]
     try:
         databases = [postgres.Database(pool, postgres_dsn, origin=str(n)) for n, pool in enumerate(pools)]

@@ -11,7 +11,8 @@ from agent_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgum
 from agent_runtime.events.bus import EventBus
 from agent_runtime.sessions.models import NewEvent, SessionRecord
 from agent_runtime.sessions.service import SessionService
-from agent_runtime.storage.sqlite.database import Database, migration_files
+from agent_runtime.storage.migrations import migration_files
+from agent_runtime.storage.sqlite.database import MIGRATIONS_DIR, Database
 from agent_runtime.storage.sqlite.sessions import SqliteSessionRepository
 
 
@@ -34,7 +35,7 @@ async def test_migrations_apply_once_and_record_versions(tmp_path):
     try:
         assert await database.migrate() == []
         rows = await database.fetch_all("SELECT version FROM schema_migrations ORDER BY version")
-        assert [row[0] for row in rows] == [version for version, _, _ in migration_files()]
+        assert [row[0] for row in rows] == [version for version, _, _ in migration_files(MIGRATIONS_DIR)]
         mode = await database.fetch_one("PRAGMA journal_mode")
         assert mode[0] == "wal"
     finally:

@@ -9,7 +9,8 @@ import sqlite3
 
 import pytest
 
-from agent_runtime.storage.sqlite.database import Database, DatabaseError
+from agent_runtime.storage.errors import DatabaseError
+from agent_runtime.storage.sqlite.database import Database
 
 
 async def test_a_read_completes_while_a_write_waits_on_another_connections_lock(tmp_path):

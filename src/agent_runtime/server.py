@@ -58,6 +58,7 @@ from agent_runtime.ml.servicer import MLServicer
 from agent_runtime.sessions.service import SessionService
 from agent_runtime.sessions.servicer import SessionServicer
 from agent_runtime.storage.engines import Storage, StorageUnavailable, open_storage
+from agent_runtime.storage.errors import DatabaseError
 from agent_runtime.storage.postgres import database as postgres
 from agent_runtime.storage.sqlite import database as sqlite
 from agent_runtime.tools.containment import Sandbox
@@ -183,7 +184,7 @@ async def event_buses(storage: Storage) -> tuple[EventBus, EventBus]:
     feed_bus: RelayedBus = RelayedBus(lambda item: item.kind == "event")
     try:
         await storage.relay.start(feed_bus.publish_relayed, task_bus.publish)
-    except sqlite.DatabaseError as error:
+    except DatabaseError as error:
         raise StartupError(f"database: listening for notifications: {error.__cause__ or error}") from None
     return feed_bus, task_bus
 

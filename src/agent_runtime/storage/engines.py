@@ -15,6 +15,7 @@ from agent_runtime.compute.ports import MetricSampleRepository, ProbeRepository,
 from agent_runtime.identity.ports import IdentityRepository
 from agent_runtime.ml.ports import FileRepository, JobRepository, ModelRepository
 from agent_runtime.sessions.ports import SessionRepository
+from agent_runtime.storage.errors import DatabaseError
 from agent_runtime.storage.postgres import database as postgres
 from agent_runtime.storage.postgres.agents import postgres_agent_store
 from agent_runtime.storage.postgres.compute import (
@@ -72,9 +73,9 @@ async def open_storage(sqlite_path: pathlib.Path, postgres_url: str | None = Non
         return await _open_postgres(postgres_url)
     try:
         database = await sqlite.Database.open(sqlite_path)
-    except (sqlite.DatabaseError, sqlite3.Error, OSError) as error:
+    except (DatabaseError, sqlite3.Error, OSError) as error:
         # SQLite's own words, not the per-request advice DatabaseError adds.
-        reason = error.__cause__ if isinstance(error, sqlite.DatabaseError) and error.__cause__ else error
+        reason = error.__cause__ if isinstance(error, DatabaseError) and error.__cause__ else error
         raise StorageUnavailable(f"database {sqlite_path}: {reason}") from None
     return Storage(
         "sqlite",
@@ -94,7 +95,7 @@ async def open_storage(sqlite_path: pathlib.Path, postgres_url: str | None = Non
 async def _open_postgres(url: str) -> Storage:
     try:
         database = await postgres.Database.open(url)
-    except sqlite.DatabaseError as error:
+    except DatabaseError as error:
         raise StorageUnavailable(f"database {redacted(url)}: {error.__cause__ or error}") from None
     sessions = PostgresSessionRepository(database)
     agents = postgres_agent_store(database)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import importlib.resources
-import re
 import uuid
 from typing import AsyncIterator, Awaitable, Callable
 
@@ -23,12 +22,12 @@ import structlog
 from agent_runtime.clock import iso, utc_now
 from agent_runtime.errors import InvalidArgument
 from agent_runtime.storage.postgres.dialect import to_postgres, translate
-from agent_runtime.storage.sqlite.database import DatabaseError
+from agent_runtime.storage.errors import database_error
+from agent_runtime.storage.migrations import migration_files
 
 log = structlog.get_logger(__name__)
 
 MIGRATIONS_DIR = importlib.resources.files(__package__) / "migrations"
-_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 # pg_advisory_lock key of the migrations: every process that opens the
 # database takes it, so concurrent starts apply each migration once.
 MIGRATION_LOCK = 0x6167_656E_745F_6D69  # "agent_mi"
@@ -37,25 +36,6 @@ POOL_SIZE = 10
 # a notification says which process wrote (storage/postgres/notify.py),
 # and pg_stat_activity shows whose connection is whose.
 APPLICATION_PREFIX = "agent-runtime:"
-
-
-def migration_files() -> list[tuple[int, str, str]]:
-    """(version, name, SQL text) of each migration, in version order."""
-    found = []
-    for entry in sorted((e for e in MIGRATIONS_DIR.iterdir() if e.name.endswith(".sql")), key=lambda e: e.name):
-        match = _MIGRATION_NAME.match(entry.name)
-        if not match:
-            raise RuntimeError(f"migration file {entry.name} is not named NNNN_name.sql")
-        found.append((int(match.group(1)), match.group(2), entry.read_text()))
-    versions = [version for version, _, _ in found]
-    if len(set(versions)) != len(versions):
-        raise RuntimeError(f"two migrations share a version number: {versions}")
-    return found
-
-
-def database_error(error: Exception) -> DatabaseError:
-    log.error("storage.postgres_error", error=str(error), kind=type(error).__name__)
-    return DatabaseError(f"Database error: {error}; the request was not applied, retry it later")
 
 
 @contextlib.contextmanager
@@ -67,7 +47,7 @@ def postgres_errors_as_database_error():
         # the caller's mistake (a lookup by such a key would find nothing).
         raise InvalidArgument("text must not contain NUL (\\u0000) characters") from error
     except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
-        raise database_error(error) from error
+        raise database_error(error, "postgres") from error
 
 
 class Result:
@@ -177,11 +157,11 @@ class Database:
                         " version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)"
                     )
                     applied = {row["version"] for row in await connection.fetch("SELECT version FROM schema_migrations")}
-                    for version, name, script in migration_files():
+                    for version, name, path in migration_files(MIGRATIONS_DIR):
                         if version in applied:
                             continue
                         async with connection.transaction():
-                            await connection.execute(script)
+                            await connection.execute(path.read_text())
                             await connection.execute(
                                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
                                 version,

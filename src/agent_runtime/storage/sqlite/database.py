@@ -13,10 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.resources
-import importlib.resources.abc
 import os
 import pathlib
-import re
 import sqlite3
 import stat
 from typing import AsyncIterator
@@ -25,25 +23,12 @@ import aiosqlite
 import structlog
 
 from agent_runtime.clock import iso, utc_now
-from agent_runtime.errors import DomainError
+from agent_runtime.storage.errors import database_error
+from agent_runtime.storage.migrations import migration_files
 
 log = structlog.get_logger(__name__)
 
 MIGRATIONS_DIR = importlib.resources.files(__package__) / "migrations"
-_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-
-
-class DatabaseError(DomainError):
-    """SQLite failed (locked past busy_timeout, read-only, disk full or
-    I/O error): HTTP 500 with code DATABASE_ERROR instead of an anonymous
-    internal error."""
-
-    code = "DATABASE_ERROR"
-
-
-def database_error(error: sqlite3.Error) -> DatabaseError:
-    log.error("storage.sqlite_error", error=str(error), kind=type(error).__name__)
-    return DatabaseError(f"Database error: {error}; the request was not applied, retry it later")
 
 
 @contextlib.contextmanager
@@ -51,20 +36,7 @@ def _sqlite_errors_as_database_error():
     try:
         yield
     except sqlite3.Error as error:
-        raise database_error(error) from error
-
-
-def migration_files() -> list[tuple[int, str, importlib.resources.abc.Traversable]]:
-    found = []
-    for path in sorted((entry for entry in MIGRATIONS_DIR.iterdir() if entry.name.endswith(".sql")), key=lambda entry: entry.name):
-        match = _MIGRATION_NAME.match(path.name)
-        if not match:
-            raise RuntimeError(f"migration file {path.name} is not named NNNN_name.sql")
-        found.append((int(match.group(1)), match.group(2), path))
-    versions = [v for v, _, _ in found]
-    if len(set(versions)) != len(versions):
-        raise RuntimeError(f"two migrations share a version number: {versions}")
-    return found
+        raise database_error(error, "sqlite") from error
 
 
 def private_files(path: pathlib.Path, *companions: pathlib.Path) -> None:
@@ -177,7 +149,7 @@ class Database:
         async with self.connection.execute("SELECT version FROM schema_migrations") as cursor:
             applied = {row[0] for row in await cursor.fetchall()}
         done = []
-        for version, name, path in migration_files():
+        for version, name, path in migration_files(MIGRATIONS_DIR):
             if version in applied:
                 continue
             async with self.transaction() as connection:
@@ -202,13 +174,13 @@ class Database:
             except BaseException as error:
                 await self._rollback()
                 if isinstance(error, sqlite3.Error):
-                    raise database_error(error) from error
+                    raise database_error(error, "sqlite") from error
                 raise
             try:
                 await self.connection.execute("COMMIT")
             except sqlite3.Error as error:
                 await self._rollback()
-                raise database_error(error) from error
+                raise database_error(error, "sqlite") from error
 
     async def _rollback(self) -> None:
         try:
