@@ -269,7 +269,6 @@ async def _compose(settings: Settings, parts: contextlib.AsyncExitStack) -> Runt
         llm=settings.llm,
         sandbox=sandbox,
         commands_dir=settings.data_dir / "commands",
-        max_concurrent_runs=settings.agents.max_concurrent_runs,
         switcher=switcher,
     )
     agents = AgentService.build(

@@ -60,7 +60,6 @@ class AgentRunner:
         llm: LLMSettings,
         clock: Clock = utc_now,
         sandbox: Sandbox,
-        max_concurrent_runs: int = 8,
         commands_dir: pathlib.Path | None = None,
         switcher: AgentSwitcher | None = None,
     ):
@@ -68,7 +67,7 @@ class AgentRunner:
         self._config = config
         self._commands_dir = commands_dir
         self.sandbox = sandbox
-        self._table = RunTable(FairScheduler(max_concurrent_runs, min(config.runs_per_user, max_concurrent_runs)))
+        self._table = RunTable(FairScheduler(config.max_concurrent_runs, min(config.runs_per_user, config.max_concurrent_runs)))
         self.reporter = RunReporter(store.tasks, sessions, bus, clock=clock, progress=self._table.touch)
         self.approvals = ApprovalManager(store, sessions, timeout_seconds=config.approval_timeout_seconds, clock=clock)
         pauses = RunPauses(store, self.approvals, self.reporter, self._table, timeout_seconds=config.approval_timeout_seconds, clock=clock)
