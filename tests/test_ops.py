@@ -4,6 +4,7 @@ structured gRPC errors, the CLI."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import pathlib
@@ -185,6 +186,48 @@ async def test_database_url_and_log_level_are_honoured(tmp_path):
     # WARNING: none of the info lines (listening, stopped) were logged.
     logged = process.stderr.read()
     assert "grpc.listening" not in logged and "server.stopped" not in logged, logged
+
+
+@pytest.mark.slow
+async def test_access_log_writes_one_json_line_per_call_with_its_request_id_and_status(tmp_path):
+    from ports import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agent_runtime", "serve", "--no-envoy", "--grpc-port", str(port), "--data-dir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+        env={**os.environ, "AGENT_API_KEY": TEST_API_KEY},
+    )
+    # A quote and a backslash: the line stays one JSON object.
+    request_id = 'req "quoted" \\ 1'
+    try:
+        assert "ready" in process.stdout.readline()
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            sessions = session_pb2_grpc.SessionServiceStub(channel)
+            metadata = (*grpc_metadata(), ("x-request-id", request_id))
+            await sessions.CreateSession(session_pb2.CreateSessionRequest(session_id="logged"), metadata=metadata)
+            with pytest.raises(grpc.aio.AioRpcError):
+                await sessions.GetSession(session_pb2.GetSessionRequest(session_id="missing"), metadata=metadata)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    lines = [json.loads(line) for line in process.stderr.read().splitlines() if line.startswith("{")]
+    access = [line for line in lines if line.get("event") == "rpc.done" and line["request_id"] == request_id]
+    assert [(line["rpc"], line["code"]) for line in access] == [
+        ("/agentruntime.v1.SessionService/CreateSession", "OK"),
+        ("/agentruntime.v1.SessionService/GetSession", "NOT_FOUND"),
+    ]
+    other = next(line for line in lines if line.get("event") == "grpc.listening")
+    for line in access:
+        # The fields and types of every structlog line, plus the call's.
+        assert set(line) == {"code", "duration_ms", "peer", "event", "rpc", "request_id", "level", "logger", "timestamp"}
+        assert (line["level"], line["logger"]) == ("info", "agent_runtime.access")
+        assert isinstance(line["duration_ms"], float) and line["duration_ms"] > 0
+        assert line["peer"].startswith("ipv4:127.0.0.1:")
+        assert line["timestamp"].endswith("Z")
+        assert dt.datetime.fromisoformat(line["timestamp"]) >= dt.datetime.fromisoformat(other["timestamp"])
 
 
 @pytest.mark.slow

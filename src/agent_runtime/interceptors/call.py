@@ -61,7 +61,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         """Everything around the handler but the field rules (which need the
         request) and the response headers (which need its success)."""
         metadata = context.invocation_metadata()
-        peer = begin_call(context, method, metadata)
+        request_id, peer = begin_call(context, method, metadata)
         started = time.perf_counter()
         error = None
         try:
@@ -78,7 +78,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             error = caught
             raise
         finally:
-            end_call(context, method, peer, started, error)
+            end_call(context, method, request_id, peer, started, error)
 
     def _unary(self, behaviour: UnaryBehaviour, method: str) -> UnaryBehaviour:
         async def call(request, context):

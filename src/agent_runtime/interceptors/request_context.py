@@ -1,5 +1,6 @@
 """Request ids and the access log: binds `request_id` and `rpc` to structlog's
-context for the whole call and writes one `rpc.done` line with its status."""
+context for the whole call (for the lines logged during it) and writes one
+`rpc.done` line with its status."""
 
 from __future__ import annotations
 
@@ -10,15 +11,14 @@ import grpc
 import structlog
 
 from agent_runtime.interceptors import metadata_value
-
-log = structlog.get_logger("agent_runtime.access")
+from agent_runtime.logs import access_line
 
 # Health checks poll often; their success lines are noise.
 _QUIET_METHODS = ("/grpc.health.v1.Health/Check",)
 
 
-def begin_call(context, method: str, metadata) -> str:
-    """Binds the request id and returns the peer. The peer is read now:
+def begin_call(context, method: str, metadata) -> tuple[str, str]:
+    """Binds the request id; returns it and the peer. The peer is read now:
     reading it from a call that the client already cancelled crashes
     grpcio (segfault in grpc_call_get_peer)."""
     request_id = metadata_value(metadata, "x-request-id") or str(uuid.uuid4())
@@ -26,18 +26,15 @@ def begin_call(context, method: str, metadata) -> str:
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id, rpc=method)
     context.set_trailing_metadata((("x-request-id", request_id),))
-    return peer
+    return request_id, peer
 
 
-def end_call(context, method: str, peer: str, started: float, error: BaseException | None) -> None:
+def end_call(
+    context, method: str, request_id: str, peer: str, started: float, error: BaseException | None
+) -> None:
     code = context.code() if hasattr(context, "code") else None
     if code is None or isinstance(code, int):
         code = grpc.StatusCode.UNKNOWN if error else grpc.StatusCode.OK
     if code == grpc.StatusCode.OK and method in _QUIET_METHODS:
         return
-    log.info(
-        "rpc.done",
-        code=code.name,
-        duration_ms=round((time.perf_counter() - started) * 1000, 3),
-        peer=peer,
-    )
+    access_line(request_id, method, code.name, round((time.perf_counter() - started) * 1000, 3), peer)
