@@ -236,3 +236,23 @@ async def test_a_client_that_stops_reading_delays_only_itself(runtime, http, cha
     assert [e["sequence"] for e in await _events(stalled, 1)] == [201]
     await reader.close()
     await stalled.close()
+
+
+@pytest.mark.parametrize("size", [30, 125, 126, 65_535, 65_536, 200_000])
+def test_a_feed_frame_is_one_whole_text_message_to_a_client(size):
+    """The shared feed frames each message once and writes those bytes to
+    every client: a client's own parser reads them as the message, whatever
+    its length's encoding (7, 16 or 64 bits)."""
+    from websockets.client import ClientProtocol
+    from websockets.frames import Opcode
+    from websockets.protocol import State
+    from websockets.uri import parse_uri
+
+    from agent_runtime.gateway.shared_feed import text_frame
+
+    message = b'{"type": "event", "data": "' + b"x" * (size - 29) + b'"}'
+    assert len(message) == size and json.loads(message)
+    client = ClientProtocol(parse_uri("ws://localhost/ws"), state=State.OPEN)
+    client.receive_data(text_frame(message))
+    [frame] = client.events_received()
+    assert (frame.opcode, frame.fin, bytes(frame.data)) == (Opcode.TEXT, True, message)

@@ -9,7 +9,9 @@ import asyncio
 from typing import Any
 
 import grpc
-from websockets.asyncio.server import ServerConnection, broadcast
+from websockets.asyncio.server import ServerConnection
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 
 from agentruntime.v1 import session_pb2
 from agent_runtime.gateway.resume import ResumePoint
@@ -48,7 +50,8 @@ class FeedMember:
     A client that keeps up is written by the feed itself, in the same loop
     for every such client (`writes_directly`): a queue and a task switch per
     client and message cost ~25 µs each, half the server's CPU per event at
-    1,000 clients (bench/RESULTS.md).
+    1,000 clients (bench/RESULTS.md). It gets the same frame bytes as every
+    other such client (`text_frame`), framed once per message.
     Until its `init` went out, and whenever its socket's write buffer is
     past the high-water mark, its messages wait in the queue instead, sent
     by its own task with the socket's flow control; overtaking is
@@ -71,17 +74,20 @@ class FeedMember:
         self._connection = connection
         self._position = position
 
-    def writes_directly(self) -> ServerConnection | None:
-        """The socket when the next message can go straight to it."""
+    def writes_directly(self) -> asyncio.WriteTransport | None:
+        """The socket's transport when the next message can go straight to
+        it: an open WebSocket (a closing one queues and ends in its own task)
+        with nothing queued before it and room in its write buffer."""
         connection = self._connection
         if (
             connection is None
             or self._sending
             or not self._queue.empty()
+            or connection.protocol.state is not State.OPEN
             or connection.transport.get_write_buffer_size() > connection.write_limit_high
         ):
             return None
-        return connection
+        return connection.transport
 
     def offer(self, item: tuple[bytes, int] | grpc.aio.AioRpcError | None) -> None:
         """Queues a message (with the cursor after it), or the end of the
@@ -154,17 +160,15 @@ class SharedFeed:
                 if update.type == "event":
                     self.cursor = update.data.sequence if self.session_id else update.data.feed_sequence
                 message = dumps(feed_message(update)).encode()
-                direct: dict[FeedMember, ServerConnection] = {}
+                # One frame for every client that keeps up, written without
+                # waiting; a failed write shows as its socket's close.
+                frame = text_frame(message)
                 for member in list(self._members):
-                    if (connection := member.writes_directly()) is None:
+                    if (transport := member.writes_directly()) is None:
                         member.offer((message, self.cursor))
                     else:
-                        direct[member] = connection
-                # One encoded message, framed and written to each open socket
-                # without waiting; a failed write shows as its socket's close.
-                broadcast(direct.values(), message, text=True)
-                for member in direct:
-                    member.moved_to(self.cursor)
+                        transport.write(frame)
+                        member.moved_to(self.cursor)
         except grpc.aio.AioRpcError as error:
             end = error
         # No client joins an ended feed; those on it end as their own call would.
@@ -172,6 +176,14 @@ class SharedFeed:
         self._on_closed(self)
         for member in list(self._members):
             member.offer(end)
+
+
+def text_frame(message: bytes) -> bytes:
+    """A complete, unmasked text frame of a UTF-8 message: what the server
+    side writes to any client. The bridge negotiates no extension
+    (compression=None); an uncompressed frame would be valid under
+    permessage-deflate too."""
+    return Frame(Opcode.TEXT, message).serialize(mask=False)
 
 
 def release(call, member: FeedMember | None) -> None:
