@@ -110,6 +110,31 @@ def test_rendered_envoy_config_is_valid(tmp_path, origins):
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
 
+def test_envoy_waits_a_tenth_of_a_second_for_a_client_to_close_on_every_listener(tmp_path):
+    """Long enough for a client still sending to read an early error reply,
+    short enough that a /ws close (where the client waits for the server's
+    close) is not held for Envoy's default second (bench/RESULTS.md)."""
+    import yaml
+
+    from agent_runtime.config import ServerSettings
+    from agent_runtime.gateway.envoy import render_config
+
+    rendered = render_config(
+        ServerSettings(compat_ports=(8001,)), grpc_port=50051, bridge_port=8081, admin_socket=tmp_path / "admin.sock",
+        gateway_secret="s3cret",
+    )
+    listeners = yaml.safe_load(rendered)["static_resources"]["listeners"]
+    managers = [
+        network_filter["typed_config"]
+        for listener in listeners
+        for chain in listener["filter_chains"]
+        for network_filter in chain["filters"]
+        if network_filter["name"] == "envoy.filters.network.http_connection_manager"
+    ]
+    assert len(managers) == len(listeners) == 2
+    assert {manager["delayed_close_timeout"] for manager in managers} == {"0.1s"}
+
+
 def test_help_documents_every_flag():
     result = _cli("serve", "--help")
     assert result.returncode == 0
