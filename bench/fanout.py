@@ -16,6 +16,7 @@ import asyncio
 import json
 import time
 import urllib.parse
+import uuid
 
 import grpc
 from websockets.client import ClientProtocol
@@ -82,7 +83,9 @@ async def fan_out(http_url: str, target: str, subscribers: int, events: int, met
     (name: a function giving that process's CPU seconds so far), as
     `{name}_ms`, and of this process, as `client_ms`."""
     url = urllib.parse.urlsplit(http_url)
-    ws_url = f"ws://{url.netloc}/ws?session_id=fanout"
+    # A session of its own: --rounds measures one server more than once.
+    session_id = f"fanout-{uuid.uuid4().hex[:8]}"
+    ws_url = f"ws://{url.netloc}/ws?session_id={session_id}"
     metadata = (("x-api-key", api_key),)
     sent: dict[str, float] = {}
     arrivals: list[float] = []
@@ -104,7 +107,7 @@ async def fan_out(http_url: str, target: str, subscribers: int, events: int, met
 
     async with grpc.aio.insecure_channel(target) as channel:
         stub = session_pb2_grpc.SessionServiceStub(channel)
-        await stub.CreateSession(pb.CreateSessionRequest(session_id="fanout"), metadata=metadata)
+        await stub.CreateSession(pb.CreateSessionRequest(session_id=session_id), metadata=metadata)
         clients: list[FeedClient] = []
         for start in range(0, subscribers, CONNECT_BATCH):
             clients += await asyncio.gather(*(connect() for _ in range(min(CONNECT_BATCH, subscribers - start))))
@@ -115,7 +118,7 @@ async def fan_out(http_url: str, target: str, subscribers: int, events: int, met
             name = f"e{index}"
             sent[name] = time.perf_counter()
             event = pb.Event(event_type="pre_tool", tool_name=name)
-            await stub.CreateEvent(pb.CreateEventRequest(session_id="fanout", event=event), metadata=metadata)
+            await stub.CreateEvent(pb.CreateEventRequest(session_id=session_id, event=event), metadata=metadata)
             await asyncio.sleep(0.02)
         await asyncio.wait_for(all_delivered, 60)
         used = {f"{name}_ms": (meter() - before[name]) / events * 1000 for name, meter in meters.items()}
