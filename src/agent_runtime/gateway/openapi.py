@@ -67,7 +67,8 @@ _WELL_KNOWN: dict[str, dict[str, Any]] = {
     "google.protobuf.FloatValue": {"type": ["number", "null"]},
 }
 HTTP_BODY = "google.api.HttpBody"
-LICENSE = {"name": "Proprietary"}
+# pyproject.toml's `license` (tests/test_openapi.py checks they agree).
+LICENSE = {"name": "Apache-2.0", "identifier": "Apache-2.0"}
 # Markdown, shown at the top of /docs: what the operations below cannot say.
 DESCRIPTION = """\
 REST surface transcoded by Envoy from the gRPC services in `proto/agentruntime/v1`
