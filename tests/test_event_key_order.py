@@ -217,3 +217,11 @@ def test_posted_json_is_stored_as_the_grpc_message_would_be_in_the_order_sent(se
     for name in ("tool_input", "tool_output", "payload", "content"):
         if name in sent:
             assert in_order(event.body[name]) == in_order(sent[name])
+
+
+@pytest.mark.parametrize("timestamp", ["2026-12-03T14:49:27.085915Z", "2026-12-03T14:49:27.085000Z", "2026-12-03T14:49:27.000000Z", "2026-12-03T14:49:27+00:00"])
+def test_timestamps_print_as_the_transcoder_printed_them(timestamp):
+    record = EventRecord(
+        event_id="e-1", session_id="s-1", session_name="", sequence=1, feed_sequence=1, event_type="x", timestamp=timestamp, body={},
+    )
+    assert event_json(record)["timestamp"] == message_to_dict(event_to_proto(record))["timestamp"]

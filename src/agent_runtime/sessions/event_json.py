@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any, Callable
 
 from google.api import field_behavior_pb2
@@ -243,6 +244,21 @@ def event_from_json(data: bytes, path: str = "event") -> tuple[pb.Event, NewEven
 # names, fields without presence included), objects in stored order.
 
 _PRINTED_BODY_FIELDS = tuple((name, repeated) for name, _, repeated in _BODY_FIELDS)
+# clock.iso's form, which every stored timestamp has.
+_ISO_MICROSECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
+
+
+def _timestamp_json(text: str) -> str:
+    """A stored timestamp as proto JSON prints it (0, 3 or 6 digits of
+    fraction): a third of the cost of printing an event through a
+    Timestamp message."""
+    if not _ISO_MICROSECONDS.fullmatch(text):
+        return timestamp_proto(text).ToJsonString()
+    if text.endswith(".000000Z"):
+        return text[:19] + "Z"
+    if text.endswith("000Z"):
+        return text[:23] + "Z"
+    return text
 
 
 def event_json(event: EventRecord) -> dict[str, Any]:
@@ -250,7 +266,7 @@ def event_json(event: EventRecord) -> dict[str, Any]:
         "event_type": event.event_type,
         "session_id": event.session_id,
         "session_name": event.session_name,
-        "timestamp": timestamp_proto(event.timestamp).ToJsonString(),
+        "timestamp": _timestamp_json(event.timestamp),
     }
     body = event.body
     for name, repeated in _PRINTED_BODY_FIELDS:
