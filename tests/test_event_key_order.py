@@ -6,6 +6,7 @@ come back with their keys sorted, the same on every read."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from typing import Any
 
@@ -225,3 +226,21 @@ def test_timestamps_print_as_the_transcoder_printed_them(timestamp):
         event_id="e-1", session_id="s-1", session_name="", sequence=1, feed_sequence=1, event_type="x", timestamp=timestamp, body={},
     )
     assert event_json(record)["timestamp"] == message_to_dict(event_to_proto(record))["timestamp"]
+
+
+async def test_whole_numbers_stored_as_doubles_before_print_as_integers(tmp_path):
+    """The gRPC path stored a Struct's 3 as 3.0 before; Envoy printed 3, and
+    so does the server's own printing."""
+    settings = make_settings(tmp_path)
+    session_id = new_id()
+    async with running(settings) as runtime, http_client(runtime) as http:
+        await http.post("/sessions", json={"session_id": session_id})
+        await http.post(f"/sessions/{session_id}/events", json={"event_type": "pre_tool"})
+    with sqlite3.connect(tmp_path / "agent-runtime.sqlite3") as database:
+        database.execute(
+            "UPDATE events SET body = ? WHERE session_id = ?",
+            ('{"tool_input":{"n":3.0,"half":0.5,"list":[1.0,2.5]},"session_name":""}', session_id),
+        )
+    async with running(settings) as runtime, http_client(runtime) as http:
+        response = await http.get(f"/sessions/{session_id}/events")
+        assert '"tool_input":{"n":3,"half":0.5,"list":[1,2.5]}' in response.text
