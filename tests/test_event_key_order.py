@@ -244,3 +244,15 @@ async def test_whole_numbers_stored_as_doubles_before_print_as_integers(tmp_path
     async with running(settings) as runtime, http_client(runtime) as http:
         response = await http.get(f"/sessions/{session_id}/events")
         assert '"tool_input":{"n":3,"half":0.5,"list":[1,2.5]}' in response.text
+
+
+async def test_event_routes_still_take_json_only(http):
+    """They read an HttpBody now, but are no upload routes: other content
+    types are 415, as on every JSON route."""
+    session_id = new_id()
+    await http.post("/sessions", json={"session_id": session_id})
+    for path in (f"/sessions/{session_id}/events", "/events"):
+        body = json.dumps({"event_type": "pre_tool", "session_id": session_id})
+        response = await http.post(path, content=body, headers={"content-type": "text/plain"})
+        assert response.status_code == 415 and response.json()["code"] == "UNSUPPORTED_MEDIA_TYPE", response.text
+    assert (await http.get(f"/sessions/{session_id}/events")).json()["events"] == []
