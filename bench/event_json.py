@@ -9,7 +9,9 @@ REST event ingest (POST /sessions/{id}/events), REST reads of a session's
 events (GET /sessions/{id}/events, 100 events) and gRPC CreateEvent (whose
 Structs are now stored with sorted keys): requests/s from one asyncio client
 and the CPU µs per request of the server and its Envoy, which a shared,
-noisy machine distorts less than requests/s.
+noisy machine distorts less than requests/s. With --subscribers N, also
+bench/run.py's /ws fan-out to N clients (the bridge now prints the server's
+event JSON), on a fresh server of each tree per round.
 
     .venv/bin/python bench/event_json.py --baseline /tmp/base [--rounds 3] [--duration 5]
 """
@@ -28,7 +30,7 @@ import grpc
 import httpx
 from google.protobuf import json_format
 
-from run import API_KEY, METADATA, cpu_per_request, runtime_server, with_descendants
+from run import API_KEY, METADATA, cpu_per_request, measure_fan_out, runtime_server, with_descendants
 from agentruntime.v1 import session_pb2 as pb
 from agentruntime.v1 import session_pb2_grpc
 
@@ -104,6 +106,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per measurement")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--subscribers", type=int, default=0, help="/ws fan-out clients (0: no fan-out phase)")
     args = parser.parse_args()
     work = pathlib.Path(tempfile.mkdtemp(prefix="event-json-bench-"))
     results: dict[tuple[str, str], list[dict]] = {}
@@ -123,6 +126,12 @@ def main() -> None:
                     with cpu_per_request(with_descendants(process.pid), result):
                         result.update(asyncio.run(load(http, target)))
                     results.setdefault((label, name), []).append(result)
+    fan_out: dict[str, list[dict]] = {"ours": [], "baseline": []}
+    for round_number in range(args.rounds if args.subscribers else 0):
+        for name in ("ours", "baseline") if round_number % 2 == 0 else ("baseline", "ours"):
+            source = None if name == "ours" else args.baseline.resolve()
+            with runtime_server(source, work, f"{name}-fan-out-{round_number}") as (http, target, process):
+                fan_out[name].append(measure_fan_out(http, target, args.subscribers, process.pid))
     print(f"| {args.rounds} rounds of {args.duration:.0f} s, {args.concurrency} concurrent | ours | baseline | ours / baseline |")
     print("| --- | --- | --- | --- |")
     for label, _ in phases(args):
@@ -130,6 +139,11 @@ def main() -> None:
         base = {key: statistics.median(r[key] for r in results[(label, "baseline")]) for key in ("rps", "cpu_us")}
         print(f"| {label}: requests/s | {ours['rps']:.0f} | {base['rps']:.0f} | {ours['rps'] / base['rps']:.2f}x |")
         print(f"| {label}: CPU µs per request (server + Envoy) | {ours['cpu_us']:.0f} | {base['cpu_us']:.0f} | {ours['cpu_us'] / base['cpu_us']:.2f}x |")
+    if args.subscribers:
+        ours, base = ({key: statistics.median(r[key] for r in runs) for key in ("p50", "p99", "server_ms")} for runs in fan_out.values())
+        label = f"/ws fan-out to {args.subscribers} subscribers"
+        print(f"| {label}: p50 / p99 ms | {ours['p50']:.1f} / {ours['p99']:.1f} | {base['p50']:.1f} / {base['p99']:.1f} | p99 {ours['p99'] / base['p99']:.2f}x |")
+        print(f"| {label}: server CPU ms per event | {ours['server_ms']:.2f} | {base['server_ms']:.2f} | {ours['server_ms'] / base['server_ms']:.2f}x |")
 
 
 if __name__ == "__main__":
