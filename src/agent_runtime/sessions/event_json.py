@@ -109,7 +109,10 @@ def event_from_proto(event: pb.Event) -> NewEvent:
 
 
 def _invalid(path: str, value: Any, type_name: str) -> InvalidArgument:
-    return InvalidArgument(f"{path}: invalid value {json.dumps(value)} for type {type_name}")
+    shown = json.dumps(value, ensure_ascii=False)
+    if len(shown) > 100:
+        shown = shown[:100] + "…"
+    return InvalidArgument(f"{path}: invalid value {shown} for type {type_name}")
 
 
 def _string(path: str, value: Any) -> str:
@@ -137,6 +140,7 @@ def _struct(path: str, value: Any) -> dict[str, Any]:
 
 
 def _structs(path: str, value: Any) -> list[dict[str, Any]]:
+    # The transcoder took a lone object as a list of one.
     items = value if isinstance(value, list) else [value]
     return [_struct(f"{path}[{index}]", item) for index, item in enumerate(items)]
 
@@ -201,7 +205,7 @@ def _not_a_number(text: str) -> None:
     raise InvalidArgument(f"the body is not valid JSON: {text} is not a JSON number")
 
 
-def event_from_json(data: bytes, path: str = "event") -> tuple[pb.Event, NewEvent]:
+def event_from_json(data: bytes) -> tuple[pb.Event, NewEvent]:
     """A posted event: its message with the fields the field rules check,
     and the event to store, its objects in the order the client sent them.
     Unknown keys are ignored and null leaves a field unset, as the
@@ -213,7 +217,7 @@ def event_from_json(data: bytes, path: str = "event") -> tuple[pb.Event, NewEven
     if fields is None:
         fields = {}
     if not isinstance(fields, dict):
-        raise _invalid(path, fields, f"type.googleapis.com/{pb.Event.DESCRIPTOR.full_name}")
+        raise _invalid("event", fields, f"type.googleapis.com/{pb.Event.DESCRIPTOR.full_name}")
     message, body = pb.Event(), {}
     for key, value in fields.items():
         known = _REST_FIELDS.get(key)
@@ -224,7 +228,7 @@ def event_from_json(data: bytes, path: str = "event") -> tuple[pb.Event, NewEven
             if name == "tool_output":
                 body[name] = None
             continue
-        value = reader(f"{path}.{name}", value)
+        value = reader(f"event.{name}", value)
         if name == "timestamp":
             message.timestamp.CopyFrom(value)
         elif on_message:

@@ -10,7 +10,7 @@ from google.protobuf import json_format, timestamp_pb2
 
 from agentruntime.v1 import session_pb2 as pb
 from agentruntime.v1 import session_pb2_grpc
-from agent_runtime.clock import iso, timestamp_proto
+from agent_runtime.clock import timestamp_proto
 from agent_runtime.errors import DomainError, InvalidArgument
 from agent_runtime.interceptors.errors import rpc_status
 from agent_runtime.interceptors.validation import validate
@@ -120,8 +120,11 @@ def feed_item_to_proto(item: FeedItem, as_json: bool = False) -> pb.WatchSession
     if item.event is not None and as_json:
         event = item.event
         response.data_json = dumps(event_json(event))
-        response.data.event_id, response.data.session_id, response.data.event_type = event.event_id, event.session_id, event.event_type
-        response.data.sequence, response.data.feed_sequence, response.data.id = event.sequence, event.feed_sequence, event.feed_sequence
+        # What a watcher keys and resumes by; the rest is in data_json.
+        response.data.CopyFrom(pb.Event(
+            event_id=event.event_id, session_id=event.session_id, event_type=event.event_type,
+            sequence=event.sequence, feed_sequence=event.feed_sequence, id=event.feed_sequence,
+        ))
     elif item.event is not None:
         response.data.CopyFrom(event_to_proto(item.event))
     if item.session is not None:
