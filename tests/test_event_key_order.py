@@ -141,6 +141,9 @@ async def test_events_sent_over_grpc_come_back_sorted_across_a_restart(tmp_path)
         (b'{"event_type": "message", "role": "assistant", "content": [1]}', "event.content[0]"),
         (b'{"event_type": "post_tool", "exit_code": "zero"}', "event.exit_code"),
         (b'{"event_type": "post_tool", "exit_code": 1.5}', "event.exit_code"),
+        (b'{"event_type": "post_tool", "exit_code": " 7"}', "event.exit_code"),
+        (b'{"event_type": "post_tool", "exit_code": 2147483648}', "event.exit_code"),
+        (b'{"event_type": "post_tool", "exit_code": true}', "event.exit_code"),
         (b'{"event_type": "pre_tool", "tool_name": 5}', "event.tool_name"),
         (b'{"event_type": "pre_tool", "timestamp": "yesterday"}', "event.timestamp"),
         (b'{"event_type": "Bad Type"}', "event.event_type must match"),
@@ -171,16 +174,19 @@ async def test_accepted_forms_are_kept(http):
         {"eventType": "pre_tool", "toolInput": {"b": 1, "a": 2}},
         {"event_type": "post_tool", "exit_code": "7", "unknown_field": 1, "event_id": "mine", "sequence": 99},
         {"event_type": "post_tool", "exit_code": 3.0, "tool_input": None, "tool_output": None, "payload": None, "content": None},
+        {"event_type": "message", "role": "user", "content": {"z": 1, "a": 2}},
     ]
     for event in sent:
         response = await http.post(f"/sessions/{session_id}/events", json=event)
         assert response.status_code == 200, response.text
-    first, second, third = await stored_events(http, session_id)
+    first, second, third, fourth = await stored_events(http, session_id)
     assert in_order(first["tool_input"]) == [("b", 1), ("a", 2)] and first["event_type"] == "pre_tool"
     assert second["exit_code"] == 7 and second["event_id"] != "mine" and second["sequence"] == 2
     assert "unknown_field" not in second
     assert third["exit_code"] == 3 and third["tool_output"] is None and third["content"] == []
     assert "tool_input" not in third and "payload" not in third
+    # A lone object where a list goes is a list of one.
+    assert in_order(fourth["content"]) == [[("z", 1), ("a", 2)]]
 
 
 STORED_BODIES = [

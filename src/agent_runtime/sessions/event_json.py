@@ -121,13 +121,12 @@ def _string(path: str, value: Any) -> str:
     return value
 
 
+_DIGITS = re.compile(r"-?[0-9]+")
+
+
 def _int32(path: str, value: Any) -> int:
-    number = value
-    if isinstance(value, str):
-        try:
-            number = int(value)
-        except ValueError:
-            raise _invalid(path, value, "TYPE_INT32") from None
+    # Proto JSON also takes an integer as a string of digits.
+    number = int(value) if isinstance(value, str) and _DIGITS.fullmatch(value) else value
     if isinstance(number, bool) or not isinstance(number, int) or not -(2**31) <= number < 2**31:
         raise _invalid(path, value, "TYPE_INT32")
     return number
