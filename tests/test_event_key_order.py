@@ -76,6 +76,7 @@ async def ws_replay(runtime, session_id: str, count: int) -> list[dict]:
         return [(await next_message(socket, skip=("heartbeat", "connected", "init")))["data"] for _ in range(count)]
 
 
+@pytest.mark.slow
 async def test_rest_and_ws_keep_the_order_the_client_sent_across_a_restart(tmp_path):
     settings = make_settings(tmp_path)
     session_id, legacy_id = new_id(), new_id()
@@ -113,6 +114,7 @@ def sorted_keys(value: Any) -> Any:
     return value
 
 
+@pytest.mark.slow
 async def test_events_sent_over_grpc_come_back_sorted_across_a_restart(tmp_path):
     settings = make_settings(tmp_path)
     session_id = new_id()
@@ -234,6 +236,7 @@ def test_timestamps_print_as_the_transcoder_printed_them(timestamp):
     assert event_json(record)["timestamp"] == message_to_dict(event_to_proto(record))["timestamp"]
 
 
+@pytest.mark.slow
 async def test_whole_numbers_stored_as_doubles_before_print_as_integers(tmp_path):
     """The gRPC path stored a Struct's 3 as 3.0 before; Envoy printed 3, and
     so does the server's own printing."""
