@@ -8,6 +8,7 @@ import json
 import pathlib
 import subprocess
 import sys
+import tomllib
 
 import pytest
 
@@ -76,7 +77,23 @@ def test_document_names_its_servers_and_license():
     document = build_document()
     # Relative first: try-it calls go to the server that served the page.
     assert document["servers"][0]["url"] == "/"
-    assert document["info"]["license"]["name"]
+    assert document["info"]["license"] == {"name": "Apache-2.0", "identifier": "Apache-2.0"}
+
+
+def test_the_license_is_apache_2_everywhere_it_is_named():
+    """The document, the server's and the clients' package metadata and the
+    LICENSE files they ship name the same licence, and the files hold its
+    full text."""
+    license_text = (ROOT / "LICENSE").read_text()
+    assert license_text.split()[:4] == ["Apache", "License", "Version", "2.0,"]
+    assert "END OF TERMS AND CONDITIONS" in license_text and "APPENDIX: How to apply the Apache License" in license_text
+    identifier = build_document()["info"]["license"]["identifier"]
+    for pyproject in (ROOT / "pyproject.toml", ROOT / "clients/python/pyproject.toml"):
+        project = tomllib.loads(pyproject.read_text())["project"]
+        assert (project["license"], project["license-files"]) == (identifier, ["LICENSE"]), pyproject
+    assert json.loads((ROOT / "clients/node/package.json").read_text())["license"] == identifier
+    for client in ("python", "node", "go"):
+        assert (ROOT / "clients" / client / "LICENSE").read_text() == license_text, client
 
 
 async def test_every_documented_route_reaches_a_method(http):

@@ -24,7 +24,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from agentruntime.v1 import session_pb2, session_pb2_grpc
-from agent_runtime.sessions.servicer import event_body
+from agent_runtime.sessions.event_json import event_body
 from conftest import TEST_API_KEY, grpc_metadata
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

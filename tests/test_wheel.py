@@ -70,6 +70,14 @@ def served(installed, tmp_path_factory):
         process.wait(timeout=30)
 
 
+def test_the_wheel_carries_the_license(installed):
+    """PEP 639 metadata: the SPDX expression and the LICENSE text."""
+    site_packages = pathlib.Path(_run(str(installed / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))").strip())
+    (dist_info,) = site_packages.glob("agent_runtime-*.dist-info")
+    assert "License-Expression: Apache-2.0" in (dist_info / "METADATA").read_text().splitlines()
+    assert (dist_info / "licenses" / "LICENSE").read_text() == (ROOT / "LICENSE").read_text()
+
+
 def test_the_installed_package_is_the_wheel_not_the_checkout(served):
     where = _run(str(served["python"]), "-c", "import agent_runtime, agentruntime.v1; print(agent_runtime.__file__); print(agentruntime.v1.__path__[0])", cwd=served["cwd"])
     for line in where.splitlines():

@@ -33,6 +33,13 @@ def _whole_numbers(value: Any) -> Any:
     return value
 
 
+def whole_float(text: str) -> int | float:
+    """A JSON number with a fraction or exponent (json.loads' parse_float)
+    as the transcoder prints a double: a whole one as an integer."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 

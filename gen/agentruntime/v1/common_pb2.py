@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x61gentruntime/v1/common.proto\x12\x0f\x61gentruntime.v1\x1a google/protobuf/descriptor.proto\"\xd0\x01\n\tErrorBody\x12\x16\n\x06\x64\x65tail\x18\x01 \x01(\tR\x06\x64\x65tail\x12\x12\n\x04\x63ode\x18\x02 \x01(\tR\x04\x63ode\x12\x1c\n\ttimestamp\x18\x03 \x01(\tR\ttimestamp\x12>\n\x06\x65rrors\x18\x04 \x03(\x0b\x32&.agentruntime.v1.ErrorBody.ErrorsEntryR\x06\x65rrors\x1a\x39\n\x0b\x45rrorsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xba\x01\n\nFieldRules\x12\x18\n\x07pattern\x18\x01 \x01(\tR\x07pattern\x12\x1d\n\x07minimum\x18\x02 \x01(\x03H\x00R\x07minimum\x88\x01\x01\x12\x1d\n\x07maximum\x18\x03 \x01(\x03H\x01R\x07maximum\x88\x01\x01\x12\x1d\n\nmin_length\x18\x04 \x01(\rR\tminLength\x12\x1d\n\nmax_length\x18\x05 \x01(\rR\tmaxLengthB\n\n\x08_minimumB\n\n\x08_maximum:]\n\x0b\x66ield_rules\x12\x1d.google.protobuf.FieldOptions\x18\xb9\x8e\x03 \x01(\x0b\x32\x1b.agentruntime.v1.FieldRulesR\nfieldRulesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x61gentruntime/v1/common.proto\x12\x0f\x61gentruntime.v1\x1a google/protobuf/descriptor.proto\"\xd0\x01\n\tErrorBody\x12\x16\n\x06\x64\x65tail\x18\x01 \x01(\tR\x06\x64\x65tail\x12\x12\n\x04\x63ode\x18\x02 \x01(\tR\x04\x63ode\x12\x1c\n\ttimestamp\x18\x03 \x01(\tR\ttimestamp\x12>\n\x06\x65rrors\x18\x04 \x03(\x0b\x32&.agentruntime.v1.ErrorBody.ErrorsEntryR\x06\x65rrors\x1a\x39\n\x0b\x45rrorsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"\xba\x01\n\nFieldRules\x12\x18\n\x07pattern\x18\x01 \x01(\tR\x07pattern\x12\x1d\n\x07minimum\x18\x02 \x01(\x03H\x00R\x07minimum\x88\x01\x01\x12\x1d\n\x07maximum\x18\x03 \x01(\x03H\x01R\x07maximum\x88\x01\x01\x12\x1d\n\nmin_length\x18\x04 \x01(\rR\tminLength\x12\x1d\n\nmax_length\x18\x05 \x01(\rR\tmaxLengthB\n\n\x08_minimumB\n\n\x08_maximum\"6\n\x08JsonTwin\x12\x16\n\x06method\x18\x01 \x01(\tR\x06method\x12\x12\n\x04\x62ody\x18\x02 \x01(\tR\x04\x62ody:]\n\x0b\x66ield_rules\x12\x1d.google.protobuf.FieldOptions\x18\xb9\x8e\x03 \x01(\x0b\x32\x1b.agentruntime.v1.FieldRulesR\nfieldRules:X\n\tjson_twin\x12\x1e.google.protobuf.MethodOptions\x18\xba\x8e\x03 \x01(\x0b\x32\x19.agentruntime.v1.JsonTwinR\x08jsonTwinb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,4 +40,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ERRORBODY_ERRORSENTRY']._serialized_end=292
   _globals['_FIELDRULES']._serialized_start=295
   _globals['_FIELDRULES']._serialized_end=481
+  _globals['_JSONTWIN']._serialized_start=483
+  _globals['_JSONTWIN']._serialized_end=537
 # @@protoc_insertion_point(module_scope)

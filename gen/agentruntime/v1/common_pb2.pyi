@@ -8,6 +8,8 @@ from typing import ClassVar as _ClassVar, Optional as _Optional
 DESCRIPTOR: _descriptor.FileDescriptor
 FIELD_RULES_FIELD_NUMBER: _ClassVar[int]
 field_rules: _descriptor.FieldDescriptor
+JSON_TWIN_FIELD_NUMBER: _ClassVar[int]
+json_twin: _descriptor.FieldDescriptor
 
 class ErrorBody(_message.Message):
     __slots__ = ("detail", "code", "timestamp", "errors")
@@ -41,3 +43,11 @@ class FieldRules(_message.Message):
     min_length: int
     max_length: int
     def __init__(self, pattern: _Optional[str] = ..., minimum: _Optional[int] = ..., maximum: _Optional[int] = ..., min_length: _Optional[int] = ..., max_length: _Optional[int] = ...) -> None: ...
+
+class JsonTwin(_message.Message):
+    __slots__ = ("method", "body")
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    BODY_FIELD_NUMBER: _ClassVar[int]
+    method: str
+    body: str
+    def __init__(self, method: _Optional[str] = ..., body: _Optional[str] = ...) -> None: ...

@@ -3,6 +3,7 @@ import datetime
 from agentruntime.v1 import common_pb2 as _common_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.api import httpbody_pb2 as _httpbody_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.rpc import status_pb2 as _status_pb2
@@ -216,6 +217,18 @@ class ListEventsResponse(_message.Message):
     next_page_token: str
     def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
+class ListEventsJsonRequest(_message.Message):
+    __slots__ = ("session_id", "page_size", "page_token", "after_sequence")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    page_size: int
+    page_token: str
+    after_sequence: int
+    def __init__(self, session_id: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., after_sequence: _Optional[int] = ...) -> None: ...
+
 class CreateEventRequest(_message.Message):
     __slots__ = ("session_id", "event")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -232,6 +245,14 @@ class CreateEventResponse(_message.Message):
     event: Event
     def __init__(self, ok: _Optional[bool] = ..., event: _Optional[_Union[Event, _Mapping]] = ...) -> None: ...
 
+class CreateEventJsonRequest(_message.Message):
+    __slots__ = ("session_id", "http_body")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    HTTP_BODY_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    http_body: _httpbody_pb2.HttpBody
+    def __init__(self, session_id: _Optional[str] = ..., http_body: _Optional[_Union[_httpbody_pb2.HttpBody, _Mapping]] = ...) -> None: ...
+
 class IngestEventRequest(_message.Message):
     __slots__ = ("event",)
     EVENT_FIELD_NUMBER: _ClassVar[int]
@@ -245,6 +266,12 @@ class IngestEventResponse(_message.Message):
     ok: bool
     event: Event
     def __init__(self, ok: _Optional[bool] = ..., event: _Optional[_Union[Event, _Mapping]] = ...) -> None: ...
+
+class IngestEventJsonRequest(_message.Message):
+    __slots__ = ("http_body",)
+    HTTP_BODY_FIELD_NUMBER: _ClassVar[int]
+    http_body: _httpbody_pb2.HttpBody
+    def __init__(self, http_body: _Optional[_Union[_httpbody_pb2.HttpBody, _Mapping]] = ...) -> None: ...
 
 class AppendEventsRequest(_message.Message):
     __slots__ = ("session_id", "event")
@@ -277,25 +304,29 @@ class AppendEventBatchesResponse(_message.Message):
     def __init__(self, results: _Optional[_Iterable[_Union[AppendEventsResponse, _Mapping]]] = ...) -> None: ...
 
 class WatchSessionsRequest(_message.Message):
-    __slots__ = ("session_id", "after_sequence", "after_feed_sequence")
+    __slots__ = ("session_id", "after_sequence", "after_feed_sequence", "event_json")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     AFTER_FEED_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_JSON_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     after_sequence: int
     after_feed_sequence: int
-    def __init__(self, session_id: _Optional[str] = ..., after_sequence: _Optional[int] = ..., after_feed_sequence: _Optional[int] = ...) -> None: ...
+    event_json: bool
+    def __init__(self, session_id: _Optional[str] = ..., after_sequence: _Optional[int] = ..., after_feed_sequence: _Optional[int] = ..., event_json: _Optional[bool] = ...) -> None: ...
 
 class WatchSessionsResponse(_message.Message):
-    __slots__ = ("type", "sessions", "data", "session", "session_id")
+    __slots__ = ("type", "sessions", "data", "session", "session_id", "data_json")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     SESSIONS_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     SESSION_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    DATA_JSON_FIELD_NUMBER: _ClassVar[int]
     type: str
     sessions: _containers.RepeatedCompositeFieldContainer[Session]
     data: Event
     session: Session
     session_id: str
-    def __init__(self, type: _Optional[str] = ..., sessions: _Optional[_Iterable[_Union[Session, _Mapping]]] = ..., data: _Optional[_Union[Event, _Mapping]] = ..., session: _Optional[_Union[Session, _Mapping]] = ..., session_id: _Optional[str] = ...) -> None: ...
+    data_json: str
+    def __init__(self, type: _Optional[str] = ..., sessions: _Optional[_Iterable[_Union[Session, _Mapping]]] = ..., data: _Optional[_Union[Event, _Mapping]] = ..., session: _Optional[_Union[Session, _Mapping]] = ..., session_id: _Optional[str] = ..., data_json: _Optional[str] = ...) -> None: ...

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from agentruntime.v1 import session_pb2 as agentruntime_dot_v1_dot_session__pb2
+from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -77,15 +78,30 @@ class SessionServiceStub:
                 request_serializer=agentruntime_dot_v1_dot_session__pb2.ListEventsRequest.SerializeToString,
                 response_deserializer=agentruntime_dot_v1_dot_session__pb2.ListEventsResponse.FromString,
                 _registered_method=True)
+        self.ListEventsJson = channel.unary_unary(
+                '/agentruntime.v1.SessionService/ListEventsJson',
+                request_serializer=agentruntime_dot_v1_dot_session__pb2.ListEventsJsonRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
         self.CreateEvent = channel.unary_unary(
                 '/agentruntime.v1.SessionService/CreateEvent',
                 request_serializer=agentruntime_dot_v1_dot_session__pb2.CreateEventRequest.SerializeToString,
                 response_deserializer=agentruntime_dot_v1_dot_session__pb2.CreateEventResponse.FromString,
                 _registered_method=True)
+        self.CreateEventJson = channel.unary_unary(
+                '/agentruntime.v1.SessionService/CreateEventJson',
+                request_serializer=agentruntime_dot_v1_dot_session__pb2.CreateEventJsonRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+                _registered_method=True)
         self.IngestEvent = channel.unary_unary(
                 '/agentruntime.v1.SessionService/IngestEvent',
                 request_serializer=agentruntime_dot_v1_dot_session__pb2.IngestEventRequest.SerializeToString,
                 response_deserializer=agentruntime_dot_v1_dot_session__pb2.IngestEventResponse.FromString,
+                _registered_method=True)
+        self.IngestEventJson = channel.unary_unary(
+                '/agentruntime.v1.SessionService/IngestEventJson',
+                request_serializer=agentruntime_dot_v1_dot_session__pb2.IngestEventJsonRequest.SerializeToString,
+                response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
         self.AppendEvents = channel.stream_stream(
                 '/agentruntime.v1.SessionService/AppendEvents',
@@ -176,6 +192,15 @@ class SessionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListEventsJson(self, request, context):
+        """REST form of ListEvents: the same JSON, with each event's JSON objects
+        (tool_input, tool_output, content, payload) in the order their producer
+        sent them (a google.protobuf.Struct is a map and keeps no order).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateEvent(self, request, context):
         """Appends an event to an existing session. A `session_stop` event marks
         the session `finished`; a `session_start` event on a finished session
@@ -185,9 +210,25 @@ class SessionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateEventJson(self, request, context):
+        """REST form of CreateEvent: the event's JSON as the HTTP body, parsed by
+        the server so that its JSON objects keep the order the client sent
+        them in, on every later read (REST and /ws).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def IngestEvent(self, request, context):
         """Legacy ingestion: appends an event to the session named in the event,
         creating that session first when the event is a `session_start`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IngestEventJson(self, request, context):
+        """REST form of IngestEvent, keeping the key order as CreateEventJson does.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -268,15 +309,30 @@ def add_SessionServiceServicer_to_server(servicer, server):
                     request_deserializer=agentruntime_dot_v1_dot_session__pb2.ListEventsRequest.FromString,
                     response_serializer=agentruntime_dot_v1_dot_session__pb2.ListEventsResponse.SerializeToString,
             ),
+            'ListEventsJson': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEventsJson,
+                    request_deserializer=agentruntime_dot_v1_dot_session__pb2.ListEventsJsonRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
             'CreateEvent': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateEvent,
                     request_deserializer=agentruntime_dot_v1_dot_session__pb2.CreateEventRequest.FromString,
                     response_serializer=agentruntime_dot_v1_dot_session__pb2.CreateEventResponse.SerializeToString,
             ),
+            'CreateEventJson': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateEventJson,
+                    request_deserializer=agentruntime_dot_v1_dot_session__pb2.CreateEventJsonRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
             'IngestEvent': grpc.unary_unary_rpc_method_handler(
                     servicer.IngestEvent,
                     request_deserializer=agentruntime_dot_v1_dot_session__pb2.IngestEventRequest.FromString,
                     response_serializer=agentruntime_dot_v1_dot_session__pb2.IngestEventResponse.SerializeToString,
+            ),
+            'IngestEventJson': grpc.unary_unary_rpc_method_handler(
+                    servicer.IngestEventJson,
+                    request_deserializer=agentruntime_dot_v1_dot_session__pb2.IngestEventJsonRequest.FromString,
+                    response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             ),
             'AppendEvents': grpc.stream_stream_rpc_method_handler(
                     servicer.AppendEvents,
@@ -524,6 +580,33 @@ class SessionService:
             _registered_method=True)
 
     @staticmethod
+    def ListEventsJson(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.SessionService/ListEventsJson',
+            agentruntime_dot_v1_dot_session__pb2.ListEventsJsonRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def CreateEvent(request,
             target,
             options=(),
@@ -551,6 +634,33 @@ class SessionService:
             _registered_method=True)
 
     @staticmethod
+    def CreateEventJson(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.SessionService/CreateEventJson',
+            agentruntime_dot_v1_dot_session__pb2.CreateEventJsonRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def IngestEvent(request,
             target,
             options=(),
@@ -567,6 +677,33 @@ class SessionService:
             '/agentruntime.v1.SessionService/IngestEvent',
             agentruntime_dot_v1_dot_session__pb2.IngestEventRequest.SerializeToString,
             agentruntime_dot_v1_dot_session__pb2.IngestEventResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IngestEventJson(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentruntime.v1.SessionService/IngestEventJson',
+            agentruntime_dot_v1_dot_session__pb2.IngestEventJsonRequest.SerializeToString,
+            google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
             options,
             channel_credentials,
             insecure,

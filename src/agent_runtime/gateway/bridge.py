@@ -37,7 +37,7 @@ from agent_runtime.clock import iso, utc_now
 from agent_runtime.gateway.resume import ResumePoint, say_going_away
 from agent_runtime.gateway.task_socket import TASK_PATH_PREFIX, TaskSockets, TaskStream
 from agent_runtime.gateway.upgrade import credentials_metadata, error_response, int_param, passed_headers, rpc_error_response
-from agent_runtime.gateway.shared_feed import FELL_BEHIND, FeedMember, SharedFeed, feed_message, release
+from agent_runtime.gateway.shared_feed import FELL_BEHIND, FeedMember, SharedFeed, feed_text, release
 from agent_runtime.jsonfmt import dumps
 
 log = structlog.get_logger(__name__)
@@ -139,6 +139,7 @@ class WebSocketBridge:
                 session_id=query.get("session_id", [""])[0],
                 after_sequence=int_param(query, "after_sequence"),
                 after_feed_sequence=int_param(query, "after_feed_sequence"),
+                event_json=True,
             )
         except ValueError as error:
             return error_response(400, str(error), "BAD_REQUEST")
@@ -240,7 +241,7 @@ class WebSocketBridge:
             await connection.send(
                 dumps({"type": "connected", "timestamp": iso(utc_now()), "message": "Connected to Agent Runtime WebSocket"})
             )
-            await connection.send(dumps(feed_message(first)))
+            await connection.send(feed_text(first))
             if member is not None and call is not member.feed.call:
                 # Its own call was for the handshake and this `init`; the
                 # shared feed holds everything since.
@@ -281,7 +282,7 @@ class WebSocketBridge:
     async def _forward_feed(self, connection: ServerConnection, call, position: ResumePoint) -> None:
         # read(), not iteration: the handshake already used read() on this call.
         while (update := await call.read()) is not grpc.aio.EOF:
-            await connection.send(dumps(feed_message(update)))
+            await connection.send(feed_text(update))
             if update.type == "event":
                 position.cursor = update.data.sequence if position.session_id else update.data.feed_sequence
 
@@ -301,7 +302,7 @@ class WebSocketBridge:
             # a fresh init.
             await connection.close(1013, "fell behind the live feed; reconnect")
             return
-        resume = session_pb2.WatchSessionsRequest(session_id=feed.session_id)
+        resume = session_pb2.WatchSessionsRequest(session_id=feed.session_id, event_json=True)
         if feed.session_id:
             resume.after_sequence = member.cursor
         else:

@@ -93,6 +93,14 @@ def http_rules(method: descriptor_pb2.MethodDescriptorProto) -> list[http_pb2.Ht
     return [rule, *rule.additional_bindings]
 
 
+def json_twin(method: descriptor_pb2.MethodDescriptorProto) -> common_pb2.JsonTwin | None:
+    """The typed RPC whose JSON this HttpBody RPC takes and answers
+    (common.proto's JsonTwin); None for other RPCs."""
+    if not method.options.HasExtension(common_pb2.json_twin):
+        return None
+    return method.options.Extensions[common_pb2.json_twin]
+
+
 def verb_and_path(rule: http_pb2.HttpRule) -> tuple[str, str]:
     verb = rule.WhichOneof("pattern")
     if verb == "custom":
@@ -137,12 +145,15 @@ def sse_path_regex(descriptor_path: pathlib.Path = DESCRIPTOR_SET) -> str:
 
 def raw_body_path_regex(descriptor_path: pathlib.Path = DESCRIPTOR_SET) -> str:
     """The HTTP paths whose body is a google.api.HttpBody (file uploads):
-    they take any content type; every other body is JSON."""
+    they take any content type; every other body is JSON, also that of a
+    JSON twin (common.proto's JsonTwin), which reads the JSON itself."""
     messages = {
         f".{file.package}.{message.name}": message for file in descriptor_files(descriptor_path) for message in file.message_type
     }
 
     def takes_raw_body(file, service, method, rule) -> bool:
+        if json_twin(method) is not None:
+            return False
         if rule.body == "*":
             return method.input_type == HTTP_BODY
         request = messages.get(method.input_type)

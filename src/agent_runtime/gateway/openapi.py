@@ -17,7 +17,7 @@ from google.protobuf import descriptor_pb2
 from agentruntime.v1 import common_pb2
 
 from agent_runtime import __version__
-from agent_runtime.gateway.envoy import DESCRIPTOR_SET, PROTO_PACKAGE, SSE_METHODS, descriptor_files, http_rules, verb_and_path
+from agent_runtime.gateway.envoy import DESCRIPTOR_SET, PROTO_PACKAGE, SSE_METHODS, descriptor_files, http_rules, json_twin, verb_and_path
 from agent_runtime.interceptors.auth import OPEN_METHODS
 
 F = descriptor_pb2.FieldDescriptorProto
@@ -67,7 +67,8 @@ _WELL_KNOWN: dict[str, dict[str, Any]] = {
     "google.protobuf.FloatValue": {"type": ["number", "null"]},
 }
 HTTP_BODY = "google.api.HttpBody"
-LICENSE = {"name": "Proprietary"}
+# pyproject.toml's `license` (tests/test_openapi.py checks they agree).
+LICENSE = {"name": "Apache-2.0", "identifier": "Apache-2.0"}
 # Markdown, shown at the top of /docs: what the operations below cannot say.
 DESCRIPTION = """\
 REST surface transcoded by Envoy from the gRPC services in `proto/agentruntime/v1`
@@ -242,12 +243,18 @@ def build_document(descriptor_path: pathlib.Path = DESCRIPTOR_SET) -> dict[str, 
         for service_index, service in enumerate(file.service):
             service_comment = catalog.comments.get((file.name, (6, service_index)))
             tags.append({"name": service.name, **({"description": service_comment} if service_comment else {})})
+            indexes = {method.name: index for index, method in enumerate(service.method)}
             for method_index, method in enumerate(service.method):
-                comment = catalog.comments.get((file.name, (6, service_index, 2, method_index)))
+                # A JSON twin's routes are described as its typed RPC's.
+                twin = json_twin(method)
+                described_index = indexes[twin.method] if twin is not None else method_index
+                described = service.method[described_index]
+                comment = catalog.comments.get((file.name, (6, service_index, 2, described_index)))
                 for number, rule in enumerate(http_rules(method)):
                     verb, template = verb_and_path(rule)
-                    operation = _operation(builder, service.name, method, rule, template, comment)
-                    operation["operationId"] = f"{service.name}_{method.name}" + (f"_{number}" if number else "")
+                    typed = (described, twin.body) if twin is not None else None
+                    operation = _operation(builder, service.name, method, rule, template, comment, typed)
+                    operation["operationId"] = f"{service.name}_{described.name}" + (f"_{number}" if number else "")
                     if f"/{file.package}.{service.name}/{method.name}" in OPEN_METHODS:
                         operation["security"] = []
                     path = _PATH_VARIABLE.sub(lambda match: "{" + match.group(1) + "}", template)
@@ -279,9 +286,11 @@ def build_document(descriptor_path: pathlib.Path = DESCRIPTOR_SET) -> dict[str, 
     }
 
 
-def _operation(builder: _Builder, service: str, method, rule, template: str, comment: str | None) -> dict[str, Any]:
+def _operation(builder: _Builder, service: str, method, rule, template: str, comment: str | None, typed=None) -> dict[str, Any]:
+    """`typed`: for a JSON twin, its typed RPC and the field of that RPC's
+    request that the body holds: they describe the body and the answer."""
     request_name = method.input_type.lstrip(".")
-    response_name = method.output_type.lstrip(".")
+    response_name = (typed[0] if typed else method).output_type.lstrip(".")
     path_fields = {match.group(1).split(".")[0] for match in _PATH_VARIABLE.finditer(template)}
     operation: dict[str, Any] = {"tags": [service]}
     if comment:
@@ -299,7 +308,8 @@ def _operation(builder: _Builder, service: str, method, rule, template: str, com
             body_schema = builder.message_schema(request_name, skip=frozenset(path_fields))
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body_schema}}}
     elif rule.body:
-        body_field = next(f for f in builder.catalog.messages[request_name].field if f.name == rule.body)
+        body_message, body_name = (typed[0].input_type.lstrip("."), typed[1]) if typed else (request_name, rule.body)
+        body_field = next(f for f in builder.catalog.messages[body_message].field if f.name == body_name)
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": builder.field_schema(body_field)}}}
         parameters += _query_parameters(builder, request_name, path_fields | {rule.body})
     else:
@@ -312,7 +322,7 @@ def _operation(builder: _Builder, service: str, method, rule, template: str, com
         field = next(f for f in builder.catalog.messages[response_name].field if f.name == rule.response_body)
         success = {"description": "OK", "content": {"application/json": {"schema": builder.field_schema(field)}}}
     else:
-        schema = builder.type_schema(method.output_type)
+        schema = builder.type_schema(response_name)
         if f"{PROTO_PACKAGE}.{service}.{method.name}" in SSE_METHODS:
             # One event per message, its `data` the message's JSON (the
             # OpenAPI 3.1 way: `contentSchema` describes the string).

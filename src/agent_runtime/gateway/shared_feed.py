@@ -6,7 +6,6 @@ behind alone (it resumes on a call of its own from where it stopped)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import grpc
 from websockets.asyncio.server import ServerConnection
@@ -18,15 +17,17 @@ from agent_runtime.gateway.resume import ResumePoint
 from agent_runtime.jsonfmt import dumps, message_to_dict
 
 
-def feed_message(update: session_pb2.WatchSessionsResponse) -> dict[str, Any]:
-    """The documented JSON of one feed message."""
-    if update.type == "init":
-        return {"type": "init", "sessions": [message_to_dict(s) for s in update.sessions]}
+def feed_text(update: session_pb2.WatchSessionsResponse) -> str:
+    """The documented JSON of one feed message. The bridge watches with
+    event_json: an event comes as the server printed it, its objects in the
+    order their producer sent them (a Struct keeps none)."""
     if update.type == "event":
-        return {"type": "event", "data": message_to_dict(update.data)}
+        return '{"type":"event","data":' + update.data_json + "}"
+    if update.type == "init":
+        return dumps({"type": "init", "sessions": [message_to_dict(s) for s in update.sessions]})
     if update.type == "session_deleted":
-        return {"type": "session_deleted", "session_id": update.session_id}
-    return {"type": update.type, "session": message_to_dict(update.session)}
+        return dumps({"type": "session_deleted", "session_id": update.session_id})
+    return dumps({"type": update.type, "session": message_to_dict(update.session)})
 
 
 # Feed messages a /ws client may fall behind its shared feed by; one that
@@ -159,7 +160,7 @@ class SharedFeed:
             while (update := await self.call.read()) is not grpc.aio.EOF:
                 if update.type == "event":
                     self.cursor = update.data.sequence if self.session_id else update.data.feed_sequence
-                message = dumps(feed_message(update)).encode()
+                message = feed_text(update).encode()
                 # One frame for every client that keeps up, written without
                 # waiting; a failed write shows as its socket's close.
                 frame = text_frame(message)

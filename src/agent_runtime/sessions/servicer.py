@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import math
-from typing import Any, AsyncIterator, Callable
+from typing import AsyncIterator
 
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.api import httpbody_pb2
+from google.protobuf import json_format, timestamp_pb2
 
 from agentruntime.v1 import session_pb2 as pb
 from agentruntime.v1 import session_pb2_grpc
-from agent_runtime.clock import iso, timestamp_proto
+from agent_runtime.clock import timestamp_proto
 from agent_runtime.errors import DomainError, InvalidArgument
 from agent_runtime.interceptors.errors import rpc_status
 from agent_runtime.interceptors.validation import validate
+from agent_runtime.jsonfmt import dumps, json_http_body
 from agent_runtime.identity.ownership import new_owner, owner_scope
 from agent_runtime.identity.projects import ProjectDirectories
+from agent_runtime.sessions.event_json import event_from_json, event_from_proto, event_json
 from agent_runtime.sessions.models import EventRecord, FeedItem, NewEvent, SessionRecord
 from agent_runtime.sessions.service import SessionService
 
@@ -23,9 +25,6 @@ from agent_runtime.sessions.service import SessionService
 APPEND_INBOX = 4096
 APPEND_BATCH = 1024
 MAX_EVENTS_PER_BATCH = 1000
-
-_OUTPUT_ONLY_EVENT_FIELDS = ("event_type", "session_id", "session_name", "timestamp", "event_id", "sequence", "feed_sequence", "id")
-
 
 def session_to_proto(session: SessionRecord) -> pb.Session:
     return pb.Session(
@@ -72,72 +71,6 @@ def set_stored_event(message: pb.Event, sent: pb.Event, stored: EventRecord, tim
     message.id = stored.feed_sequence
 
 
-def _json_value(value: struct_pb2.Value) -> Any:
-    kind = value.WhichOneof("kind")
-    if kind is None or kind == "null_value":
-        return None
-    if kind == "number_value":
-        if not math.isfinite(value.number_value):
-            raise InvalidArgument("event values must be finite numbers: JSON has no NaN or Infinity")
-        return value.number_value
-    if kind == "struct_value":
-        return _json_object(value.struct_value)
-    if kind == "list_value":
-        return [_json_value(item) for item in value.list_value.values]
-    return getattr(value, kind)
-
-
-def _json_object(struct: struct_pb2.Struct) -> dict[str, Any]:
-    return {key: _json_value(item) for key, item in struct.fields.items()}
-
-
-def _body_fields() -> tuple[tuple[str, Callable[[Any], Any] | None, bool], ...]:
-    """(name, converter or None for a scalar, repeated) of the Event fields
-    stored in an event's body, in field-number order."""
-    fields = []
-    for field in pb.Event.DESCRIPTOR.fields:
-        if field.name in _OUTPUT_ONLY_EVENT_FIELDS:
-            continue
-        message = field.message_type.full_name if field.message_type else None
-        if message == "google.protobuf.Struct":
-            fields.append((field.name, _json_object, field.is_repeated))
-        elif message == "google.protobuf.Value":
-            fields.append((field.name, _json_value, field.is_repeated))
-        elif message is None and field.has_presence and field.type in (field.TYPE_STRING, field.TYPE_INT32):
-            fields.append((field.name, None, False))
-        else:
-            raise TypeError(f"Event.{field.name}: teach event_body how to store this field type")
-    return tuple(fields)
-
-
-_BODY_FIELDS = _body_fields()
-
-
-def event_body(event: pb.Event) -> dict[str, Any]:
-    """What an event's stored body holds: exactly json_format.MessageToDict of
-    the event without its output-only fields, built directly, since the
-    generic printer was a quarter of the server's time on ingest
-    (bench/RESULTS.md)."""
-    body: dict[str, Any] = {}
-    for name, convert, repeated in _BODY_FIELDS:
-        if repeated:
-            items = getattr(event, name)
-            if items:
-                body[name] = [convert(item) for item in items]
-        elif event.HasField(name):
-            body[name] = getattr(event, name) if convert is None else convert(getattr(event, name))
-    return body
-
-
-def event_from_proto(event: pb.Event) -> NewEvent:
-    return NewEvent(
-        event_type=event.event_type,
-        timestamp=iso(event.timestamp.ToDatetime()) if event.HasField("timestamp") else "",
-        session_name=event.session_name,
-        body=event_body(event),
-    )
-
-
 async def _read_ahead(requests, weight) -> AsyncIterator[list]:
     """The requests of a client stream in batches: reading runs ahead of
     committing, so whatever arrived while one batch was being committed
@@ -179,11 +112,20 @@ async def _read_ahead(requests, weight) -> AsyncIterator[list]:
         receiver.cancel()
 
 
-def feed_item_to_proto(item: FeedItem) -> pb.WatchSessionsResponse:
+def feed_item_to_proto(item: FeedItem, as_json: bool = False) -> pb.WatchSessionsResponse:
+    """as_json: the event as JSON text (WatchSessionsRequest.event_json)."""
     response = pb.WatchSessionsResponse(type=item.kind)
     if item.sessions is not None:
         response.sessions.extend(session_to_proto(s) for s in item.sessions)
-    if item.event is not None:
+    if item.event is not None and as_json:
+        event = item.event
+        response.data_json = dumps(event_json(event))
+        # What a watcher keys and resumes by; the rest is in data_json.
+        response.data.CopyFrom(pb.Event(
+            event_id=event.event_id, session_id=event.session_id, event_type=event.event_type,
+            sequence=event.sequence, feed_sequence=event.feed_sequence, id=event.feed_sequence,
+        ))
+    elif item.event is not None:
         response.data.CopyFrom(event_to_proto(item.event))
     if item.session is not None:
         response.session.CopyFrom(session_to_proto(item.session))
@@ -275,36 +217,52 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
             deleted=pb.DeletedCounts(session=True, events_count=events_count),
         )
 
-    async def ListEvents(self, request: pb.ListEventsRequest, context) -> pb.ListEventsResponse:
+    async def _list_events(self, request: pb.ListEventsRequest | pb.ListEventsJsonRequest) -> tuple[list[EventRecord], str]:
         limit, offset = _page(request.page_size, request.page_token)
         after = max(request.after_sequence, offset)
         events = await self._sessions.list_events(request.session_id, after, limit, scope=owner_scope())
-        next_token = str(events[-1].sequence) if limit and len(events) == limit else ""
+        return events, str(events[-1].sequence) if limit and len(events) == limit else ""
+
+    async def ListEvents(self, request: pb.ListEventsRequest, context) -> pb.ListEventsResponse:
+        events, next_token = await self._list_events(request)
         return pb.ListEventsResponse(events=[event_to_proto(e) for e in events], next_page_token=next_token)
 
+    async def ListEventsJson(self, request: pb.ListEventsJsonRequest, context) -> httpbody_pb2.HttpBody:
+        events, next_token = await self._list_events(request)
+        return json_http_body({"events": [event_json(e) for e in events], "next_page_token": next_token})
+
+    async def _create_event(self, session_id: str, sent: pb.Event, event: NewEvent) -> EventRecord:
+        if sent.session_id and sent.session_id != session_id:
+            raise InvalidArgument(f"event session_id {sent.session_id!r} differs from the path's {session_id!r}")
+        return await self._sessions.append_event(session_id, event, scope=owner_scope())
+
     async def CreateEvent(self, request: pb.CreateEventRequest, context) -> pb.CreateEventResponse:
-        if request.event.session_id and request.event.session_id != request.session_id:
-            raise InvalidArgument(
-                f"event session_id {request.event.session_id!r} differs from the path's {request.session_id!r}"
-            )
-        stored = await self._sessions.append_event(
-            request.session_id, event_from_proto(request.event), scope=owner_scope()
-        )
+        stored = await self._create_event(request.session_id, request.event, event_from_proto(request.event))
         response = pb.CreateEventResponse(ok=True)
         set_stored_event(response.event, request.event, stored, timestamp_proto(stored.timestamp))
         return response
 
-    async def IngestEvent(self, request: pb.IngestEventRequest, context) -> pb.IngestEventResponse:
-        stored = await self._sessions.append_event(
-            request.event.session_id,
-            event_from_proto(request.event),
-            create_on_start=True,
-            scope=owner_scope(),
-            owner=new_owner(),
+    async def CreateEventJson(self, request: pb.CreateEventJsonRequest, context) -> httpbody_pb2.HttpBody:
+        sent, event = event_from_json(request.http_body.data)
+        validate(pb.CreateEventRequest(session_id=request.session_id, event=sent))
+        stored = await self._create_event(request.session_id, sent, event)
+        return json_http_body({"ok": True, "event": event_json(stored)})
+
+    async def _ingest_event(self, sent: pb.Event, event: NewEvent) -> EventRecord:
+        return await self._sessions.append_event(
+            sent.session_id, event, create_on_start=True, scope=owner_scope(), owner=new_owner()
         )
+
+    async def IngestEvent(self, request: pb.IngestEventRequest, context) -> pb.IngestEventResponse:
+        stored = await self._ingest_event(request.event, event_from_proto(request.event))
         response = pb.IngestEventResponse(ok=True)
         set_stored_event(response.event, request.event, stored, timestamp_proto(stored.timestamp))
         return response
+
+    async def IngestEventJson(self, request: pb.IngestEventJsonRequest, context) -> httpbody_pb2.HttpBody:
+        sent, event = event_from_json(request.http_body.data)
+        validate(pb.IngestEventRequest(event=sent))
+        return json_http_body({"ok": True, "event": event_json(await self._ingest_event(sent, event))})
 
     async def AppendEvents(self, requests, context) -> AsyncIterator[pb.AppendEventsResponse]:
         scope = owner_scope()
@@ -383,4 +341,4 @@ class SessionServicer(session_pb2_grpc.SessionServiceServicer):
             request.after_feed_sequence if request.HasField("after_feed_sequence") else None,
             scope=owner_scope(),
         ):
-            yield feed_item_to_proto(item)
+            yield feed_item_to_proto(item, request.event_json)

@@ -4,6 +4,7 @@ package agentruntimev1
 
 import (
 	context "context"
+	httpbody "google.golang.org/genproto/googleapis/api/httpbody"
 	grpc "google.golang.org/grpc"
 	codes "google.golang.org/grpc/codes"
 	status "google.golang.org/grpc/status"
@@ -43,13 +44,23 @@ type SessionServiceClient interface {
 	// order among equal ones), as the document lists them; pages and
 	// after_sequence follow log order (sequence).
 	ListEvents(ctx context.Context, in *ListEventsRequest, opts ...grpc.CallOption) (*ListEventsResponse, error)
+	// REST form of ListEvents: the same JSON, with each event's JSON objects
+	// (tool_input, tool_output, content, payload) in the order their producer
+	// sent them (a google.protobuf.Struct is a map and keeps no order).
+	ListEventsJson(ctx context.Context, in *ListEventsJsonRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
 	// Appends an event to an existing session. A `session_stop` event marks
 	// the session `finished`; a `session_start` event on a finished session
 	// marks it `running` again.
 	CreateEvent(ctx context.Context, in *CreateEventRequest, opts ...grpc.CallOption) (*CreateEventResponse, error)
+	// REST form of CreateEvent: the event's JSON as the HTTP body, parsed by
+	// the server so that its JSON objects keep the order the client sent
+	// them in, on every later read (REST and /ws).
+	CreateEventJson(ctx context.Context, in *CreateEventJsonRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
 	// Legacy ingestion: appends an event to the session named in the event,
 	// creating that session first when the event is a `session_start`.
 	IngestEvent(ctx context.Context, in *IngestEventRequest, opts ...grpc.CallOption) (*IngestEventResponse, error)
+	// REST form of IngestEvent, keeping the key order as CreateEventJson does.
+	IngestEventJson(ctx context.Context, in *IngestEventJsonRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error)
 	// Appends events as they stream in and acknowledges each one, in the
 	// order sent, once it is committed; events that arrive together commit
 	// together. For producers of many events (agents, log shippers): one
@@ -149,6 +160,15 @@ func (c *sessionServiceClient) ListEvents(ctx context.Context, in *ListEventsReq
 	return out, nil
 }
 
+func (c *sessionServiceClient) ListEventsJson(ctx context.Context, in *ListEventsJsonRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error) {
+	out := new(httpbody.HttpBody)
+	err := c.cc.Invoke(ctx, "/agentruntime.v1.SessionService/ListEventsJson", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *sessionServiceClient) CreateEvent(ctx context.Context, in *CreateEventRequest, opts ...grpc.CallOption) (*CreateEventResponse, error) {
 	out := new(CreateEventResponse)
 	err := c.cc.Invoke(ctx, "/agentruntime.v1.SessionService/CreateEvent", in, out, opts...)
@@ -158,9 +178,27 @@ func (c *sessionServiceClient) CreateEvent(ctx context.Context, in *CreateEventR
 	return out, nil
 }
 
+func (c *sessionServiceClient) CreateEventJson(ctx context.Context, in *CreateEventJsonRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error) {
+	out := new(httpbody.HttpBody)
+	err := c.cc.Invoke(ctx, "/agentruntime.v1.SessionService/CreateEventJson", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *sessionServiceClient) IngestEvent(ctx context.Context, in *IngestEventRequest, opts ...grpc.CallOption) (*IngestEventResponse, error) {
 	out := new(IngestEventResponse)
 	err := c.cc.Invoke(ctx, "/agentruntime.v1.SessionService/IngestEvent", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sessionServiceClient) IngestEventJson(ctx context.Context, in *IngestEventJsonRequest, opts ...grpc.CallOption) (*httpbody.HttpBody, error) {
+	out := new(httpbody.HttpBody)
+	err := c.cc.Invoke(ctx, "/agentruntime.v1.SessionService/IngestEventJson", in, out, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -291,13 +329,23 @@ type SessionServiceServer interface {
 	// order among equal ones), as the document lists them; pages and
 	// after_sequence follow log order (sequence).
 	ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error)
+	// REST form of ListEvents: the same JSON, with each event's JSON objects
+	// (tool_input, tool_output, content, payload) in the order their producer
+	// sent them (a google.protobuf.Struct is a map and keeps no order).
+	ListEventsJson(context.Context, *ListEventsJsonRequest) (*httpbody.HttpBody, error)
 	// Appends an event to an existing session. A `session_stop` event marks
 	// the session `finished`; a `session_start` event on a finished session
 	// marks it `running` again.
 	CreateEvent(context.Context, *CreateEventRequest) (*CreateEventResponse, error)
+	// REST form of CreateEvent: the event's JSON as the HTTP body, parsed by
+	// the server so that its JSON objects keep the order the client sent
+	// them in, on every later read (REST and /ws).
+	CreateEventJson(context.Context, *CreateEventJsonRequest) (*httpbody.HttpBody, error)
 	// Legacy ingestion: appends an event to the session named in the event,
 	// creating that session first when the event is a `session_start`.
 	IngestEvent(context.Context, *IngestEventRequest) (*IngestEventResponse, error)
+	// REST form of IngestEvent, keeping the key order as CreateEventJson does.
+	IngestEventJson(context.Context, *IngestEventJsonRequest) (*httpbody.HttpBody, error)
 	// Appends events as they stream in and acknowledges each one, in the
 	// order sent, once it is committed; events that arrive together commit
 	// together. For producers of many events (agents, log shippers): one
@@ -346,11 +394,20 @@ func (UnimplementedSessionServiceServer) DeleteSession(context.Context, *DeleteS
 func (UnimplementedSessionServiceServer) ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListEvents not implemented")
 }
+func (UnimplementedSessionServiceServer) ListEventsJson(context.Context, *ListEventsJsonRequest) (*httpbody.HttpBody, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListEventsJson not implemented")
+}
 func (UnimplementedSessionServiceServer) CreateEvent(context.Context, *CreateEventRequest) (*CreateEventResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CreateEvent not implemented")
 }
+func (UnimplementedSessionServiceServer) CreateEventJson(context.Context, *CreateEventJsonRequest) (*httpbody.HttpBody, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateEventJson not implemented")
+}
 func (UnimplementedSessionServiceServer) IngestEvent(context.Context, *IngestEventRequest) (*IngestEventResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method IngestEvent not implemented")
+}
+func (UnimplementedSessionServiceServer) IngestEventJson(context.Context, *IngestEventJsonRequest) (*httpbody.HttpBody, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method IngestEventJson not implemented")
 }
 func (UnimplementedSessionServiceServer) AppendEvents(SessionService_AppendEventsServer) error {
 	return status.Errorf(codes.Unimplemented, "method AppendEvents not implemented")
@@ -518,6 +575,24 @@ func _SessionService_ListEvents_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SessionService_ListEventsJson_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEventsJsonRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SessionServiceServer).ListEventsJson(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/agentruntime.v1.SessionService/ListEventsJson",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SessionServiceServer).ListEventsJson(ctx, req.(*ListEventsJsonRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _SessionService_CreateEvent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateEventRequest)
 	if err := dec(in); err != nil {
@@ -536,6 +611,24 @@ func _SessionService_CreateEvent_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _SessionService_CreateEventJson_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateEventJsonRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SessionServiceServer).CreateEventJson(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/agentruntime.v1.SessionService/CreateEventJson",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SessionServiceServer).CreateEventJson(ctx, req.(*CreateEventJsonRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _SessionService_IngestEvent_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(IngestEventRequest)
 	if err := dec(in); err != nil {
@@ -550,6 +643,24 @@ func _SessionService_IngestEvent_Handler(srv interface{}, ctx context.Context, d
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(SessionServiceServer).IngestEvent(ctx, req.(*IngestEventRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _SessionService_IngestEventJson_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IngestEventJsonRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SessionServiceServer).IngestEventJson(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/agentruntime.v1.SessionService/IngestEventJson",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SessionServiceServer).IngestEventJson(ctx, req.(*IngestEventJsonRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -664,12 +775,24 @@ var _SessionService_serviceDesc = grpc.ServiceDesc{
 			Handler:    _SessionService_ListEvents_Handler,
 		},
 		{
+			MethodName: "ListEventsJson",
+			Handler:    _SessionService_ListEventsJson_Handler,
+		},
+		{
 			MethodName: "CreateEvent",
 			Handler:    _SessionService_CreateEvent_Handler,
 		},
 		{
+			MethodName: "CreateEventJson",
+			Handler:    _SessionService_CreateEventJson_Handler,
+		},
+		{
 			MethodName: "IngestEvent",
 			Handler:    _SessionService_IngestEvent_Handler,
+		},
+		{
+			MethodName: "IngestEventJson",
+			Handler:    _SessionService_IngestEventJson_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import uuid
 
+from agent_runtime.jsonfmt import whole_float
 from agent_runtime.sessions.models import (
     UPDATABLE_FIELDS,
     AppendOutcome,
@@ -30,7 +31,9 @@ def _session(row) -> SessionRecord:
 
 
 def _event(row) -> EventRecord:
-    body = json.loads(row["body"])
+    # Bodies stored from gRPC before whole numbers were stored as integers
+    # hold 3.0 where the client sent 3; read as 3, as REST printed it.
+    body = json.loads(row["body"], parse_float=whole_float)
     return EventRecord(
         event_id=row["event_id"],
         session_id=row["session_id"],

@@ -4,7 +4,7 @@
 
 import type { GenExtension, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
-import type { FieldOptions } from "@bufbuild/protobuf/wkt";
+import type { FieldOptions, MethodOptions } from "@bufbuild/protobuf/wkt";
 
 /**
  * Describes the file agentruntime/v1/common.proto.
@@ -108,9 +108,47 @@ export declare type FieldRules = Message<"agentruntime.v1.FieldRules"> & {
 export declare const FieldRulesSchema: GenMessage<FieldRules>;
 
 /**
+ * On an RPC that takes or answers google.api.HttpBody for REST (a JSON
+ * twin): the typed RPC of the same service, which gRPC clients call, whose
+ * JSON it takes and answers. Its REST body is JSON, not an upload, and
+ * openapi.json describes the route as that RPC's.
+ *
+ * @generated from message agentruntime.v1.JsonTwin
+ */
+export declare type JsonTwin = Message<"agentruntime.v1.JsonTwin"> & {
+  /**
+   * Name of the typed RPC.
+   *
+   * @generated from field: string method = 1;
+   */
+  method: string;
+
+  /**
+   * The field of the typed RPC's request that the HTTP body holds; empty
+   * when the route takes no body.
+   *
+   * @generated from field: string body = 2;
+   */
+  body: string;
+};
+
+/**
+ * Describes the message agentruntime.v1.JsonTwin.
+ * Use `create(JsonTwinSchema)` to create a new message.
+ */
+export declare const JsonTwinSchema: GenMessage<JsonTwin>;
+
+/**
  * Input rules of the field; see FieldRules.
  *
  * @generated from extension: agentruntime.v1.FieldRules field_rules = 51001;
  */
 export declare const field_rules: GenExtension<FieldOptions, FieldRules>;
+
+/**
+ * See JsonTwin.
+ *
+ * @generated from extension: agentruntime.v1.JsonTwin json_twin = 51002;
+ */
+export declare const json_twin: GenExtension<MethodOptions, JsonTwin>;
 

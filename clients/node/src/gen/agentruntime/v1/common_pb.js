@@ -9,7 +9,7 @@ import { file_google_protobuf_descriptor } from "@bufbuild/protobuf/wkt";
  * Describes the file agentruntime/v1/common.proto.
  */
 export const file_agentruntime_v1_common = /*@__PURE__*/
-  fileDesc("ChxhZ2VudHJ1bnRpbWUvdjEvY29tbW9uLnByb3RvEg9hZ2VudHJ1bnRpbWUudjEiowEKCUVycm9yQm9keRIOCgZkZXRhaWwYASABKAkSDAoEY29kZRgCIAEoCRIRCgl0aW1lc3RhbXAYAyABKAkSNgoGZXJyb3JzGAQgAygLMiYuYWdlbnRydW50aW1lLnYxLkVycm9yQm9keS5FcnJvcnNFbnRyeRotCgtFcnJvcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIokBCgpGaWVsZFJ1bGVzEg8KB3BhdHRlcm4YASABKAkSFAoHbWluaW11bRgCIAEoA0gAiAEBEhQKB21heGltdW0YAyABKANIAYgBARISCgptaW5fbGVuZ3RoGAQgASgNEhIKCm1heF9sZW5ndGgYBSABKA1CCgoIX21pbmltdW1CCgoIX21heGltdW06XQoLZmllbGRfcnVsZXMSHS5nb29nbGUucHJvdG9idWYuRmllbGRPcHRpb25zGLmOAyABKAsyGy5hZ2VudHJ1bnRpbWUudjEuRmllbGRSdWxlc1IKZmllbGRSdWxlc2IGcHJvdG8z", [file_google_protobuf_descriptor]);
+  fileDesc("ChxhZ2VudHJ1bnRpbWUvdjEvY29tbW9uLnByb3RvEg9hZ2VudHJ1bnRpbWUudjEiowEKCUVycm9yQm9keRIOCgZkZXRhaWwYASABKAkSDAoEY29kZRgCIAEoCRIRCgl0aW1lc3RhbXAYAyABKAkSNgoGZXJyb3JzGAQgAygLMiYuYWdlbnRydW50aW1lLnYxLkVycm9yQm9keS5FcnJvcnNFbnRyeRotCgtFcnJvcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIokBCgpGaWVsZFJ1bGVzEg8KB3BhdHRlcm4YASABKAkSFAoHbWluaW11bRgCIAEoA0gAiAEBEhQKB21heGltdW0YAyABKANIAYgBARISCgptaW5fbGVuZ3RoGAQgASgNEhIKCm1heF9sZW5ndGgYBSABKA1CCgoIX21pbmltdW1CCgoIX21heGltdW0iKAoISnNvblR3aW4SDgoGbWV0aG9kGAEgASgJEgwKBGJvZHkYAiABKAk6XQoLZmllbGRfcnVsZXMSHS5nb29nbGUucHJvdG9idWYuRmllbGRPcHRpb25zGLmOAyABKAsyGy5hZ2VudHJ1bnRpbWUudjEuRmllbGRSdWxlc1IKZmllbGRSdWxlczpYCglqc29uX3R3aW4SHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxi6jgMgASgLMhkuYWdlbnRydW50aW1lLnYxLkpzb25Ud2luUghqc29uVHdpbmIGcHJvdG8z", [file_google_protobuf_descriptor]);
 
 /**
  * Describes the message agentruntime.v1.ErrorBody.
@@ -26,10 +26,25 @@ export const FieldRulesSchema = /*@__PURE__*/
   messageDesc(file_agentruntime_v1_common, 1);
 
 /**
+ * Describes the message agentruntime.v1.JsonTwin.
+ * Use `create(JsonTwinSchema)` to create a new message.
+ */
+export const JsonTwinSchema = /*@__PURE__*/
+  messageDesc(file_agentruntime_v1_common, 2);
+
+/**
  * Input rules of the field; see FieldRules.
  *
  * @generated from extension: agentruntime.v1.FieldRules field_rules = 51001;
  */
 export const field_rules = /*@__PURE__*/
   extDesc(file_agentruntime_v1_common, 0);
+
+/**
+ * See JsonTwin.
+ *
+ * @generated from extension: agentruntime.v1.JsonTwin json_twin = 51002;
+ */
+export const json_twin = /*@__PURE__*/
+  extDesc(file_agentruntime_v1_common, 1);
 

@@ -5,6 +5,7 @@
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 import type { Timestamp, Value } from "@bufbuild/protobuf/wkt";
+import type { HttpBody, HttpBodySchema } from "../../google/api/httpbody_pb.js";
 import type { Status } from "../../google/rpc/status_pb.js";
 
 /**
@@ -103,7 +104,10 @@ export declare type Session = Message<"agentruntime.v1.Session"> & {
 export declare const SessionSchema: GenMessage<Session>;
 
 /**
- * One entry of a session's append-only event log.
+ * One entry of a session's append-only event log. Its JSON objects (tool_input, tool_output, content, payload) come back in
+ * the order their producer sent them when it sent JSON over REST; a
+ * google.protobuf.Struct keeps no order, so the keys of events sent over
+ * gRPC are stored sorted (the same order on every read and restart).
  *
  * @generated from message agentruntime.v1.Event
  */
@@ -708,6 +712,47 @@ export declare type ListEventsResponse = Message<"agentruntime.v1.ListEventsResp
 export declare const ListEventsResponseSchema: GenMessage<ListEventsResponse>;
 
 /**
+ * Request of ListEventsJson: the fields of ListEventsRequest.
+ *
+ * @generated from message agentruntime.v1.ListEventsJsonRequest
+ */
+export declare type ListEventsJsonRequest = Message<"agentruntime.v1.ListEventsJsonRequest"> & {
+  /**
+   * Session whose events to list.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * Most events to return; 0 returns all of them.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * next_page_token of the previous page.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+
+  /**
+   * Only events with a greater sequence number.
+   *
+   * @generated from field: int32 after_sequence = 4;
+   */
+  afterSequence: number;
+};
+
+/**
+ * Describes the message agentruntime.v1.ListEventsJsonRequest.
+ * Use `create(ListEventsJsonRequestSchema)` to create a new message.
+ */
+export declare const ListEventsJsonRequestSchema: GenMessage<ListEventsJsonRequest>;
+
+/**
  * Request of CreateEvent.
  *
  * @generated from message agentruntime.v1.CreateEventRequest
@@ -762,6 +807,34 @@ export declare type CreateEventResponse = Message<"agentruntime.v1.CreateEventRe
 export declare const CreateEventResponseSchema: GenMessage<CreateEventResponse>;
 
 /**
+ * Request of CreateEventJson.
+ *
+ * @generated from message agentruntime.v1.CreateEventJsonRequest
+ */
+export declare type CreateEventJsonRequest = Message<"agentruntime.v1.CreateEventJsonRequest"> & {
+  /**
+   * Session to append to; it must exist.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * The event as JSON (an Event); its session_id, when set, must equal the
+   * path's.
+   *
+   * @generated from field: google.api.HttpBody http_body = 2;
+   */
+  httpBody?: HttpBody | undefined;
+};
+
+/**
+ * Describes the message agentruntime.v1.CreateEventJsonRequest.
+ * Use `create(CreateEventJsonRequestSchema)` to create a new message.
+ */
+export declare const CreateEventJsonRequestSchema: GenMessage<CreateEventJsonRequest>;
+
+/**
  * Request of IngestEvent.
  *
  * @generated from message agentruntime.v1.IngestEventRequest
@@ -807,6 +880,26 @@ export declare type IngestEventResponse = Message<"agentruntime.v1.IngestEventRe
  * Use `create(IngestEventResponseSchema)` to create a new message.
  */
 export declare const IngestEventResponseSchema: GenMessage<IngestEventResponse>;
+
+/**
+ * Request of IngestEventJson.
+ *
+ * @generated from message agentruntime.v1.IngestEventJsonRequest
+ */
+export declare type IngestEventJsonRequest = Message<"agentruntime.v1.IngestEventJsonRequest"> & {
+  /**
+   * The event as JSON (an Event); its session_id names the session.
+   *
+   * @generated from field: google.api.HttpBody http_body = 1;
+   */
+  httpBody?: HttpBody | undefined;
+};
+
+/**
+ * Describes the message agentruntime.v1.IngestEventJsonRequest.
+ * Use `create(IngestEventJsonRequestSchema)` to create a new message.
+ */
+export declare const IngestEventJsonRequestSchema: GenMessage<IngestEventJsonRequest>;
 
 /**
  * One event for AppendEvents.
@@ -938,6 +1031,17 @@ export declare type WatchSessionsRequest = Message<"agentruntime.v1.WatchSession
    * @generated from field: optional int64 after_feed_sequence = 3;
    */
   afterFeedSequence?: bigint | undefined;
+
+  /**
+   * True: `event` messages carry the event as JSON text in `data_json` (as
+   * REST prints it, its JSON objects in the order the producer sent them),
+   * and in `data` only its event_id, session_id, event_type, sequence,
+   * feed_sequence and id. For clients that print the feed as JSON (the /ws
+   * bridge).
+   *
+   * @generated from field: bool event_json = 4;
+   */
+  eventJson: boolean;
 };
 
 /**
@@ -987,6 +1091,13 @@ export declare type WatchSessionsResponse = Message<"agentruntime.v1.WatchSessio
    * @generated from field: string session_id = 5;
    */
   sessionId: string;
+
+  /**
+   * With `event` when the request asked for event_json: the event's JSON.
+   *
+   * @generated from field: string data_json = 6;
+   */
+  dataJson: string;
 };
 
 /**
@@ -1094,6 +1205,18 @@ export declare const SessionService: GenService<{
     output: typeof ListEventsResponseSchema;
   },
   /**
+   * REST form of ListEvents: the same JSON, with each event's JSON objects
+   * (tool_input, tool_output, content, payload) in the order their producer
+   * sent them (a google.protobuf.Struct is a map and keeps no order).
+   *
+   * @generated from rpc agentruntime.v1.SessionService.ListEventsJson
+   */
+  listEventsJson: {
+    methodKind: "unary";
+    input: typeof ListEventsJsonRequestSchema;
+    output: typeof HttpBodySchema;
+  },
+  /**
    * Appends an event to an existing session. A `session_stop` event marks
    * the session `finished`; a `session_start` event on a finished session
    * marks it `running` again.
@@ -1106,6 +1229,18 @@ export declare const SessionService: GenService<{
     output: typeof CreateEventResponseSchema;
   },
   /**
+   * REST form of CreateEvent: the event's JSON as the HTTP body, parsed by
+   * the server so that its JSON objects keep the order the client sent
+   * them in, on every later read (REST and /ws).
+   *
+   * @generated from rpc agentruntime.v1.SessionService.CreateEventJson
+   */
+  createEventJson: {
+    methodKind: "unary";
+    input: typeof CreateEventJsonRequestSchema;
+    output: typeof HttpBodySchema;
+  },
+  /**
    * Legacy ingestion: appends an event to the session named in the event,
    * creating that session first when the event is a `session_start`.
    *
@@ -1115,6 +1250,16 @@ export declare const SessionService: GenService<{
     methodKind: "unary";
     input: typeof IngestEventRequestSchema;
     output: typeof IngestEventResponseSchema;
+  },
+  /**
+   * REST form of IngestEvent, keeping the key order as CreateEventJson does.
+   *
+   * @generated from rpc agentruntime.v1.SessionService.IngestEventJson
+   */
+  ingestEventJson: {
+    methodKind: "unary";
+    input: typeof IngestEventJsonRequestSchema;
+    output: typeof HttpBodySchema;
   },
   /**
    * Appends events as they stream in and acknowledges each one, in the
