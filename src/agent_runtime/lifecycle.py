@@ -124,6 +124,18 @@ class ChildRecord:
         return pid
 
 
+# Where `serve --workers N` records its workers (worker_pool.py).
+WORKER_RECORDS_DIR = "workers"
+
+
+def end_stale_workers(data_dir: pathlib.Path) -> None:
+    """Ends the workers a crashed `serve --workers N` of this data dir left
+    running (they would hold its gRPC ports). Only call with the data dir's
+    lock held."""
+    for path in sorted((data_dir / WORKER_RECORDS_DIR).glob("worker-*.pid")):
+        ChildRecord(path).end_stale()
+
+
 def _reap(pid: int) -> None:
     try:
         os.waitpid(pid, os.WNOHANG)

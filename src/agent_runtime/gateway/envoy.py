@@ -14,7 +14,7 @@ import shutil
 import string
 import textwrap
 import time
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Sequence
 
 import structlog
 from google.api import annotations_pb2, http_pb2
@@ -23,6 +23,7 @@ from google.protobuf import descriptor_pb2
 from agentruntime.v1 import common_pb2
 
 from agent_runtime.config import ServerSettings
+from agent_runtime.gateway.envoy_balancing import balancing, endpoints, retry_policy
 from agent_runtime.lifecycle import ChildRecord, dying_with_parent
 
 log = structlog.get_logger(__name__)
@@ -219,8 +220,19 @@ def local_reply_mappers(max_request_bytes: int) -> list[dict]:
 
 
 def render_config(
-    settings: ServerSettings, *, grpc_port: int, bridge_port: int, admin_socket: pathlib.Path, gateway_secret: str
+    settings: ServerSettings,
+    *,
+    grpc_port: int | Sequence[int],
+    bridge_port: int | Sequence[int],
+    admin_socket: pathlib.Path,
+    gateway_secret: str,
 ) -> str:
+    """One gRPC port and one bridge port: one server process. A port per
+    worker (`serve --workers N`): Envoy balances over them and checks their
+    health (gRPC's grpc.health.v1 and a TCP connect to the bridge)."""
+    grpc_ports = [grpc_port] if isinstance(grpc_port, int) else list(grpc_port)
+    bridge_ports = [bridge_port] if isinstance(bridge_port, int) else list(bridge_port)
+    balanced = len(grpc_ports) > 1
     listener_template = string.Template((TEMPLATE_DIR / "listener.yaml").read_text())
     common = {
         "http_host": settings.http_host,
@@ -237,6 +249,7 @@ def render_config(
         "gateway_secret": json.dumps(gateway_secret),
         "request_headers_timeout": f"{settings.http_request_headers_timeout_seconds:.3f}s",
         "idle_timeout": f"{settings.http_idle_timeout_seconds:.3f}s",
+        "retry_policy": retry_policy(len(grpc_ports)) if balanced else "",
     }
     listeners = []
     for index, port in enumerate((settings.http_port, *settings.compat_ports)):
@@ -246,9 +259,10 @@ def render_config(
     return string.Template((TEMPLATE_DIR / "envoy.yaml").read_text()).substitute(
         admin_socket=json.dumps(str(admin_socket)),
         listeners="\n" + textwrap.indent("\n".join(listeners), "    "),
-        grpc_address=grpc_address,
-        grpc_port=grpc_port,
-        bridge_port=bridge_port,
+        grpc_endpoints=endpoints(grpc_address, grpc_ports),
+        bridge_endpoints=endpoints("127.0.0.1", bridge_ports),
+        grpc_balancing=balancing({"grpc_health_check": {}}) if balanced else "",
+        bridge_balancing=balancing({"tcp_health_check": {}}) if balanced else "",
     )
 
 
