@@ -185,19 +185,22 @@ async def opened_storage(settings: Settings) -> AsyncIterator[Storage]:
         await storage.database.close()
 
 
-async def event_buses(storage: Storage) -> tuple[EventBus, EventBus]:
-    """The session feed's bus and the agent runs' bus. On PostgreSQL the
-    feed's events reach subscribers through the storage's relay, in commit
-    order, whichever process wrote them (storage/postgres/relay.py)."""
+async def event_buses(storage: Storage) -> tuple[EventBus, EventBus, EventBus]:
+    """The session feed's bus, the agent runs' bus and the fine-tuning
+    jobs' bus. On PostgreSQL the feed's events reach subscribers through the
+    storage's relay, in commit order, whichever process wrote them; other
+    processes' session changes, run events and job events come through it
+    too (storage/postgres/relay.py)."""
     task_bus: EventBus = EventBus()
+    job_bus: EventBus = EventBus()
     if storage.relay is None:
-        return EventBus(), task_bus
+        return EventBus(), task_bus, job_bus
     feed_bus: RelayedBus = RelayedBus(lambda item: item.kind == "event")
     try:
-        await storage.relay.start(feed_bus.publish_relayed, task_bus.publish)
+        await storage.relay.start(feed_bus.publish_relayed, task_bus.publish, job_bus.publish)
     except DatabaseError as error:
         raise StartupError(f"database: listening for notifications: {error.__cause__ or error}") from None
-    return feed_bus, task_bus
+    return feed_bus, task_bus, job_bus
 
 
 async def signing_key(settings: Settings, storage: Storage) -> bytes:
@@ -249,7 +252,7 @@ async def _compose(settings: Settings, parts: contextlib.AsyncExitStack, worker:
     sandbox.announce()
     storage = await parts.enter_async_context(opened_storage(settings))
     database = storage.database
-    feed_bus, task_bus = await event_buses(storage)
+    feed_bus, task_bus, job_bus = await event_buses(storage)
     sessions = SessionService(storage.sessions, feed_bus)
     identity = IdentityService(
         storage.identity, TokenIssuer(await signing_key(settings, storage), settings.auth.jwt_expires_seconds)
@@ -263,6 +266,7 @@ async def _compose(settings: Settings, parts: contextlib.AsyncExitStack, worker:
         max_file_bytes=settings.ml.max_file_bytes,
         max_concurrent_jobs=settings.ml.max_concurrent_jobs,
         remote_models=functools.partial(remote_models, llm_registry),
+        events=job_bus,
     )
     await ml.start()
     # Running fine-tuning jobs checkpoint and resume on next start.

@@ -104,7 +104,8 @@ async def _open_postgres(url: str) -> Storage:
         raise StorageUnavailable(f"database {redacted(url)}: {error.__cause__ or error}") from None
     sessions = PostgresSessionRepository(database)
     agents = postgres_agent_store(database)
-    relay = NotificationRelay(database, sessions, agents.tasks)
+    jobs = PostgresJobRepository(database)
+    relay = NotificationRelay(database, sessions, agents.tasks, jobs)
     database.on_close(relay.stop)
     return Storage(
         "postgresql",
@@ -117,7 +118,7 @@ async def _open_postgres(url: str) -> Storage:
         PostgresProbeRepository(database),
         PostgresModelRepository(database),
         PostgresFileRepository(database),
-        PostgresJobRepository(database),
+        jobs,
         relay,
         PostgresSigningKeys(database),
         PostgresRateWindows(database),
