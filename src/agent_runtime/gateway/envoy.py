@@ -23,7 +23,7 @@ from google.protobuf import descriptor_pb2
 from agentruntime.v1 import common_pb2
 
 from agent_runtime.config import ServerSettings
-from agent_runtime.gateway.envoy_balancing import balancing, endpoints, retry_policy
+from agent_runtime.gateway.envoy_balancing import balancing, endpoints, read_route, retry_policy
 from agent_runtime.lifecycle import ChildRecord, dying_with_parent
 
 log = structlog.get_logger(__name__)
@@ -250,6 +250,7 @@ def render_config(
         "request_headers_timeout": f"{settings.http_request_headers_timeout_seconds:.3f}s",
         "idle_timeout": f"{settings.http_idle_timeout_seconds:.3f}s",
         "retry_policy": retry_policy(len(grpc_ports)) if balanced else "",
+        "read_route": read_route(len(grpc_ports)) if balanced else "",
     }
     listeners = []
     for index, port in enumerate((settings.http_port, *settings.compat_ports)):

@@ -38,12 +38,14 @@ def balancing(health_check: dict) -> str:
     )
 
 
-def retry_policy(workers: int) -> str:
-    """With several workers, a request no worker took (it was refused, its
-    connection failed, or a draining worker answered UNAVAILABLE) is tried
-    on another; one a worker may have started is never retried."""
-    policy = {
-        "retry_on": "unavailable,connect-failure,refused-stream,reset-before-request",
+# What no worker took: refused, a connection that failed or broke before the
+# request went out, or UNAVAILABLE from a draining worker.
+NOT_TAKEN = "unavailable,connect-failure,refused-stream,reset-before-request"
+
+
+def _retries(workers: int, retry_on: str) -> dict:
+    return {
+        "retry_on": retry_on,
         "num_retries": workers,
         "retry_host_predicate": [
             {
@@ -55,4 +57,38 @@ def retry_policy(workers: int) -> str:
         ],
         "host_selection_retry_max_attempts": 5,
     }
-    return f"\n                retry_policy: {json.dumps(policy)}"
+
+
+def retry_policy(workers: int) -> str:
+    """The virtual host's: a request no worker took is tried on another;
+    one a worker may have started (its connection broke later) is not."""
+    return f"\n                retry_policy: {json.dumps(_retries(workers, NOT_TAKEN))}"
+
+
+# The read-only RPCs: AIP's standard Get and List methods (REST GETs reach
+# the routes as their gRPC path, once the transcoder rewrote it).
+READ_METHODS = r"/agentruntime\.v1\.[A-Za-z]+/(Get|List)[A-Za-z]*"
+
+
+def read_route(workers: int) -> str:
+    """Reads change nothing: they are also retried when their connection
+    broke (a worker killed before Envoy noticed its connection was gone).
+    The native gRPC route's, for the read methods alone."""
+    route = {
+        "match": {
+            "safe_regex": {"regex": READ_METHODS},
+            "headers": [{"name": "content-type", "string_match": {"prefix": "application/grpc"}}],
+        },
+        "route": {"cluster": "grpc_backend", "timeout": "0s", "retry_policy": _retries(workers, NOT_TAKEN + ",reset")},
+        "typed_per_filter_config": {
+            "envoy.filters.http.buffer": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.BufferPerRoute",
+                "disabled": True,
+            },
+            "envoy.filters.http.header_mutation": {
+                "@type": "type.googleapis.com/envoy.config.route.v3.FilterConfig",
+                "disabled": True,
+            },
+        },
+    }
+    return f"\n                  - {json.dumps(route)}"
