@@ -3,6 +3,8 @@
 -- accepted by all, and the rate limits' fixed windows, so a budget is one
 -- budget however many processes count it. SQLite serves one process: its
 -- key is the data dir's file and its windows are counted in memory.
+-- And which process runs a compute task, so that a starting process fails
+-- only the unfinished tasks of processes that are gone.
 
 -- One row (id 1): the first process to start inserts it, the others read it.
 CREATE TABLE signing_keys (
@@ -19,3 +21,9 @@ CREATE TABLE rate_limit_windows (
     window_start double precision NOT NULL,
     requests integer NOT NULL
 );
+
+-- The application name (storage/postgres/database.py: APPLICATION_PREFIX and
+-- the process's origin) of the process that accepted the task; a process is
+-- alive while it has a connection by that name. NULL: a task from before.
+ALTER TABLE compute_tasks ADD COLUMN process text;
+ALTER TABLE compute_tasks ALTER COLUMN process SET DEFAULT current_setting('application_name');

@@ -1,0 +1,38 @@
+"""What server processes on one PostgreSQL database must not do to each
+other: a process that starts fails only the compute tasks that processes
+which are gone left unfinished, never those another live process runs."""
+
+from __future__ import annotations
+
+import asyncio
+
+from agent_runtime.compute.records import TaskRecord
+from agent_runtime.storage.engines import open_storage
+
+NOW = "2026-01-01T00:00:00.000Z"
+
+
+def running_task(task_id: str) -> TaskRecord:
+    return TaskRecord(
+        task_id=task_id, operation="matrix_multiply", status="running", priority=5, device_preference="auto",
+        parameters={"size": 64}, created_at=NOW, updated_at=NOW,
+    )
+
+
+async def test_a_starting_process_fails_only_the_tasks_of_processes_that_are_gone(postgres_dsn, tmp_path):
+    running = await open_storage(tmp_path / "unused.sqlite3", postgres_dsn)
+    starting = await open_storage(tmp_path / "unused.sqlite3", postgres_dsn)
+    try:
+        await running.compute_tasks.insert_task(running_task("theirs"))
+        assert await starting.compute_tasks.fail_unfinished("gone", NOW, 0.0) == 0
+        assert (await starting.compute_tasks.get_task("theirs")).status == "running"
+        await running.database.close()
+        # Its connections' backends end a moment after the close.
+        for _ in range(50):
+            if await starting.compute_tasks.fail_unfinished("gone", NOW, 0.0):
+                break
+            await asyncio.sleep(0.1)
+        failed = await starting.compute_tasks.get_task("theirs")
+    finally:
+        await starting.database.close()
+    assert (failed.status, failed.error) == ("failed", "gone")
