@@ -4,6 +4,7 @@ that a task is failed at start only when the process that ran it is gone."""
 
 from __future__ import annotations
 
+from agent_runtime.storage.postgres.database import left_behind
 from agent_runtime.storage.sqlite.compute import SqliteMetricSampleRepository, SqliteProbeRepository, SqliteTaskRepository
 
 
@@ -11,10 +12,7 @@ class PostgresTaskRepository(SqliteTaskRepository):
     # The `process` column (by default the inserting connection's
     # application name, migration 0012) names this process or one with no
     # connection left: another live worker's running tasks stay its own.
-    _LEFT_BEHIND = (
-        " AND (process IS NULL OR process = current_setting('application_name') OR NOT EXISTS"
-        " (SELECT 1 FROM pg_stat_activity WHERE application_name = compute_tasks.process))"
-    )
+    _LEFT_BEHIND = " AND " + left_behind("compute_tasks.process")
 
 
 class PostgresMetricSampleRepository(SqliteMetricSampleRepository):

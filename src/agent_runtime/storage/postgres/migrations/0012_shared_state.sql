@@ -27,3 +27,7 @@ CREATE TABLE rate_limit_windows (
 -- alive while it has a connection by that name. NULL: a task from before.
 ALTER TABLE compute_tasks ADD COLUMN process text;
 ALTER TABLE compute_tasks ALTER COLUMN process SET DEFAULT current_setting('application_name');
+
+-- The same for a fine-tuning job, set when a process starts running it: a
+-- process that starts takes on only running jobs no live process runs.
+ALTER TABLE ml_jobs ADD COLUMN process text;
