@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import pathlib
 import sys
+from typing import Any, Coroutine
 
 from agent_runtime import __version__
 from agent_runtime.config import Settings
@@ -123,10 +124,16 @@ def main(argv: list[str] | None = None) -> None:
         print(f"agent-runtime: error: {error}", file=sys.stderr)
         sys.exit(2)
     configure_logging(settings.log_level)
+    run_server(serve(settings) if args.workers == 1 else serve_workers(settings, args.workers))
+
+
+def run_server(server: Coroutine[Any, Any, None], about: str = "") -> None:
+    """Runs `server` until it stops; a start that failed exits 1 with one
+    line (`about` says whose, e.g. a worker's)."""
     try:
-        asyncio.run(serve(settings) if args.workers == 1 else serve_workers(settings, args.workers))
+        asyncio.run(server)
     except StartupError as error:
-        print(f"agent-runtime: error: {error}", file=sys.stderr)
+        print(f"agent-runtime: error: {about}{error}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         pass

@@ -143,5 +143,24 @@ def _reap(pid: int) -> None:
         pass  # not our child: its own parent (or init) reaps it
 
 
+class RestartBackoff:
+    """How long to wait before starting again a child that exited while
+    wanted (Envoy, a worker): INITIAL seconds, doubling to MAX on repeated
+    exits; a child that ran for `healthy_after` seconds starts it over."""
+
+    INITIAL = 0.5
+    MAX = 10.0
+
+    def __init__(self, healthy_after: float):
+        self._healthy_after = healthy_after
+        self._next = self.INITIAL
+
+    def after_exit(self, ran_for: float) -> float:
+        if ran_for >= self._healthy_after:
+            self._next = self.INITIAL
+        delay, self._next = self._next, min(self._next * 2, self.MAX)
+        return delay
+
+
 class StartupError(Exception):
     """A reason the server cannot start, printed as one line."""

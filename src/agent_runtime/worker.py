@@ -7,13 +7,12 @@ read them."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import pathlib
 import sys
 
+from agent_runtime.cli import run_server
 from agent_runtime.config import Settings
-from agent_runtime.lifecycle import StartupError
 from agent_runtime.logs import configure_logging
 from agent_runtime.server import WorkerRole, serve
 
@@ -30,13 +29,7 @@ def main() -> None:
     spec = json.loads(sys.stdin.readline())
     settings = worker_settings(spec)
     configure_logging(settings.log_level)
-    try:
-        asyncio.run(serve(settings, WorkerRole(spec["gateway_secret"])))
-    except StartupError as error:
-        print(f"agent-runtime: error: worker {spec['index']}: {error}", file=sys.stderr)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        pass
+    run_server(serve(settings, WorkerRole(spec["gateway_secret"])), f"worker {spec['index']}: ")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ import structlog
 from agent_runtime import __version__
 from agent_runtime.config import Settings
 from agent_runtime.gateway.http_front import HttpFront
-from agent_runtime.lifecycle import WORKER_RECORDS_DIR, ChildRecord, StartupError, dying_with_parent
+from agent_runtime.lifecycle import WORKER_RECORDS_DIR, ChildRecord, RestartBackoff, StartupError, dying_with_parent
 from agent_runtime.server import check_port_free, claimed_data_dir
 
 log = structlog.get_logger(__name__)
@@ -75,12 +75,8 @@ def worker_ports(settings: Settings, count: int) -> list[WorkerPorts]:
 
 
 class WorkerProcess:
-    """One worker, started again with back-off whenever it exits while
-    wanted (INITIAL_BACKOFF doubling to MAX_BACKOFF; a worker that ran for
-    `healthy_after_seconds` starts the back-off over)."""
-
-    INITIAL_BACKOFF = 0.5
-    MAX_BACKOFF = 10.0
+    """One worker, started again whenever it exits while wanted, after a
+    delay that grows while it keeps exiting (lifecycle.RestartBackoff)."""
 
     def __init__(self, index: int, spec: dict, record: ChildRecord, healthy_after_seconds: float = 60.0):
         self.index = index
@@ -133,17 +129,15 @@ class WorkerProcess:
         return True
 
     async def _watch(self) -> None:
-        backoff = self.INITIAL_BACKOFF
+        backoff = RestartBackoff(self._healthy_after)
         while not self._stopping:
             code = await self._process.wait()
             if self._stopping:
                 return
             self.exit_codes.append(code)
-            if time.monotonic() - self._spawned_at >= self._healthy_after:
-                backoff = self.INITIAL_BACKOFF
-            log.error("worker.exited", index=self.index, code=code, restart_in_s=backoff)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, self.MAX_BACKOFF)
+            delay = backoff.after_exit(time.monotonic() - self._spawned_at)
+            log.error("worker.exited", index=self.index, code=code, restart_in_s=delay)
+            await asyncio.sleep(delay)
             if self._stopping:
                 return
             await self._spawn()

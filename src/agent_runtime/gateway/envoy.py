@@ -24,7 +24,7 @@ from agentruntime.v1 import common_pb2
 
 from agent_runtime.config import ServerSettings
 from agent_runtime.gateway.envoy_balancing import balancing, endpoints, read_route, retry_policy
-from agent_runtime.lifecycle import ChildRecord, dying_with_parent
+from agent_runtime.lifecycle import ChildRecord, RestartBackoff, dying_with_parent
 
 log = structlog.get_logger(__name__)
 
@@ -301,9 +301,6 @@ class EnvoySupervisor:
     signal) and is recorded in `<config dir>/envoy.pid`, so a start after a
     crash ends an Envoy left behind before binding its ports."""
 
-    INITIAL_BACKOFF = 0.5
-    MAX_BACKOFF = 10.0
-
     def __init__(
         self,
         config_path: pathlib.Path,
@@ -342,18 +339,16 @@ class EnvoySupervisor:
         log.info("envoy.started", pid=self._process.pid, config=str(self._config_path))
 
     async def _watch(self) -> None:
-        backoff = self.INITIAL_BACKOFF
+        backoff = RestartBackoff(self._healthy_after)
         while not self._stopping:
             assert self._process is not None
             code = await self._process.wait()
             if self._stopping:
                 return
             self.exit_codes.append(code)
-            if self._clock() - self._spawned_at >= self._healthy_after:
-                backoff = self.INITIAL_BACKOFF
-            log.error("envoy.exited", code=code, restart_in_s=backoff)
-            await self._sleep(backoff)
-            backoff = min(backoff * 2, self.MAX_BACKOFF)
+            delay = backoff.after_exit(self._clock() - self._spawned_at)
+            log.error("envoy.exited", code=code, restart_in_s=delay)
+            await self._sleep(delay)
             if not self._stopping:
                 await self._spawn()
 
