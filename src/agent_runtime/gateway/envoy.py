@@ -391,7 +391,9 @@ async def admin_post(socket_path: pathlib.Path, path: str) -> int:
     HTTP status."""
     reader, writer = await asyncio.open_unix_connection(str(socket_path))
     try:
-        writer.write(f"POST {path} HTTP/1.0\r\nHost: envoy-admin\r\nContent-Length: 0\r\n\r\n".encode())
+        # HTTP/1.1: Envoy answers HTTP/1.0 with 426 Upgrade Required and
+        # does nothing.
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: envoy-admin\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode())
         await writer.drain()
         status_line = await reader.readline()
         return int(status_line.split()[1])
