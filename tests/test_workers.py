@@ -180,8 +180,9 @@ def test_sigterm_drains_every_worker_then_envoy_and_leaves_no_process(workers):
     assert workers.process.returncode == 0
     assert all(process_start_time(pid) != start for pid, start in started.items())
     events = [json.loads(line)["event"] for line in stderr.splitlines() if line.startswith("{")]
-    assert events.count("server.stopped") == 3  # each worker, then the parent
-    assert events.index("envoy.stopped") > max(i for i, event in enumerate(events) if event == "server.stopped" and i < len(events) - 1)
+    # Each worker stops, then Envoy, then the parent.
+    stopped = [index for index, event in enumerate(events) if event == "server.stopped"]
+    assert len(stopped) == 3 and stopped[1] < events.index("envoy.stopped") < stopped[2]
     assert not list((workers.data_dir / "workers").glob("worker-*.pid"))
 
 

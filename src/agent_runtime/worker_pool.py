@@ -74,6 +74,11 @@ def worker_ports(settings: Settings, count: int) -> list[WorkerPorts]:
     ]
 
 
+async def _discard(stream: asyncio.StreamReader) -> None:
+    while await stream.read(65536):
+        pass
+
+
 class WorkerProcess:
     """One worker, started again whenever it exits while wanted, after a
     delay that grows while it keeps exiting (lifecycle.RestartBackoff)."""
@@ -86,6 +91,7 @@ class WorkerProcess:
         self._process: asyncio.subprocess.Process | None = None
         self._spawned_at = 0.0
         self._watcher: asyncio.Task | None = None
+        self._stdout_reader: asyncio.Task | None = None
         self._stopping = False
         # Exit codes of the workers that exited while wanted, oldest first.
         self.exit_codes: list[int] = []
@@ -125,7 +131,7 @@ class WorkerProcess:
         if b"ready" not in line:
             return False
         # Its stdout has nothing more to say; read it so that it never fills.
-        asyncio.create_task(process.stdout.read())
+        self._stdout_reader = asyncio.create_task(_discard(process.stdout))
         return True
 
     async def _watch(self) -> None:
