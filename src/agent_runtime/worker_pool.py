@@ -93,12 +93,6 @@ class WorkerProcess:
         self._watcher: asyncio.Task | None = None
         self._stdout_reader: asyncio.Task | None = None
         self._stopping = False
-        # Exit codes of the workers that exited while wanted, oldest first.
-        self.exit_codes: list[int] = []
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process else None
 
     async def start(self) -> None:
         await self._spawn()
@@ -140,7 +134,6 @@ class WorkerProcess:
             code = await self._process.wait()
             if self._stopping:
                 return
-            self.exit_codes.append(code)
             delay = backoff.after_exit(time.monotonic() - self._spawned_at)
             log.error("worker.exited", index=self.index, code=code, restart_in_s=delay)
             await asyncio.sleep(delay)
