@@ -227,3 +227,15 @@ async def test_a_session_created_on_one_worker_reaches_the_session_list_on_anoth
             pass
     assert message["type"] == "session_created"
     assert message["session"]["session_id"] == "across-workers"
+
+
+def test_a_worker_that_cannot_start_ends_the_start_with_its_reason(tmp_path):
+    url = "postgresql://runtime:hunter2secret@127.0.0.1:1/agent_runtime"
+    process = _serve(tmp_path, url, "--workers", "2", "--http-port", str(free_port()), "--grpc-port", str(free_port()))
+    _, stderr = process.communicate(timeout=90)
+    assert process.returncode == 1
+    assert "Traceback" not in stderr and "hunter2secret" not in stderr
+    lines = [line for line in stderr.splitlines() if line.startswith("agent-runtime:")]
+    assert any(line.startswith("agent-runtime: error: worker 0: database postgresql://runtime:***@127.0.0.1:1/") for line in lines), lines
+    assert lines[-1].startswith("agent-runtime: error: worker ") and "exited with code 1 while starting" in lines[-1]
+    assert not list((tmp_path / "workers").glob("worker-*.pid"))
