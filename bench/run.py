@@ -119,22 +119,26 @@ def cpu_per_request(pids: list[int], result: dict):
     result["cpu_us"] = (cpu_seconds(pids) - before) / max(1, result["requests"]) * 1e6
 
 
-def wait_for_probe(log: pathlib.Path, timeout: float = 120) -> None:
-    """Waits for the compute device probe's two start-up passes, which would
-    otherwise compete with the first load phases for the CPU."""
+def wait_for_probe(log: pathlib.Path, timeout: float = 120, processes: int = 1) -> None:
+    """Waits for the compute device probe's two start-up passes (of each of
+    `processes` server processes), which would otherwise compete with the
+    first load phases for the CPU."""
     deadline = time.monotonic() + timeout
-    while log.read_text().count("compute.probed") < 2:
+    while log.read_text().count("compute.probed") < 2 * processes:
         if time.monotonic() > deadline:
             raise RuntimeError("the server's compute probe did not finish")
         time.sleep(0.2)
 
 
 @contextlib.contextmanager
-def runtime_server(source: pathlib.Path | None, work: pathlib.Path, name: str, settings: dict[str, str] | None = None):
+def runtime_server(
+    source: pathlib.Path | None, work: pathlib.Path, name: str, settings: dict[str, str] | None = None, workers: int = 1
+):
     """agent-runtime (gRPC + Envoy + bridge) from `source`, a checkout of
     another commit (its src/ and gen/ come first on the path), or from this
-    tree when None, with `settings` added to its environment (DATABASE_URL);
-    yields its HTTP URL, gRPC target and process once its start-up work is
+    tree when None, with `settings` added to its environment (DATABASE_URL),
+    as `workers` server processes (serve --workers); yields its HTTP URL,
+    gRPC target (the first worker's) and process once its start-up work is
     done."""
     http_port, grpc_port = free_port(), free_port()
     env = {**SERVER_ENV, **(settings or {})}
@@ -143,9 +147,9 @@ def runtime_server(source: pathlib.Path | None, work: pathlib.Path, name: str, s
     command = [
         str(pathlib.Path(sys.executable).parent / "agent-runtime"), "serve", "--http-port", str(http_port),
         "--grpc-port", str(grpc_port), "--data-dir", str(work / name),
-    ]
+    ] + (["--workers", str(workers)] if workers > 1 else [])
     with process(command, env, work / f"{name}.log", ready="ready") as server:
-        wait_for_probe(work / f"{name}.log")
+        wait_for_probe(work / f"{name}.log", processes=workers)
         yield f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}", server
 
 

@@ -10,12 +10,13 @@ streams of 100 events, acknowledged only after commit) in events/s and CPU
 per event. PostgreSQL is a throwaway cluster of the machine's binaries on a
 free loopback port (tests/postgres_helpers.py, fsync off), removed after.
 From the measured CPU it writes a projection of the cores that 10k REST
-requests/s and 100k events/s would take. One server process per engine:
-`serve --workers` does not exist yet, so 2 workers and several machines are
-not measured.
+requests/s and 100k events/s would take. With `--workers 1,2` it also
+measures REST on PostgreSQL with 2 server processes behind the one Envoy
+(`serve --workers 2`), as ratios against 1 worker and the peer of the same
+run; several machines are not measured.
 
     scripts/setup-venv dev bench && npm ci --prefix bench
-    .venv/bin/python bench/storage_engines.py [--quick] [--write bench/RESULTS-storage.md]
+    .venv/bin/python bench/storage_engines.py [--quick] [--workers 1,2] [--write bench/RESULTS-storage.md]
 """
 
 from __future__ import annotations
@@ -80,30 +81,45 @@ async def ingest(target: str, events_per_writer: int) -> dict:
     return {"rate": acknowledged / (time.perf_counter() - started), "requests": acknowledged}
 
 
+def measure_rest(name: str, url: str, server_pid: int, database_pids: Callable[[], list[int]], args) -> dict:
+    """REST numbers of one running server (its process and descendants:
+    workers, Envoy)."""
+    measured = {}
+    seed(url)
+    for label, method, path, body in ROUTES:
+        autocannon(url + path, duration=1, connections=args.connections, method=method, body=body)  # warm-up
+        groups = {"server": with_descendants(server_pid), "database": database_pids()}
+        result: dict = {}
+        with cpu_of(groups, result):
+            result.update(autocannon(url + path, duration=args.duration, connections=args.connections, method=method, body=body))
+        if result["non2xx"]:
+            raise RuntimeError(f"{name} {label}: {result['non2xx']} errors during load")
+        measured[label] = result
+    return measured
+
+
 def measure_engine(name: str, settings: dict[str, str], database_pids: Callable[[], list[int]], work: pathlib.Path, args) -> dict:
     """REST and ingest numbers of one server on one engine. PostgreSQL's
     processes are listed after each warm-up: it forks one per connection,
     and the server's pool opens them under load."""
-    measured = {}
     with runtime_server(None, work, name, settings) as (url, target, server):
-        seed(url)
-        for label, method, path, body in ROUTES:
-            autocannon(url + path, duration=1, connections=args.connections, method=method, body=body)  # warm-up
-            groups = {"server": with_descendants(server.pid), "database": database_pids()}
-            result: dict = {}
-            with cpu_of(groups, result):
-                result.update(autocannon(url + path, duration=args.duration, connections=args.connections, method=method, body=body))
-            if result["non2xx"]:
-                raise RuntimeError(f"{name} {label}: {result['non2xx']} errors during load")
-            measured[label] = result
+        measured = measure_rest(name, url, server.pid, database_pids, args)
         asyncio.run(_create_ingest_session(target))
         asyncio.run(ingest(target, 1000))  # warm-up
         groups = {"server": with_descendants(server.pid), "database": database_pids()}
-        result = {}
+        result: dict = {}
         with cpu_of(groups, result):
             result.update(asyncio.run(ingest(target, args.ingest_events // INGEST_WRITERS)))
         measured["ingest"] = result
     return measured
+
+
+def measure_workers(workers: int, settings: dict[str, str], database_pids: Callable[[], list[int]], work: pathlib.Path, args) -> dict:
+    """REST numbers of `serve --workers N` on PostgreSQL (Envoy balancing
+    over the workers)."""
+    name = f"postgresql-{workers}-workers"
+    with runtime_server(None, work, name, settings, workers=workers) as (url, _target, server):
+        return measure_rest(name, url, server.pid, database_pids, args)
 
 
 def measure_peer(work: pathlib.Path, args) -> dict:
@@ -153,6 +169,24 @@ def table(engines: dict[str, dict], peer: dict) -> list[str]:
     return lines
 
 
+def workers_table(one: dict, by_workers: dict[int, dict], peer: dict) -> list[str]:
+    """PostgreSQL with N workers against 1 (the engine run above) and the
+    peer: ratios only, the machine is shared."""
+    lines = [
+        "| measure | workers | requests/s vs 1 worker | requests/s vs peer | CPU per request vs 1 worker |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for label, *_ in ROUTES:
+        base = one[label]
+        for workers, measured in sorted(by_workers.items()):
+            mine = measured[label]
+            lines.append(
+                f"| REST {label} | {workers} | {mine['rps'] / base['rps']:.2f}x | {mine['rps'] / peer[label]['rps']:.2f}x "
+                f"| {(mine['cpu_us_server'] + mine['cpu_us_database']) / (base['cpu_us_server'] + base['cpu_us_database']):.2f}x |"
+            )
+    return lines
+
+
 def projection(engines: dict[str, dict]) -> list[str]:
     """Cores = rate x measured CPU per request, as if CPU were all a request
     costs and it added up linearly over processes; no headroom."""
@@ -183,6 +217,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32, help="concurrent HTTP connections (default 32)")
     parser.add_argument("--ingest-events", type=int, default=100_000, help="events ingested per engine, over all streams")
     parser.add_argument("--write", type=pathlib.Path, help="also write the results to this markdown file")
+    parser.add_argument(
+        "--workers",
+        type=lambda text: sorted({int(n) for n in text.split(",") if n}),
+        default=[1],
+        help="also measure REST on PostgreSQL with these numbers of server processes (serve --workers), e.g. 1,2",
+    )
     args = parser.parse_args()
     if args.quick:
         args.duration, args.ingest_events = 3, 20_000
@@ -201,6 +241,18 @@ def main() -> None:
             engines["postgresql"] = measure_engine(
                 "postgresql", {"DATABASE_URL": database_url}, lambda: with_descendants(postmaster), work, args
             )
+            # Each on a database of its own, seeded as the engine's was.
+            by_workers = {
+                workers: measure_workers(
+                    workers,
+                    {"DATABASE_URL": asyncio.run(create_database(database.dsn))},
+                    lambda: with_descendants(postmaster),
+                    work,
+                    args,
+                )
+                for workers in args.workers
+                if workers > 1
+            }
         peer = measure_peer(work, args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -210,10 +262,13 @@ def main() -> None:
         f"Machine: {machine()}. Load average (1/5/15 min) {' / '.join(f'{v:.1f}' for v in load_before)} before, "
         f"{' / '.join(f'{v:.1f}' for v in load_after)} after: other work shared the cores, and the load generators "
         f"(autocannon, the Python ingest clients) ran on them too. Loopback only; {args.connections} connections, "
-        f"{args.duration} s per REST phase, {args.ingest_events:,} events ingested per engine. One server process per "
-        "engine; PostgreSQL is a local throwaway cluster with fsync off."
+        f"{args.duration} s per REST phase, {args.ingest_events:,} events ingested per engine. One server process per engine in the first table"
+        "; PostgreSQL is a local throwaway cluster with fsync off."
     )
     body = "\n".join(table(engines, peer))
+    if by_workers:
+        body += "\n\nPostgreSQL with more server processes (`serve --workers N`), REST only, as ratios (the machine is shared):\n\n"
+        body += "\n".join(workers_table(engines["postgresql"], by_workers, peer))
     projected = "\n".join(projection(engines))
     print(f"{header}\n\n{body}\n\n{projected}")
     if args.write:
@@ -224,8 +279,8 @@ def main() -> None:
             "## Projection from the CPU measured above\n\n"
             "Cores = rate × CPU per request measured here, added over processes, no headroom, on this machine's cores. "
             "It assumes the CPU cost per request stays as measured when the load is spread over more processes; "
-            "that is not measured: `agent-runtime serve --workers` does not exist yet, so 2 workers and several "
-            "machines on one PostgreSQL are not measured, nor is how PostgreSQL's own cost grows with many "
+            "with `--workers` it is measured for REST on one machine (the ratios above); several machines on one "
+            "PostgreSQL are not measured, nor is how PostgreSQL's own cost grows with many "
             "writers (the feed counter row serialises appenders).\n\n"
             f"{projected}\n"
         )

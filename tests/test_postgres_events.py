@@ -22,9 +22,9 @@ class Process:
     """A storage as one server process holds it, with its live buses
     (server.event_buses)."""
 
-    def __init__(self, storage: Storage, buses: tuple[EventBus, EventBus]):
+    def __init__(self, storage: Storage, buses: tuple[EventBus, EventBus, EventBus]):
         self.storage = storage
-        self.feed_bus, self.task_bus = buses
+        self.feed_bus, self.task_bus, self.job_bus = buses
 
     def __getattr__(self, name: str):
         return getattr(self.storage, name)
@@ -205,3 +205,72 @@ async def test_an_event_whose_notification_never_came_still_reaches_watchers(pos
     finally:
         await watcher.database.close()
     assert (item.event.session_id, item.event.feed_sequence) == ("quiet", 1)
+
+
+async def _next(subscription, kinds: int = 1) -> list:
+    return [await asyncio.wait_for(subscription.get(), 10) for _ in range(kinds)]
+
+
+async def test_session_changes_reach_the_session_list_of_another_process(postgres_dsn, tmp_path):
+    writer, watcher = await _storage(postgres_dsn, tmp_path), await _storage(postgres_dsn, tmp_path)
+    try:
+        writing = SessionService(writer.sessions, writer.feed_bus)
+        feed = watcher.feed_bus.subscribe()
+        await writing.create_session("listed", "Listed", owner="u1")
+        [created] = await _next(feed)
+        await writing.update_metadata("listed", {"session_name": "Renamed"})
+        [updated] = await _next(feed)
+        await writing.delete_session("listed")
+        [deleted] = await _next(feed)
+        # A session an event creates: its creation, then the event, as the
+        # writing process tells its own watchers.
+        await writing.append_event("by-event", NewEvent(event_type="session_start", timestamp=""), create_on_start=True, owner="u2")
+        by_event = await _next(feed, 2)
+    finally:
+        await writer.database.close()
+        await watcher.database.close()
+    assert (created.kind, created.session_id, created.owner_id, created.session.session_name) == ("session_created", "listed", "u1", "Listed")
+    assert (updated.kind, updated.session.session_name, updated.owner_id) == ("session_updated", "Renamed", "u1")
+    assert (deleted.kind, deleted.session_id, deleted.owner_id) == ("session_deleted", "listed", "u1")
+    assert [(item.kind, item.session_id, item.owner_id) for item in by_event] == [
+        ("session_created", "by-event", "u2"),
+        ("event", "by-event", "u2"),
+    ]
+
+
+async def test_a_writer_hears_its_own_session_changes_once(postgres_dsn, tmp_path):
+    writer = await _storage(postgres_dsn, tmp_path)
+    try:
+        writing = SessionService(writer.sessions, writer.feed_bus)
+        feed = writer.feed_bus.subscribe()
+        await writing.create_session("mine")
+        await writing.append_event("mine", NewEvent(event_type="note", timestamp=""))
+        items = await _next(feed, 2)
+        # Its relay leaves out the creation its service published already.
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(feed.get(), 1.5)
+    finally:
+        await writer.database.close()
+    assert [item.kind for item in items] == ["session_created", "event"]
+
+
+async def test_fine_tuning_job_events_reach_watchers_of_another_process(postgres_dsn, tmp_path):
+    from agent_runtime.ml.models import JobEvent, JobRecord
+
+    writer, watcher = await _storage(postgres_dsn, tmp_path), await _storage(postgres_dsn, tmp_path)
+    job = JobRecord(
+        id="job-1", model_id="base", status="created", created_at=NOW, updated_at=NOW, fine_tuned_model=None,
+        training_file="train", validation_file=None, suffix="s", compute_config={}, hyperparameters={},
+        metrics=None, error=None, last_sequence=1, owner_id=None,
+    )
+    try:
+        await writer.ml_jobs.add_job(job, JobEvent("job-1", 1, "status", NOW, "created", "created"))
+        events = watcher.job_bus.subscribe()
+        await writer.ml_jobs.update_job(
+            "job-1", NOW, {"status": "queued"}, JobEvent("job-1", 0, "status", NOW, "queued", "queued")
+        )
+        [event] = await _next(events)
+    finally:
+        await writer.database.close()
+        await watcher.database.close()
+    assert (event.job_id, event.sequence, event.status) == ("job-1", 2, "queued")

@@ -17,8 +17,15 @@ from agent_runtime.storage.sqlite import database as sqlite
 # AUTOINCREMENT counters in sqlite_sequence and orders rows by rowid;
 # PostgreSQL keeps the feed's counter in a row of its own
 # (0001_sessions.sql says why) and ml_files' upload order in a column.
+# What PostgreSQL's processes share (0012_shared_state.sql), SQLite's one
+# process keeps in the data dir's key file and in memory.
 SQLITE_ONLY = {("sqlite_sequence", None)}
-POSTGRES_ONLY = {("event_feed_counter", None), ("ml_files", "insert_order")}
+POSTGRES_ONLY = {
+    ("event_feed_counter", None),
+    ("ml_files", "insert_order"),
+    ("signing_keys", None),
+    ("rate_limit_windows", None),
+}
 
 
 def _strip(columns: set[tuple[str, str]], only: set[tuple[str, str | None]]) -> set[tuple[str, str]]:

@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 
 from agentruntime.v1 import identity_pb2, identity_pb2_grpc, session_pb2, session_pb2_grpc
-from agent_runtime.identity.ratelimit import RateLimiter
+from agent_runtime.identity.ratelimit import MemoryRateWindows, RateLimiter
 from conftest import http_client, make_settings, running
 from identity_helpers import PASSWORD, bearer, unique_email
 
@@ -136,23 +136,23 @@ async def test_administrator_credentials_have_their_own_limit(runtime, http):
     assert response.status_code == 200 and limits(response)[0] == ADMIN
 
 
-def test_limiter_windows_with_a_fake_clock():
+async def test_limiter_windows_with_a_fake_clock():
     now = [1000.0]
-    limiter = RateLimiter(60, clock=lambda: now[0])
-    decisions = [limiter.hit("a", 3) for _ in range(4)]
+    limiter = RateLimiter(MemoryRateWindows(clock=lambda: now[0]), 60)
+    decisions = [await limiter.hit("a", 3) for _ in range(4)]
     assert [d.allowed for d in decisions] == [True, True, True, False]
     assert [d.remaining for d in decisions] == [2, 1, 0, 0]
     assert decisions[-1].reset_at == 1060 and decisions[-1].retry_after == 60
     assert dict(decisions[-1].headers())["retry-after"] == "60"
     assert "retry-after" not in dict(decisions[0].headers())
     now[0] = 1030.5
-    assert limiter.hit("a", 3).retry_after == 30
-    assert limiter.hit("b", 3).allowed
-    assert limiter.hit("a", 3, count=False).remaining == 0
+    assert (await limiter.hit("a", 3)).retry_after == 30
+    assert (await limiter.hit("b", 3)).allowed
+    assert (await limiter.hit("a", 3, count=False)).remaining == 0
     now[0] = 1060.0
-    fresh = limiter.hit("a", 3)
+    fresh = await limiter.hit("a", 3)
     assert fresh.allowed and fresh.remaining == 2 and fresh.reset_at == 1120
-    assert limiter.hit("a", 0) is None
+    assert await limiter.hit("a", 0) is None
 
 
 async def test_websocket_handshake_and_cors_expose_the_headers(runtime, http):

@@ -341,6 +341,15 @@ async def test_data_dir_is_0700_and_database_and_key_0600(tmp_path):
     assert stat.S_IMODE((data / "agent-runtime.sqlite3").stat().st_mode) == 0o600
 
 
+async def test_a_command_never_sees_the_database_url_and_its_password(server_dir, monkeypatch):
+    """On PostgreSQL the signing key is in the database: its DSN must stay
+    with the server (not in a command's environment, nor in /proc)."""
+    monkeypatch.setenv("DATABASE_URL", "postgresql://runtime:pg-password-never-shown@db.internal:5432/agent_runtime")
+    result = await command(contained(server_dir), "env; cat /proc/$PPID/environ; cat /proc/1/environ; echo checked")
+    assert result.success and "checked" in result.output
+    assert "pg-password-never-shown" not in result.output and "db.internal" not in result.output
+
+
 async def test_a_run_cannot_read_the_key_and_health_shows_the_sandbox(tmp_path, monkeypatch):
     """The issue's attack through a real run: a fresh workspace, the model
     asks for the key, the server's environment and its identity."""

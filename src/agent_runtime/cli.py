@@ -7,12 +7,14 @@ import argparse
 import asyncio
 import pathlib
 import sys
+from typing import Any, Coroutine
 
 from agent_runtime import __version__
 from agent_runtime.config import Settings
 from agent_runtime.lifecycle import StartupError
 from agent_runtime.logs import configure_logging
 from agent_runtime.server import check_settings, serve
+from agent_runtime.worker_pool import refuse_workers, serve_workers
 
 
 def _port(text: str) -> int:
@@ -52,6 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="let local clients in without credentials (env ALLOW_ANONYMOUS_LOCAL)",
     )
     serve_parser.add_argument("--no-envoy", action="store_true", help="serve gRPC only: no Envoy, no REST, no WebSocket")
+    serve_parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N server processes behind the one Envoy (default 1). N > 1 needs DATABASE_URL set to "
+        "PostgreSQL, which the workers share; worker i serves gRPC on GRPC_PORT+i; a worker that dies is "
+        "restarted; SIGTERM drains every worker, then stops Envoy. Several machines: run serve on each against "
+        "one PostgreSQL (README, Scaling out)",
+    )
     tiny_parser = commands.add_parser(
         "tiny-model",
         help="write a tiny random MLX model to fine-tune (nothing is downloaded)",
@@ -105,14 +117,23 @@ def main(argv: list[str] | None = None) -> None:
     try:
         settings = settings_from(args)
         check_settings(settings)
+        refusal = refuse_workers(settings, args.workers)
+        if refusal:
+            raise ValueError(refusal)
     except ValueError as error:
         print(f"agent-runtime: error: {error}", file=sys.stderr)
         sys.exit(2)
     configure_logging(settings.log_level)
+    run_server(serve(settings) if args.workers == 1 else serve_workers(settings, args.workers))
+
+
+def run_server(server: Coroutine[Any, Any, None], about: str = "") -> None:
+    """Runs `server` until it stops; a start that failed exits 1 with one
+    line (`about` says whose, e.g. a worker's)."""
     try:
-        asyncio.run(serve(settings))
+        asyncio.run(server)
     except StartupError as error:
-        print(f"agent-runtime: error: {error}", file=sys.stderr)
+        print(f"agent-runtime: error: {about}{error}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         pass

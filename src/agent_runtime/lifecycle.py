@@ -124,11 +124,42 @@ class ChildRecord:
         return pid
 
 
+# Where `serve --workers N` records its workers (worker_pool.py).
+WORKER_RECORDS_DIR = "workers"
+
+
+def end_stale_workers(data_dir: pathlib.Path) -> None:
+    """Ends the workers a crashed `serve --workers N` of this data dir left
+    running (they would hold its gRPC ports). Only call with the data dir's
+    lock held."""
+    for path in sorted((data_dir / WORKER_RECORDS_DIR).glob("worker-*.pid")):
+        ChildRecord(path).end_stale()
+
+
 def _reap(pid: int) -> None:
     try:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass  # not our child: its own parent (or init) reaps it
+
+
+class RestartBackoff:
+    """How long to wait before starting again a child that exited while
+    wanted (Envoy, a worker): INITIAL seconds, doubling to MAX on repeated
+    exits; a child that ran for `healthy_after` seconds starts it over."""
+
+    INITIAL = 0.5
+    MAX = 10.0
+
+    def __init__(self, healthy_after: float):
+        self._healthy_after = healthy_after
+        self._next = self.INITIAL
+
+    def after_exit(self, ran_for: float) -> float:
+        if ran_for >= self._healthy_after:
+            self._next = self.INITIAL
+        delay, self._next = self._next, min(self._next * 2, self.MAX)
+        return delay
 
 
 class StartupError(Exception):

@@ -42,13 +42,13 @@ from agent_runtime.gateway.http_front import HttpFront
 from agent_runtime.grpc_server import GrpcServer
 from agent_runtime.health import DependencyCheck, HealthReporter, MultiAgentSettings, llm_states
 from agent_runtime.identity.projects import ProjectDirectories, check_project_roots
-from agent_runtime.identity.ratelimit import RateLimiter
+from agent_runtime.identity.ratelimit import MemoryRateWindows, RateLimiter
 from agent_runtime.identity.service import IdentityService
 from agent_runtime.identity.servicer import IdentityServicer
-from agent_runtime.identity.tokens import TokenIssuer, load_or_create_signing_key
+from agent_runtime.identity.tokens import KeyFile, TokenIssuer
 from agent_runtime.interceptors.auth import Admission, CredentialAuthenticator, RateLimits
 from agent_runtime.interceptors.client_address import ClientAddresses
-from agent_runtime.lifecycle import DataDirBusy, DataDirLock, StartupError
+from agent_runtime.lifecycle import DataDirBusy, DataDirLock, StartupError, end_stale_workers
 from agent_runtime.llm.mlx_provider import MLXProvider
 from agent_runtime.llm.registry import ProviderRegistry
 from agent_runtime.ml.inference import LocalInference
@@ -93,6 +93,16 @@ class Runtime:
     async def stop(self) -> None:
         await self.parts.aclose()
         log.info("server.stopped")
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerRole:
+    """What a worker of `serve --workers N` gets from its parent
+    (worker_pool.py), which holds the data dir's lock and runs Envoy: the
+    worker runs the gRPC server and a WebSocket bridge, and trusts the
+    client address Envoy forwards with the parent's gateway secret."""
+
+    gateway_secret: str
 
 
 def check_settings(settings: Settings) -> None:
@@ -153,6 +163,7 @@ def claimed_data_dir(settings: Settings) -> Iterator[None]:
         server = settings.server
         if server.run_envoy:
             end_stale_envoy(settings.data_dir / "envoy")
+        end_stale_workers(settings.data_dir)
         check_port_free(server.grpc_host, server.grpc_port, "gRPC")
         if server.run_envoy:
             for port in (server.http_port, *server.compat_ports):
@@ -174,31 +185,36 @@ async def opened_storage(settings: Settings) -> AsyncIterator[Storage]:
         await storage.database.close()
 
 
-async def event_buses(storage: Storage) -> tuple[EventBus, EventBus]:
-    """The session feed's bus and the agent runs' bus. On PostgreSQL the
-    feed's events reach subscribers through the storage's relay, in commit
-    order, whichever process wrote them (storage/postgres/relay.py)."""
+async def event_buses(storage: Storage) -> tuple[EventBus, EventBus, EventBus]:
+    """The session feed's bus, the agent runs' bus and the fine-tuning
+    jobs' bus. On PostgreSQL the feed's events reach subscribers through the
+    storage's relay, in commit order, whichever process wrote them; other
+    processes' session changes, run events and job events come through it
+    too (storage/postgres/relay.py)."""
     task_bus: EventBus = EventBus()
+    job_bus: EventBus = EventBus()
     if storage.relay is None:
-        return EventBus(), task_bus
+        return EventBus(), task_bus, job_bus
     feed_bus: RelayedBus = RelayedBus(lambda item: item.kind == "event")
     try:
-        await storage.relay.start(feed_bus.publish_relayed, task_bus.publish)
+        await storage.relay.start(feed_bus.publish_relayed, task_bus.publish, job_bus.publish)
     except DatabaseError as error:
         raise StartupError(f"database: listening for notifications: {error.__cause__ or error}") from None
-    return feed_bus, task_bus
+    return feed_bus, task_bus, job_bus
 
 
-def signing_key(settings: Settings) -> bytes:
+async def signing_key(settings: Settings, storage: Storage) -> bytes:
+    """JWT_SECRET when set; else the database's key on PostgreSQL (shared by
+    every process on it), the data dir's file on SQLite."""
     if settings.auth.jwt_secret:
         return settings.auth.jwt_secret.encode()
     try:
-        return load_or_create_signing_key(settings.jwt_key_path)
-    except (OSError, ValueError) as error:
+        return await (storage.signing_keys or KeyFile(settings.jwt_key_path)).signing_key()
+    except (OSError, ValueError, DatabaseError) as error:
         raise StartupError(f"JWT signing key: {error}") from None
 
 
-async def start_runtime(settings: Settings) -> Runtime:
+async def start_runtime(settings: Settings, worker: WorkerRole | None = None) -> Runtime:
     """Starts everything `settings` asks for and returns once `GET /health`
     answers 200 through Envoy (or the gRPC server serves, with no Envoy).
     A failing step stops everything started before it and raises
@@ -209,30 +225,37 @@ async def start_runtime(settings: Settings) -> Runtime:
         raise StartupError(str(error)) from None
     parts = contextlib.AsyncExitStack()
     try:
-        return await _compose(settings, parts)
+        return await _compose(settings, parts, worker)
     except BaseException:
         await parts.aclose()
         raise
 
 
-async def _compose(settings: Settings, parts: contextlib.AsyncExitStack) -> Runtime:
-    parts.enter_context(claimed_data_dir(settings))
+async def _compose(settings: Settings, parts: contextlib.AsyncExitStack, worker: WorkerRole | None) -> Runtime:
+    if worker is None:
+        parts.enter_context(claimed_data_dir(settings))
     # Envoy's proof that the client address it forwards is its own
     # (interceptors/client_address.py); new at every start.
-    gateway_secret = secrets.token_urlsafe(32)
+    gateway_secret = worker.gateway_secret if worker else secrets.token_urlsafe(32)
     front = None
     if settings.server.run_envoy:
-        front = HttpFront(settings.server, settings.data_dir, log_level=settings.log_level, gateway_secret=gateway_secret)
+        front = HttpFront(
+            settings.server,
+            settings.data_dir,
+            log_level=settings.log_level,
+            gateway_secret=gateway_secret,
+            run_envoy=worker is None,
+        )
         # Started last but stopped last: Envoy carries the last answers.
         parts.push_async_callback(front.stop)
     sandbox = await asyncio.to_thread(Sandbox.detect, settings.agents.sandbox, server_paths(settings))
     sandbox.announce()
     storage = await parts.enter_async_context(opened_storage(settings))
     database = storage.database
-    feed_bus, task_bus = await event_buses(storage)
+    feed_bus, task_bus, job_bus = await event_buses(storage)
     sessions = SessionService(storage.sessions, feed_bus)
     identity = IdentityService(
-        storage.identity, TokenIssuer(signing_key(settings), settings.auth.jwt_expires_seconds)
+        storage.identity, TokenIssuer(await signing_key(settings, storage), settings.auth.jwt_expires_seconds)
     )
     llm_registry = ProviderRegistry.from_config(settings.llm)
     ml = MLService(
@@ -243,6 +266,7 @@ async def _compose(settings: Settings, parts: contextlib.AsyncExitStack) -> Runt
         max_file_bytes=settings.ml.max_file_bytes,
         max_concurrent_jobs=settings.ml.max_concurrent_jobs,
         remote_models=functools.partial(remote_models, llm_registry),
+        events=job_bus,
     )
     await ml.start()
     # Running fine-tuning jobs checkpoint and resume on next start.
@@ -323,7 +347,7 @@ async def _compose(settings: Settings, parts: contextlib.AsyncExitStack) -> Runt
         settings.server,
         Admission(
             CredentialAuthenticator(settings, identity, addresses),
-            RateLimiter(settings.rate_limits.window_seconds),
+            RateLimiter(storage.rate_windows or MemoryRateWindows(), settings.rate_limits.window_seconds),
             RateLimits.from_settings(settings.rate_limits),
             addresses,
         ),
@@ -382,8 +406,8 @@ async def _drain(grpc_server: GrpcServer, front: HttpFront | None) -> None:
     await grpc_server.drain()
 
 
-async def serve(settings: Settings) -> None:
-    runtime = await start_runtime(settings)
+async def serve(settings: Settings, worker: WorkerRole | None = None) -> None:
+    runtime = await start_runtime(settings, worker)
     # What start-up built lives as long as the process: keep it out of the
     # collector's scans (full collections showed up at ~3% of a loaded server).
     gc.freeze()
@@ -393,7 +417,7 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     print(
         f"agent-runtime {__version__} ready: gRPC {settings.server.grpc_host}:{runtime.grpc_port}"
-        + (f", HTTP {runtime.http_url}" if settings.server.run_envoy else " (no Envoy)"),
+        + (f", HTTP {runtime.http_url}" if settings.server.run_envoy and worker is None else " (no Envoy)"),
         flush=True,
     )
     await stop.wait()

@@ -18,7 +18,9 @@ import pytest_asyncio
 
 from agent_runtime.agents.ports import AgentStore
 from agent_runtime.compute.ports import MetricSampleRepository, ProbeRepository, TaskRepository
-from agent_runtime.identity.ports import IdentityRepository
+from agent_runtime.identity.ports import IdentityRepository, RateWindows, SigningKeyStore
+from agent_runtime.identity.ratelimit import MemoryRateWindows
+from agent_runtime.identity.tokens import KeyFile
 from agent_runtime.ml.ports import FileRepository, JobRepository, ModelRepository
 from agent_runtime.sessions.ports import SessionRepository
 from agent_runtime.storage.engines import open_storage
@@ -39,6 +41,8 @@ class Stores:
     models: ModelRepository
     files: FileRepository
     jobs: JobRepository
+    signing_keys: SigningKeyStore
+    rate_windows: RateWindows
 
 
 @contextlib.asynccontextmanager
@@ -56,6 +60,9 @@ async def _opened(data_dir: pathlib.Path, database_url: str | None) -> AsyncIter
             models=storage.ml_models,
             files=storage.ml_files,
             jobs=storage.ml_jobs,
+            # On SQLite, the server's own: the data dir's file, counts in memory.
+            signing_keys=storage.signing_keys or KeyFile(data_dir / "jwt-signing-key"),
+            rate_windows=storage.rate_windows or MemoryRateWindows(),
         )
     finally:
         await storage.database.close()

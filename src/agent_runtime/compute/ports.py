@@ -29,8 +29,9 @@ class TaskRepository(Protocol):
         ...
 
     async def fail_unfinished(self, reason: str, now: str, now_epoch: float) -> int:
-        """Marks every task in UNFINISHED_STATUSES failed with `reason`,
-        finished at `now`; how many there were."""
+        """Marks the tasks in UNFINISHED_STATUSES that no other live process
+        runs (on an engine one process serves: all of them) failed with
+        `reason`, finished at `now`; how many there were."""
         ...
 
 

@@ -14,7 +14,7 @@ import shutil
 import string
 import textwrap
 import time
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Sequence
 
 import structlog
 from google.api import annotations_pb2, http_pb2
@@ -23,7 +23,8 @@ from google.protobuf import descriptor_pb2
 from agentruntime.v1 import common_pb2
 
 from agent_runtime.config import ServerSettings
-from agent_runtime.lifecycle import ChildRecord, dying_with_parent
+from agent_runtime.gateway.envoy_balancing import balancing, endpoints, read_route, retry_policy
+from agent_runtime.lifecycle import ChildRecord, RestartBackoff, dying_with_parent
 
 log = structlog.get_logger(__name__)
 
@@ -230,8 +231,19 @@ def local_reply_mappers(max_request_bytes: int) -> list[dict]:
 
 
 def render_config(
-    settings: ServerSettings, *, grpc_port: int, bridge_port: int, admin_socket: pathlib.Path, gateway_secret: str
+    settings: ServerSettings,
+    *,
+    grpc_port: int | Sequence[int],
+    bridge_port: int | Sequence[int],
+    admin_socket: pathlib.Path,
+    gateway_secret: str,
 ) -> str:
+    """One gRPC port and one bridge port: one server process. A port per
+    worker (`serve --workers N`): Envoy balances over them and checks their
+    health (gRPC's grpc.health.v1 and a TCP connect to the bridge)."""
+    grpc_ports = [grpc_port] if isinstance(grpc_port, int) else list(grpc_port)
+    bridge_ports = [bridge_port] if isinstance(bridge_port, int) else list(bridge_port)
+    balanced = len(grpc_ports) > 1
     listener_template = string.Template((TEMPLATE_DIR / "listener.yaml").read_text())
     common = {
         "http_host": settings.http_host,
@@ -248,6 +260,8 @@ def render_config(
         "gateway_secret": json.dumps(gateway_secret),
         "request_headers_timeout": f"{settings.http_request_headers_timeout_seconds:.3f}s",
         "idle_timeout": f"{settings.http_idle_timeout_seconds:.3f}s",
+        "retry_policy": retry_policy(len(grpc_ports)) if balanced else "",
+        "read_route": read_route(len(grpc_ports)) if balanced else "",
     }
     listeners = []
     for index, port in enumerate((settings.http_port, *settings.compat_ports)):
@@ -257,9 +271,10 @@ def render_config(
     return string.Template((TEMPLATE_DIR / "envoy.yaml").read_text()).substitute(
         admin_socket=json.dumps(str(admin_socket)),
         listeners="\n" + textwrap.indent("\n".join(listeners), "    "),
-        grpc_address=grpc_address,
-        grpc_port=grpc_port,
-        bridge_port=bridge_port,
+        grpc_endpoints=endpoints(grpc_address, grpc_ports),
+        bridge_endpoints=endpoints("127.0.0.1", bridge_ports),
+        grpc_balancing=balancing({"grpc_health_check": {}}) if balanced else "",
+        bridge_balancing=balancing({"tcp_health_check": {}}) if balanced else "",
     )
 
 
@@ -296,9 +311,6 @@ class EnvoySupervisor:
     exits while we still want it. Envoy dies with the server (parent-death
     signal) and is recorded in `<config dir>/envoy.pid`, so a start after a
     crash ends an Envoy left behind before binding its ports."""
-
-    INITIAL_BACKOFF = 0.5
-    MAX_BACKOFF = 10.0
 
     def __init__(
         self,
@@ -338,18 +350,16 @@ class EnvoySupervisor:
         log.info("envoy.started", pid=self._process.pid, config=str(self._config_path))
 
     async def _watch(self) -> None:
-        backoff = self.INITIAL_BACKOFF
+        backoff = RestartBackoff(self._healthy_after)
         while not self._stopping:
             assert self._process is not None
             code = await self._process.wait()
             if self._stopping:
                 return
             self.exit_codes.append(code)
-            if self._clock() - self._spawned_at >= self._healthy_after:
-                backoff = self.INITIAL_BACKOFF
-            log.error("envoy.exited", code=code, restart_in_s=backoff)
-            await self._sleep(backoff)
-            backoff = min(backoff * 2, self.MAX_BACKOFF)
+            delay = backoff.after_exit(self._clock() - self._spawned_at)
+            log.error("envoy.exited", code=code, restart_in_s=delay)
+            await self._sleep(delay)
             if not self._stopping:
                 await self._spawn()
 
@@ -392,7 +402,9 @@ async def admin_post(socket_path: pathlib.Path, path: str) -> int:
     HTTP status."""
     reader, writer = await asyncio.open_unix_connection(str(socket_path))
     try:
-        writer.write(f"POST {path} HTTP/1.0\r\nHost: envoy-admin\r\nContent-Length: 0\r\n\r\n".encode())
+        # HTTP/1.1: Envoy answers HTTP/1.0 with 426 Upgrade Required and
+        # does nothing.
+        writer.write(f"POST {path} HTTP/1.1\r\nHost: envoy-admin\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode())
         await writer.drain()
         status_line = await reader.readline()
         return int(status_line.split()[1])

@@ -30,13 +30,23 @@ class HttpFront:
     200 through Envoy. Stops Envoy first, then the bridge; a stop before the
     start (or after a failed one) stops nothing."""
 
-    def __init__(self, settings: ServerSettings, data_dir: pathlib.Path, *, log_level: str, gateway_secret: str):
+    def __init__(
+        self,
+        settings: ServerSettings,
+        data_dir: pathlib.Path,
+        *,
+        log_level: str,
+        gateway_secret: str,
+        run_envoy: bool = True,
+    ):
         self._settings = settings
         self._config_dir = data_dir / "envoy"
         self._envoy_log_level = ENVOY_LOG_LEVELS[log_level]
         # Envoy's proof that the client address it forwards is its own
         # (interceptors/client_address.py).
         self._gateway_secret = gateway_secret
+        # False in a worker of `serve --workers N`: its parent runs Envoy.
+        self._run_envoy = run_envoy
         self._parts = contextlib.AsyncExitStack()
         self._bridge: WebSocketBridge | None = None
         self._envoy: EnvoySupervisor | None = None
@@ -46,27 +56,40 @@ class HttpFront:
         return f"http://127.0.0.1:{self._settings.http_port}"
 
     async def start(self, grpc_port: int) -> None:
+        """The bridge to `grpc_port`, then (unless run_envoy is off) Envoy
+        in front of both."""
         async with contextlib.AsyncExitStack() as parts:
             self._bridge = WebSocketBridge(f"127.0.0.1:{grpc_port}", heartbeat_seconds=self._settings.heartbeat_seconds)
             bridge_port = await self._bridge.start("127.0.0.1", self._settings.bridge_port)
             parts.push_async_callback(self._bridge.stop)
-            try:
-                admin_socket = admin_socket_path(self._config_dir)
-            except ValueError as error:
-                raise StartupError(str(error)) from None
-            self._envoy = EnvoySupervisor(
-                self._write_config(grpc_port, bridge_port, admin_socket), admin_socket=admin_socket, log_level=self._envoy_log_level
-            )
-            try:
-                await self._envoy.start()
-            except (OSError, RuntimeError) as error:
-                raise StartupError(f"Envoy cannot be started: {error}") from None
-            parts.push_async_callback(self._envoy.stop)
-            await self._wait_until_healthy(self.url + "/health")
+            if self._run_envoy:
+                await self._start_envoy(parts, [grpc_port], [bridge_port])
             self._parts = parts.pop_all()
+
+    async def start_balanced(self, grpc_ports: list[int], bridge_ports: list[int]) -> None:
+        """Envoy alone, balancing over the workers' gRPC servers and bridges
+        (`serve --workers N`, worker_pool.py)."""
+        async with contextlib.AsyncExitStack() as parts:
+            await self._start_envoy(parts, grpc_ports, bridge_ports)
+            self._parts = parts.pop_all()
+
+    async def _start_envoy(self, parts: contextlib.AsyncExitStack, grpc_ports: list[int], bridge_ports: list[int]) -> None:
+        try:
+            admin_socket = admin_socket_path(self._config_dir)
+        except ValueError as error:
+            raise StartupError(str(error)) from None
+        self._envoy = EnvoySupervisor(
+            self._write_config(grpc_ports, bridge_ports, admin_socket), admin_socket=admin_socket, log_level=self._envoy_log_level
+        )
+        try:
+            await self._envoy.start()
+        except (OSError, RuntimeError) as error:
+            raise StartupError(f"Envoy cannot be started: {error}") from None
+        parts.push_async_callback(self._envoy.stop)
+        await self._wait_until_healthy(self.url + "/health")
         log.info("http.listening", url=self.url, compat_ports=list(self._settings.compat_ports))
 
-    def _write_config(self, grpc_port: int, bridge_port: int, admin_socket: pathlib.Path) -> pathlib.Path:
+    def _write_config(self, grpc_ports: list[int], bridge_ports: list[int], admin_socket: pathlib.Path) -> pathlib.Path:
         self._config_dir.mkdir(parents=True, exist_ok=True)
         # Holds the admin socket: only the server's user may enter.
         self._config_dir.chmod(0o700)
@@ -77,8 +100,8 @@ class HttpFront:
         config_path.write_text(
             render_config(
                 self._settings,
-                grpc_port=grpc_port,
-                bridge_port=bridge_port,
+                grpc_port=grpc_ports,
+                bridge_port=bridge_ports,
                 admin_socket=admin_socket,
                 gateway_secret=self._gateway_secret,
             )

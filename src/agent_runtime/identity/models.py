@@ -48,3 +48,14 @@ class IssuedKey:
 class AccessToken:
     token: str
     expires_in: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RateWindow:
+    """A rate-limit bucket's fixed window as counted: when it started and
+    `now` (Unix seconds, on the counter's clock) and the requests counted
+    in it, the one just counted included."""
+
+    started_at: float
+    requests: int
+    now: float

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from agent_runtime.identity.models import ApiKeyRecord, UserRecord
+from agent_runtime.identity.models import ApiKeyRecord, RateWindow, UserRecord
 
 
 class IdentityRepository(Protocol):
@@ -39,4 +39,23 @@ class IdentityRepository(Protocol):
 
     async def touch_api_key(self, key_id: str, now: str) -> None:
         """Records `now` as the key's last use."""
+        ...
+
+
+class SigningKeyStore(Protocol):
+    """The JWT signing key every server process on the database shares."""
+
+    async def signing_key(self) -> bytes:
+        """The stored key, created on first use: of processes asking at
+        once, all get the same key."""
+        ...
+
+
+class RateWindows(Protocol):
+    """Fixed-window request counts per bucket (identity/ratelimit.py)."""
+
+    async def count(self, bucket: str, window_seconds: float, *, count: bool = True) -> RateWindow:
+        """Counts one request in the bucket's window (a new window starts
+        when the last one is over); with count=False only reads it (a bucket
+        without a current window reads as a new, empty one)."""
         ...

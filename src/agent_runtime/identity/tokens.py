@@ -47,6 +47,17 @@ def load_or_create_signing_key(path: pathlib.Path) -> bytes:
     return key
 
 
+class KeyFile:
+    """The signing key in a file of the data dir (SigningKeyStore port), for
+    a server that is the only process on its database (SQLite)."""
+
+    def __init__(self, path: pathlib.Path):
+        self.path = path
+
+    async def signing_key(self) -> bytes:
+        return load_or_create_signing_key(self.path)
+
+
 class TokenIssuer:
     def __init__(self, key: bytes, expires_seconds: int = 3600, clock: Clock = utc_now):
         self._key = key

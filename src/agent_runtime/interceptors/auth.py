@@ -217,7 +217,7 @@ class Admission:
         # Without a limit there is no bucket to find (its client address
         # takes a constant-time secret comparison) and no header to send.
         if self._limiter is not None and limit > 0:
-            decision = self._limiter.hit(
+            decision = await self._limiter.hit(
                 rate_bucket(principal, self._addresses.of(metadata, peer)), limit, count=method not in UNLIMITED_METHODS
             )
             if decision is not None:

@@ -105,7 +105,7 @@ class JobRunner:
         self._loop_task = asyncio.create_task(self._dispatch())
 
     async def _recover(self) -> None:
-        for job in await self._jobs.list_jobs(("created", "queued", "running")):
+        for job in await self._jobs.jobs_to_recover():
             if job.status == "running":
                 found = latest_checkpoint(self.job_dir(job.id))
                 if found is None:

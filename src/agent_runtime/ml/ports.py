@@ -53,6 +53,12 @@ class JobRepository(Protocol):
         first; only those owned by `scope` when given."""
         ...
 
+    async def jobs_to_recover(self) -> list[JobRecord]:
+        """Created, queued and running jobs, oldest first, but no running
+        job another live process runs (on an engine one process serves:
+        every one): what a starting process takes on."""
+        ...
+
     async def update_job(
         self, job_id: str, now: str, changes: dict[str, Any], event: JobEvent | None, *, only_if_status: tuple[str, ...] = ()
     ) -> tuple[JobRecord, JobEvent | None] | None:

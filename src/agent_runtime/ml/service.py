@@ -37,6 +37,7 @@ class MLService:
         max_file_bytes: int = 10 * 1024 * 1024,
         max_concurrent_jobs: int = 1,
         remote_models: Callable[[], Awaitable[list[ModelRecord]]] | None = None,
+        events: EventBus[JobEvent] | None = None,
         clock: Clock = utc_now,
     ):
         self._models = models
@@ -47,7 +48,9 @@ class MLService:
         self.files_dir = data_dir / "ml" / "files"
         self.jobs_dir = data_dir / "ml" / "jobs"
         self.max_file_bytes = max_file_bytes
-        self.events: EventBus[JobEvent] = EventBus()
+        # Jobs' events for their watchers (on PostgreSQL also those of other
+        # processes, from the storage's relay).
+        self.events: EventBus[JobEvent] = events if events is not None else EventBus()
         self.runner = JobRunner(
             jobs, models, files, self.events, self.jobs_dir, self._register_fine_tuned,
             max_concurrent=max_concurrent_jobs, clock=clock,

@@ -12,7 +12,7 @@ import urllib.parse
 
 from agent_runtime.agents.ports import AgentStore
 from agent_runtime.compute.ports import MetricSampleRepository, ProbeRepository, TaskRepository
-from agent_runtime.identity.ports import IdentityRepository
+from agent_runtime.identity.ports import IdentityRepository, RateWindows, SigningKeyStore
 from agent_runtime.ml.ports import FileRepository, JobRepository, ModelRepository
 from agent_runtime.sessions.ports import SessionRepository
 from agent_runtime.storage.errors import DatabaseError
@@ -23,7 +23,7 @@ from agent_runtime.storage.postgres.compute import (
     PostgresProbeRepository,
     PostgresTaskRepository,
 )
-from agent_runtime.storage.postgres.identity import PostgresIdentityRepository
+from agent_runtime.storage.postgres.identity import PostgresIdentityRepository, PostgresRateWindows, PostgresSigningKeys
 from agent_runtime.storage.postgres.ml import PostgresFileRepository, PostgresJobRepository, PostgresModelRepository
 from agent_runtime.storage.postgres.relay import NotificationRelay
 from agent_runtime.storage.postgres.sessions import PostgresSessionRepository
@@ -55,6 +55,11 @@ class Storage:
     # PostgreSQL's: hands live feeds what any process wrote (its start
     # says where to); None on SQLite, where only this process writes.
     relay: NotificationRelay | None = None
+    # What every process on a PostgreSQL database shares; None on SQLite,
+    # which serves one process: its key is the data dir's file and its
+    # rate-limit windows are counted in memory (the composition root's).
+    signing_keys: SigningKeyStore | None = None
+    rate_windows: RateWindows | None = None
 
 
 def redacted(url: str) -> str:
@@ -99,7 +104,8 @@ async def _open_postgres(url: str) -> Storage:
         raise StorageUnavailable(f"database {redacted(url)}: {error.__cause__ or error}") from None
     sessions = PostgresSessionRepository(database)
     agents = postgres_agent_store(database)
-    relay = NotificationRelay(database, sessions, agents.tasks)
+    jobs = PostgresJobRepository(database)
+    relay = NotificationRelay(database, sessions, agents.tasks, jobs)
     database.on_close(relay.stop)
     return Storage(
         "postgresql",
@@ -112,6 +118,8 @@ async def _open_postgres(url: str) -> Storage:
         PostgresProbeRepository(database),
         PostgresModelRepository(database),
         PostgresFileRepository(database),
-        PostgresJobRepository(database),
+        jobs,
         relay,
+        PostgresSigningKeys(database),
+        PostgresRateWindows(database),
     )

@@ -38,6 +38,16 @@ POOL_SIZE = 10
 APPLICATION_PREFIX = "agent-runtime:"
 
 
+def left_behind(column: str) -> str:
+    """SQL that is true when `column` (the application name of the process
+    that took on some work) is NULL, names this process, or names one with no
+    connection left: work no other live process is doing."""
+    return (
+        f"({column} IS NULL OR {column} = current_setting('application_name')"
+        f" OR NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = {column}))"
+    )
+
+
 @contextlib.contextmanager
 def postgres_errors_as_database_error():
     try:

@@ -17,9 +17,13 @@ on its way. So on PostgreSQL the session bus lets through only what comes
 back as a notification: every process's events, this
 one's included, one stream in commit order (events.bus.RelayedBus).
 
-Task events: a task's watchers reread storage when a sequence number is
-missing, so the run's own process publishes at once and only other
-processes' events come through here."""
+Task events and fine-tuning jobs' events: their watchers reread storage
+when a sequence number is missing, so the writing process publishes at
+once and only other processes' events come through here. So do other
+processes' session changes (created, updated, deleted: the /ws session
+list): a change an appended event made is published just before that event,
+as the appending process publishes them; the session is read when the
+change is published, so it may show a later state."""
 
 from __future__ import annotations
 
@@ -32,9 +36,11 @@ import asyncpg
 import structlog
 
 from agent_runtime.agents.models import TaskEventRecord
+from agent_runtime.ml.models import JobEvent
 from agent_runtime.sessions.models import FeedItem
 from agent_runtime.storage.postgres.agents.tasks import PostgresTaskRepository
-from agent_runtime.storage.postgres.channels import SESSION_EVENTS, TASK_EVENTS
+from agent_runtime.storage.postgres.channels import JOB_EVENTS, SESSION_CHANGES, SESSION_EVENTS, TASK_EVENTS
+from agent_runtime.storage.postgres.ml import PostgresJobRepository
 from agent_runtime.storage.postgres.database import APPLICATION_PREFIX, Database, postgres_errors_as_database_error
 from agent_runtime.storage.postgres.sessions import PostgresSessionRepository
 
@@ -56,12 +62,15 @@ class NotificationRelay:
         database: Database,
         sessions: PostgresSessionRepository,
         tasks: PostgresTaskRepository,
+        jobs: PostgresJobRepository,
     ):
         self._database = database
         self._sessions = sessions
         self._task_store = tasks
+        self._jobs = jobs
         self._publish_feed_event: Callable[[FeedItem], None] = lambda _item: None
         self._publish_task_event: Callable[[TaskEventRecord], None] = lambda _event: None
+        self._publish_job_event: Callable[[JobEvent], None] = lambda _event: None
         self._origin = APPLICATION_PREFIX + database.origin
         self._received: asyncio.Queue[tuple[str, dict]] = asyncio.Queue()
         self._connection: asyncpg.Connection | None = None
@@ -73,11 +82,16 @@ class NotificationRelay:
         self._published_feed = 0
 
     async def start(
-        self, publish_feed_event: Callable[[FeedItem], None], publish_task_event: Callable[[TaskEventRecord], None]
+        self,
+        publish_feed_event: Callable[[FeedItem], None],
+        publish_task_event: Callable[[TaskEventRecord], None],
+        publish_job_event: Callable[[JobEvent], None],
     ) -> None:
         """Listens, and from then on hands every process's session events
-        (in commit order) and other processes' task events to these."""
+        (in commit order), other processes' session changes, task events
+        and job events to these."""
         self._publish_feed_event, self._publish_task_event = publish_feed_event, publish_task_event
+        self._publish_job_event = publish_job_event
         with postgres_errors_as_database_error():
             await self._listen()
         self._published_feed = await self._sessions.last_feed_sequence()
@@ -100,7 +114,7 @@ class NotificationRelay:
         connection = await asyncpg.connect(
             self._database.dsn, server_settings={"application_name": self._origin + ":listener"}
         )
-        for channel in (SESSION_EVENTS, TASK_EVENTS):
+        for channel in (SESSION_EVENTS, TASK_EVENTS, SESSION_CHANGES, JOB_EVENTS):
             await connection.add_listener(channel, self._notified)
         connection.add_termination_listener(self._lost)
         self._connection = connection
@@ -141,14 +155,59 @@ class NotificationRelay:
                 log.error("storage.notification_relay_failed", error=str(error))
 
     async def _publish(self, batch: list[tuple[str, dict]]) -> None:
-        feed = [note["feed_sequence"] for channel, note in batch if channel == SESSION_EVENTS]
-        if feed:
-            up_to = None if None in feed else max(feed)
-            for event, owner in await self._sessions.feed_after(self._published_feed, up_to):
-                self._publish_feed_event(FeedItem("event", event.session_id, event=event, owner_id=owner))
-                self._published_feed = event.feed_sequence
+        """In the order the notifications came (commit order). A batch's
+        session events are read together, up to the last one before the
+        next notification of another kind."""
+        # Changes appended events made, by the feed sequence of the event
+        # (a transaction's changes come right after its events' notification).
+        made_by_event: dict[int, list[list]] = {}
         for channel, note in batch:
-            if channel == TASK_EVENTS and note["origin"] != self._origin:
+            if channel == SESSION_CHANGES and note["origin"] != self._origin:
+                for change in note["changes"]:
+                    if change[2] is not None:
+                        made_by_event.setdefault(change[2], []).append(change)
+        feed: list[int | None] = []
+        for channel, note in batch:
+            if channel == SESSION_EVENTS:
+                feed.append(note["feed_sequence"])
+                continue
+            await self._publish_feed(feed, made_by_event)
+            feed = []
+            if note["origin"] == self._origin:
+                continue
+            if channel == SESSION_CHANGES:
+                for change in note["changes"]:
+                    # A change whose event went out in an earlier batch
+                    # (the notifications were split) goes out late.
+                    unsent = made_by_event.get(change[2], [])
+                    if change[2] is None or change in unsent:
+                        if change in unsent:
+                            unsent.remove(change)
+                        await self._publish_change(*change)
+            elif channel == TASK_EVENTS:
                 event = await self._task_store.task_event(note["task_id"], note["sequence"])
                 if event is not None:
                     self._publish_task_event(event)
+            elif channel == JOB_EVENTS:
+                for event in await self._jobs.list_job_events(note["job_id"], note["sequence"] - 1):
+                    if event.sequence == note["sequence"]:
+                        self._publish_job_event(event)
+        await self._publish_feed(feed, made_by_event)
+
+    async def _publish_feed(self, feed: list[int | None], made_by_event: dict[int, list[list]]) -> None:
+        if not feed:
+            return
+        up_to = None if None in feed else max(feed)
+        for event, owner in await self._sessions.feed_after(self._published_feed, up_to):
+            for change in made_by_event.pop(event.feed_sequence, []):
+                await self._publish_change(*change)
+            self._publish_feed_event(FeedItem("event", event.session_id, event=event, owner_id=owner))
+            self._published_feed = event.feed_sequence
+
+    async def _publish_change(self, kind: str, session_id: str, _feed_sequence: int | None, owner_id: str | None) -> None:
+        if kind == "session_deleted":
+            self._publish_feed_event(FeedItem(kind, session_id, owner_id=owner_id))
+            return
+        session = await self._sessions.get_session(session_id)
+        if session is not None:
+            self._publish_feed_event(FeedItem(kind, session_id, session=session, owner_id=session.owner_id))

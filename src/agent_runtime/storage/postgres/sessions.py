@@ -12,12 +12,18 @@ skips an event. A session's own `sequence` is read after that lock, so it
 too comes from the last commit. Batches (group commit) keep the lock's cost
 per event small, and so does holding it for few round trips: a batch's
 sessions are read in one statement and its events and session counters
-written in another (arrays unnested), whatever the batch's size."""
+written in another (arrays unnested), whatever the batch's size.
+
+Sessions created, changed or deleted are announced on SESSION_CHANGES in
+the same transaction, so the session list on /ws of every process hears of
+them (relay.py); a change an appended event made carries that event's feed
+sequence, for the relay to send it just before the event, as the process
+that appended it does."""
 
 from __future__ import annotations
 
-from agent_runtime.sessions.models import EventRecord
-from agent_runtime.storage.postgres.channels import SESSION_EVENTS
+from agent_runtime.sessions.models import AppendOutcome, EventRecord, PendingAppend, SessionRecord
+from agent_runtime.storage.postgres.channels import SESSION_CHANGES, SESSION_EVENTS, notify
 from agent_runtime.storage.sqlite.sessions import _EVENT_COLUMNS, _SESSION_COLUMNS, SqliteSessionRepository, _event
 
 # One statement: the events inserted from arrays, one per column, and
@@ -33,7 +39,55 @@ _WRITE_BATCH = (
 )
 
 
+# Changes per notification: a payload must stay under 8000 bytes, and a
+# change is at most ~300 (a session id is up to 128 characters).
+CHANGES_PER_NOTIFICATION = 20
+
+
+async def _announce(tx, changes: list[tuple[str, str, int | None, str | None]]) -> None:
+    """(kind, session id, feed sequence of the event that made it or None,
+    owner) of each change."""
+    for start in range(0, len(changes), CHANGES_PER_NOTIFICATION):
+        await notify(tx, SESSION_CHANGES, {"changes": changes[start : start + CHANGES_PER_NOTIFICATION]})
+
+
 class PostgresSessionRepository(SqliteSessionRepository):
+    async def create_session(self, session: SessionRecord) -> bool:
+        async with self._db.transaction() as tx:
+            created = await self._insert_session(tx, session)
+            if created:
+                await _announce(tx, [("session_created", session.session_id, None, session.owner_id)])
+        return created
+
+    async def update_session(self, session_id: str, changes: dict[str, str], now: str) -> SessionRecord | None:
+        async with self._db.transaction() as tx:
+            session = await super().update_session(session_id, changes, now)
+            if session is not None:
+                await _announce(tx, [("session_updated", session_id, None, session.owner_id)])
+        return session
+
+    async def delete_session(self, session_id: str) -> int | None:
+        async with self._db.transaction() as tx:
+            row = await tx.fetch_one("SELECT owner_id FROM sessions WHERE session_id = ? FOR UPDATE", (session_id,))
+            deleted = await super().delete_session(session_id)
+            if deleted is not None:
+                await _announce(tx, [("session_deleted", session_id, None, row["owner_id"])])
+        return deleted
+
+    async def append_events(self, appends: list[PendingAppend], now: str) -> list[AppendOutcome | None]:
+        async with self._db.transaction() as tx:
+            outcomes = await super().append_events(appends, now)
+            changes = [
+                (kind, outcome.event.session_id, outcome.event.feed_sequence, outcome.owner_id)
+                for outcome in outcomes
+                if outcome is not None
+                for kind, made in (("session_created", outcome.session_created), ("session_updated", outcome.session_changed))
+                if made
+            ]
+            if changes:
+                await _announce(tx, changes)
+        return outcomes
+
     @staticmethod
     async def _reserve_feed_sequences(tx, count: int) -> int:
         """Takes `count` numbers and the counter's lock until commit, and

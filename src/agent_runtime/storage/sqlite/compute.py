@@ -69,11 +69,15 @@ class SqliteTaskRepository:
         )
         return [_task(r) for r in rows]
 
+    # Which unfinished tasks a starting process fails: on SQLite, the one
+    # process's, so all of them (PostgreSQL's: those of processes gone).
+    _LEFT_BEHIND = ""
+
     async def fail_unfinished(self, reason: str, now: str, now_epoch: float) -> int:
         async with self._db.transaction() as tx:
             cursor = await tx.execute(
                 "UPDATE compute_tasks SET status = 'failed', error = ?, finished_at = ?, updated_at = ?,"
-                f" finished_epoch = ? WHERE status IN ({', '.join('?' * len(UNFINISHED_STATUSES))})",
+                f" finished_epoch = ? WHERE status IN ({', '.join('?' * len(UNFINISHED_STATUSES))}){self._LEFT_BEHIND}",
                 (reason, now, now, now_epoch, *UNFINISHED_STATUSES),
             )
             return cursor.rowcount

@@ -3,6 +3,7 @@ fine-tuning jobs with their events."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -20,8 +21,11 @@ def _file(row) -> FileRecord:
     return FileRecord(**{key: row[key] for key in row.keys()})
 
 
+_JOB_FIELDS = [field.name for field in dataclasses.fields(JobRecord)]
+
+
 def _job(row) -> JobRecord:
-    values = {key: row[key] for key in row.keys()}
+    values = {key: row[key] for key in _JOB_FIELDS}
     for key in ("compute_config", "hyperparameters"):
         values[key] = json.loads(values[key])
     values["metrics"] = json.loads(values["metrics"]) if values["metrics"] else None
@@ -156,6 +160,9 @@ class SqliteJobRepository:
                 (scope, scope),
             )
         return [_job(r) for r in rows]
+
+    async def jobs_to_recover(self) -> list[JobRecord]:
+        return await self.list_jobs(("created", "queued", "running"))
 
     async def update_job(
         self,
