@@ -1,12 +1,14 @@
-"""Helpers for tests that need users: register, log in, issue keys (all
-through the real REST surface)."""
+"""Helpers for tests that need users: register, log in, issue keys, through
+the real REST surface or, for servers without Envoy, over gRPC."""
 
 from __future__ import annotations
 
 import uuid
 
+import grpc
 import httpx
 
+from agentruntime.v1 import identity_pb2, identity_pb2_grpc
 from conftest import make_settings
 
 TEST_INTERNAL_TOKEN = "test-internal-token"
@@ -54,3 +56,20 @@ async def issue_key(http: httpx.AsyncClient, headers: dict[str, str], name: str 
 
 def bearer(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
+
+
+async def grpc_new_user(channel: grpc.aio.Channel, tag: str = "user") -> tuple[identity_pb2.User, str]:
+    """`new_user` on the bare gRPC server: a registered user and their
+    bearer token."""
+    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    email = unique_email(tag)
+    user = await stub.Register(identity_pb2.RegisterRequest(email=email, password=PASSWORD, name="Test User"))
+    logged_in = await stub.Login(identity_pb2.LoginRequest(email=email, password=PASSWORD))
+    return user, logged_in.access_token
+
+
+async def grpc_issue_key(channel: grpc.aio.Channel, headers: dict[str, str], name: str = "test key") -> str:
+    """`issue_key` on the bare gRPC server; returns the key."""
+    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    created = await stub.CreateApiKey(identity_pb2.CreateApiKeyRequest(name=name), metadata=tuple(headers.items()))
+    return created.key
