@@ -13,7 +13,6 @@ from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from agent_runtime.gateway.envoy import DESCRIPTOR_SET, PROTO_PACKAGE
-from agent_runtime.interceptors.auth import OPEN_METHODS
 
 # The value of every path variable of a route.
 DUMMY = "dummy-id-0"
