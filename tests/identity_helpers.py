@@ -68,8 +68,7 @@ async def grpc_new_user(channel: grpc.aio.Channel, tag: str = "user") -> tuple[i
     return user, logged_in.access_token
 
 
-async def grpc_issue_key(channel: grpc.aio.Channel, headers: dict[str, str], name: str = "test key") -> str:
-    """`issue_key` on the bare gRPC server; returns the key."""
+async def grpc_issue_key(channel: grpc.aio.Channel, headers: dict[str, str], name: str = "test key") -> identity_pb2.CreateApiKeyResponse:
+    """`issue_key` on the bare gRPC server."""
     stub = identity_pb2_grpc.IdentityServiceStub(channel)
-    created = await stub.CreateApiKey(identity_pb2.CreateApiKeyRequest(name=name), metadata=tuple(headers.items()))
-    return created.key
+    return await stub.CreateApiKey(identity_pb2.CreateApiKeyRequest(name=name), metadata=tuple(headers.items()))

@@ -46,8 +46,8 @@ async def channel(tmp_path_factory):
 async def credentials(channel) -> dict[str, tuple[tuple[str, str], ...]]:
     """One set of metadata per kind of credential."""
     _, token = await grpc_new_user(channel, "walker")
-    user_key = await grpc_issue_key(channel, bearer(token))
-    admin_key = await grpc_issue_key(channel, {"x-api-key": TEST_API_KEY}, "admin issued")
+    user_key = (await grpc_issue_key(channel, bearer(token))).key
+    admin_key = (await grpc_issue_key(channel, {"x-api-key": TEST_API_KEY}, "admin issued")).key
     kinds = {
         "configured X-API-Key": {"x-api-key": TEST_API_KEY},
         "x-internal-auth": {"x-internal-auth": TEST_INTERNAL_TOKEN},

@@ -70,7 +70,7 @@ async def owned(channel, stub):
     _, alice_token = await grpc_new_user(channel, "alice")
     _, bob_token = await grpc_new_user(channel, "bob")
     alice, bob = metadata(bearer(alice_token)), metadata(bearer(bob_token))
-    bob_key = (("x-api-key", await grpc_issue_key(channel, bearer(bob_token))),)
+    bob_key = (("x-api-key", (await grpc_issue_key(channel, bearer(bob_token))).key),)
     alice_file, bob_file = await upload(stub, alice), await upload(stub, bob_key)
     alice_job, bob_job = await create_job(stub, alice, alice_file), await create_job(stub, bob, bob_file)
     yield {

@@ -45,7 +45,7 @@ async def users(channel, stub):
     """Alice (JWT), Bob (JWT) and Bob's md_ key, each with one session."""
     _, alice = await grpc_new_user(channel, "alice")
     _, bob = await grpc_new_user(channel, "bob")
-    bob_key = await grpc_issue_key(channel, bearer(bob))
+    bob_key = (await grpc_issue_key(channel, bearer(bob))).key
     sessions = {}
     for name, token in (("alice", alice), ("bob", bob)):
         metadata = tuple(bearer(token).items())
