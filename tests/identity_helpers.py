@@ -9,7 +9,7 @@ import grpc
 import httpx
 
 from agentruntime.v1 import identity_pb2, identity_pb2_grpc
-from conftest import make_settings
+from conftest import TEST_API_KEY, make_settings
 
 TEST_INTERNAL_TOKEN = "test-internal-token"
 PASSWORD = "correct horse battery"
@@ -56,6 +56,19 @@ async def issue_key(http: httpx.AsyncClient, headers: dict[str, str], name: str 
 
 def bearer(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
+
+
+def credential_kinds(user_token: str, user_key: str, admin_key: str) -> dict[str, dict[str, str]]:
+    """The headers of each kind of credential the interceptor takes, by name
+    (route_table.USER_CREDENTIALS names the users' kinds)."""
+    return {
+        "configured X-API-Key": {"x-api-key": TEST_API_KEY},
+        "x-internal-auth": {"x-internal-auth": TEST_INTERNAL_TOKEN},
+        "user JWT": bearer(user_token),
+        "user md_ key": {"x-api-key": user_key},
+        "user md_ key as Bearer": bearer(user_key),
+        "admin md_ key": {"x-api-key": admin_key},
+    }
 
 
 async def grpc_new_user(channel: grpc.aio.Channel, tag: str = "user") -> tuple[identity_pb2.User, str]:

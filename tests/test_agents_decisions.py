@@ -14,8 +14,8 @@ import pytest_asyncio
 from agentruntime.v1 import agent_pb2, agent_pb2_grpc
 from agent_runtime.errors import Conflict
 from agent_helpers import git_log, wait_for
-from conftest import grpc_metadata, make_settings, running
-from llm_fakes import Call, FakeAnthropic, FakeOpenAI, Reply
+from conftest import grpc_metadata, make_settings, running, two_providers
+from llm_fakes import Call, Reply
 from process_helpers import host_processes, unique_sleep
 
 TERMINAL = ("completed", "failed", "stopped")
@@ -23,23 +23,9 @@ OWNER = "alice"
 
 
 @pytest_asyncio.fixture(scope="module")
-async def fakes():
-    async with FakeOpenAI() as openai_fake, FakeAnthropic() as anthropic_fake:
-        yield openai_fake, anthropic_fake
-
-
-@pytest_asyncio.fixture(scope="module")
 async def agents_runtime(tmp_path_factory, fakes):
-    openai_fake, anthropic_fake = fakes
-    llm = {
-        "openai_base_url": openai_fake.base_url,
-        "anthropic_api_key": "sk-ant-test",
-        "anthropic_base_url": anthropic_fake.base_url,
-        "max_retries": 1,
-        "timeout_seconds": 10,
-    }
     agents = {"command_timeout_seconds": 5}
-    settings = make_settings(tmp_path_factory.mktemp("data"), llm=llm, agents=agents, server={"run_envoy": False})
+    settings = make_settings(tmp_path_factory.mktemp("data"), llm=two_providers(fakes), agents=agents, server={"run_envoy": False})
     async with running(settings) as started:
         yield started
 

@@ -15,29 +15,15 @@ import pytest_asyncio
 import websockets
 
 from agent_helpers import git_log, new_session, wait_for
-from conftest import TEST_API_KEY, http_client, make_settings, running
-from llm_fakes import Call, FakeAnthropic, FakeOpenAI, Reply
+from conftest import TEST_API_KEY, http_client, make_settings, running, two_providers
+from llm_fakes import Call, Reply
 
 TERMINAL = ("completed", "failed", "stopped")
 
 
 @pytest_asyncio.fixture(scope="module")
-async def fakes():
-    async with FakeOpenAI() as openai_fake, FakeAnthropic() as anthropic_fake:
-        yield openai_fake, anthropic_fake
-
-
-@pytest_asyncio.fixture(scope="module")
 async def runtime(tmp_path_factory, fakes):
-    openai_fake, anthropic_fake = fakes
-    llm = {
-        "openai_base_url": openai_fake.base_url,
-        "anthropic_api_key": "sk-ant-test",
-        "anthropic_base_url": anthropic_fake.base_url,
-        "max_retries": 1,
-        "timeout_seconds": 10,
-    }
-    settings = make_settings(tmp_path_factory.mktemp("data"), llm=llm, agents={"command_timeout_seconds": 5})
+    settings = make_settings(tmp_path_factory.mktemp("data"), llm=two_providers(fakes), agents={"command_timeout_seconds": 5})
     async with running(settings) as started:
         yield started
 

@@ -15,8 +15,8 @@ import pytest
 import pytest_asyncio
 
 from agent_runtime.interceptors.auth import OPEN_METHODS
-from conftest import TEST_API_KEY, running
-from identity_helpers import TEST_INTERNAL_TOKEN, bearer, grpc_issue_key, grpc_new_user, identity_settings
+from conftest import TEST_API_KEY, running_without_envoy
+from identity_helpers import bearer, credential_kinds, grpc_issue_key, grpc_new_user, identity_settings
 from route_table import ADMINISTRATOR_ONLY, METHODS, ROUTES, Method, refused_as_user
 
 # A stream that opened and sent nothing yet has passed the auth check.
@@ -37,8 +37,7 @@ def test_the_walk_sees_the_routes_and_methods():
 
 @pytest_asyncio.fixture(scope="module")
 async def channel(tmp_path_factory):
-    settings = identity_settings(tmp_path_factory.mktemp("methods"), server={"run_envoy": False})
-    async with running(settings) as started, grpc.aio.insecure_channel(started.grpc_target) as opened:
+    async with running_without_envoy(identity_settings(tmp_path_factory.mktemp("methods"))) as (_, opened):
         yield opened
 
 
@@ -48,15 +47,7 @@ async def credentials(channel) -> dict[str, tuple[tuple[str, str], ...]]:
     _, token = await grpc_new_user(channel, "walker")
     user_key = (await grpc_issue_key(channel, bearer(token))).key
     admin_key = (await grpc_issue_key(channel, {"x-api-key": TEST_API_KEY}, "admin issued")).key
-    kinds = {
-        "configured X-API-Key": {"x-api-key": TEST_API_KEY},
-        "x-internal-auth": {"x-internal-auth": TEST_INTERNAL_TOKEN},
-        "user JWT": bearer(token),
-        "user md_ key": {"x-api-key": user_key},
-        "user md_ key as Bearer": bearer(user_key),
-        "admin md_ key": {"x-api-key": admin_key},
-    }
-    return {kind: tuple(headers.items()) for kind, headers in kinds.items()}
+    return {kind: tuple(headers.items()) for kind, headers in credential_kinds(token, user_key, admin_key).items()}
 
 
 def _call(channel: grpc.aio.Channel, method: Method, request: bytes, metadata):

@@ -17,7 +17,7 @@ import websockets
 
 from agent_runtime.interceptors.auth import OPEN_METHODS
 from conftest import TEST_API_KEY, http_client, running
-from identity_helpers import TEST_INTERNAL_TOKEN, bearer, identity_settings, issue_key, new_user
+from identity_helpers import bearer, credential_kinds, identity_settings, issue_key, new_user
 from route_table import ADMINISTRATOR_ONLY, ROUTES, Route, refused_as_user
 
 # Answers that say the request got past authentication and authorization.
@@ -55,14 +55,7 @@ async def credentials(runtime) -> dict[str, dict[str, str]]:
         _, token = await new_user(http, "walker")
         user_key = (await issue_key(http, bearer(token)))["key"]
         admin_key = (await issue_key(http, {"x-api-key": TEST_API_KEY}, "admin issued"))["key"]
-    return {
-        "configured X-API-Key": {"x-api-key": TEST_API_KEY},
-        "x-internal-auth": {"x-internal-auth": TEST_INTERNAL_TOKEN},
-        "user JWT": bearer(token),
-        "user md_ key": {"x-api-key": user_key},
-        "user md_ key as Bearer": bearer(user_key),
-        "admin md_ key": {"x-api-key": admin_key},
-    }
+    return credential_kinds(token, user_key, admin_key)
 
 
 async def _status(http, route: Route, headers: dict[str, str]) -> int | None:

@@ -13,7 +13,7 @@ import grpc
 import pytest_asyncio
 
 from agentruntime.v1 import compute_pb2, compute_pb2_grpc
-from conftest import TEST_API_KEY, running
+from conftest import TEST_API_KEY, running_without_envoy
 from grpc_errors import refusal
 from identity_helpers import grpc_new_user, identity_settings
 
@@ -26,8 +26,7 @@ NOT_FOUND = (grpc.StatusCode.NOT_FOUND, "TASK_NOT_FOUND")
 
 @pytest_asyncio.fixture(scope="module")
 async def channel(tmp_path_factory):
-    settings = identity_settings(tmp_path_factory.mktemp("compute-owners"), server={"run_envoy": False})
-    async with running(settings) as started, grpc.aio.insecure_channel(started.grpc_target) as opened:
+    async with running_without_envoy(identity_settings(tmp_path_factory.mktemp("compute-owners"))) as (started, opened):
         await started.compute.probe_finished()
         yield opened
 

@@ -13,11 +13,12 @@ import json
 
 import grpc
 import jwt
+import pytest
 import pytest_asyncio
 
 from agentruntime.v1 import identity_pb2, identity_pb2_grpc
 from agent_runtime.identity.tokens import TokenIssuer
-from conftest import TEST_API_KEY, running
+from conftest import TEST_API_KEY, running_without_envoy
 from grpc_errors import error_info, refusal
 from identity_helpers import PASSWORD, bearer, grpc_issue_key, grpc_new_user, identity_settings, unique_email
 
@@ -25,25 +26,24 @@ ADMIN = {"x-api-key": TEST_API_KEY}
 
 
 @pytest_asyncio.fixture(scope="module")
-async def identity_runtime(tmp_path_factory):
-    settings = identity_settings(tmp_path_factory.mktemp("credentials"), server={"run_envoy": False})
-    async with running(settings) as started:
-        yield started
+async def served(tmp_path_factory):
+    """The runtime (its database and signing key) and a channel to it."""
+    async with running_without_envoy(identity_settings(tmp_path_factory.mktemp("credentials"))) as pair:
+        yield pair
 
 
-@pytest_asyncio.fixture(scope="module")
-async def channel(identity_runtime):
-    async with grpc.aio.insecure_channel(identity_runtime.grpc_target) as opened:
-        yield opened
+@pytest.fixture
+def channel(served):
+    return served[1]
 
 
-@pytest_asyncio.fixture(scope="module")
-async def stub(channel):
+@pytest.fixture
+def stub(channel):
     return identity_pb2_grpc.IdentityServiceStub(channel)
 
 
-def signing_key(identity_runtime) -> bytes:
-    return (identity_runtime.settings.data_dir / "jwt-signing-key").read_bytes()
+def signing_key(served) -> bytes:
+    return served[0].settings.jwt_key_path.read_bytes()
 
 
 async def current_user(stub, headers: dict[str, str]) -> identity_pb2.User:
@@ -88,11 +88,11 @@ async def test_revoked_key_is_refused_at_once(stub, channel):
     assert again.revoked_at == revoked.revoked_at
 
 
-async def test_expired_key_is_refused(stub, channel, identity_runtime):
+async def test_expired_key_is_refused(stub, channel, served):
     _, token = await grpc_new_user(channel, "expire")
     key = await grpc_issue_key(channel, bearer(token))
     past = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)).isoformat().replace("+00:00", "Z")
-    async with identity_runtime.database.transaction() as tx:
+    async with served[0].database.transaction() as tx:
         await tx.execute("UPDATE api_keys SET expires_at = ? WHERE key_id = ?", (past, key.id))
     assert "expired" in await refused(stub, {"x-api-key": key.key})
 
@@ -113,7 +113,7 @@ def _claims(token: str) -> dict:
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
-async def test_tampered_tokens_are_refused(stub, channel, identity_runtime):
+async def test_tampered_tokens_are_refused(stub, channel, served):
     victim = await register(stub)
     _, token = await grpc_new_user(channel, "tamper")
     header, payload, signature = token.split(".")
@@ -122,7 +122,7 @@ async def test_tampered_tokens_are_refused(stub, channel, identity_runtime):
     longer = _b64(json.dumps({**claims, "exp": claims["exp"] + 10**6}).encode())
     none_header = _b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
     forged = jwt.encode({**claims, "sub": victim.id}, "x" * 32, algorithm="HS256")
-    hs512 = jwt.encode(claims, signing_key(identity_runtime), algorithm="HS512")
+    hs512 = jwt.encode(claims, signing_key(served), algorithm="HS512")
     for bad in (
         f"{header}.{changed}.{signature}",  # changed payload, old signature
         f"{header}.{longer}.{signature}",
@@ -139,9 +139,9 @@ async def test_tampered_tokens_are_refused(stub, channel, identity_runtime):
     assert (await current_user(stub, bearer(token))).id
 
 
-async def test_expired_and_foreign_jwts_are_refused(stub, identity_runtime):
+async def test_expired_and_foreign_jwts_are_refused(stub, served):
     user = await register(stub)
-    key = signing_key(identity_runtime)
+    key = signing_key(served)
     past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2)
     expired = TokenIssuer(key, 3600, clock=lambda: past).issue(user.id)
     assert "expired" in await refused(stub, bearer(expired))

@@ -14,7 +14,7 @@ import pytest_asyncio
 from google.api import httpbody_pb2
 
 from agentruntime.v1 import ml_pb2, ml_pb2_grpc
-from conftest import TEST_API_KEY, make_settings, running
+from conftest import TEST_API_KEY, make_settings, running_without_envoy
 from grpc_errors import error_info, refusal, stream_refusal
 from identity_helpers import bearer, grpc_issue_key, grpc_new_user
 from ml_helpers import build_model, chat_examples, to_jsonl
@@ -32,22 +32,17 @@ JOB_NOT_FOUND = (grpc.StatusCode.NOT_FOUND, "JOB_NOT_FOUND")
 
 
 @pytest_asyncio.fixture(scope="module")
-async def ml_runtime(tmp_path_factory):
+async def served(tmp_path_factory):
+    """The runtime (its models directory) and a channel to it."""
     data_dir = tmp_path_factory.mktemp("ml-owners")
     build_model(data_dir / "models" / "tiny")
-    async with running(make_settings(data_dir, server={"run_envoy": False})) as started:
-        yield started
+    async with running_without_envoy(make_settings(data_dir)) as pair:
+        yield pair
 
 
 @pytest_asyncio.fixture(scope="module")
-async def channel(ml_runtime):
-    async with grpc.aio.insecure_channel(ml_runtime.grpc_target) as opened:
-        yield opened
-
-
-@pytest_asyncio.fixture(scope="module")
-async def stub(channel):
-    return ml_pb2_grpc.MLServiceStub(channel)
+async def stub(served):
+    return ml_pb2_grpc.MLServiceStub(served[1])
 
 
 async def upload(stub, metadata) -> str:
@@ -65,8 +60,9 @@ def metadata(headers: dict[str, str]) -> tuple[tuple[str, str], ...]:
 
 
 @pytest_asyncio.fixture(scope="module")
-async def owned(channel, stub):
+async def owned(served, stub):
     """Alice and Bob (JWTs, and Bob's md_ key), each with a file and a job."""
+    channel = served[1]
     _, alice_token = await grpc_new_user(channel, "alice")
     _, bob_token = await grpc_new_user(channel, "bob")
     alice, bob = metadata(bearer(alice_token)), metadata(bearer(bob_token))
@@ -131,10 +127,10 @@ async def test_owner_cancels_own_job(stub, owned):
     assert job.status == "cancelled"
 
 
-async def test_registering_a_model_needs_an_administrator(stub, owned, ml_runtime):
+async def test_registering_a_model_needs_an_administrator(stub, owned, served):
     """Registering reads a server path: a user would probe the server's files
     with it ({"path": "/etc"} answered "has no config.json")."""
-    tiny = str(ml_runtime.settings.data_dir / "models" / "tiny")
+    tiny = str(served[0].settings.data_dir / "models" / "tiny")
     for user in (owned["alice"], owned["bob_key"]):
         for path in ("/etc", tiny):
             with pytest.raises(grpc.aio.AioRpcError) as denied:

@@ -16,7 +16,7 @@ from agentruntime.v1 import session_pb2, session_pb2_grpc
 from agent_runtime.errors import NotFound, PermissionDenied
 from agent_runtime.identity.ownership import check_visible, new_owner, owner_scope, require_admin, visible
 from agent_runtime.interceptors.auth import ANONYMOUS, Principal
-from conftest import TEST_API_KEY, running
+from conftest import TEST_API_KEY, running_without_envoy
 from grpc_errors import refusal, stream_refusal
 from identity_helpers import TEST_INTERNAL_TOKEN, bearer, grpc_issue_key, grpc_new_user, identity_settings
 
@@ -30,8 +30,7 @@ def new_id(tag: str) -> str:
 
 @pytest_asyncio.fixture(scope="module")
 async def channel(tmp_path_factory):
-    settings = identity_settings(tmp_path_factory.mktemp("owners"), server={"run_envoy": False})
-    async with running(settings) as started, grpc.aio.insecure_channel(started.grpc_target) as opened:
+    async with running_without_envoy(identity_settings(tmp_path_factory.mktemp("owners"))) as (_, opened):
         yield opened
 
 
