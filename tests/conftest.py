@@ -15,7 +15,7 @@ import pytest_asyncio
 from agent_helpers import git_project
 from agent_runtime.config import Settings
 from agent_runtime.server import Runtime, start_runtime
-from llm_fakes import FakeOpenAI
+from llm_fakes import FakeAnthropic, FakeOpenAI
 from ports import free_port
 from postgres_helpers import PostgresServer, create_database, postgres_server
 
@@ -53,6 +53,15 @@ async def running(settings: Settings) -> AsyncIterator[Runtime]:
         await runtime.stop()
 
 
+@contextlib.asynccontextmanager
+async def running_without_envoy(settings: Settings) -> AsyncIterator[tuple[Runtime, grpc.aio.Channel]]:
+    """The server without Envoy and its bridge, for servicer tests (not
+    slow), and a channel to it."""
+    async with running(settings.replace(server={"run_envoy": False})) as started:
+        async with grpc.aio.insecure_channel(started.grpc_target) as channel:
+            yield started, channel
+
+
 def http_client(runtime: Runtime, api_key: str | None = TEST_API_KEY) -> httpx.AsyncClient:
     headers = {"x-api-key": api_key} if api_key else {}
     # Generous: model calls and fine-tuning run on loaded CI machines.
@@ -87,6 +96,25 @@ async def fake() -> AsyncIterator[FakeOpenAI]:
     """A scripted OpenAI-format server (llm_fakes.py), one per module."""
     async with FakeOpenAI() as started:
         yield started
+
+
+@pytest_asyncio.fixture(scope="module")
+async def fakes() -> AsyncIterator[tuple[FakeOpenAI, FakeAnthropic]]:
+    """A scripted OpenAI-format and Anthropic-format server, one each per
+    module; `two_providers` makes them a server's `llm` section."""
+    async with FakeOpenAI() as openai_fake, FakeAnthropic() as anthropic_fake:
+        yield openai_fake, anthropic_fake
+
+
+def two_providers(fakes: tuple[FakeOpenAI, FakeAnthropic]) -> dict:
+    openai_fake, anthropic_fake = fakes
+    return {
+        "openai_base_url": openai_fake.base_url,
+        "anthropic_api_key": "sk-ant-test",
+        "anthropic_base_url": anthropic_fake.base_url,
+        "max_retries": 1,
+        "timeout_seconds": 10,
+    }
 
 
 @pytest.fixture(scope="session")

@@ -1,13 +1,15 @@
-"""Helpers for tests that need users: register, log in, issue keys (all
-through the real REST surface)."""
+"""Helpers for tests that need users: register, log in, issue keys, through
+the real REST surface or, for servers without Envoy, over gRPC."""
 
 from __future__ import annotations
 
 import uuid
 
+import grpc
 import httpx
 
-from conftest import make_settings
+from agentruntime.v1 import identity_pb2, identity_pb2_grpc
+from conftest import TEST_API_KEY, make_settings
 
 TEST_INTERNAL_TOKEN = "test-internal-token"
 PASSWORD = "correct horse battery"
@@ -54,3 +56,32 @@ async def issue_key(http: httpx.AsyncClient, headers: dict[str, str], name: str 
 
 def bearer(token: str) -> dict[str, str]:
     return {"authorization": f"Bearer {token}"}
+
+
+def credential_kinds(user_token: str, user_key: str, admin_key: str) -> dict[str, dict[str, str]]:
+    """The headers of each kind of credential the interceptor takes, by name
+    (route_table.USER_CREDENTIALS names the users' kinds)."""
+    return {
+        "configured X-API-Key": {"x-api-key": TEST_API_KEY},
+        "x-internal-auth": {"x-internal-auth": TEST_INTERNAL_TOKEN},
+        "user JWT": bearer(user_token),
+        "user md_ key": {"x-api-key": user_key},
+        "user md_ key as Bearer": bearer(user_key),
+        "admin md_ key": {"x-api-key": admin_key},
+    }
+
+
+async def grpc_new_user(channel: grpc.aio.Channel, tag: str = "user") -> tuple[identity_pb2.User, str]:
+    """`new_user` on the bare gRPC server: a registered user and their
+    bearer token."""
+    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    email = unique_email(tag)
+    user = await stub.Register(identity_pb2.RegisterRequest(email=email, password=PASSWORD, name="Test User"))
+    logged_in = await stub.Login(identity_pb2.LoginRequest(email=email, password=PASSWORD))
+    return user, logged_in.access_token
+
+
+async def grpc_issue_key(channel: grpc.aio.Channel, headers: dict[str, str], name: str = "test key") -> identity_pb2.CreateApiKeyResponse:
+    """`issue_key` on the bare gRPC server."""
+    stub = identity_pb2_grpc.IdentityServiceStub(channel)
+    return await stub.CreateApiKey(identity_pb2.CreateApiKeyRequest(name=name), metadata=tuple(headers.items()))

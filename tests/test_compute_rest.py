@@ -13,7 +13,8 @@ import pytest_asyncio
 import websockets
 
 from agent_runtime.compute.host import system_memory
-from conftest import TEST_API_KEY, make_settings, running
+from conftest import TEST_API_KEY, http_client, make_settings, running
+from identity_helpers import bearer, new_user
 
 MAX_QUEUED = 6
 
@@ -306,3 +307,23 @@ async def test_watch_tasks_stream_over_native_grpc(channel, http):
             assert update.operation == "vector_operations"
     assert seen == ["queued", "running", "completed"]
     call.cancel()
+
+
+async def test_ws_task_updates_only_for_own_tasks(runtime):
+    """The `/ws` feed's share of test_compute_ownership.py's rule."""
+    async with http_client(runtime, None) as http:
+        _, alice = await new_user(http, "alice")
+        _, bob = await new_user(http, "bob")
+        url = runtime.http_url.replace("http://", "ws://") + "/ws"
+        async with websockets.connect(url, additional_headers=bearer(bob)) as socket:
+            while json.loads(await asyncio.wait_for(socket.recv(), 5))["type"] != "init":
+                pass
+            quick = {"operation": "vector_operations", "parameters": {"size": 100}}
+            alices = (await http.post("/tasks", json=quick, headers=bearer(alice))).json()["task_id"]
+            bobs = (await http.post("/tasks", json=quick, headers=bearer(bob))).json()["task_id"]
+            seen = []
+            while bobs not in seen:
+                message = json.loads(await asyncio.wait_for(socket.recv(), 5))
+                if message["type"] == "task_update":
+                    seen.append(message["data"]["task_id"])
+            assert alices not in seen

@@ -9,14 +9,14 @@ import time
 
 import pytest
 
+from agentruntime.v1 import compute_pb2, compute_pb2_grpc
 from agent_runtime.config import LLMSettings
 from agent_runtime.llm.registry import ProviderRegistry
 from agent_runtime.health import llm_states
-from conftest import http_client, make_settings, running
+from agent_helpers import wait_for
+from conftest import http_client, make_settings, running, running_without_envoy
 from llm_fakes import FakeAnthropic, FakeOpenAI
 from ports import free_port
-
-pytestmark = pytest.mark.slow
 
 MULTI_AGENT = {"enabled": True, "default_agent": "orchestrator", "agents_count": 5}
 
@@ -33,6 +33,7 @@ async def timed_health(http) -> tuple[float, dict]:
     return time.monotonic() - started, response.json()
 
 
+@pytest.mark.slow
 async def test_a_hanging_provider_is_unavailable_and_health_stays_fast(tmp_path):
     async with FakeOpenAI(models_delay=60) as hanging:
         settings = provider_settings(tmp_path, hanging.base_url, timeout=0.5, cache=1.0)
@@ -57,21 +58,24 @@ async def test_a_hanging_provider_is_unavailable_and_health_stays_fast(tmp_path)
 
 
 async def test_provider_reachability_follows_the_provider(tmp_path):
+    """On the bare gRPC server (GetHealth, open like `/health`): the rule,
+    not Envoy's rendering, which the test above shows."""
     fake = FakeOpenAI()
     await fake.__aenter__()
     settings = provider_settings(tmp_path, fake.base_url, timeout=1.0, cache=0.3)
-    async with running(settings) as runtime, http_client(runtime, api_key=None) as http:
-        _, body = await timed_health(http)
-        assert body["status"] == "healthy"
-        assert body["dependencies"] == {"database": "connected", "llm_proxy": "available", "llm.openai": "available", "sandbox": "bubblewrap"}
+    async with running_without_envoy(settings) as (_, channel):
+        stub = compute_pb2_grpc.ComputeServiceStub(channel)
+
+        async def health() -> compute_pb2.GetHealthResponse:
+            return await stub.GetHealth(compute_pb2.GetHealthRequest())
+
+        answer = await health()
+        assert answer.status == "healthy"
+        assert dict(answer.dependencies) == {"database": "connected", "llm_proxy": "available", "llm.openai": "available", "sandbox": "bubblewrap"}
         assert fake.model_listings >= 1
         await fake.__aexit__(None, None, None)  # the provider goes away
-        deadline = time.monotonic() + 10
-        while body["dependencies"]["llm_proxy"] != "unavailable":
-            assert time.monotonic() < deadline, body
-            await asyncio.sleep(0.2)
-            _, body = await timed_health(http)
-        assert body["status"] == "degraded" and body["dependencies"]["llm.openai"] == "unavailable"
+        answer = await wait_for(health, lambda a: a.dependencies["llm_proxy"] == "unavailable")
+        assert answer.status == "degraded" and answer.dependencies["llm.openai"] == "unavailable"
 
 
 async def test_reachability_of_each_configured_provider():
