@@ -270,7 +270,10 @@ async def _compose(settings: Settings, parts: contextlib.AsyncExitStack) -> Runt
         sandbox=sandbox,
         commands_dir=settings.data_dir / "commands",
         switcher=switcher,
+        lease_owner_file=settings.data_dir / "run-lease-owner",
     )
+    if storage.relay is not None:
+        storage.relay.watch_runs(runner.runs_changed)
     agents = AgentService.build(
         agent_store, sessions, llm_registry, runner, task_bus, settings.agents, directories=directories, switcher=switcher
     )

@@ -11,8 +11,21 @@ from typing import Any, Awaitable, Callable
 from agent_runtime.agents import run_events
 from agent_runtime.agents.approvals import ApprovalManager
 from agent_runtime.agents.convert import approval_dict
-from agent_runtime.agents.models import ANSWER, FAILED, PAUSE, PENDING, RUNNING, WAITING_APPROVAL, ApprovalRecord, ClientCallRecord, TaskRecord
-from agent_runtime.agents.ports import AgentStore
+from agent_runtime.agents.leases import RunLeases
+from agent_runtime.agents.models import (
+    ANSWER,
+    FAILED,
+    PAUSE,
+    PENDING,
+    RESUME,
+    RUNNING,
+    WAITING_APPROVAL,
+    ApprovalRecord,
+    ClientCallRecord,
+    LeaseLost,
+    TaskRecord,
+)
+from agent_runtime.agents.ports import AgentStore, run_lease
 from agent_runtime.agents.reporter import RunReporter
 from agent_runtime.agents.run_end import RunEnded
 from agent_runtime.agents.run_table import RunTable
@@ -40,9 +53,18 @@ def next_check_after(remaining: float | None) -> float:
 
 class RunPauses:
     def __init__(
-        self, store: AgentStore, approvals: ApprovalManager, reporter: RunReporter, table: RunTable, *, timeout_seconds: float, clock: Clock
+        self,
+        store: AgentStore,
+        approvals: ApprovalManager,
+        reporter: RunReporter,
+        table: RunTable,
+        leases: RunLeases,
+        *,
+        timeout_seconds: float,
+        clock: Clock,
     ):
         self._store = store
+        self._leases = leases
         self._approvals = approvals
         self._reporter = reporter
         self._table = table
@@ -104,7 +126,7 @@ class RunPauses:
             # late result is refused.
             expired = f"The client returned no result within {timeout:g} s (APPROVAL_TIMEOUT_SECONDS); the call expired"
             return None, await self._next_check(
-                deadline, lambda: calls.answer_client_call(task.task_id, call.id, expired, True, self._reporter.now(), transition=ANSWER)
+                deadline, lambda: calls.answer_client_call(task.task_id, call.id, expired, True, self._reporter.now(), transition=ANSWER, resume=RESUME)
             )
 
         if paused:
@@ -131,7 +153,17 @@ class RunPauses:
         await self._reporter.emit(task.task_id, run_events.Status(status=WAITING_APPROVAL, message=message, waiting_for=waiting_for, call_id=call.id))
 
     async def _wait(self, task: TaskRecord, check):
+        """Waits holding no lease: the decision or answer (on any process)
+        makes the task runnable, and whichever process claims it first goes
+        on; when that is another one, this run ends here."""
         async def queued() -> None:
             await self._reporter.set_status(task.task_id, "queued", "Waiting for a free run slot", only_if=(WAITING_APPROVAL,))
 
-        return await self._table.pause(task.task_id, check, queued)
+        await self._leases.release(task.task_id)
+        run_lease.set(None)
+        value = await self._table.pause(task.task_id, check, queued)
+        lease = await self._leases.claim(task.task_id)
+        if lease is None:
+            raise LeaseLost(task.task_id)
+        run_lease.set(lease)
+        return value

@@ -70,6 +70,9 @@ def _returns_rows(sql: str) -> bool:
 class Transaction:
     """One connection inside BEGIN … COMMIT."""
 
+    # A read's suffix that locks the rows it reads until the commit.
+    ROW_LOCK = " FOR UPDATE"
+
     def __init__(self, connection: asyncpg.Connection):
         self.connection = connection
 
