@@ -99,6 +99,9 @@ class AgentRunner:
         )
         self._store = store
         self._loops: list[asyncio.Task] = []
+        # Cancellations started from notifications and renewals (kept
+        # referenced until done).
+        self._cancellations: set[asyncio.Task] = set()
         self._claim_now = asyncio.Event()
         self._closing = False
 
@@ -140,7 +143,7 @@ class AgentRunner:
         self._claim_now.set()
         run = self._table.get(task_id)
         if run is not None and not run.waiting:
-            asyncio.create_task(self._stop_if_requested(task_id))
+            self._in_background(self._stop_if_requested(task_id))
 
     async def _stop_if_requested(self, task_id: str) -> None:
         task = await self._tasks.get_task(task_id)
@@ -171,7 +174,10 @@ class AgentRunner:
                     await self._end_here(lease, RunEnded(STOPPED, "Task stopped"))
                     continue
                 log.info("agent.resume", task_id=task.task_id, status=task.status, epoch=lease.epoch)
-                await self.reporter.emit(task.task_id, run_events.Status(status=task.status, message=message))
+                # Claimed before the process that created it accepted it
+                # (or that process died first): accepted here.
+                told = message if task.last_event_sequence else "Task accepted"
+                await self.reporter.emit(task.task_id, run_events.Status(status=task.status, message=told))
             self.submit(task.task_id)
 
     async def _renew_loop(self) -> None:
@@ -184,7 +190,12 @@ class AgentRunner:
                 continue
             for task_id in lost:
                 log.warning("agent.lease_lost", task_id=task_id)
-                asyncio.create_task(self._table.cancel(task_id, LEASE_LOST))
+                self._in_background(self._table.cancel(task_id, LEASE_LOST))
+
+    def _in_background(self, work) -> None:
+        task = asyncio.create_task(work)
+        self._cancellations.add(task)
+        task.add_done_callback(self._cancellations.discard)
 
     @contextlib.contextmanager
     def _writing_under(self, lease: RunLease):
