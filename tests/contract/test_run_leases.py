@@ -65,10 +65,12 @@ async def test_renewal_says_which_leases_are_still_held_and_release_frees_them(o
     await a_task(opened, "t1", status="running")
     await a_task(opened, "t2", status="running")
     first, second = await claim(opened, "p1")
-    assert sorted(await leases.renew("p1", MUCH_LATER), key=lambda lease: lease.task_id) == [first, second]
+    assert sorted(await leases.renew("p1", ("t1", "t2"), MUCH_LATER), key=lambda lease: lease.task_id) == [first, second]
     # t2's lease expired before a renewal and another process took it.
     assert await leases.claim_task("t2", "p2", "2026-12-02T10:02:00.000Z", "2026-12-02T10:03:00.000Z", statuses=ACTIVE_STATUSES)
-    assert await leases.renew("p1", "2026-12-02T10:04:00.000Z") == [first]
+    assert await leases.renew("p1", ("t1", "t2"), "2026-12-02T10:04:00.000Z") == [first]
+    # Only the leases named are renewed.
+    assert await leases.renew("p1", ("t2",), "2026-12-02T10:04:00.000Z") == []
     assert not await leases.release(second)
     assert await leases.release(first)
     assert await claim(opened, "p3") == [RunLease("t1", "p3", 2)]

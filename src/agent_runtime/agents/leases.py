@@ -80,17 +80,18 @@ class RunLeases:
             await self._repository.release(lease)
 
     def forget(self, task_id: str) -> None:
-        """Drops a lease that was lost: nothing is written."""
+        """Drops a lease without a write (lost, or left to expire)."""
         self._held.pop(task_id, None)
 
     async def renew(self) -> list[str]:
         """Renews every lease held, in one statement; returns the tasks
         whose lease was lost (another process claimed them after they
-        expired), forgotten here."""
+        expired), forgotten here. A lease forgotten without a release (its
+        run failed to write) is not renewed: it expires."""
         _, expires_at = self._times()
         # Only leases held before the statement can be missing from it.
         before = dict(self._held)
-        renewed = set(await self._repository.renew(self.owner, expires_at))
+        renewed = set(await self._repository.renew(self.owner, tuple(before), expires_at))
         lost = [task_id for task_id, lease in before.items() if lease not in renewed and self._held.get(task_id) == lease]
         for task_id in lost:
             self.forget(task_id)

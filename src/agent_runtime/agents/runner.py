@@ -166,19 +166,31 @@ class AgentRunner:
         busy = sum(1 for task_id in self._table.task_ids() if not self._table.get(task_id).waiting)
         leases = await self.leases.claim_runnable(self._config.max_concurrent_runs - busy, tuple(self._table.task_ids()))
         for lease in leases:
-            with self._writing_under(lease):
-                task = await self._tasks.get_task(lease.task_id)
-                if task is None:
-                    continue
-                if task.stop_requested:
-                    await self._end_here(lease, RunEnded(STOPPED, "Task stopped"))
-                    continue
-                log.info("agent.resume", task_id=task.task_id, status=task.status, epoch=lease.epoch)
-                # Claimed before the process that created it accepted it
-                # (or that process died first): accepted here.
-                told = message if task.last_event_sequence else "Task accepted"
-                await self.reporter.emit(task.task_id, run_events.Status(status=task.status, message=told))
-            self.submit(task.task_id)
+            try:
+                with self._writing_under(lease):
+                    resumed = await self._resume(lease, message)
+            except Exception:  # noqa: BLE001 - LeaseLost, or a failed write: the lease expires, and the task is claimed again
+                log.exception("agent.resume_failed", task_id=lease.task_id)
+                self.leases.forget(lease.task_id)
+                continue
+            if resumed:
+                self.submit(lease.task_id)
+
+    async def _resume(self, lease: RunLease, message: str) -> bool:
+        """Tells that a claimed run resumes; False when it ended instead
+        (a stop request, or its task is gone)."""
+        task = await self._tasks.get_task(lease.task_id)
+        if task is None:
+            return False
+        if task.stop_requested:
+            await self._end_here(lease, RunEnded(STOPPED, "Task stopped"))
+            return False
+        log.info("agent.resume", task_id=task.task_id, status=task.status, epoch=lease.epoch)
+        # Claimed before the process that created it accepted it (or that
+        # process died first): accepted here.
+        told = message if task.last_event_sequence else "Task accepted"
+        await self.reporter.emit(task.task_id, run_events.Status(status=task.status, message=told))
+        return True
 
     async def _renew_loop(self) -> None:
         while True:
@@ -308,8 +320,10 @@ class AgentRunner:
             # Another process claimed the task: it goes on from what was
             # persisted, and nothing of this run's was written after.
             log.warning("agent.write_refused_lease_lost", task_id=task_id)
-            self.leases.forget(task_id)
         finally:
+            # Released after the end; otherwise kept in storage (a shutdown
+            # releases it, a failed write lets it expire) but not renewed.
+            self.leases.forget(task_id)
             self._table.remove(task_id)
 
     async def _queued(self, task_id: str) -> None:

@@ -52,12 +52,16 @@ class SqliteLeaseRepository:
             rows = await cursor.fetchall()
         return RunLease(task_id, owner, rows[0]["lease_epoch"]) if rows else None
 
-    async def renew(self, owner: str, expires_at: str) -> list[RunLease]:
-        """Extends every lease `owner` still holds, in one statement; the
-        leases renewed (one missing from them was lost)."""
+    async def renew(self, owner: str, task_ids: tuple[str, ...], expires_at: str) -> list[RunLease]:
+        """Extends the leases of `task_ids` that `owner` still holds, in one
+        statement; the leases renewed (one missing from them was lost)."""
+        if not task_ids:
+            return []
         async with self._db.transaction() as tx:
             cursor = await tx.execute(
-                "UPDATE agent_tasks SET lease_expires_at = ? WHERE lease_owner = ? RETURNING task_id, lease_epoch", (expires_at, owner)
+                f"UPDATE agent_tasks SET lease_expires_at = ? WHERE lease_owner = ? AND task_id IN ({marks(task_ids)})"
+                " RETURNING task_id, lease_epoch",
+                (expires_at, owner, *task_ids),
             )
             rows = await cursor.fetchall()
         return [RunLease(row["task_id"], owner, row["lease_epoch"]) for row in rows]
