@@ -32,6 +32,9 @@ pytestmark = pytest.mark.slow
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 META = grpc_metadata()
 LEASE_SECONDS = 2
+# A lease no test outlives: a run that moves under it moved without waiting
+# for an expiry (a released lease, a paused run's lack of one).
+NEVER_EXPIRES = "600"
 TERMINAL = ("completed", "failed", "stopped")
 
 
@@ -195,10 +198,26 @@ async def test_a_stopped_holder_cannot_write_after_its_lease_moved_on(postgres_d
             assert not any("stale answer" in row["message"] for row in messages)
 
 
+async def test_runs_of_a_holder_that_stops_move_at_once(postgres_dsn, tmp_path):
+    project = git_project(tmp_path / "project")
+    async with FakeOpenAI([Reply(text="never told", delay=120)]) as fake:
+        async with cluster(tmp_path, postgres_dsn, fake, RUN_LEASE_SECONDS=NEVER_EXPIRES) as (replicas, database):
+            task_id = await start_task(replicas[0].stub, project, "answer slowly")
+            await wait_for(lambda: _requests(fake), lambda n: n == 1)
+            stopping = await holder(replicas, database, task_id)
+            fake.add(Reply(text="Answered after the move."))
+            stopping.process.send_signal(signal.SIGTERM)
+            assert stopping.process.wait(timeout=60) == 0
+            other = [r for r in replicas if r is not stopping][0]
+            events = await stored_events(other.stub, task_id)
+            assert_contiguous_and_ended_once(events, "completed")
+            assert any(e.type == "status" and e.message == "Resumed on another server process" for e in events)
+
+
 async def test_an_approval_decided_on_one_replica_resumes_the_run_on_another(postgres_dsn, tmp_path):
     project = git_project(tmp_path / "project")
     async with FakeOpenAI([Reply(tool_calls=[Call("write_file", {"path": "moved.txt", "content": "moved"}, id="w1")])]) as fake:
-        async with cluster(tmp_path, postgres_dsn, fake) as (replicas, database):
+        async with cluster(tmp_path, postgres_dsn, fake, RUN_LEASE_SECONDS=NEVER_EXPIRES) as (replicas, database):
             first = replicas[0]
             task_id = await start_task(first.stub, project, "write moved.txt")
 
