@@ -6,6 +6,7 @@ were lost, and a write under a lease that moved on is refused."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -120,3 +121,19 @@ async def test_a_decision_or_an_answer_makes_its_paused_task_runnable_in_the_sam
     assert await store.client_calls.answer_client_call("t2", "c1", "ok", False, NOW, transition=ANSWER, resume=RESUME)
     assert [(await store.tasks.get_task(t)).status for t in ("t1", "t2")] == ["queued", "queued"]
     assert sorted(lease.task_id for lease in await claim(opened, "p1")) == ["t1", "t2"]
+
+
+async def test_overdue_pauses_are_found_whoever_waits_for_them(opened):
+    store = opened.store
+    await a_task(opened, "t1", status="running")
+    await a_task(opened, "t2", status="running")
+    soon = dataclasses.replace(approval("t1"), expires_at=LATER)
+    await store.approvals.create_approval(soon, PAUSE, NOW)
+    await store.approvals.create_approval(approval("t1", "call-2"), PAUSE, NOW)  # no expiry
+    await store.client_calls.create_client_call(ClientCallRecord("t2", "c1", "flutter", {}, "pending", NOW), PAUSE, NOW)
+    assert await store.approvals.overdue_approvals(NOW) == []
+    assert [a.call_id for a in await store.approvals.overdue_approvals(MUCH_LATER)] == ["call-1"]
+    assert await store.client_calls.pending_client_calls(NOW) == []
+    assert [c.call_id for c in await store.client_calls.pending_client_calls(LATER)] == ["c1"]
+    await store.client_calls.answer_client_call("t2", "c1", "ok", False, NOW, transition=ANSWER)
+    assert await store.client_calls.pending_client_calls(LATER) == []

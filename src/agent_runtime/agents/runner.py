@@ -82,7 +82,7 @@ class AgentRunner:
         self.approvals = ApprovalManager(store, sessions, timeout_seconds=config.approval_timeout_seconds, clock=clock)
         self.leases = RunLeases(store.leases, seconds=config.run_lease_seconds, clock=clock)
         self._lease_owner_file = lease_owner_file
-        pauses = RunPauses(
+        self._pauses = pauses = RunPauses(
             store, self.approvals, self.reporter, self._table, self.leases, timeout_seconds=config.approval_timeout_seconds, clock=clock
         )
         self._turns = TurnLoop(
@@ -156,6 +156,7 @@ class AgentRunner:
                 await asyncio.wait_for(self._claim_now.wait(), self.leases.renew_every)
             self._claim_now.clear()
             try:
+                await self._pauses.expire_overdue()
                 await self._claim_runnable("Resumed on another server process")
             except Exception:  # noqa: BLE001 - the claims outlive one failed sweep (a database restart)
                 log.exception("agent.claims_failed")

@@ -91,3 +91,11 @@ class SqliteApprovalRepository:
             parameters += (call_id,)
         rows = await self._db.fetch_all(sql + " ORDER BY a.created_at, a.approval_id", parameters)
         return [approval_from_row(row) for row in rows]
+
+    async def overdue_approvals(self, now: str) -> list[ApprovalRecord]:
+        """Pending approvals whose expiry passed before `now`."""
+        rows = await self._db.fetch_all(
+            f"SELECT {', '.join(APPROVAL_COLUMNS)} FROM tool_approvals WHERE status = 'pending' AND expires_at < ? ORDER BY expires_at",
+            (now,),
+        )
+        return [approval_from_row(row) for row in rows]

@@ -58,6 +58,15 @@ class SqliteClientCallRepository:
         rows = await self._db.fetch_all(sql + " ORDER BY c.created_at", parameters)
         return [client_call_from_row(row) for row in rows]
 
+    async def pending_client_calls(self, created_before: str) -> list[ClientCallRecord]:
+        """Calls still waiting for the client's result, made before
+        `created_before`."""
+        rows = await self._db.fetch_all(
+            f"SELECT {', '.join(CLIENT_CALL_COLUMNS)} FROM client_tool_calls WHERE status = 'pending' AND created_at < ? ORDER BY created_at",
+            (created_before,),
+        )
+        return [client_call_from_row(row) for row in rows]
+
     async def answer_client_call(
         self, task_id: str, call_id: str, result: str, is_error: bool, now: str, *, transition: StatusChange, resume: StatusChange | None = None
     ) -> bool:
