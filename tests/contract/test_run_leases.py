@@ -41,6 +41,8 @@ async def test_a_runnable_task_is_claimed_once_and_each_claim_bumps_the_epoch(op
     assert await opened.store.leases.claim_task("t1", "p2", NOW, LATER, statuses=ACTIVE_STATUSES) is None
     # Expired: claimable by anyone, with the next epoch.
     assert await claim(opened, "p2", now=MUCH_LATER, expires_at="2026-12-02T10:01:30.000Z") == [RunLease("t1", "p2", 2)]
+    # Its holder claims it again (a release that may not have happened).
+    assert await opened.store.leases.claim_task("t1", "p2", NOW, LATER, statuses=ACTIVE_STATUSES) == RunLease("t1", "p2", 3)
     # A paused task is claimed only by name (to end it), an ended one never.
     assert await opened.store.leases.claim_task("paused", "p3", NOW, LATER, statuses=ACTIVE_STATUSES) == RunLease("paused", "p3", 1)
     assert await opened.store.leases.claim_task("done", "p3", NOW, LATER, statuses=ACTIVE_STATUSES) is None

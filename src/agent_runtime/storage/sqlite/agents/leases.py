@@ -43,11 +43,14 @@ class SqliteLeaseRepository:
         return [RunLease(row["task_id"], owner, row["lease_epoch"]) for row in rows]
 
     async def claim_task(self, task_id: str, owner: str, now: str, expires_at: str, *, statuses: tuple[str, ...]) -> RunLease | None:
-        """Claims one task if it is claimable; None when it is not."""
+        """Claims one task if it is claimable, or `owner` holds it already
+        (a release of its that may not have happened: the new epoch fences
+        out anything of the old one); None otherwise."""
         claimable = _CLAIMABLE.format(statuses=marks(statuses))
         async with self._db.transaction() as tx:
             cursor = await tx.execute(
-                f"{_CLAIM} WHERE task_id = ? AND {claimable} RETURNING lease_epoch", (owner, expires_at, task_id, *statuses, now)
+                f"{_CLAIM} WHERE task_id = ? AND ({claimable} OR (status IN ({marks(statuses)}) AND lease_owner = ?)) RETURNING lease_epoch",
+                (owner, expires_at, task_id, *statuses, now, *statuses, owner),
             )
             rows = await cursor.fetchall()
         return RunLease(task_id, owner, rows[0]["lease_epoch"]) if rows else None
