@@ -177,3 +177,23 @@ def _tracked(commands_dir):
         return commands_dir.is_dir() and any(path.read_text().strip() for path in commands_dir.iterdir())
 
     return check
+
+
+async def test_an_approval_left_pending_by_a_stopped_server_expires_after_its_restart(tmp_path):
+    """A paused run holds no lease and, after its server stopped, has no
+    waiter: the claims' sweep expires its approval, which makes the task
+    runnable, and the run goes on with the rejection."""
+    project = git_project(tmp_path / "project")
+    data = tmp_path / "data"
+    limits = {"approval_timeout_seconds": 2.0, "run_lease_seconds": 1.5}
+    async with FakeOpenAI([Reply(tool_calls=[Call("write_file", {"path": "late.txt", "content": "late"})])]) as fake:
+        async with running(restarted_settings(data, fake, **limits)) as runtime:
+            session = await runtime.agents.projects.create_project_session("s", str(project))
+            task = await runtime.agents.tasks.create_task(session.session.session_id, "write late.txt", owner="t")
+            await wait_for(lambda: runtime.agents.tasks.list_approvals(task.task_id, "pending"), lambda found: len(found) == 1)
+        fake.add(Reply(text="Nobody approved; nothing written."))
+        async with running(restarted_settings(data, fake, **limits)) as runtime:
+            done = await wait_done(runtime, task.task_id)
+            assert done.status == "completed" and not (project / "late.txt").exists()
+            [expired] = await runtime.agents.tasks.list_approvals(task.task_id)
+            assert expired.status == "expired"

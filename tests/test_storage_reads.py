@@ -53,3 +53,25 @@ async def test_the_read_connections_refuse_writes(tmp_path):
         assert (await database.fetch_one("SELECT count(*) FROM schema_migrations"))[0] > 0
     finally:
         await database.close()
+
+
+async def test_a_writer_cancelled_while_it_begins_leaves_no_transaction_open(tmp_path):
+    """A run or loop cancelled at its transaction's BEGIN (a shutdown, a
+    lost lease): the BEGIN still runs on the connection's thread, and the
+    next writer must not find the connection inside that transaction."""
+    database = await Database.open(tmp_path / "cancel.sqlite3")
+    try:
+        for _ in range(20):
+
+            async def write() -> None:
+                async with database.transaction() as transaction:
+                    await transaction.execute("SELECT 1")
+
+            writing = asyncio.create_task(write())
+            await asyncio.sleep(0)  # its BEGIN is on its way to the connection's thread
+            writing.cancel()
+            await asyncio.gather(writing, return_exceptions=True)
+            async with database.transaction() as transaction:
+                await transaction.execute("SELECT 1")
+    finally:
+        await database.close()

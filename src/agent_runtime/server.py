@@ -48,7 +48,7 @@ from agent_runtime.identity.servicer import IdentityServicer
 from agent_runtime.identity.tokens import KeyFile, TokenIssuer
 from agent_runtime.interceptors.auth import Admission, CredentialAuthenticator, RateLimits
 from agent_runtime.interceptors.client_address import ClientAddresses
-from agent_runtime.lifecycle import DataDirBusy, DataDirLock, StartupError, end_stale_workers
+from agent_runtime.lifecycle import WORKER_RECORDS_DIR, DataDirBusy, DataDirLock, StartupError, end_stale_workers
 from agent_runtime.llm.mlx_provider import MLXProvider
 from agent_runtime.llm.registry import ProviderRegistry
 from agent_runtime.ml.inference import LocalInference
@@ -103,6 +103,15 @@ class WorkerRole:
     client address Envoy forwards with the parent's gateway secret."""
 
     gateway_secret: str
+    index: int
+
+    def own_dir(self, data_dir: pathlib.Path) -> pathlib.Path:
+        """This worker's files in the data dir its siblings share: what a
+        start cleans up after its predecessor (leftover commands, the runs'
+        leases) is the same worker's, never a live sibling's."""
+        path = data_dir / WORKER_RECORDS_DIR / f"worker-{self.index}"
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return path
 
 
 def check_settings(settings: Settings) -> None:
@@ -283,6 +292,7 @@ async def _compose(settings: Settings, parts: contextlib.AsyncExitStack, worker:
         settings.agents.project_roots, settings.data_dir / "workspaces", settings.agents.default_workspace
     )
     agent_store = storage.agents
+    own_dir = settings.data_dir if worker is None else worker.own_dir(settings.data_dir)
     switcher = AgentSwitcher(agent_store.switches, sessions, settings.agents)
     runner = AgentRunner(
         agent_store,
@@ -292,9 +302,12 @@ async def _compose(settings: Settings, parts: contextlib.AsyncExitStack, worker:
         settings.agents,
         llm=settings.llm,
         sandbox=sandbox,
-        commands_dir=settings.data_dir / "commands",
+        commands_dir=own_dir / "commands",
         switcher=switcher,
+        lease_owner_file=own_dir / "run-lease-owner",
     )
+    if storage.relay is not None:
+        storage.relay.watch_runs(runner.runs_changed)
     agents = AgentService.build(
         agent_store, sessions, llm_registry, runner, task_bus, settings.agents, directories=directories, switcher=switcher
     )

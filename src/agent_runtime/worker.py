@@ -29,7 +29,7 @@ def main() -> None:
     spec = json.loads(sys.stdin.readline())
     settings = worker_settings(spec)
     configure_logging(settings.log_level)
-    run_server(serve(settings, WorkerRole(spec["gateway_secret"])), f"worker {spec['index']}: ")
+    run_server(serve(settings, WorkerRole(spec["gateway_secret"], spec["index"])), f"worker {spec['index']}: ")
 
 
 if __name__ == "__main__":

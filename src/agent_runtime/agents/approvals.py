@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from agent_runtime.agents.models import DECISIONS, EDITED, EXPIRED, PAUSE, PENDING, REJECTED, ApprovalRecord, TaskRecord
+from agent_runtime.agents.models import DECISIONS, EDITED, EXPIRED, PAUSE, PENDING, REJECTED, RESUME, ApprovalRecord, TaskRecord
 from agent_runtime.clock import Clock, iso, utc_now
 from agent_runtime.errors import Conflict, DomainError, InvalidArgument, NotFound
 from agent_runtime.llm.base import ToolCall
@@ -145,7 +145,7 @@ class ApprovalManager:
             return None
 
     async def _resolve(self, approval: ApprovalRecord, changes: dict[str, Any], session_id: str | None = None) -> ApprovalRecord:
-        resolved = await self._repo.resolve_approval(approval.approval_id, changes, only_if_status=PENDING)
+        resolved = await self._repo.resolve_approval(approval.approval_id, changes, only_if_status=PENDING, resume=RESUME)
         if resolved is None:
             raise approval_resolved(approval.approval_id)
         if session_id is None:

@@ -18,6 +18,7 @@ from agent_runtime.agents.models import (
     DECISIONS,
     PENDING,
     PLAN_DECISIONS,
+    RESUME,
     TERMINAL_STATUSES,
     WAITING_APPROVAL,
     ApprovalRecord,
@@ -134,7 +135,7 @@ class CodelabSessions:
         task = await self._tasks.get_task(call.task_id)
         after = task.last_event_sequence
         if call.status != PENDING or task.status in TERMINAL_STATUSES or not await self._store.client_calls.answer_client_call(
-            call.task_id, call.call_id, output, bool(reply.error), self._now(), transition=ANSWER
+            call.task_id, call.call_id, output, bool(reply.error), self._now(), transition=ANSWER, resume=RESUME
         ):
             raise Conflict(f"Tool call {reply.call_id} already has its result (or expired unanswered after APPROVAL_TIMEOUT_SECONDS), or its run ended", code="TOOL_RESULT_ALREADY_GIVEN")
         self._runner.wake(task.task_id)

@@ -15,6 +15,9 @@ COMPLETED = "completed"
 FAILED = "failed"
 STOPPED = "stopped"
 ACTIVE_STATUSES = (ACCEPTED, QUEUED, RUNNING, WAITING_APPROVAL)
+# What a process may claim and run: active and not paused (a paused run
+# waits for a decision or an answer and holds no lease).
+RUNNABLE_STATUSES = (ACCEPTED, QUEUED, RUNNING)
 TERMINAL_STATUSES = (COMPLETED, FAILED, STOPPED)
 
 PENDING = "pending"
@@ -42,6 +45,30 @@ class StatusChange:
 PAUSE = StatusChange((RUNNING,), WAITING_APPROVAL)
 # A client tool call is answered once, while it waits.
 ANSWER = StatusChange((PENDING,), ANSWERED)
+# A decision or an answer makes its paused task runnable again, in the same
+# transaction, so whichever process claims it first continues the run.
+RESUME = StatusChange((WAITING_APPROVAL,), QUEUED)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunLease:
+    """A process's claim on running a task: its instance id, and the epoch
+    the claim gave (each claim bumps it)."""
+
+    task_id: str
+    owner: str
+    epoch: int
+
+
+class LeaseLost(Exception):
+    """A write of a run whose lease is no longer its own (expired and
+    claimed by another process, or released): refused, and the run ends
+    here without writing anything more. Not a DomainError: the run must
+    not end `failed` for it."""
+
+    def __init__(self, task_id: str):
+        super().__init__(f"the lease of task {task_id} moved on")
+        self.task_id = task_id
 
 
 @dataclasses.dataclass

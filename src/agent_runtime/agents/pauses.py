@@ -11,12 +11,25 @@ from typing import Any, Awaitable, Callable
 from agent_runtime.agents import run_events
 from agent_runtime.agents.approvals import ApprovalManager
 from agent_runtime.agents.convert import approval_dict
-from agent_runtime.agents.models import ANSWER, FAILED, PAUSE, PENDING, RUNNING, WAITING_APPROVAL, ApprovalRecord, ClientCallRecord, TaskRecord
-from agent_runtime.agents.ports import AgentStore
+from agent_runtime.agents.leases import RunLeases
+from agent_runtime.agents.models import (
+    ANSWER,
+    FAILED,
+    PAUSE,
+    PENDING,
+    RESUME,
+    RUNNING,
+    WAITING_APPROVAL,
+    ApprovalRecord,
+    ClientCallRecord,
+    LeaseLost,
+    TaskRecord,
+)
+from agent_runtime.agents.ports import AgentStore, run_lease
 from agent_runtime.agents.reporter import RunReporter
 from agent_runtime.agents.run_end import RunEnded
 from agent_runtime.agents.run_table import RunTable
-from agent_runtime.clock import Clock, parse_iso
+from agent_runtime.clock import Clock, iso, parse_iso
 from agent_runtime.llm.base import ToolCall
 from agent_runtime.tools.base import ToolOutcome
 
@@ -30,6 +43,11 @@ WAITING_FOR_PLAN = "plan_approval"
 WAITING_FOR_TOOL_RESULT = "tool_result"
 
 
+def expired_call_result(timeout: float) -> str:
+    """What the model reads of a client tool call that expired unanswered."""
+    return f"The client returned no result within {timeout:g} s (APPROVAL_TIMEOUT_SECONDS); the call expired"
+
+
 def next_check_after(remaining: float | None) -> float:
     """Seconds until a pause checks again, with `remaining` seconds to its
     deadline (None: no deadline); 0 once it passed."""
@@ -40,9 +58,18 @@ def next_check_after(remaining: float | None) -> float:
 
 class RunPauses:
     def __init__(
-        self, store: AgentStore, approvals: ApprovalManager, reporter: RunReporter, table: RunTable, *, timeout_seconds: float, clock: Clock
+        self,
+        store: AgentStore,
+        approvals: ApprovalManager,
+        reporter: RunReporter,
+        table: RunTable,
+        leases: RunLeases,
+        *,
+        timeout_seconds: float,
+        clock: Clock,
     ):
         self._store = store
+        self._leases = leases
         self._approvals = approvals
         self._reporter = reporter
         self._table = table
@@ -102,10 +129,7 @@ class RunPauses:
             deadline = parse_iso(current.created_at) + dt.timedelta(seconds=timeout) if timeout > 0 else None
             # As an unanswered approval expires: the model hears why, and a
             # late result is refused.
-            expired = f"The client returned no result within {timeout:g} s (APPROVAL_TIMEOUT_SECONDS); the call expired"
-            return None, await self._next_check(
-                deadline, lambda: calls.answer_client_call(task.task_id, call.id, expired, True, self._reporter.now(), transition=ANSWER)
-            )
+            return None, await self._next_check(deadline, lambda: self._expire_call(current))
 
         if paused:
             await self._tell_waiting(task, call, f"Waiting for the client's result of {call.name}", WAITING_FOR_TOOL_RESULT)
@@ -115,6 +139,24 @@ class RunPauses:
         outcome = ToolOutcome(stored.result or "", success=not stored.is_error)
         await self._reporter.tool_result(task, call, outcome, logged_input=call.arguments, client_side=True)
         return outcome
+
+    async def expire_overdue(self) -> None:
+        """Expires the approvals and client calls that are past
+        APPROVAL_TIMEOUT_SECONDS, whether their waiter still lives or its
+        process died: each expiry makes its task runnable, and a claim
+        resumes the run."""
+        if self._timeout <= 0:
+            return
+        now = self._clock()
+        for approval in await self._store.approvals.overdue_approvals(iso(now)):
+            await self._approvals.expire(approval)
+        for call in await self._store.client_calls.pending_client_calls(iso(now - dt.timedelta(seconds=self._timeout))):
+            await self._expire_call(call)
+
+    async def _expire_call(self, call: ClientCallRecord) -> bool:
+        return await self._store.client_calls.answer_client_call(
+            call.task_id, call.call_id, expired_call_result(self._timeout), True, self._reporter.now(), transition=ANSWER, resume=RESUME
+        )
 
     async def _next_check(self, deadline: dt.datetime | None, expire: Callable[[], Awaitable[Any]]) -> float:
         """Seconds until a pause checks again on what it waits for, pending
@@ -131,7 +173,17 @@ class RunPauses:
         await self._reporter.emit(task.task_id, run_events.Status(status=WAITING_APPROVAL, message=message, waiting_for=waiting_for, call_id=call.id))
 
     async def _wait(self, task: TaskRecord, check):
+        """Waits holding no lease: the decision or answer (on any process)
+        makes the task runnable, and whichever process claims it first goes
+        on; when that is another one, this run ends here."""
         async def queued() -> None:
             await self._reporter.set_status(task.task_id, "queued", "Waiting for a free run slot", only_if=(WAITING_APPROVAL,))
 
-        return await self._table.pause(task.task_id, check, queued)
+        await self._leases.release(task.task_id)
+        run_lease.set(None)
+        value = await self._table.pause(task.task_id, check, queued)
+        lease = await self._leases.claim(task.task_id)
+        if lease is None:
+            raise LeaseLost(task.task_id)
+        run_lease.set(lease)
+        return value

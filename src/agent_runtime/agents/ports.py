@@ -4,6 +4,7 @@ is the contract every adapter passes. Records are in agents/models.py."""
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 from typing import Any, Protocol
 
@@ -13,6 +14,7 @@ from agent_runtime.agents.models import (
     ArtifactRecord,
     ClientCallRecord,
     HitlSettings,
+    RunLease,
     SessionAgentRecord,
     StatusChange,
     TaskEventRecord,
@@ -38,20 +40,46 @@ class TaskRepository(Protocol):
     async def take_inputs(self, task_id: str) -> list[str]: ...
 
 
+# The lease of the run the current asyncio task drives (set by the runner).
+# Every adapter write of that task's rows (the task, its conversation,
+# events, inputs, approvals, client calls, artifacts) checks it in its
+# transaction and raises LeaseLost when the task's owner or epoch differ:
+# a process that lost its lease cannot write. Writes of other tasks, and
+# writes with no lease set (a client's decision), are not fenced.
+run_lease: contextvars.ContextVar[RunLease | None] = contextvars.ContextVar("run_lease", default=None)
+
+
+class LeaseRepository(Protocol):
+    """Who runs which task: claims, renewals and releases of run leases.
+    Times are ISO strings; a lease whose expiry is before `now` is free."""
+
+    async def claim_runnable(
+        self, owner: str, now: str, expires_at: str, *, statuses: tuple[str, ...], limit: int, exclude: tuple[str, ...] = ()
+    ) -> list[RunLease]: ...
+    async def claim_task(self, task_id: str, owner: str, now: str, expires_at: str, *, statuses: tuple[str, ...]) -> RunLease | None: ...
+    async def renew(self, owner: str, task_ids: tuple[str, ...], expires_at: str) -> list[RunLease]: ...
+    async def release(self, lease: RunLease) -> bool: ...
+    async def release_all(self, owner: str) -> int: ...
+
+
 class ApprovalRepository(Protocol):
     async def create_approval(self, approval: ApprovalRecord, pause: StatusChange, now: str) -> tuple[ApprovalRecord, bool]: ...
     async def get_approval(self, approval_id: str) -> ApprovalRecord | None: ...
     async def list_approvals(self, task_id: str, status: str = "") -> list[ApprovalRecord]: ...
-    async def resolve_approval(self, approval_id: str, changes: dict[str, Any], *, only_if_status: str) -> ApprovalRecord | None: ...
+    async def resolve_approval(
+        self, approval_id: str, changes: dict[str, Any], *, only_if_status: str, resume: StatusChange | None = None
+    ) -> ApprovalRecord | None: ...
     async def session_approvals(self, session_id: str, status: str = "", call_id: str = "") -> list[ApprovalRecord]: ...
+    async def overdue_approvals(self, now: str) -> list[ApprovalRecord]: ...
 
 
 class ClientCallRepository(Protocol):
     async def create_client_call(self, call: ClientCallRecord, pause: StatusChange, now: str) -> tuple[ClientCallRecord, bool, bool]: ...
     async def get_client_call(self, task_id: str, call_id: str) -> ClientCallRecord | None: ...
     async def session_client_calls(self, session_id: str, call_id: str = "") -> list[ClientCallRecord]: ...
+    async def pending_client_calls(self, created_before: str) -> list[ClientCallRecord]: ...
     async def answer_client_call(
-        self, task_id: str, call_id: str, result: str, is_error: bool, now: str, *, transition: StatusChange
+        self, task_id: str, call_id: str, result: str, is_error: bool, now: str, *, transition: StatusChange, resume: StatusChange | None = None
     ) -> bool: ...
 
 
@@ -88,3 +116,4 @@ class AgentStore:
     artifacts: ArtifactRepository
     idempotency: IdempotencyRepository
     switches: AgentSwitchRepository
+    leases: LeaseRepository

@@ -21,6 +21,8 @@ T = TypeVar("T")
 SHUTDOWN = "shutdown"
 STOP = "stop"
 WATCHDOG = "watchdog"
+# Another process claimed the task: the run ends here without writing.
+LEASE_LOST = "lease_lost"
 
 
 @dataclasses.dataclass
@@ -49,6 +51,9 @@ class RunTable:
 
     def __contains__(self, task_id: str) -> bool:
         return task_id in self._runs
+
+    def task_ids(self) -> list[str]:
+        return list(self._runs)
 
     def touch(self, task_id: str) -> None:
         """The run made progress (the watchdog's measure)."""

@@ -107,6 +107,9 @@ class AgentsConfig:
     max_concurrent_runs_per_user: int | None = setting("MAX_CONCURRENT_RUNS_PER_USER", None)
     # A run that makes no progress for this long fails (0: never).
     watchdog_seconds: float = setting("RUN_WATCHDOG_SECONDS", 600.0)
+    # A run's lease: renewed every third of it while its process works; a
+    # process that dies leaves its runs to others after this long.
+    run_lease_seconds: float = setting("RUN_LEASE_SECONDS", 30.0)
     # Project directories must lie under one of these (empty: anywhere).
     project_roots: tuple[str, ...] = setting("PROJECT_ROOTS", ())
     # Where tasks without a session (devin `/api/tasks/`, ExecuteTask) work;
@@ -148,6 +151,8 @@ class AgentsConfig:
             raise ValueError("MAX_CONCURRENT_RUNS_PER_USER must be between 1 and MAX_CONCURRENT_RUNS")
         if self.command_timeout_seconds <= 0:
             raise ValueError("COMMAND_TIMEOUT_SECONDS must be positive")
+        if self.run_lease_seconds <= 0:
+            raise ValueError("RUN_LEASE_SECONDS must be positive")
         for root in self.project_roots:
             if not os.path.isabs(root):
                 raise ValueError(f"PROJECT_ROOTS entries must be absolute paths, got {root!r}")

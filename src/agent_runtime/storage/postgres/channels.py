@@ -5,6 +5,8 @@ import json
 
 SESSION_EVENTS = "agent_runtime_events"
 TASK_EVENTS = "agent_runtime_task_events"
+# A task's run became claimable or was asked to stop (migration 0011's trigger).
+RUNS = "agent_runtime_runs"
 # Sessions created, changed or deleted (the /ws session list), sessions.py.
 SESSION_CHANGES = "agent_runtime_session_changes"
 # Fine-tuning jobs' events, ml.py.

@@ -32,6 +32,12 @@ MIGRATIONS_DIR = importlib.resources.files(__package__) / "migrations"
 # database takes it, so concurrent starts apply each migration once.
 MIGRATION_LOCK = 0x6167_656E_745F_6D69  # "agent_mi"
 POOL_SIZE = 10
+# A connection idle inside a transaction this long is ended by the server,
+# and the row locks it took with it. Transactions here wait on nothing but
+# the database (only storage/ opens them); a process stopped mid-transaction
+# (SIGSTOP, a partition) would otherwise keep a task's row locked, and every
+# claim skip that task, for as long as it stays stopped.
+IDLE_IN_TRANSACTION_MS = 5000
 # Every connection of this process names itself `agent-runtime:<origin>`:
 # a notification says which process wrote (storage/postgres/notify.py),
 # and pg_stat_activity shows whose connection is whose.
@@ -79,6 +85,9 @@ def _returns_rows(sql: str) -> bool:
 
 class Transaction:
     """One connection inside BEGIN … COMMIT."""
+
+    # A read's suffix that locks the rows it reads until the commit.
+    ROW_LOCK = " FOR UPDATE"
 
     def __init__(self, connection: asyncpg.Connection):
         self.connection = connection
@@ -128,7 +137,10 @@ class Database:
                 dsn,
                 min_size=1,
                 max_size=pool_size,
-                server_settings={"application_name": APPLICATION_PREFIX + origin},
+                server_settings={
+                    "application_name": APPLICATION_PREFIX + origin,
+                    "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_MS),
+                },
             )
         database = cls(pool, dsn, origin)
         try:

@@ -39,7 +39,7 @@ from agent_runtime.agents.models import TaskEventRecord
 from agent_runtime.ml.models import JobEvent
 from agent_runtime.sessions.models import FeedItem
 from agent_runtime.storage.postgres.agents.tasks import PostgresTaskRepository
-from agent_runtime.storage.postgres.channels import JOB_EVENTS, SESSION_CHANGES, SESSION_EVENTS, TASK_EVENTS
+from agent_runtime.storage.postgres.channels import JOB_EVENTS, RUNS, SESSION_CHANGES, SESSION_EVENTS, TASK_EVENTS
 from agent_runtime.storage.postgres.ml import PostgresJobRepository
 from agent_runtime.storage.postgres.database import APPLICATION_PREFIX, Database, postgres_errors_as_database_error
 from agent_runtime.storage.postgres.sessions import PostgresSessionRepository
@@ -71,6 +71,7 @@ class NotificationRelay:
         self._publish_feed_event: Callable[[FeedItem], None] = lambda _item: None
         self._publish_task_event: Callable[[TaskEventRecord], None] = lambda _event: None
         self._publish_job_event: Callable[[JobEvent], None] = lambda _event: None
+        self._run_watchers: list[Callable[[str], None]] = []
         self._origin = APPLICATION_PREFIX + database.origin
         self._received: asyncio.Queue[tuple[str, dict]] = asyncio.Queue()
         self._connection: asyncpg.Connection | None = None
@@ -97,6 +98,11 @@ class NotificationRelay:
         self._published_feed = await self._sessions.last_feed_sequence()
         self._spawn(self._relay(), "postgres-notification-relay")
 
+    def watch_runs(self, watcher: Callable[[str], None]) -> None:
+        """`watcher(task_id)` for each task whose run became claimable or
+        was asked to stop, on any process (the agent runner's claims)."""
+        self._run_watchers.append(watcher)
+
     async def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()
@@ -116,11 +122,16 @@ class NotificationRelay:
         )
         for channel in (SESSION_EVENTS, TASK_EVENTS, SESSION_CHANGES, JOB_EVENTS):
             await connection.add_listener(channel, self._notified)
+        await connection.add_listener(RUNS, self._run_changed)
         connection.add_termination_listener(self._lost)
         self._connection = connection
 
     def _notified(self, _connection, _pid: int, channel: str, payload: str) -> None:
         self._received.put_nowait((channel, json.loads(payload)))
+
+    def _run_changed(self, _connection, _pid: int, _channel: str, task_id: str) -> None:
+        for watcher in self._run_watchers:
+            watcher(task_id)
 
     def _lost(self, _connection) -> None:
         log.error("storage.notifications_lost", detail="listening again; live feeds catch up from the table")

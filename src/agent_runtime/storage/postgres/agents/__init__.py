@@ -8,6 +8,7 @@ from __future__ import annotations
 from agent_runtime.agents.ports import AgentStore
 from agent_runtime.storage.postgres.agents.approvals import PostgresApprovalRepository
 from agent_runtime.storage.postgres.agents.idempotency import PostgresIdempotencyRepository
+from agent_runtime.storage.postgres.agents.leases import PostgresLeaseRepository
 from agent_runtime.storage.postgres.agents.switches import PostgresAgentSwitchRepository
 from agent_runtime.storage.postgres.agents.tasks import PostgresTaskRepository
 from agent_runtime.storage.postgres.database import Database
@@ -24,5 +25,6 @@ def postgres_agent_store(database: Database) -> AgentStore:
         client_calls=SqliteClientCallRepository(database),
         artifacts=SqliteArtifactRepository(database),
         idempotency=PostgresIdempotencyRepository(database),
+        leases=PostgresLeaseRepository(database),
         switches=PostgresAgentSwitchRepository(database),
     )

@@ -7,6 +7,7 @@ from agent_runtime.storage.sqlite.agents.approvals import SqliteApprovalReposito
 from agent_runtime.storage.sqlite.agents.artifacts import SqliteArtifactRepository
 from agent_runtime.storage.sqlite.agents.client_calls import SqliteClientCallRepository
 from agent_runtime.storage.sqlite.agents.idempotency import SqliteIdempotencyRepository
+from agent_runtime.storage.sqlite.agents.leases import SqliteLeaseRepository
 from agent_runtime.storage.sqlite.agents.switches import SqliteAgentSwitchRepository
 from agent_runtime.storage.sqlite.agents.tasks import SqliteTaskRepository
 from agent_runtime.storage.sqlite.database import Database
@@ -19,5 +20,6 @@ def sqlite_agent_store(database: Database) -> AgentStore:
         client_calls=SqliteClientCallRepository(database),
         artifacts=SqliteArtifactRepository(database),
         idempotency=SqliteIdempotencyRepository(database),
+        leases=SqliteLeaseRepository(database),
         switches=SqliteAgentSwitchRepository(database),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent_runtime.agents.models import ApprovalRecord, StatusChange
-from agent_runtime.storage.sqlite.agents.rows import APPROVAL_COLUMNS, approval_from_row, change_task_status, dumps
+from agent_runtime.storage.sqlite.agents.rows import APPROVAL_COLUMNS, approval_from_row, change_task_status, check_lease, dumps
 from agent_runtime.storage.sqlite.database import Database
 
 
@@ -24,6 +24,7 @@ class SqliteApprovalRepository:
                 value = dumps(value)
             values.append(value)
         async with self._db.transaction() as tx:
+            await check_lease(tx, proposed.task_id)
             row = await tx.fetch_one(
                 f"SELECT {', '.join(APPROVAL_COLUMNS)} FROM tool_approvals WHERE task_id = ? AND call_id = ?",
                 (proposed.task_id, proposed.call_id),
@@ -54,9 +55,12 @@ class SqliteApprovalRepository:
         rows = await self._db.fetch_all(sql + " ORDER BY created_at, approval_id", parameters)
         return [approval_from_row(row) for row in rows]
 
-    async def resolve_approval(self, approval_id: str, changes: dict[str, Any], *, only_if_status: str) -> ApprovalRecord | None:
-        """Applies a decision only while the approval has `only_if_status`;
-        None when it has another."""
+    async def resolve_approval(
+        self, approval_id: str, changes: dict[str, Any], *, only_if_status: str, resume: StatusChange | None = None
+    ) -> ApprovalRecord | None:
+        """Applies a decision only while the approval has `only_if_status`,
+        and `resume` to its task in the same transaction; None when it has
+        another status."""
         values = [(dumps(v) if k == "modified_arguments" and v is not None else v) for k, v in changes.items()]
         async with self._db.transaction() as tx:
             cursor = await tx.execute(
@@ -68,7 +72,10 @@ class SqliteApprovalRepository:
             row = await tx.fetch_one(
                 f"SELECT {', '.join(APPROVAL_COLUMNS)} FROM tool_approvals WHERE approval_id = ?", (approval_id,)
             )
-        return approval_from_row(row)
+            resolved = approval_from_row(row)
+            await check_lease(tx, resolved.task_id)
+            await change_task_status(tx, resolved.task_id, resume, changes.get("resolved_at") or resolved.created_at)
+        return resolved
 
     async def session_approvals(self, session_id: str, status: str = "", call_id: str = "") -> list[ApprovalRecord]:
         """Approvals of every task of a session, oldest first; narrowed to a
@@ -83,4 +90,12 @@ class SqliteApprovalRepository:
             sql += " AND a.call_id = ?"
             parameters += (call_id,)
         rows = await self._db.fetch_all(sql + " ORDER BY a.created_at, a.approval_id", parameters)
+        return [approval_from_row(row) for row in rows]
+
+    async def overdue_approvals(self, now: str) -> list[ApprovalRecord]:
+        """Pending approvals whose expiry passed before `now`."""
+        rows = await self._db.fetch_all(
+            f"SELECT {', '.join(APPROVAL_COLUMNS)} FROM tool_approvals WHERE status = 'pending' AND expires_at < ? ORDER BY expires_at",
+            (now,),
+        )
         return [approval_from_row(row) for row in rows]

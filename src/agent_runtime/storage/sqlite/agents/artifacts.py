@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agent_runtime.agents.models import ArtifactRecord
+from agent_runtime.storage.sqlite.agents.rows import check_lease
 from agent_runtime.storage.sqlite.database import Database
 
 
@@ -12,6 +13,7 @@ class SqliteArtifactRepository:
 
     async def put_artifact(self, artifact: ArtifactRecord) -> None:
         async with self._db.transaction() as tx:
+            await check_lease(tx, artifact.task_id)
             await tx.execute("DELETE FROM task_artifacts WHERE task_id = ? AND name = ?", (artifact.task_id, artifact.name))
             await tx.execute(
                 "INSERT INTO task_artifacts (artifact_id, task_id, name, type, content_type, content, size, created_at)"

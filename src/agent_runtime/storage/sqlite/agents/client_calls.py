@@ -4,7 +4,7 @@ client runs, and their results."""
 from __future__ import annotations
 
 from agent_runtime.agents.models import ClientCallRecord, StatusChange
-from agent_runtime.storage.sqlite.agents.rows import CLIENT_CALL_COLUMNS, change_task_status, client_call_from_row, dumps, marks
+from agent_runtime.storage.sqlite.agents.rows import CLIENT_CALL_COLUMNS, change_task_status, check_lease, client_call_from_row, dumps, marks
 from agent_runtime.storage.sqlite.database import Database
 
 
@@ -22,6 +22,7 @@ class SqliteClientCallRepository:
             for c in CLIENT_CALL_COLUMNS
         ]
         async with self._db.transaction() as tx:
+            await check_lease(tx, proposed.task_id)
             # Insert first, read on conflict: a read first would let two
             # PostgreSQL connections both find none and both insert.
             cursor = await tx.execute(
@@ -57,15 +58,29 @@ class SqliteClientCallRepository:
         rows = await self._db.fetch_all(sql + " ORDER BY c.created_at", parameters)
         return [client_call_from_row(row) for row in rows]
 
+    async def pending_client_calls(self, created_before: str) -> list[ClientCallRecord]:
+        """Calls still waiting for the client's result, made before
+        `created_before`."""
+        rows = await self._db.fetch_all(
+            f"SELECT {', '.join(CLIENT_CALL_COLUMNS)} FROM client_tool_calls WHERE status = 'pending' AND created_at < ? ORDER BY created_at",
+            (created_before,),
+        )
+        return [client_call_from_row(row) for row in rows]
+
     async def answer_client_call(
-        self, task_id: str, call_id: str, result: str, is_error: bool, now: str, *, transition: StatusChange
+        self, task_id: str, call_id: str, result: str, is_error: bool, now: str, *, transition: StatusChange, resume: StatusChange | None = None
     ) -> bool:
         """Stores the client's result with `transition` of the call's
-        status; False when the call has none of its from-statuses."""
+        status, and `resume` of its task in the same transaction; False
+        when the call has none of its from-statuses."""
         async with self._db.transaction() as tx:
+            await check_lease(tx, task_id)
             cursor = await tx.execute(
                 "UPDATE client_tool_calls SET status = ?, result = ?, is_error = ?, answered_at = ?"
                 f" WHERE task_id = ? AND call_id = ? AND status IN ({marks(transition.from_statuses)})",
                 (transition.to, result, int(is_error), now, task_id, call_id, *transition.from_statuses),
             )
-            return cursor.rowcount > 0
+            if cursor.rowcount == 0:
+                return False
+            await change_task_status(tx, task_id, resume, now)
+            return True

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agent_runtime.agents.models import ApprovalRecord, ClientCallRecord, StatusChange, TaskRecord
+from agent_runtime.agents.models import ApprovalRecord, ClientCallRecord, LeaseLost, StatusChange, TaskRecord
+from agent_runtime.agents.ports import run_lease
 
 JSON_TASK_FIELDS = {"tools", "context", "plan"}
 BOOL_TASK_FIELDS = {"result_success", "stop_requested"}
@@ -62,11 +63,33 @@ def client_call_from_row(row) -> ClientCallRecord:
     return ClientCallRecord(**values)
 
 
-async def change_task_status(tx, task_id: str, change: StatusChange, now: str) -> bool:
-    """Applies `change` to the task inside the caller's transaction; True
-    when the task had one of its from-statuses."""
+async def change_task_status(tx, task_id: str, change: StatusChange | None, now: str) -> bool:
+    """Applies `change` (if any) to the task inside the caller's
+    transaction; True when the task had one of its from-statuses."""
+    if change is None:
+        return False
     cursor = await tx.execute(
         f"UPDATE agent_tasks SET status = ?, updated_at = ? WHERE task_id = ? AND status IN ({marks(change.from_statuses)})",
         (change.to, now, task_id, *change.from_statuses),
     )
     return cursor.rowcount > 0
+
+
+def lease_predicate(task_id: str) -> tuple[str, tuple]:
+    """The fence of a write of `task_id` as an extra predicate on its
+    agent_tasks row (see agents.ports.run_lease): empty when no lease of
+    that task is set."""
+    lease = run_lease.get()
+    if lease is None or lease.task_id != task_id:
+        return "", ()
+    return " AND lease_owner = ? AND lease_epoch = ?", (lease.owner, lease.epoch)
+
+
+async def check_lease(tx, task_id: str) -> None:
+    """Raises LeaseLost unless the current run's lease of `task_id` (if
+    one is set) is still the task's. Locks the task's row where the engine
+    has row locks (tx.ROW_LOCK), so no claim commits between this check and
+    the caller's write."""
+    fence, parameters = lease_predicate(task_id)
+    if fence and await tx.fetch_one(f"SELECT 1 FROM agent_tasks WHERE task_id = ?{fence}{tx.ROW_LOCK}", (task_id, *parameters)) is None:
+        raise LeaseLost(task_id)

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from agent_runtime.agents.models import TaskEventRecord, TaskRecord
-from agent_runtime.storage.sqlite.agents.rows import TASK_COLUMNS, dumps, task_from_row, task_values
+from agent_runtime.storage.sqlite.agents.rows import TASK_COLUMNS, check_lease, dumps, lease_predicate, task_from_row, task_values
 from agent_runtime.storage.sqlite.database import Database
 
 
@@ -54,7 +54,8 @@ class SqliteTaskRepository:
 
     async def update_task(self, task_id: str, changes: dict[str, Any], *, only_if_status: tuple[str, ...] = ()) -> bool:
         """Changes columns; with only_if_status, only while the task has one
-        of those statuses. True when a row changed."""
+        of those statuses. True when a row changed. Fenced by the run's
+        lease (agents.ports.run_lease)."""
         columns = list(changes)
         probe = TaskRecord("", "", "", "", "", "", 0, "", "")
         for column in columns:
@@ -64,14 +65,19 @@ class SqliteTaskRepository:
         if only_if_status:
             sql += f" AND status IN ({', '.join('?' for _ in only_if_status)})"
             parameters += list(only_if_status)
+        fence, fence_parameters = lease_predicate(task_id)
         async with self._db.transaction() as tx:
-            cursor = await tx.execute(sql, tuple(parameters))
+            cursor = await tx.execute(sql + fence, (*parameters, *fence_parameters))
+            if cursor.rowcount == 0 and fence:
+                # Unchanged: was it the status, or the lease?
+                await check_lease(tx, task_id)
             return cursor.rowcount > 0
 
     # Conversation
 
     async def append_messages(self, task_id: str, messages: list[dict[str, Any]]) -> None:
         async with self._db.transaction() as tx:
+            await check_lease(tx, task_id)
             row = await tx.fetch_one("SELECT COALESCE(MAX(position), -1) AS p FROM agent_task_messages WHERE task_id = ?", (task_id,))
             position = row["p"] + 1
             for offset, message in enumerate(messages):
@@ -89,10 +95,13 @@ class SqliteTaskRepository:
     # Events
 
     async def append_event(self, task_id: str, type: str, body: dict[str, Any], now: str) -> TaskEventRecord | None:
-        """Appends with the next sequence number; None when the task is gone."""
+        """Appends with the next sequence number; None when the task is gone.
+        Fenced by the run's lease."""
+        fence, fence_parameters = lease_predicate(task_id)
         async with self._db.transaction() as tx:
-            row = await tx.fetch_one("SELECT last_event_sequence FROM agent_tasks WHERE task_id = ?", (task_id,))
+            row = await tx.fetch_one(f"SELECT last_event_sequence FROM agent_tasks WHERE task_id = ?{fence}", (task_id, *fence_parameters))
             if row is None:
+                await check_lease(tx, task_id)
                 return None
             sequence = row["last_event_sequence"] + 1
             await tx.execute(
@@ -121,6 +130,7 @@ class SqliteTaskRepository:
 
     async def take_inputs(self, task_id: str) -> list[str]:
         async with self._db.transaction() as tx:
+            await check_lease(tx, task_id)
             cursor = await tx.execute(
                 "SELECT input_id, content FROM agent_task_inputs WHERE task_id = ? AND consumed = 0 ORDER BY input_id",
                 (task_id,),

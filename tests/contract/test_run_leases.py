@@ -1,0 +1,141 @@
+"""Contract of the run leases (agents/ports.py LeaseRepository and the
+fence of agents.ports.run_lease): on every engine, a task is claimed by one
+process at a time, an expired lease is claimable, renewals say which leases
+were lost, and a write under a lease that moved on is refused."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+
+from agent_runtime.agents.models import (
+    ACTIVE_STATUSES,
+    ANSWER,
+    PAUSE,
+    RESUME,
+    RUNNABLE_STATUSES,
+    ArtifactRecord,
+    ClientCallRecord,
+    LeaseLost,
+    RunLease,
+)
+from agent_runtime.agents.ports import run_lease
+from contract.test_agent_store import NOW, a_task, approval, opened  # noqa: F401 - the fixture these tests take
+
+LATER = "2026-12-02T10:00:30.000Z"
+MUCH_LATER = "2026-12-02T10:01:00.000Z"
+
+
+async def claim(opened, owner: str, now: str = NOW, expires_at: str = LATER, limit: int = 10, exclude=()) -> list[RunLease]:
+    return await opened.store.leases.claim_runnable(owner, now, expires_at, statuses=RUNNABLE_STATUSES, limit=limit, exclude=exclude)
+
+
+async def test_a_runnable_task_is_claimed_once_and_each_claim_bumps_the_epoch(opened):
+    await a_task(opened, "t1", status="accepted")
+    await a_task(opened, "paused", status="waiting_approval")
+    await a_task(opened, "done", status="completed")
+    assert await claim(opened, "p1") == [RunLease("t1", "p1", 1)]
+    assert await claim(opened, "p2") == []
+    assert await opened.store.leases.claim_task("t1", "p2", NOW, LATER, statuses=ACTIVE_STATUSES) is None
+    # Expired: claimable by anyone, with the next epoch.
+    assert await claim(opened, "p2", now=MUCH_LATER, expires_at="2026-12-02T10:01:30.000Z") == [RunLease("t1", "p2", 2)]
+    # Its holder claims it again (a release that may not have happened).
+    assert await opened.store.leases.claim_task("t1", "p2", NOW, LATER, statuses=ACTIVE_STATUSES) == RunLease("t1", "p2", 3)
+    # A paused task is claimed only by name (to end it), an ended one never.
+    assert await opened.store.leases.claim_task("paused", "p3", NOW, LATER, statuses=ACTIVE_STATUSES) == RunLease("paused", "p3", 1)
+    assert await opened.store.leases.claim_task("done", "p3", NOW, LATER, statuses=ACTIVE_STATUSES) is None
+
+
+async def test_claimers_at_once_never_get_the_same_task(opened):
+    for n in range(12):
+        await a_task(opened, f"t{n:02}", status="queued")
+    claims = await asyncio.gather(*(claim(opened, f"p{n}", limit=3) for n in range(6)))
+    claimed = [lease.task_id for leases in claims for lease in leases]
+    assert sorted(claimed) == [f"t{n:02}" for n in range(12)]
+
+
+async def test_claims_leave_out_what_the_claimer_runs_already_and_stop_at_the_limit(opened):
+    for n in range(3):
+        await a_task(opened, f"t{n}", status="running")
+    assert [lease.task_id for lease in await claim(opened, "p1", limit=1, exclude=("t0",))] == ["t1"]
+    assert await claim(opened, "p1", limit=0) == []
+
+
+async def test_renewal_says_which_leases_are_still_held_and_release_frees_them(opened):
+    leases = opened.store.leases
+    await a_task(opened, "t1", status="running")
+    await a_task(opened, "t2", status="running")
+    first, second = await claim(opened, "p1")
+    assert sorted(await leases.renew("p1", ("t1", "t2"), MUCH_LATER), key=lambda lease: lease.task_id) == [first, second]
+    # t2's lease expired before a renewal and another process took it.
+    assert await leases.claim_task("t2", "p2", "2026-12-02T10:02:00.000Z", "2026-12-02T10:03:00.000Z", statuses=ACTIVE_STATUSES)
+    assert await leases.renew("p1", ("t1", "t2"), "2026-12-02T10:04:00.000Z") == [first]
+    # Only the leases named are renewed.
+    assert await leases.renew("p1", ("t2",), "2026-12-02T10:04:00.000Z") == []
+    assert not await leases.release(second)
+    assert await leases.release(first)
+    assert await claim(opened, "p3") == [RunLease("t1", "p3", 2)]
+    assert await leases.release_all("p3") == 1 and await leases.release_all("p2") == 1
+
+
+async def test_a_write_under_a_lease_that_moved_on_is_refused(opened):
+    store = opened.store
+    await a_task(opened, "t1", status="running")
+    [old] = await claim(opened, "p1")
+    token = run_lease.set(old)
+    try:
+        assert await store.tasks.append_event("t1", "status", {"n": 1}, NOW)
+        assert await store.tasks.update_task("t1", {"iterations": 1})
+        await store.leases.claim_task("t1", "p2", MUCH_LATER, "2026-12-02T10:02:00.000Z", statuses=ACTIVE_STATUSES)
+        refused = [
+            store.tasks.append_event("t1", "status", {"n": 2}, NOW),
+            store.tasks.update_task("t1", {"iterations": 2}),
+            store.tasks.update_task("t1", {"status": "completed"}, only_if_status=("running",)),
+            store.tasks.append_messages("t1", [{"role": "user", "content": "late"}]),
+            store.tasks.take_inputs("t1"),
+            store.approvals.create_approval(approval("t1"), PAUSE, NOW),
+            store.client_calls.create_client_call(ClientCallRecord("t1", "c1", "flutter", {}, "pending", NOW), PAUSE, NOW),
+            store.artifacts.put_artifact(ArtifactRecord("art", "t1", "diff.patch", "diff", "text/x-diff", 1, NOW, b"x")),
+        ]
+        for write in refused:
+            with pytest.raises(LeaseLost):
+                await write
+    finally:
+        run_lease.reset(token)
+    task = await store.tasks.get_task("t1")
+    assert (task.iterations, task.status, task.last_event_sequence) == (1, "running", 1)
+    assert await store.tasks.list_messages("t1") == []
+    assert await store.approvals.list_approvals("t1") == [] and await store.artifacts.list_artifacts("t1") == []
+    # Writes with no lease set (a client's) and writes of other tasks pass.
+    assert await store.tasks.append_event("t1", "status", {"n": 3}, NOW)
+
+
+async def test_a_decision_or_an_answer_makes_its_paused_task_runnable_in_the_same_write(opened):
+    store = opened.store
+    await a_task(opened, "t1", status="running")
+    await a_task(opened, "t2", status="running")
+    stored, _ = await store.approvals.create_approval(approval("t1"), PAUSE, NOW)
+    await store.client_calls.create_client_call(ClientCallRecord("t2", "c1", "flutter", {}, "pending", NOW), PAUSE, NOW)
+    assert await claim(opened, "p1") == []
+    await store.approvals.resolve_approval(stored.approval_id, {"status": "approved", "resolved_at": NOW}, only_if_status="pending", resume=RESUME)
+    assert await store.client_calls.answer_client_call("t2", "c1", "ok", False, NOW, transition=ANSWER, resume=RESUME)
+    assert [(await store.tasks.get_task(t)).status for t in ("t1", "t2")] == ["queued", "queued"]
+    assert sorted(lease.task_id for lease in await claim(opened, "p1")) == ["t1", "t2"]
+
+
+async def test_overdue_pauses_are_found_whoever_waits_for_them(opened):
+    store = opened.store
+    await a_task(opened, "t1", status="running")
+    await a_task(opened, "t2", status="running")
+    soon = dataclasses.replace(approval("t1"), expires_at=LATER)
+    await store.approvals.create_approval(soon, PAUSE, NOW)
+    await store.approvals.create_approval(approval("t1", "call-2"), PAUSE, NOW)  # no expiry
+    await store.client_calls.create_client_call(ClientCallRecord("t2", "c1", "flutter", {}, "pending", NOW), PAUSE, NOW)
+    assert await store.approvals.overdue_approvals(NOW) == []
+    assert [a.call_id for a in await store.approvals.overdue_approvals(MUCH_LATER)] == ["call-1"]
+    assert await store.client_calls.pending_client_calls(NOW) == []
+    assert [c.call_id for c in await store.client_calls.pending_client_calls(LATER)] == ["c1"]
+    await store.client_calls.answer_client_call("t2", "c1", "ok", False, NOW, transition=ANSWER)
+    assert await store.client_calls.pending_client_calls(LATER) == []
