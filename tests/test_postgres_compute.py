@@ -115,6 +115,22 @@ async def test_a_watcher_on_another_process_sees_every_change_in_order_once(post
     assert seen_remote[2] == finished[0]
 
 
+async def test_a_cancel_request_whose_notification_never_came_still_cancels_the_task(postgres_dsn, tmp_path, registry):
+    async with process(postgres_dsn, tmp_path, registry) as runs:
+        record = await runs.submit("matrix_multiply", LONG_TASK, device_preference="cpu_0", wait=False)
+        await until(lambda: _status_is(runs, record.task_id, "running"))
+        # Recorded as another process's request is, less the notification.
+        connection = await asyncpg.connect(postgres_dsn)
+        try:
+            await connection.execute(
+                "UPDATE compute_tasks SET cancel_requested_at = $1 WHERE task_id = $2", "2026-01-01T00:00:00.000Z", record.task_id
+            )
+        finally:
+            await connection.close()
+        finished = await asyncio.wait_for(runs.wait(record.task_id), 20)
+    assert (finished.status, finished.error) == ("cancelled", "cancelled by request")
+
+
 async def _status_is(compute: ComputeService, task_id: str, status: str) -> bool:
     return (await compute.get(task_id)).status == status
 
