@@ -7,6 +7,11 @@ in arrival order), at most `max_queued` waiting tasks (more is 429), at most
 `max_concurrency` running at once, each in a worker thread. A running task
 stops at its next checkpoint (between iterations) when cancelled or past its
 timeout.
+
+A task runs on the process that accepted it. On a database several
+processes share, a cancel through another process asks this one (storage
+records the request and tells it: cancel_requested), and the others' task
+changes reach this one's watchers (storage/postgres/relay.py).
 """
 
 from __future__ import annotations
