@@ -79,13 +79,7 @@ async def test_a_cancel_through_another_process_cancels_the_task_there_with_the_
 
 async def test_a_task_whose_process_is_gone_is_cancelled_by_the_canceller(postgres_dsn, tmp_path, registry):
     async with process(postgres_dsn, tmp_path, registry) as other:
-        gone = await open_storage(tmp_path / "unused.sqlite3", postgres_dsn)
-        abandoned = ComputeService(gone.compute_tasks, gone.compute_probes, registry)
-        record = await abandoned.submit("matrix_multiply", LONG_TASK, device_preference="cpu_0", wait=False)
-        origin = APPLICATION_PREFIX + gone.database.origin
-        await gone.database.close()
-        # Its connections' backends end a moment after the close.
-        await until(lambda: _gone(postgres_dsn, origin))
+        record = await task_of_a_process_gone(postgres_dsn, tmp_path, registry)
         cancelled = await other.cancel(record.task_id)
         stored = await other.get(record.task_id)
     assert (cancelled.status, cancelled.error) == ("cancelled", "cancelled by request")
@@ -115,6 +109,17 @@ async def test_a_watcher_on_another_process_sees_every_change_in_order_once(post
     assert seen_remote[2] == finished[0]
 
 
+async def test_watchers_on_every_process_hear_of_the_tasks_a_starting_process_fails(postgres_dsn, tmp_path, registry):
+    async with process(postgres_dsn, tmp_path, registry) as other:
+        remote = other.watch()
+        assert await anext(remote) is None
+        record = await task_of_a_process_gone(postgres_dsn, tmp_path, registry)
+        async with process(postgres_dsn, tmp_path, registry):
+            seen = [await asyncio.wait_for(anext(remote), 10) for _ in range(2)]
+    assert [(r.task_id, r.status) for r in seen] == [(record.task_id, "queued"), (record.task_id, "failed")]
+    assert seen[1].error == "the server stopped before the task finished; submit it again"
+
+
 async def test_a_cancel_request_whose_notification_never_came_still_cancels_the_task(postgres_dsn, tmp_path, registry):
     async with process(postgres_dsn, tmp_path, registry) as runs:
         record = await runs.submit("matrix_multiply", LONG_TASK, device_preference="cpu_0", wait=False)
@@ -129,6 +134,18 @@ async def test_a_cancel_request_whose_notification_never_came_still_cancels_the_
             await connection.close()
         finished = await asyncio.wait_for(runs.wait(record.task_id), 20)
     assert (finished.status, finished.error) == ("cancelled", "cancelled by request")
+
+
+async def task_of_a_process_gone(dsn: str, tmp_path, registry: BackendRegistry):
+    """A task queued by a process that then went away without finishing it."""
+    gone = await open_storage(tmp_path / "unused.sqlite3", dsn)
+    abandoned = ComputeService(gone.compute_tasks, gone.compute_probes, registry)
+    record = await abandoned.submit("matrix_multiply", LONG_TASK, device_preference="cpu_0", wait=False)
+    origin = APPLICATION_PREFIX + gone.database.origin
+    await gone.database.close()
+    # Its connections' backends end a moment after the close.
+    await until(lambda: _gone(dsn, origin))
+    return record
 
 
 async def _status_is(compute: ComputeService, task_id: str, status: str) -> bool:

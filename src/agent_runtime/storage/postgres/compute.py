@@ -1,8 +1,9 @@
 """Compute tasks, metric samples and probe results on PostgreSQL: the
 SQLite adapters' SQL runs as it is (storage/postgres/dialect.py), except
 that a task is failed or cancelled as left behind only when the process that
-ran it is gone, and that every process hears of a task's changes and of the
-requests to cancel a task it runs (relay.py).
+ran it is gone. Every change of a task (queued, started, finished, failed by
+a starting process) is announced to every process, and so is a request to
+cancel a task another process runs (relay.py).
 
 A task keeps no history: its row changes in place. So the notification of a
 change carries the fields it set (without the task's input, result and
@@ -18,6 +19,7 @@ from agent_runtime.storage.postgres.channels import COMPUTE_CANCEL_REQUESTS, COM
 from agent_runtime.storage.postgres.database import left_behind
 from agent_runtime.storage.sqlite.compute import (
     _TASK_FIELDS,
+    _task,
     SqliteMetricSampleRepository,
     SqliteProbeRepository,
     SqliteTaskRepository,
@@ -45,6 +47,23 @@ class PostgresTaskRepository(SqliteTaskRepository):
         async with self._db.transaction() as tx:
             await super().update_task(task)
             await _announce(tx, task)
+
+    async def fail_unfinished(self, reason: str, now: str, now_epoch: float) -> int:
+        async with self._db.transaction() as tx:
+            left = await tx.execute(
+                f"SELECT task_id FROM compute_tasks WHERE status IN ({', '.join('?' * len(UNFINISHED_STATUSES))})"
+                f"{self._LEFT_BEHIND} FOR UPDATE",
+                UNFINISHED_STATUSES,
+            )
+            task_ids = [row["task_id"] for row in await left.fetchall()]
+            failed = await super().fail_unfinished(reason, now, now_epoch)
+            if task_ids:
+                rows = await tx.execute(
+                    f"SELECT {', '.join(_TASK_FIELDS)} FROM compute_tasks WHERE task_id = ANY(?::text[])", (task_ids,)
+                )
+                for row in await rows.fetchall():
+                    await _announce(tx, _task(row))
+        return failed
 
     async def cancel_left_behind(self, task_id: str, reason: str, now: str, now_epoch: float) -> TaskRecord | None:
         async with self._db.transaction() as tx:
