@@ -85,13 +85,14 @@ class SqliteTaskRepository:
                 return None
             return _task(await tx.fetch_one(f"SELECT {', '.join(_TASK_FIELDS)} FROM compute_tasks WHERE task_id = ?", (task_id,)))
 
-    async def _finish_left_behind(self, tx, status: str, reason: str, now: str, now_epoch: float, task_id: str | None = None):
-        """Finishes the unfinished tasks no live process runs (only
-        `task_id`, when given) with `status` and `reason`."""
+    async def _finish_left_behind(self, tx, status: str, reason: str, now: str, now_epoch: float, *task_id: str):
+        """Finishes the unfinished tasks no live process runs (only the
+        task `task_id` names, when given) with `status` and `reason`."""
         return await tx.execute(
             "UPDATE compute_tasks SET status = ?, error = ?, finished_at = ?, updated_at = ?, finished_epoch = ?"
-            f" WHERE (? IS NULL OR task_id = ?) AND status IN ({', '.join('?' * len(UNFINISHED_STATUSES))}){self._LEFT_BEHIND}",
-            (status, reason, now, now, now_epoch, task_id, task_id, *UNFINISHED_STATUSES),
+            f" WHERE status IN ({', '.join('?' * len(UNFINISHED_STATUSES))}){' AND task_id = ?' if task_id else ''}"
+            f"{self._LEFT_BEHIND}",
+            (status, reason, now, now, now_epoch, *UNFINISHED_STATUSES, *task_id),
         )
 
     async def request_cancel(self, task_id: str, now: str) -> bool:
