@@ -2,7 +2,8 @@
 behind one Envoy. Requests reach every worker; a worker killed with -9 costs
 no request and is started again; SIGTERM drains them all and leaves no
 process; what must be shared is (the JWT signing key, rate limits, the /ws
-session list); on SQLite the start is refused."""
+session list, compute tasks watched and cancelled through any worker); on
+SQLite the start is refused."""
 
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ import grpc
 import httpx
 import pytest
 import websockets
+from google.protobuf import struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from agentruntime.v1 import identity_pb2, identity_pb2_grpc, session_pb2, session_pb2_grpc
+from agentruntime.v1 import compute_pb2, compute_pb2_grpc, identity_pb2, identity_pb2_grpc, session_pb2, session_pb2_grpc
 from agent_runtime.lifecycle import process_start_time
 from conftest import TEST_API_KEY, make_settings, running
 from ports import free_port
@@ -227,6 +229,38 @@ async def test_a_session_created_on_one_worker_reaches_the_session_list_on_anoth
             pass
     assert message["type"] == "session_created"
     assert message["session"]["session_id"] == "across-workers"
+
+
+async def test_a_compute_task_on_one_worker_is_watched_and_cancelled_through_the_other(workers):
+    api_key = [("x-api-key", TEST_API_KEY)]
+    socket_url = f"ws://127.0.0.1:{workers.bridge_ports()[1]}/ws"
+    async with websockets.connect(socket_url, additional_headers={"x-api-key": TEST_API_KEY}) as socket:
+        assert json.loads(await socket.recv())["type"] == "connected"
+        assert json.loads(await socket.recv())["type"] == "init"
+
+        async def next_update() -> dict:
+            while (message := json.loads(await asyncio.wait_for(socket.recv(), 60)))["type"] != "task_update":
+                pass
+            return message["data"]
+
+        with grpc.insecure_channel(f"127.0.0.1:{workers.grpc_ports[0]}") as channel:
+            parameters = struct_pb2.Struct()
+            parameters.update({"size": 512, "iterations": 1000})
+            task = compute_pb2_grpc.ComputeServiceStub(channel).CreateTask(
+                compute_pb2.CreateTaskRequest(
+                    operation="matrix_multiply", parameters=parameters, device_preference="cpu_0", wait=False
+                ),
+                metadata=api_key,
+                timeout=10,
+            )
+        updates = [await next_update(), await next_update()]
+        with grpc.insecure_channel(f"127.0.0.1:{workers.grpc_ports[1]}") as channel:
+            cancelled = compute_pb2_grpc.ComputeServiceStub(channel).CancelTask(
+                compute_pb2.CancelTaskRequest(task_id=task.task_id), metadata=api_key, timeout=10
+            )
+        updates.append(await next_update())
+    assert (cancelled.status, cancelled.error) == ("cancelled", "cancelled by request")
+    assert [(u["task_id"], u["status"]) for u in updates] == [(task.task_id, s) for s in ("queued", "running", "cancelled")]
 
 
 def test_a_worker_that_cannot_start_ends_the_start_with_its_reason(tmp_path):

@@ -327,6 +327,10 @@ async def _compose(settings: Settings, parts: contextlib.AsyncExitStack, worker:
             max_task_memory_mb=settings.compute.max_task_memory_mb,
         ),
     )
+    if storage.relay is not None:
+        # Other processes' task changes reach this one's watchers, and
+        # requests to cancel a task this one runs reach it.
+        storage.relay.serve_compute(compute.updates.publish, compute.cancel_requested)
     # The device probe waits until the server has started (it loads the CPU).
     started = asyncio.Event()
     await compute.start(probe=settings.compute.probe, probe_after=started)

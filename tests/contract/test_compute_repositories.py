@@ -86,6 +86,30 @@ async def test_unfinished_tasks_fail_with_the_reason(stores):
     assert await stores.tasks.fail_unfinished("again", "2026-01-03T00:00:00.000Z", 1767398400.0) == 0
 
 
+async def test_an_unfinished_task_left_behind_is_cancelled_with_the_reason(stores):
+    # Inserted by this process, which runs none of them: all left behind.
+    for task_id, status in (("q", "queued"), ("r", "running"), ("c", "completed")):
+        await stores.tasks.insert_task(task(task_id, status))
+    for task_id in ("q", "r"):
+        cancelled = await stores.tasks.cancel_left_behind(task_id, "cancelled by request", "2026-01-02T00:00:00.000Z", 1767312000.0)
+        assert cancelled == await stores.tasks.get_task(task_id)
+        assert (cancelled.status, cancelled.error) == ("cancelled", "cancelled by request")
+        assert cancelled.finished_at == cancelled.updated_at == "2026-01-02T00:00:00.000Z"
+        assert cancelled.finished_epoch == 1767312000.0
+    assert await stores.tasks.cancel_left_behind("c", "late", "2026-01-03T00:00:00.000Z", 0.0) is None
+    assert await stores.tasks.cancel_left_behind("missing", "late", "2026-01-03T00:00:00.000Z", 0.0) is None
+    assert (await stores.tasks.get_task("c")).status == "completed"
+
+
+async def test_a_cancel_is_requested_only_of_an_unfinished_task(stores):
+    for task_id, status in (("q", "queued"), ("r", "running"), ("c", "completed"), ("x", "cancelled")):
+        await stores.tasks.insert_task(task(task_id, status))
+    requested = [await stores.tasks.request_cancel(t, "2026-01-02T00:00:00.000Z") for t in ("q", "r", "c", "x", "missing")]
+    assert requested == [True, True, False, False, False]
+    # The request changes none of the task's fields: its process stops it.
+    assert (await stores.tasks.get_task("r")).status == "running"
+
+
 async def test_samples_read_back_in_a_window_oldest_first_and_prune(stores):
     for epoch in (300.0, 100.0, 200.0, 50.0):
         await stores.samples.insert_sample(sample(epoch))

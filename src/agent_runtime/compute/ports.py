@@ -34,6 +34,20 @@ class TaskRepository(Protocol):
         `reason`, finished at `now`; how many there were."""
         ...
 
+    async def cancel_left_behind(self, task_id: str, reason: str, now: str, now_epoch: float) -> TaskRecord | None:
+        """For a task this process does not run: when it is unfinished and
+        no other live process runs it (as fail_unfinished decides), marks it
+        cancelled with `reason`, finished at `now`, and returns it; else
+        None."""
+        ...
+
+    async def request_cancel(self, task_id: str, now: str) -> bool:
+        """Records at `now` that the task, if still unfinished, is to be
+        cancelled, and tells the process that runs it (on PostgreSQL through
+        relay.py, which calls that process's ComputeService.cancel_requested);
+        False when it had finished."""
+        ...
+
 
 class MetricSampleRepository(Protocol):
     async def insert_sample(self, sample: MetricSample) -> None: ...

@@ -7,6 +7,11 @@ in arrival order), at most `max_queued` waiting tasks (more is 429), at most
 `max_concurrency` running at once, each in a worker thread. A running task
 stops at its next checkpoint (between iterations) when cancelled or past its
 timeout.
+
+A task runs on the process that accepted it. On a database several
+processes share, a cancel through another process asks this one (storage
+records the request and tells it: cancel_requested), and the others' task
+changes reach this one's watchers (storage/postgres/relay.py).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from agent_runtime.compute.operations import check_parameters
 from agent_runtime.compute.ports import ProbeRepository, TaskRepository
 from agent_runtime.compute.records import Counters, DeviceState, TaskRecord
 from agent_runtime.compute.registry import BackendRegistry
+from agent_runtime.compute.task_handle import CANCELLED_BY_REQUEST, Stop, TaskHandle, record_result
 from agent_runtime.errors import FailedPrecondition, NotFound, RateLimited, Unavailable, ValidationFailed
 from agent_runtime.events.bus import EventBus
 from agent_runtime.identity.ownership import check_visible, visible
@@ -37,6 +43,8 @@ log = structlog.get_logger(__name__)
 
 TERMINAL = frozenset({"completed", "failed", "cancelled", "timeout"})
 DEFAULT_PRIORITY = 5
+# How long a cancel waits for the task to stop before it answers.
+CANCEL_WAIT_SECONDS = 5.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,25 +55,6 @@ class ComputeLimits:
     max_timeout_seconds: float = 600.0
     max_task_memory_mb: int = 1024
     probe_second_pass_delay_seconds: float | None = 5.0
-
-
-class _Stop(Exception):
-    def __init__(self, status: str, reason: str):
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
-@dataclasses.dataclass
-class _Handle:
-    record: TaskRecord
-    params: dict[str, Any]
-    spec: Any
-    timeout: float
-    done: asyncio.Future
-    cancel: threading.Event = dataclasses.field(default_factory=threading.Event)
-    cancel_reason: str = "cancelled by request"
-    enqueued: float = dataclasses.field(default_factory=time.monotonic)
 
 
 class ComputeService:
@@ -85,9 +74,11 @@ class ComputeService:
         self._clock = clock
         self._queue: asyncio.PriorityQueue = asyncio.PriorityQueue()
         self._order = itertools.count()
-        self._handles: dict[str, _Handle] = {}
+        self._handles: dict[str, TaskHandle] = {}
         self._running: set[str] = set()
         self._busy_devices: dict[str, int] = {}
+        # Every task's changes: this process's, and on an engine several
+        # processes share, the others' (storage/postgres/relay.py).
         self.updates: EventBus[TaskRecord] = EventBus()
         self.counters = Counters()
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
@@ -251,7 +242,7 @@ class ComputeService:
             updated_at=now,
             owner_id=owner,
         )
-        handle = _Handle(record, params, spec, timeout, asyncio.get_running_loop().create_future())
+        handle = TaskHandle(record, params, spec, timeout, asyncio.get_running_loop().create_future())
         self._handles[record.task_id] = handle
         await self._repo.insert_task(record)
         self._queue.put_nowait((-priority, next(self._order), handle))
@@ -288,13 +279,40 @@ class ComputeService:
         record = await self.get(task_id, scope)  # 404 for unknown and others' ids
         handle = self._handles.get(task_id)
         if handle is None:
-            raise FailedPrecondition(f"Task {task_id} already finished ({record.status}); nothing to cancel")
-        await self._cancel_handle(handle, "cancelled by request")
+            if record.status in TERMINAL:
+                raise FailedPrecondition(f"Task {task_id} already finished ({record.status}); nothing to cancel")
+            return await self._cancel_elsewhere(task_id, scope)
+        await self._cancel_handle(handle, CANCELLED_BY_REQUEST)
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(asyncio.shield(handle.done), 5.0)
+            await asyncio.wait_for(asyncio.shield(handle.done), CANCEL_WAIT_SECONDS)
         return dataclasses.replace(handle.record)
 
-    async def _cancel_handle(self, handle: _Handle, reason: str) -> None:
+    async def _cancel_elsewhere(self, task_id: str, scope: str | None) -> TaskRecord:
+        """An unfinished task another process runs: that process cancels it
+        (cancel_requested), and the answer is what it stored, as a local
+        cancel's would be; one whose process is gone is cancelled here."""
+        now = self._clock()
+        cancelled = await self._repo.cancel_left_behind(task_id, CANCELLED_BY_REQUEST, iso(now), now.timestamp())
+        if cancelled is not None:
+            self._publish(cancelled)
+            return cancelled
+        finished = self.updates.subscribe(lambda update: update.task_id == task_id and update.status in TERMINAL)
+        try:
+            if await self._repo.request_cancel(task_id, iso(now)):
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(finished.get(), CANCEL_WAIT_SECONDS)
+        finally:
+            finished.close()
+        return await self.get(task_id, scope)
+
+    async def cancel_requested(self, task_id: str) -> None:
+        """Another process asked for this task to be cancelled: stops it as
+        a request here would, if it runs here."""
+        handle = self._handles.get(task_id)
+        if handle is not None:
+            await self._cancel_handle(handle, CANCELLED_BY_REQUEST)
+
+    async def _cancel_handle(self, handle: TaskHandle, reason: str) -> None:
         handle.cancel_reason = reason
         handle.cancel.set()
         if handle.record.status == "queued":
@@ -345,7 +363,7 @@ class ComputeService:
                 if handle.record.status not in TERMINAL:
                     await self._finish(handle, "failed", f"internal error: {type(error).__name__}")
 
-    async def _run(self, handle: _Handle) -> None:
+    async def _run(self, handle: TaskHandle) -> None:
         await self._probe_ready.wait()
         if handle.record.status != "queued":
             return
@@ -368,9 +386,9 @@ class ComputeService:
                 if not deadline:
                     deadline.append(time.monotonic() + handle.timeout)
                 if handle.cancel.is_set():
-                    raise _Stop("cancelled", handle.cancel_reason)
+                    raise Stop("cancelled", handle.cancel_reason)
                 if time.monotonic() > deadline[0]:
-                    raise _Stop("timeout", f"stopped after its timeout of {handle.timeout:g} s")
+                    raise Stop("timeout", f"stopped after its timeout of {handle.timeout:g} s")
 
             loop = asyncio.get_running_loop()
             started = time.perf_counter()
@@ -378,7 +396,7 @@ class ComputeService:
                 result = await loop.run_in_executor(
                     self._executor, self.registry.run, device, record.operation, handle.params, checkpoint
                 )
-            except _Stop as stop:
+            except Stop as stop:
                 record.execution_time = round(time.perf_counter() - started, 6)
                 await self._finish(handle, stop.status, stop.reason)
                 return
@@ -394,34 +412,12 @@ class ComputeService:
         finally:
             self._running.discard(record.task_id)
             self._busy_devices[device.id] -= 1
-        compute = result.compute_seconds
-        gflops = result.flops / compute / 1e9 if result.flops and compute > 0 else 0.0
-        bandwidth = result.bytes_moved / compute / 1e9 if result.bytes_moved and compute > 0 else 0.0
-        memory_mb = handle.spec.memory_bytes(handle.params) / (1024 * 1024)
-        record.execution_time = round(wall, 6)
-        record.gflops = round(gflops, 3)
-        record.bandwidth_gb_s = round(bandwidth, 3)
-        record.memory_used_mb = round(memory_mb, 3)
+        record_result(handle, device, result, wall, reason)
         if device.type == "gpu":
-            record.gpu_utilization = round(100.0 * min(1.0, compute / wall), 1) if wall > 0 else 0.0
-            self.counters.gpu_busy_seconds += compute
-        output = {
-            **result.output,
-            "operation": record.operation,
-            "backend": device.backend,
-            "device": device.id,
-            "compute_time": round(compute, 6),
-            "parameters": handle.params,
-            "selection": reason,
-        }
-        if result.flops:
-            output["gflops"] = record.gflops
-        if result.bytes_moved:
-            output["bandwidth_gb_s"] = record.bandwidth_gb_s
-        record.output = output
+            self.counters.gpu_busy_seconds += result.compute_seconds
         await self._finish(handle, "completed", "")
 
-    async def _finish(self, handle: _Handle, status: str, error: str) -> None:
+    async def _finish(self, handle: TaskHandle, status: str, error: str) -> None:
         record = handle.record
         if record.status in TERMINAL:
             return

@@ -105,7 +105,8 @@ async def _open_postgres(url: str) -> Storage:
     sessions = PostgresSessionRepository(database)
     agents = postgres_agent_store(database)
     jobs = PostgresJobRepository(database)
-    relay = NotificationRelay(database, sessions, agents.tasks, jobs)
+    compute_tasks = PostgresTaskRepository(database)
+    relay = NotificationRelay(database, sessions, agents.tasks, jobs, compute_tasks)
     database.on_close(relay.stop)
     return Storage(
         "postgresql",
@@ -113,7 +114,7 @@ async def _open_postgres(url: str) -> Storage:
         sessions,
         PostgresIdentityRepository(database),
         agents,
-        PostgresTaskRepository(database),
+        compute_tasks,
         PostgresMetricSampleRepository(database),
         PostgresProbeRepository(database),
         PostgresModelRepository(database),

@@ -11,6 +11,10 @@ RUNS = "agent_runtime_runs"
 SESSION_CHANGES = "agent_runtime_session_changes"
 # Fine-tuning jobs' events, ml.py.
 JOB_EVENTS = "agent_runtime_job_events"
+# Compute tasks queued, started or finished; requests to cancel a compute
+# task another process runs (compute.py).
+COMPUTE_TASK_CHANGES = "agent_runtime_compute_task_changes"
+COMPUTE_CANCEL_REQUESTS = "agent_runtime_compute_cancel_requests"
 
 # The sender's name in every notification: its connections' application
 # name (database.APPLICATION_PREFIX and the process's origin), so that a

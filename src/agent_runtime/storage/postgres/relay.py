@@ -23,23 +23,39 @@ once and only other processes' events come through here. So do other
 processes' session changes (created, updated, deleted: the /ws session
 list): a change an appended event made is published just before that event,
 as the appending process publishes them; the session is read when the
-change is published, so it may show a later state."""
+change is published, so it may show a later state.
+
+Compute tasks run on the process that accepted them. Other processes' task
+changes are published on this process's compute bus in commit order (the
+writer publishes its own), and a request to cancel a task is handed to the
+compute service, which cancels it if it runs here (compute.py). A relay that
+may have missed notifications also looks for requests to cancel its tasks."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import json
-from typing import Callable
+from typing import Awaitable, Callable
 
 import asyncpg
 import structlog
 
 from agent_runtime.agents.models import TaskEventRecord
+from agent_runtime.compute.records import TaskRecord as ComputeTaskRecord
 from agent_runtime.ml.models import JobEvent
 from agent_runtime.sessions.models import FeedItem
 from agent_runtime.storage.postgres.agents.tasks import PostgresTaskRepository
-from agent_runtime.storage.postgres.channels import JOB_EVENTS, RUNS, SESSION_CHANGES, SESSION_EVENTS, TASK_EVENTS
+from agent_runtime.storage.postgres.channels import (
+    COMPUTE_CANCEL_REQUESTS,
+    COMPUTE_TASK_CHANGES,
+    JOB_EVENTS,
+    RUNS,
+    SESSION_CHANGES,
+    SESSION_EVENTS,
+    TASK_EVENTS,
+)
+from agent_runtime.storage.postgres.compute import PostgresTaskRepository as PostgresComputeTaskRepository
 from agent_runtime.storage.postgres.ml import PostgresJobRepository
 from agent_runtime.storage.postgres.database import APPLICATION_PREFIX, Database, postgres_errors_as_database_error
 from agent_runtime.storage.postgres.sessions import PostgresSessionRepository
@@ -63,15 +79,19 @@ class NotificationRelay:
         sessions: PostgresSessionRepository,
         tasks: PostgresTaskRepository,
         jobs: PostgresJobRepository,
+        compute_tasks: PostgresComputeTaskRepository,
     ):
         self._database = database
         self._sessions = sessions
         self._task_store = tasks
         self._jobs = jobs
+        self._compute_tasks = compute_tasks
         self._publish_feed_event: Callable[[FeedItem], None] = lambda _item: None
         self._publish_task_event: Callable[[TaskEventRecord], None] = lambda _event: None
         self._publish_job_event: Callable[[JobEvent], None] = lambda _event: None
         self._run_watchers: list[Callable[[str], None]] = []
+        self._publish_compute_change: Callable[[ComputeTaskRecord], None] = lambda _task: None
+        self._cancel_compute_task: Callable[[str], Awaitable[None]] | None = None
         self._origin = APPLICATION_PREFIX + database.origin
         self._received: asyncio.Queue[tuple[str, dict]] = asyncio.Queue()
         self._connection: asyncpg.Connection | None = None
@@ -103,6 +123,14 @@ class NotificationRelay:
         was asked to stop, on any process (the agent runner's claims)."""
         self._run_watchers.append(watcher)
 
+    def serve_compute(
+        self, publish_change: Callable[[ComputeTaskRecord], None], cancel_task: Callable[[str], Awaitable[None]]
+    ) -> None:
+        """From now on hands other processes' compute task changes to
+        `publish_change` and every request to cancel a task to
+        `cancel_task` (the compute service, built after start)."""
+        self._publish_compute_change, self._cancel_compute_task = publish_change, cancel_task
+
     async def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()
@@ -120,7 +148,7 @@ class NotificationRelay:
         connection = await asyncpg.connect(
             self._database.dsn, server_settings={"application_name": self._origin + ":listener"}
         )
-        for channel in (SESSION_EVENTS, TASK_EVENTS, SESSION_CHANGES, JOB_EVENTS):
+        for channel in (SESSION_EVENTS, TASK_EVENTS, SESSION_CHANGES, JOB_EVENTS, COMPUTE_TASK_CHANGES, COMPUTE_CANCEL_REQUESTS):
             await connection.add_listener(channel, self._notified)
         await connection.add_listener(RUNS, self._run_changed)
         connection.add_termination_listener(self._lost)
@@ -162,6 +190,8 @@ class NotificationRelay:
                 batch.append(self._received.get_nowait())
             try:
                 await self._publish(batch)
+                if CATCH_UP in batch:
+                    await self._catch_up_cancels()
             except Exception as error:  # noqa: BLE001 - the relay outlives one failed read
                 log.error("storage.notification_relay_failed", error=str(error))
 
@@ -203,7 +233,18 @@ class NotificationRelay:
                 for event in await self._jobs.list_job_events(note["job_id"], note["sequence"] - 1):
                     if event.sequence == note["sequence"]:
                         self._publish_job_event(event)
+            elif channel == COMPUTE_TASK_CHANGES:
+                task = await self._compute_tasks.announced_task(note)
+                if task is not None:
+                    self._publish_compute_change(task)
+            elif channel == COMPUTE_CANCEL_REQUESTS and self._cancel_compute_task is not None:
+                await self._cancel_compute_task(note["task_id"])
         await self._publish_feed(feed, made_by_event)
+
+    async def _catch_up_cancels(self) -> None:
+        if self._cancel_compute_task is not None:
+            for task_id in await self._compute_tasks.cancels_requested_here():
+                await self._cancel_compute_task(task_id)
 
     async def _publish_feed(self, feed: list[int | None], made_by_event: dict[int, list[list]]) -> None:
         if not feed:

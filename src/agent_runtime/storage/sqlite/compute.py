@@ -75,12 +75,34 @@ class SqliteTaskRepository:
 
     async def fail_unfinished(self, reason: str, now: str, now_epoch: float) -> int:
         async with self._db.transaction() as tx:
-            cursor = await tx.execute(
-                "UPDATE compute_tasks SET status = 'failed', error = ?, finished_at = ?, updated_at = ?,"
-                f" finished_epoch = ? WHERE status IN ({', '.join('?' * len(UNFINISHED_STATUSES))}){self._LEFT_BEHIND}",
-                (reason, now, now, now_epoch, *UNFINISHED_STATUSES),
-            )
+            cursor = await self._finish_left_behind(tx, "failed", reason, now, now_epoch)
             return cursor.rowcount
+
+    async def cancel_left_behind(self, task_id: str, reason: str, now: str, now_epoch: float) -> TaskRecord | None:
+        async with self._db.transaction() as tx:
+            cursor = await self._finish_left_behind(tx, "cancelled", reason, now, now_epoch, task_id)
+            if not cursor.rowcount:
+                return None
+            return _task(await tx.fetch_one(f"SELECT {', '.join(_TASK_FIELDS)} FROM compute_tasks WHERE task_id = ?", (task_id,)))
+
+    async def _finish_left_behind(self, tx, status: str, reason: str, now: str, now_epoch: float, *task_id: str):
+        """Finishes the unfinished tasks no live process runs (only the
+        task `task_id` names, when given) with `status` and `reason`."""
+        return await tx.execute(
+            "UPDATE compute_tasks SET status = ?, error = ?, finished_at = ?, updated_at = ?, finished_epoch = ?"
+            f" WHERE status IN ({', '.join('?' * len(UNFINISHED_STATUSES))}){' AND task_id = ?' if task_id else ''}"
+            f"{self._LEFT_BEHIND}",
+            (status, reason, now, now, now_epoch, *UNFINISHED_STATUSES, *task_id),
+        )
+
+    async def request_cancel(self, task_id: str, now: str) -> bool:
+        async with self._db.transaction() as tx:
+            cursor = await tx.execute(
+                "UPDATE compute_tasks SET cancel_requested_at = ?"
+                f" WHERE task_id = ? AND status IN ({', '.join('?' * len(UNFINISHED_STATUSES))})",
+                (now, task_id, *UNFINISHED_STATUSES),
+            )
+            return cursor.rowcount > 0
 
 
 class SqliteMetricSampleRepository:
