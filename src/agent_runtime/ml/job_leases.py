@@ -16,6 +16,7 @@ import secrets
 import structlog
 
 from agent_runtime.clock import Clock, iso
+from agent_runtime.lifecycle import replace_owner_name
 from agent_runtime.ml.models import JobLease
 from agent_runtime.ml.ports import JobRepository
 
@@ -59,16 +60,12 @@ class JobLeases:
         """Frees the job leases of this data dir's (or worker's) previous
         process, named in `owner_file`: its lock proves that process is
         gone, so its jobs resume at once instead of after their leases
-        expire. Then names this process there."""
-        try:
-            previous = owner_file.read_text().strip()
-        except FileNotFoundError:
-            previous = ""
-        if previous and previous != self.owner:
+        expire; names this process there."""
+        previous = replace_owner_name(owner_file, self.owner)
+        if previous:
             freed = await self._repository.release_job_leases(previous)
             if freed:
                 log.info("ml.job_leases_taken_over", previous=previous, jobs=freed)
-        owner_file.write_text(self.owner)
 
     async def claim(self, limit: int) -> list[JobLease]:
         now = self._clock()
