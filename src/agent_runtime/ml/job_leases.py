@@ -51,6 +51,7 @@ class JobLeases:
         self._seconds = seconds
         self._clock = clock
         self._held: dict[str, JobLease] = {}
+        self._renewed_at = clock()
 
     @property
     def renew_every(self) -> float:
@@ -76,10 +77,20 @@ class JobLeases:
     async def renew(self) -> list[str]:
         """Extends this process's leases; the ids of the jobs whose lease
         was lost (another process claimed it) or that were cancelled."""
-        held = tuple(self._held)
-        renewed = {lease.job_id for lease in await self._repository.renew_job_leases(self.owner, held, self._expiry(self._clock()))}
-        lost = [job_id for job_id in held if job_id not in renewed and self._held.pop(job_id, None) is not None]
-        return lost
+        held, now = tuple(self._held), self._clock()
+        renewed = {lease.job_id for lease in await self._repository.renew_job_leases(self.owner, held, self._expiry(now))}
+        self._renewed_at = now
+        return [job_id for job_id in held if job_id not in renewed and self._held.pop(job_id, None) is not None]
+
+    def lapsed(self) -> list[str]:
+        """When no renewal succeeded for a whole lease (the database out of
+        reach: a partition), every lease held may be another process's by
+        now: their ids, forgotten. Their workers must stop, or two would
+        train one job into the same checkpoints."""
+        if self._clock() - self._renewed_at < dt.timedelta(seconds=self._seconds):
+            return []
+        lapsed, self._held = list(self._held), {}
+        return lapsed
 
     async def release(self, lease: JobLease) -> None:
         if self._held.pop(lease.job_id, None) is not None:

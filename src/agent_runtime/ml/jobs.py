@@ -165,12 +165,12 @@ class JobRunner:
             await asyncio.sleep(self._leases.renew_every)
             try:
                 lost = await self._leases.renew()
-            except Exception:  # noqa: BLE001 - renewed at the next turn, before the lease expires
+            except Exception:  # noqa: BLE001 - renewed at the next turn, unless the leases lapsed
                 log.exception("ml.jobs.renew_failed")
-                continue
+                lost = self._leases.lapsed()
             for job_id in lost:
-                # Claimed by another process, or cancelled: its writes are
-                # fenced already; its worker stops.
+                # Claimed by another process, cancelled, or lapsed: its
+                # writes are fenced already; its worker stops.
                 log.warning("ml.job.lease_lost", job_id=job_id)
                 await self.cancel_running(job_id)
 
