@@ -1,7 +1,8 @@
 """Fine-tuning jobs that move between processes on one PostgreSQL and one
 data dir (ml/job_leases.py): a job accepted by a process with no free slot
-runs on another, a cancel reaches it there, and a job whose process was
-killed resumes on another from its last checkpoint once its lease expired."""
+runs on another, a cancel reaches it there and a resume makes it claimable
+again, and a job whose process was killed resumes on another from its last
+checkpoint once its lease expired."""
 
 from __future__ import annotations
 
@@ -75,6 +76,10 @@ async def test_a_job_accepted_by_a_busy_process_runs_on_an_idle_one_and_is_cance
             # Cancelled through the process that accepted it, it stops where it runs.
             await busy.ml.cancel_job(second)
             assert await until(lambda: not_running(idle, second))
+            # Resumed there too, it is claimable again: by the process with a free slot.
+            await busy.ml.resume_job(second)
+            assert await until(lambda: busy_running(idle, second))
+            await busy.ml.cancel_job(second)
             await busy.ml.cancel_job(first)
         finally:
             await idle.stop()
