@@ -47,7 +47,7 @@ class RunLeases:
         """Frees the leases of this data dir's previous process, whose
         instance id `owner_file` names: the data dir's lock proves that
         process is gone, so its runs resume at once instead of after their
-        leases expire. Then names this process there."""
+        leases expire. It names this process there."""
         previous = replace_owner_name(owner_file, self.owner)
         if previous:
             freed = await self._repository.release_all(previous)
