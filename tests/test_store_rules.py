@@ -10,6 +10,8 @@ from agent_runtime.errors import AlreadyExists, NotFound
 from agent_runtime.events.bus import EventBus
 from agent_runtime.identity.service import IdentityService
 from agent_runtime.identity.tokens import TokenIssuer
+from agent_runtime.clock import utc_now
+from agent_runtime.ml.job_leases import JobLeases
 from agent_runtime.ml.jobs import JobRunner
 from agent_runtime.storage.sqlite.database import Database
 from agent_runtime.storage.sqlite.identity import SqliteIdentityRepository
@@ -35,13 +37,15 @@ async def test_updating_a_missing_job_is_job_not_found(database, tmp_path):
     async def register_result(job, adapter_dir) -> str:
         raise AssertionError("no job runs here")
 
+    jobs = SqliteJobRepository(database)
     runner = JobRunner(
-        SqliteJobRepository(database),
+        jobs,
         SqliteModelRepository(database),
         SqliteFileRepository(database),
         EventBus(),
         tmp_path / "jobs",
         register_result,
+        JobLeases(jobs, owner="this process", data_dir_id="this data dir", seconds=30, clock=utc_now),
     )
     for only_if_status in ((), ("queued",)):
         with pytest.raises(NotFound, match="Fine-tuning job 'missing' not found") as raised:

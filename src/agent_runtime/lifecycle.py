@@ -164,3 +164,15 @@ class RestartBackoff:
 
 class StartupError(Exception):
     """A reason the server cannot start, printed as one line."""
+
+
+def replace_owner_name(owner_file: pathlib.Path, owner: str) -> str:
+    """Names `owner` in `owner_file` and returns the other name it held
+    ("" when none): the previous process of a data dir (or worker dir),
+    gone since its lock is ours, whose leases the new one frees at once."""
+    try:
+        previous = owner_file.read_text().strip()
+    except FileNotFoundError:
+        previous = ""
+    owner_file.write_text(owner)
+    return "" if previous == owner else previous

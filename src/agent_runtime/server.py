@@ -23,6 +23,7 @@ from agent_runtime import __version__
 from agent_runtime.agents.ai_tasks import AITaskService
 from agent_runtime.agents.catalog import check_default_agent
 from agent_runtime.agents.idempotency import IdempotencyKeys
+from agent_runtime.agents.leases import instance_id
 from agent_runtime.agents.runner import AgentRunner
 from agent_runtime.agents.service import AgentService
 from agent_runtime.agents.servicer import AgentServicer
@@ -274,11 +275,16 @@ async def _compose(settings: Settings, parts: contextlib.AsyncExitStack, worker:
         settings.data_dir,
         max_file_bytes=settings.ml.max_file_bytes,
         max_concurrent_jobs=settings.ml.max_concurrent_jobs,
+        lease_owner=instance_id(),
+        lease_seconds=settings.ml.job_lease_seconds,
         remote_models=functools.partial(remote_models, llm_registry),
         events=job_bus,
     )
-    await ml.start()
-    # Running fine-tuning jobs checkpoint and resume on next start.
+    own_dir = settings.data_dir if worker is None else worker.own_dir(settings.data_dir)
+    if storage.relay is not None:
+        storage.relay.watch_jobs(ml.runner.job_changed)
+    await ml.start(own_dir / "ml-lease-owner")
+    # Running fine-tuning jobs checkpoint, for the next process that claims them.
     parts.push_async_callback(ml.stop, settings.server.shutdown_grace_seconds)
     inference = LocalInference(ml.locate)
     parts.callback(inference.close)
@@ -292,7 +298,6 @@ async def _compose(settings: Settings, parts: contextlib.AsyncExitStack, worker:
         settings.agents.project_roots, settings.data_dir / "workspaces", settings.agents.default_workspace
     )
     agent_store = storage.agents
-    own_dir = settings.data_dir if worker is None else worker.own_dir(settings.data_dir)
     switcher = AgentSwitcher(agent_store.switches, sessions, settings.agents)
     runner = AgentRunner(
         agent_store,

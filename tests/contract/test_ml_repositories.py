@@ -118,14 +118,3 @@ async def test_jobs_using_a_file_in_given_statuses(stores):
     using = await stores.jobs.jobs_using_file("f1", ("created", "queued", "running"))
     assert sorted(using) == ["trains", "validates"]
     assert await stores.jobs.jobs_using_file("f3", ("running",)) == []
-
-
-async def test_jobs_to_recover_are_the_unfinished_ones_oldest_first(stores):
-    for job_id, status, created_at in (
-        ("running", "running", "2026-01-01T00:00:03.000Z"),
-        ("queued", "queued", "2026-01-01T00:00:02.000Z"),
-        ("created", "created", "2026-01-01T00:00:01.000Z"),
-        ("done", "succeeded", "2026-01-01T00:00:00.000Z"),
-    ):
-        await stores.jobs.add_job(job(job_id, status, created_at), JobEvent(job_id, 1, "status", created_at, status, status))
-    assert [j.id for j in await stores.jobs.jobs_to_recover()] == ["created", "queued", "running"]

@@ -17,6 +17,7 @@ import structlog
 from agent_runtime.agents.models import ACTIVE_STATUSES, RUNNABLE_STATUSES, RunLease
 from agent_runtime.agents.ports import LeaseRepository
 from agent_runtime.clock import Clock, iso
+from agent_runtime.lifecycle import replace_owner_name
 
 log = structlog.get_logger(__name__)
 
@@ -46,16 +47,12 @@ class RunLeases:
         """Frees the leases of this data dir's previous process, whose
         instance id `owner_file` names: the data dir's lock proves that
         process is gone, so its runs resume at once instead of after their
-        leases expire. Then names this process there."""
-        try:
-            previous = owner_file.read_text().strip()
-        except FileNotFoundError:
-            previous = ""
-        if previous and previous != self.owner:
+        leases expire. It names this process there."""
+        previous = replace_owner_name(owner_file, self.owner)
+        if previous:
             freed = await self._repository.release_all(previous)
             if freed:
                 log.info("agent.leases_taken_over", previous=previous, runs=freed)
-        owner_file.write_text(self.owner)
 
     async def claim_runnable(self, limit: int, exclude: tuple[str, ...]) -> list[RunLease]:
         now, expires_at = self._times()

@@ -163,12 +163,18 @@ class MLSettings:
     max_file_bytes: int = setting("ML_MAX_FILE_BYTES", 8 * 1024 * 1024)
     # Fine-tuning jobs that run at the same time; the rest wait in a queue.
     max_concurrent_jobs: int = setting("ML_MAX_CONCURRENT_JOBS", 1)
+    # Seconds a process's claim on a running job lasts without renewal (it
+    # renews every third of it): how long a job whose process died waits
+    # before another process resumes it.
+    job_lease_seconds: float = setting("ML_JOB_LEASE_SECONDS", 30.0)
 
     def check(self) -> None:
         if self.max_file_bytes <= 0:
             raise ValueError("ML_MAX_FILE_BYTES must be positive")
         if self.max_concurrent_jobs < 1:
             raise ValueError("ML_MAX_CONCURRENT_JOBS must be at least 1")
+        if self.job_lease_seconds <= 0:
+            raise ValueError("ML_JOB_LEASE_SECONDS must be positive")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -76,3 +76,13 @@ class JobEvent:
     status: str
     metrics: dict[str, float] | None = None
     step: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class JobLease:
+    """A process's claim on running a fine-tuning job: its owner name, and
+    the epoch the claim gave (each claim bumps it)."""
+
+    job_id: str
+    owner: str
+    epoch: int

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from agent_runtime.ml.models import FileRecord, JobEvent, JobRecord, ModelRecord
+from agent_runtime.ml.models import FileRecord, JobEvent, JobLease, JobRecord, ModelRecord
 
 
 class ModelRepository(Protocol):
@@ -53,19 +53,40 @@ class JobRepository(Protocol):
         first; only those owned by `scope` when given."""
         ...
 
-    async def jobs_to_recover(self) -> list[JobRecord]:
-        """Created, queued and running jobs, oldest first, but no running
-        job another live process runs (on an engine one process serves:
-        every one): what a starting process takes on."""
+    async def claim_jobs(self, owner: str, data_dir_id: str, now: str, expires_at: str, limit: int) -> list[JobLease]:
+        """Claims up to `limit` queued or running jobs of that data dir,
+        oldest first, whose lease is free or expired (before `now`); each
+        claim bumps the job's epoch. Two claimers never get the same job."""
+        ...
+
+    async def renew_job_leases(self, owner: str, job_ids: tuple[str, ...], expires_at: str) -> list[JobLease]:
+        """Extends the leases of the queued or running `job_ids` that `owner` still
+        holds; those renewed (one missing was lost, or its job cancelled)."""
+        ...
+
+    async def release_job_lease(self, lease: JobLease) -> bool:
+        """Gives a lease up, only while it is still this one."""
+        ...
+
+    async def release_job_leases(self, owner: str) -> int:
+        """Gives up every lease of `owner` (a process known to be gone)."""
         ...
 
     async def update_job(
-        self, job_id: str, now: str, changes: dict[str, Any], event: JobEvent | None, *, only_if_status: tuple[str, ...] = ()
+        self,
+        job_id: str,
+        now: str,
+        changes: dict[str, Any],
+        event: JobEvent | None,
+        *,
+        only_if_status: tuple[str, ...] = (),
+        lease: JobLease | None = None,
     ) -> tuple[JobRecord, JobEvent | None] | None:
         """Applies `changes` (and updated_at = now) and appends `event`, its
         sequence the job's next, in one transaction; the job and the stored
-        event. None (nothing changes) when the job is missing or its status
-        is not in `only_if_status`."""
+        event. None (nothing changes) when the job is missing, its status
+        is not in `only_if_status`, or `lease` is no longer the job's (the
+        fence of a process that lost it)."""
         ...
 
     async def list_job_events(self, job_id: str, after_sequence: int) -> list[JobEvent]:

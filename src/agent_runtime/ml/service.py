@@ -20,6 +20,7 @@ from agent_runtime.ml import files as jsonl
 from agent_runtime.ml import job_options
 from agent_runtime.ml import registry
 from agent_runtime.ml.inference import ModelLocation
+from agent_runtime.ml.job_leases import JobLeases, data_dir_id
 from agent_runtime.ml.jobs import JobRunner, job_not_found
 from agent_runtime.ml.models import FINAL_STATUSES, REMOTE, FileRecord, JobEvent, JobRecord, ModelRecord
 from agent_runtime.ml.ports import FileRepository, JobRepository, ModelRepository
@@ -36,6 +37,8 @@ class MLService:
         *,
         max_file_bytes: int = 10 * 1024 * 1024,
         max_concurrent_jobs: int = 1,
+        lease_owner: str,
+        lease_seconds: float = 30.0,
         remote_models: Callable[[], Awaitable[list[ModelRecord]]] | None = None,
         events: EventBus[JobEvent] | None = None,
         clock: Clock = utc_now,
@@ -51,8 +54,10 @@ class MLService:
         # Jobs' events for their watchers (on PostgreSQL also those of other
         # processes, from the storage's relay).
         self.events: EventBus[JobEvent] = events if events is not None else EventBus()
+        # Jobs are claimed by the processes with this data dir (their files are here).
+        leases = JobLeases(jobs, owner=lease_owner, data_dir_id=data_dir_id(data_dir), seconds=lease_seconds, clock=clock)
         self.runner = JobRunner(
-            jobs, models, files, self.events, self.jobs_dir, self._register_fine_tuned,
+            jobs, models, files, self.events, self.jobs_dir, self._register_fine_tuned, leases,
             max_concurrent=max_concurrent_jobs, clock=clock,
         )
         # Called with a model id whenever a model is registered (the `mlx`
@@ -61,11 +66,13 @@ class MLService:
         # The remote LLM providers' models, listed beside the local ones.
         self.remote_models = remote_models
 
-    async def start(self) -> None:
+    async def start(self, lease_owner_file: pathlib.Path) -> None:
+        """`lease_owner_file`: where this process (one per data dir or
+        worker dir, under its lock) names itself as job lease owner."""
         for directory in (self.models_dir, self.files_dir, self.jobs_dir):
             directory.mkdir(parents=True, exist_ok=True)
         await self.discover_models()
-        await self.runner.start()
+        await self.runner.start(lease_owner_file)
 
     async def stop(self, grace_seconds: float = 10.0) -> None:
         await self.runner.stop(grace_seconds)

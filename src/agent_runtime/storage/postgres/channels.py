@@ -11,6 +11,8 @@ RUNS = "agent_runtime_runs"
 SESSION_CHANGES = "agent_runtime_session_changes"
 # Fine-tuning jobs' events, ml.py.
 JOB_EVENTS = "agent_runtime_job_events"
+# A fine-tuning job became claimable or was cancelled (migration 0014's trigger).
+JOBS = "agent_runtime_jobs"
 # Compute tasks queued, started or finished; requests to cancel a compute
 # task another process runs (compute.py).
 COMPUTE_TASK_CHANGES = "agent_runtime_compute_task_changes"

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent_runtime.ml.models import FileRecord, JobEvent, JobRecord
+from agent_runtime.ml.models import FileRecord, JobEvent, JobLease, JobRecord
 from agent_runtime.storage.postgres.channels import JOB_EVENTS, notify
-from agent_runtime.storage.postgres.database import left_behind
-from agent_runtime.storage.sqlite.ml import SqliteFileRepository, SqliteJobRepository, SqliteModelRepository, _file, _job
+from agent_runtime.storage.sqlite.ml import SqliteFileRepository, SqliteJobRepository, SqliteModelRepository, _file
 
 _FILE_COLUMNS = "id, filename, purpose, bytes, line_count, format, path, created_at, owner_id"
 
@@ -34,12 +33,8 @@ class PostgresFileRepository(SqliteFileRepository):
 
 
 class PostgresJobRepository(SqliteJobRepository):
-    async def jobs_to_recover(self) -> list[JobRecord]:
-        rows = await self._db.fetch_all(
-            "SELECT * FROM ml_jobs WHERE status IN ('created', 'queued')"
-            f" OR (status = 'running' AND {left_behind('process')}) ORDER BY created_at, id"
-        )
-        return [_job(row) for row in rows]
+    # Claimers skip the jobs another claimer has locked.
+    CHOICE_LOCK = " FOR UPDATE SKIP LOCKED"
 
     async def update_job(
         self,
@@ -49,16 +44,14 @@ class PostgresJobRepository(SqliteJobRepository):
         event: JobEvent | None,
         *,
         only_if_status: tuple[str, ...] = (),
+        lease: JobLease | None = None,
     ) -> tuple[JobRecord, JobEvent | None] | None:
         # Two processes updating one job read its last sequence one after
         # the other, never the same one. Its watchers on every process hear
         # of the event (relay.py).
         async with self._db.transaction() as tx:
             await tx.execute("SELECT 1 FROM ml_jobs WHERE id = ? FOR UPDATE", (job_id,))
-            updated = await super().update_job(job_id, now, changes, event, only_if_status=only_if_status)
-            if updated is not None and changes.get("status") == "running":
-                # Which process runs it (jobs_to_recover).
-                await tx.execute("UPDATE ml_jobs SET process = current_setting('application_name') WHERE id = ?", (job_id,))
+            updated = await super().update_job(job_id, now, changes, event, only_if_status=only_if_status, lease=lease)
             if updated is not None and updated[1] is not None:
                 await notify(tx, JOB_EVENTS, {"job_id": job_id, "sequence": updated[1].sequence})
         return updated

@@ -29,7 +29,12 @@ Compute tasks run on the process that accepted them. Other processes' task
 changes are published on this process's compute bus in commit order (the
 writer publishes its own), and a request to cancel a task is handed to the
 compute service, which cancels it if it runs here (compute.py). A relay that
-may have missed notifications also looks for requests to cancel its tasks."""
+may have missed notifications also looks for requests to cancel its tasks.
+
+Fine-tuning jobs that became claimable or were cancelled (ids, a trigger of
+migration 0014) wake the job runner (ml/jobs.py), which claims them or
+stops the worker of a job cancelled elsewhere; its lease sweeps and
+renewals catch what a lost notification missed."""
 
 from __future__ import annotations
 
@@ -50,6 +55,7 @@ from agent_runtime.storage.postgres.channels import (
     COMPUTE_CANCEL_REQUESTS,
     COMPUTE_TASK_CHANGES,
     JOB_EVENTS,
+    JOBS,
     RUNS,
     SESSION_CHANGES,
     SESSION_EVENTS,
@@ -89,7 +95,8 @@ class NotificationRelay:
         self._publish_feed_event: Callable[[FeedItem], None] = lambda _item: None
         self._publish_task_event: Callable[[TaskEventRecord], None] = lambda _event: None
         self._publish_job_event: Callable[[JobEvent], None] = lambda _event: None
-        self._run_watchers: list[Callable[[str], None]] = []
+        # Watchers of the channels whose notifications are an id (a task's, a job's).
+        self._id_watchers: dict[str, list[Callable[[str], None]]] = {RUNS: [], JOBS: []}
         self._publish_compute_change: Callable[[ComputeTaskRecord], None] = lambda _task: None
         self._cancel_compute_task: Callable[[str], Awaitable[None]] | None = None
         self._origin = APPLICATION_PREFIX + database.origin
@@ -121,7 +128,12 @@ class NotificationRelay:
     def watch_runs(self, watcher: Callable[[str], None]) -> None:
         """`watcher(task_id)` for each task whose run became claimable or
         was asked to stop, on any process (the agent runner's claims)."""
-        self._run_watchers.append(watcher)
+        self._id_watchers[RUNS].append(watcher)
+
+    def watch_jobs(self, watcher: Callable[[str], None]) -> None:
+        """`watcher(job_id)` for each fine-tuning job that became claimable
+        or was cancelled, on any process (the job runner's claims)."""
+        self._id_watchers[JOBS].append(watcher)
 
     def serve_compute(
         self, publish_change: Callable[[ComputeTaskRecord], None], cancel_task: Callable[[str], Awaitable[None]]
@@ -150,16 +162,17 @@ class NotificationRelay:
         )
         for channel in (SESSION_EVENTS, TASK_EVENTS, SESSION_CHANGES, JOB_EVENTS, COMPUTE_TASK_CHANGES, COMPUTE_CANCEL_REQUESTS):
             await connection.add_listener(channel, self._notified)
-        await connection.add_listener(RUNS, self._run_changed)
+        for channel in self._id_watchers:
+            await connection.add_listener(channel, self._id_changed)
         connection.add_termination_listener(self._lost)
         self._connection = connection
 
     def _notified(self, _connection, _pid: int, channel: str, payload: str) -> None:
         self._received.put_nowait((channel, json.loads(payload)))
 
-    def _run_changed(self, _connection, _pid: int, _channel: str, task_id: str) -> None:
-        for watcher in self._run_watchers:
-            watcher(task_id)
+    def _id_changed(self, _connection, _pid: int, channel: str, changed_id: str) -> None:
+        for watcher in self._id_watchers[channel]:
+            watcher(changed_id)
 
     def _lost(self, _connection) -> None:
         log.error("storage.notifications_lost", detail="listening again; live feeds catch up from the table")

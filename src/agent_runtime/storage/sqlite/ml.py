@@ -7,7 +7,7 @@ import dataclasses
 import json
 from typing import Any
 
-from agent_runtime.ml.models import FileRecord, JobEvent, JobRecord, ModelRecord
+from agent_runtime.ml.models import FileRecord, JobEvent, JobLease, JobRecord, ModelRecord
 from agent_runtime.storage.sqlite.database import Database
 
 
@@ -116,7 +116,18 @@ class SqliteFileRepository:
             return cursor.rowcount > 0
 
 
+# Claimable jobs: waiting or left running, of the claimer's data dir (or of
+# none: jobs from before data dirs were recorded), their lease free or expired.
+_CLAIMABLE = (
+    "status IN ('queued', 'running') AND (data_dir_id = ? OR data_dir_id IS NULL)"
+    " AND (lease_owner IS NULL OR lease_expires_at < ?)"
+)
+
+
 class SqliteJobRepository:
+    # What the choice of jobs to claim adds to lock them (PostgreSQL's).
+    CHOICE_LOCK = ""
+
     def __init__(self, database: Database):
         self._db = database
 
@@ -161,8 +172,48 @@ class SqliteJobRepository:
             )
         return [_job(r) for r in rows]
 
-    async def jobs_to_recover(self) -> list[JobRecord]:
-        return await self.list_jobs(("created", "queued", "running"))
+    async def claim_jobs(self, owner: str, data_dir_id: str, now: str, expires_at: str, limit: int) -> list[JobLease]:
+        if limit <= 0:
+            return []
+        async with self._db.transaction() as tx:
+            # The choice is made once (a materialized CTE), before the UPDATE.
+            cursor = await tx.execute(
+                f"WITH chosen AS MATERIALIZED (SELECT id FROM ml_jobs WHERE {_CLAIMABLE}"
+                f" ORDER BY created_at, id LIMIT ?{self.CHOICE_LOCK})"
+                " UPDATE ml_jobs SET lease_owner = ?, lease_epoch = lease_epoch + 1, lease_expires_at = ?"
+                f" WHERE id IN (SELECT id FROM chosen) AND {_CLAIMABLE} RETURNING id, lease_epoch",
+                (data_dir_id, now, limit, owner, expires_at, data_dir_id, now),
+            )
+            rows = await cursor.fetchall()
+        return [JobLease(row["id"], owner, row["lease_epoch"]) for row in rows]
+
+    async def renew_job_leases(self, owner: str, job_ids: tuple[str, ...], expires_at: str) -> list[JobLease]:
+        if not job_ids:
+            return []
+        async with self._db.transaction() as tx:
+            cursor = await tx.execute(
+                f"UPDATE ml_jobs SET lease_expires_at = ? WHERE lease_owner = ? AND status IN ('queued', 'running')"
+                f" AND id IN ({', '.join('?' * len(job_ids))}) RETURNING id, lease_epoch",
+                (expires_at, owner, *job_ids),
+            )
+            rows = await cursor.fetchall()
+        return [JobLease(row["id"], owner, row["lease_epoch"]) for row in rows]
+
+    async def release_job_lease(self, lease: JobLease) -> bool:
+        async with self._db.transaction() as tx:
+            cursor = await tx.execute(
+                "UPDATE ml_jobs SET lease_owner = NULL, lease_expires_at = NULL"
+                " WHERE id = ? AND lease_owner = ? AND lease_epoch = ?",
+                (lease.job_id, lease.owner, lease.epoch),
+            )
+            return cursor.rowcount > 0
+
+    async def release_job_leases(self, owner: str) -> int:
+        async with self._db.transaction() as tx:
+            cursor = await tx.execute(
+                "UPDATE ml_jobs SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = ?", (owner,)
+            )
+            return cursor.rowcount
 
     async def update_job(
         self,
@@ -172,10 +223,15 @@ class SqliteJobRepository:
         event: JobEvent | None,
         *,
         only_if_status: tuple[str, ...] = (),
+        lease: JobLease | None = None,
     ) -> tuple[JobRecord, JobEvent | None] | None:
         async with self._db.transaction() as tx:
-            row = await tx.fetch_one("SELECT status, last_sequence FROM ml_jobs WHERE id = ?", (job_id,))
+            row = await tx.fetch_one(
+                "SELECT status, last_sequence, lease_owner, lease_epoch FROM ml_jobs WHERE id = ?", (job_id,)
+            )
             if row is None or (only_if_status and row["status"] not in only_if_status):
+                return None
+            if lease is not None and (row["lease_owner"], row["lease_epoch"]) != (lease.owner, lease.epoch):
                 return None
             assignments = dict(changes)
             if "metrics" in assignments and assignments["metrics"] is not None:
