@@ -20,6 +20,7 @@ from agent_runtime.agents.models import (
     ClientCallRecord,
     LeaseLost,
     RunLease,
+    TaskRecord,
 )
 from agent_runtime.agents.ports import run_lease
 from contract.test_agent_store import NOW, a_task, approval, opened  # noqa: F401 - the fixture these tests take
@@ -28,8 +29,10 @@ LATER = "2026-12-02T10:00:30.000Z"
 MUCH_LATER = "2026-12-02T10:01:00.000Z"
 
 
-async def claim(opened, owner: str, now: str = NOW, expires_at: str = LATER, limit: int = 10, exclude=()) -> list[RunLease]:
-    return await opened.store.leases.claim_runnable(owner, now, expires_at, statuses=RUNNABLE_STATUSES, limit=limit, exclude=exclude)
+async def claim(opened, owner: str, now: str = NOW, expires_at: str = LATER, limit: int = 10, exclude=(), per_user=None) -> list[RunLease]:
+    return await opened.store.leases.claim_runnable(
+        owner, now, expires_at, statuses=RUNNABLE_STATUSES, limit=limit, exclude=exclude, per_user=per_user
+    )
 
 
 async def test_a_runnable_task_is_claimed_once_and_each_claim_bumps_the_epoch(opened):
@@ -61,6 +64,25 @@ async def test_claims_leave_out_what_the_claimer_runs_already_and_stop_at_the_li
         await a_task(opened, f"t{n}", status="running")
     assert [lease.task_id for lease in await claim(opened, "p1", limit=1, exclude=("t0",))] == ["t1"]
     assert await claim(opened, "p1", limit=0) == []
+
+
+async def a_users_task(opened, task_id: str, owner: str, created_at: str) -> None:
+    await opened.add_session("s1")
+    await opened.store.tasks.create_task(TaskRecord(task_id, "s1", owner, "do it", "/tmp", "queued", 5, created_at, created_at), [])
+
+
+async def test_claims_share_out_by_user_oldest_first_and_up_to_the_users_cap(opened):
+    # Alice queued ten tasks before Bob queued his one.
+    for n in range(10):
+        await a_users_task(opened, f"alice-{n}", "alice", f"2026-12-02T09:00:{n:02}.000Z")
+    await a_users_task(opened, "bob-0", "bob", "2026-12-02T09:30:00.000Z")
+    first = await claim(opened, "p1", limit=2, per_user=3)
+    assert sorted(lease.task_id for lease in first) == ["alice-0", "bob-0"]
+    # p1 holds one of Alice's: two more reach her cap of three.
+    second = await claim(opened, "p1", limit=5, per_user=3)
+    assert [lease.task_id for lease in second] == ["alice-1", "alice-2"]
+    # Another process's claims count its own holdings only.
+    assert [lease.task_id for lease in await claim(opened, "p2", limit=1, per_user=3)] == ["alice-3"]
 
 
 async def test_renewal_says_which_leases_are_still_held_and_release_frees_them(opened):

@@ -28,8 +28,10 @@ def instance_id() -> str:
 
 
 class RunLeases:
-    def __init__(self, repository: LeaseRepository, *, seconds: float, clock: Clock, owner: str | None = None):
+    def __init__(self, repository: LeaseRepository, *, seconds: float, per_user: int, clock: Clock, owner: str | None = None):
         self._repository = repository
+        # Claims take at most this many runs of one user (its run slots).
+        self._per_user = per_user
         self._seconds = seconds
         self._clock = clock
         self.owner = owner or instance_id()
@@ -60,7 +62,7 @@ class RunLeases:
     async def claim_runnable(self, limit: int, exclude: tuple[str, ...]) -> list[RunLease]:
         now, expires_at = self._times()
         leases = await self._repository.claim_runnable(
-            self.owner, now, expires_at, statuses=RUNNABLE_STATUSES, limit=limit, exclude=exclude
+            self.owner, now, expires_at, statuses=RUNNABLE_STATUSES, limit=limit, exclude=exclude, per_user=self._per_user
         )
         self._held.update((lease.task_id, lease) for lease in leases)
         return leases

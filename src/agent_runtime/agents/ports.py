@@ -54,7 +54,15 @@ class LeaseRepository(Protocol):
     Times are ISO strings; a lease whose expiry is before `now` is free."""
 
     async def claim_runnable(
-        self, owner: str, now: str, expires_at: str, *, statuses: tuple[str, ...], limit: int, exclude: tuple[str, ...] = ()
+        self,
+        owner: str,
+        now: str,
+        expires_at: str,
+        *,
+        statuses: tuple[str, ...],
+        limit: int,
+        exclude: tuple[str, ...] = (),
+        per_user: int | None = None,
     ) -> list[RunLease]: ...
     async def claim_task(self, task_id: str, owner: str, now: str, expires_at: str, *, statuses: tuple[str, ...]) -> RunLease | None: ...
     async def renew(self, owner: str, task_ids: tuple[str, ...], expires_at: str) -> list[RunLease]: ...

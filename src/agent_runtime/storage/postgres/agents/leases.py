@@ -7,4 +7,4 @@ from agent_runtime.storage.sqlite.agents.leases import SqliteLeaseRepository
 
 
 class PostgresLeaseRepository(SqliteLeaseRepository):
-    CHOICE_LOCK = " FOR UPDATE SKIP LOCKED"
+    CHOICE_LOCK = " FOR UPDATE OF agent_tasks SKIP LOCKED"

@@ -22,22 +22,53 @@ class SqliteLeaseRepository:
         self._db = database
 
     async def claim_runnable(
-        self, owner: str, now: str, expires_at: str, *, statuses: tuple[str, ...], limit: int, exclude: tuple[str, ...] = ()
+        self,
+        owner: str,
+        now: str,
+        expires_at: str,
+        *,
+        statuses: tuple[str, ...],
+        limit: int,
+        exclude: tuple[str, ...] = (),
+        per_user: int | None = None,
     ) -> list[RunLease]:
-        """Claims up to `limit` claimable tasks, oldest first, leaving out
-        `exclude` (the runs this process has already)."""
+        """Claims up to `limit` claimable tasks, leaving out `exclude` (the
+        runs this process has already), fairly by the tasks' owners: users
+        take turns (round robin), each user's tasks oldest first, and with
+        `per_user` no user gets more than that many tasks leased to `owner`
+        (counting those it holds already), as FairScheduler shares the run
+        slots within the process."""
         if limit <= 0:
             return []
         claimable = _CLAIMABLE.format(statuses=marks(statuses))
         excluded = f" AND task_id NOT IN ({marks(exclude)})" if exclude else ""
+        capped = " WHERE turn <= ?" if per_user is not None else ""
         async with self._db.transaction() as tx:
-            # The choice is made once (a materialized CTE), before the
-            # UPDATE: a subquery in its WHERE may be evaluated again.
+            # A user's turn for a task: its rank among the user's claimable
+            # tasks after those leased to `owner` already. The choice is made
+            # once (a materialized CTE), before the UPDATE: a subquery in its
+            # WHERE may be evaluated again.
             cursor = await tx.execute(
-                f"WITH chosen AS MATERIALIZED (SELECT task_id FROM agent_tasks WHERE {claimable}{excluded}"
-                f" ORDER BY created_at LIMIT ?{self.CHOICE_LOCK})"
+                "WITH held AS (SELECT owner, COUNT(*) AS runs FROM agent_tasks WHERE lease_owner = ? GROUP BY owner),"
+                " turns AS (SELECT task_id, created_at, COALESCE(held.runs, 0)"
+                " + ROW_NUMBER() OVER (PARTITION BY agent_tasks.owner ORDER BY created_at, task_id) AS turn"
+                f" FROM agent_tasks LEFT JOIN held USING (owner) WHERE {claimable}{excluded}),"
+                " chosen AS MATERIALIZED (SELECT agent_tasks.task_id FROM agent_tasks JOIN"
+                f" (SELECT task_id, turn, created_at AS since FROM turns{capped}) AS fair USING (task_id)"
+                f" ORDER BY fair.turn, fair.since, agent_tasks.task_id LIMIT ?{self.CHOICE_LOCK})"
                 f" {_CLAIM} WHERE task_id IN (SELECT task_id FROM chosen) AND {claimable} RETURNING task_id, lease_epoch",
-                (*statuses, now, *exclude, limit, owner, expires_at, *statuses, now),
+                (
+                    owner,
+                    *statuses,
+                    now,
+                    *exclude,
+                    *(() if per_user is None else (per_user,)),
+                    limit,
+                    owner,
+                    expires_at,
+                    *statuses,
+                    now,
+                ),
             )
             rows = await cursor.fetchall()
         return [RunLease(row["task_id"], owner, row["lease_epoch"]) for row in rows]
