@@ -23,6 +23,7 @@ from agent_runtime.agents.models import (
     TaskRecord,
 )
 from agent_runtime.agents.ports import run_lease
+from agent_runtime.sessions.models import REFUSED, NewEvent, PendingAppend
 from contract.test_agent_store import NOW, a_task, approval, opened  # noqa: F401 - the fixture these tests take
 
 LATER = "2026-12-02T10:00:30.000Z"
@@ -132,6 +133,29 @@ async def test_a_write_under_a_lease_that_moved_on_is_refused(opened):
     assert await store.approvals.list_approvals("t1") == [] and await store.artifacts.list_artifacts("t1") == []
     # Writes with no lease set (a client's) and writes of other tasks pass.
     assert await store.tasks.append_event("t1", "status", {"n": 3}, NOW)
+
+
+async def test_a_session_log_copy_under_a_lease_that_moved_on_is_refused(opened, stores):
+    await a_task(opened, "t1", status="running")
+    [old] = await claim(opened, "p1")
+
+    def step(n: int) -> PendingAppend:
+        event = NewEvent(event_type="pre_tool", timestamp=NOW, body={"n": n, "payload": {"task_id": "t1"}})
+        return PendingAppend("s1", event, guard=opened.store.tasks.lease_guard("t1"))
+
+    token = run_lease.set(old)
+    try:
+        [copied] = await stores.sessions.append_events([step(1)], NOW)
+        await opened.store.leases.claim_task("t1", "p2", MUCH_LATER, "2026-12-02T10:02:00.000Z", statuses=ACTIVE_STATUSES)
+        # In one batch with another writer's append, which still commits.
+        stray, other = await stores.sessions.append_events([step(2), PendingAppend("s1", NewEvent("message", NOW, body={"n": 3}))], NOW)
+    finally:
+        run_lease.reset(token)
+    assert stray is REFUSED and other is not None
+    logged = await stores.sessions.list_events("s1", 0, 0)
+    assert [event.body["n"] for event in logged] == [1, 3] and logged[0].event_id == copied.event.event_id
+    # With no lease set (a client's append) there is nothing to fence.
+    assert opened.store.tasks.lease_guard("t1") is None
 
 
 async def test_a_decision_or_an_answer_makes_its_paused_task_runnable_in_the_same_write(opened):

@@ -20,6 +20,7 @@ from agent_runtime.agents.models import (
     TaskEventRecord,
     TaskRecord,
 )
+from agent_runtime.sessions.models import AppendGuard
 
 
 class TaskRepository(Protocol):
@@ -31,6 +32,11 @@ class TaskRepository(Protocol):
     async def task_counts(self) -> dict[str, int]: ...
     async def tasks_with_status(self, statuses: tuple[str, ...]) -> list[TaskRecord]: ...
     async def update_task(self, task_id: str, changes: dict[str, Any], *, only_if_status: tuple[str, ...] = ()) -> bool: ...
+    def lease_guard(self, task_id: str) -> AppendGuard | None:
+        """The fence of the current run's lease of `task_id` (run_lease) as
+        a check in another domain's write: the session log's copies of the
+        run's steps. None when no lease of it is set."""
+
     async def append_messages(self, task_id: str, messages: list[dict[str, Any]]) -> None: ...
     async def list_messages(self, task_id: str) -> list[dict[str, Any]]: ...
     async def append_event(self, task_id: str, type: str, body: dict[str, Any], now: str) -> TaskEventRecord | None: ...

@@ -8,6 +8,7 @@ import uuid
 
 from agent_runtime.jsonfmt import whole_float
 from agent_runtime.sessions.models import (
+    REFUSED,
     UPDATABLE_FIELDS,
     AppendOutcome,
     EventRecord,
@@ -127,6 +128,9 @@ class SqliteSessionRepository:
             rows = []
             for pending in appends:
                 session_id, event = pending.session_id, pending.event
+                if pending.guard is not None and not await pending.guard(tx):
+                    results.append(REFUSED)
+                    continue
                 creates = False
                 if session_id not in sessions:
                     row = stored.get(session_id)
