@@ -103,6 +103,15 @@ async def test_renewal_says_which_leases_are_still_held_and_release_frees_them(o
     assert await leases.release_all("p3") == 1 and await leases.release_all("p2") == 1
 
 
+async def test_a_renewal_says_which_runs_were_asked_to_stop(opened):
+    await a_task(opened, "t1", status="running")
+    await a_task(opened, "t2", status="running")
+    await claim(opened, "p1")
+    await opened.store.tasks.update_task("t2", {"stop_requested": True})
+    renewed = await opened.store.leases.renew("p1", ("t1", "t2"), MUCH_LATER)
+    assert sorted((lease.task_id, lease.stop_requested) for lease in renewed) == [("t1", False), ("t2", True)]
+
+
 async def test_a_write_under_a_lease_that_moved_on_is_refused(opened):
     store = opened.store
     await a_task(opened, "t1", status="running")

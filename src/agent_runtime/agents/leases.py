@@ -85,19 +85,20 @@ class RunLeases:
         """Drops a lease without a write (lost, or left to expire)."""
         self._held.pop(task_id, None)
 
-    async def renew(self) -> list[str]:
+    async def renew(self) -> tuple[list[str], list[str]]:
         """Renews every lease held, in one statement; returns the tasks
         whose lease was lost (another process claimed them after they
-        expired), forgotten here. A lease forgotten without a release (its
-        run failed to write) is not renewed: it expires."""
+        expired), forgotten here, and those whose runs were asked to stop.
+        A lease forgotten without a release (its run failed to write) is
+        not renewed: it expires."""
         _, expires_at = self._times()
         # Only leases held before the statement can be missing from it.
         before = dict(self._held)
-        renewed = set(await self._repository.renew(self.owner, tuple(before), expires_at))
+        renewed = await self._repository.renew(self.owner, tuple(before), expires_at)
         lost = [task_id for task_id, lease in before.items() if lease not in renewed and self._held.get(task_id) == lease]
         for task_id in lost:
             self.forget(task_id)
-        return lost
+        return lost, [lease.task_id for lease in renewed if lease.stop_requested]
 
     async def release_all(self) -> None:
         self._held.clear()

@@ -149,7 +149,14 @@ class AgentRunner:
     async def _stop_if_requested(self, task_id: str) -> None:
         task = await self._tasks.get_task(task_id)
         if task is not None and task.stop_requested:
-            await self._table.cancel(task_id, STOP)
+            self._stop_here(task_id)
+
+    def _stop_here(self, task_id: str) -> None:
+        """Cancels a run of this process that was asked to stop, once: a
+        second cancel would interrupt its ending."""
+        run = self._table.get(task_id)
+        if run is not None and not run.waiting and not run.cancel_reason:
+            self._in_background(self._table.cancel(task_id, STOP))
 
     async def _claim_loop(self) -> None:
         while True:
@@ -198,13 +205,17 @@ class AgentRunner:
         while True:
             await asyncio.sleep(self.leases.renew_every)
             try:
-                lost = await self.leases.renew()
+                lost, stopping = await self.leases.renew()
             except Exception:  # noqa: BLE001 - a renewal that failed is retried; the fence guards the writes meanwhile
                 log.exception("agent.lease_renewal_failed")
                 continue
             for task_id in lost:
                 log.warning("agent.lease_lost", task_id=task_id)
                 self._in_background(self._table.cancel(task_id, LEASE_LOST))
+            # The fallback of a stop whose notification this process missed
+            # (or, on SQLite, that another process wrote).
+            for task_id in stopping:
+                self._stop_here(task_id)
 
     def _in_background(self, work) -> None:
         task = asyncio.create_task(work)

@@ -88,17 +88,18 @@ class SqliteLeaseRepository:
 
     async def renew(self, owner: str, task_ids: tuple[str, ...], expires_at: str) -> list[RunLease]:
         """Extends the leases of `task_ids` that `owner` still holds, in one
-        statement; the leases renewed (one missing from them was lost)."""
+        statement; the leases renewed (one missing from them was lost), each
+        saying whether a stop was asked of its run."""
         if not task_ids:
             return []
         async with self._db.transaction() as tx:
             cursor = await tx.execute(
                 f"UPDATE agent_tasks SET lease_expires_at = ? WHERE lease_owner = ? AND task_id IN ({marks(task_ids)})"
-                " RETURNING task_id, lease_epoch",
+                " RETURNING task_id, lease_epoch, stop_requested",
                 (expires_at, owner, *task_ids),
             )
             rows = await cursor.fetchall()
-        return [RunLease(row["task_id"], owner, row["lease_epoch"]) for row in rows]
+        return [RunLease(row["task_id"], owner, row["lease_epoch"], stop_requested=bool(row["stop_requested"])) for row in rows]
 
     async def release(self, lease: RunLease) -> bool:
         """Gives a lease up (only while it is still this one)."""
