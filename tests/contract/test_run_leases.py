@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 
 import pytest
 
@@ -22,7 +23,9 @@ from agent_runtime.agents.models import (
     RunLease,
     TaskRecord,
 )
+from agent_runtime.agents.leases import RunLeases
 from agent_runtime.agents.ports import run_lease
+from agent_runtime.clock import iso, parse_iso
 from agent_runtime.sessions.models import REFUSED, NewEvent, PendingAppend
 from contract.test_agent_store import NOW, a_task, approval, opened  # noqa: F401 - the fixture these tests take
 
@@ -142,6 +145,24 @@ async def test_a_write_under_a_lease_that_moved_on_is_refused(opened):
     assert await store.approvals.list_approvals("t1") == [] and await store.artifacts.list_artifacts("t1") == []
     # Writes with no lease set (a client's) and writes of other tasks pass.
     assert await store.tasks.append_event("t1", "status", {"n": 3}, NOW)
+
+
+async def test_leases_are_timed_by_the_databases_clock_not_the_machines(opened):
+    """RunLeases reads no machine clock: a lease's expiry is the database's
+    time plus the lease, so processes on machines whose clocks differ
+    compare expiries on one clock (no NTP needed)."""
+    store = opened.store
+    await a_task(opened, "t1", status="accepted")
+    await a_task(opened, "t2", status="accepted")
+    before = await store.leases.database_time()
+    [held] = await RunLeases(store.leases, seconds=600, per_user=2, owner="p1").claim_runnable(1, ())
+    # A claimer at the database's time now does not take a live lease...
+    now = iso(await store.leases.database_time())
+    [other] = await store.leases.claim_runnable("p2", now, iso(parse_iso(now) + dt.timedelta(seconds=60)), statuses=RUNNABLE_STATUSES, limit=2)
+    assert other.task_id != held.task_id
+    # ...and one at the database's time after the lease's 600 s does.
+    after = iso(before + dt.timedelta(seconds=601))
+    assert await store.leases.claim_task(held.task_id, "p3", after, after, statuses=ACTIVE_STATUSES) == RunLease(held.task_id, "p3", 2)
 
 
 async def test_a_session_log_copy_under_a_lease_that_moved_on_is_refused(opened, stores):

@@ -16,7 +16,7 @@ import structlog
 
 from agent_runtime.agents.models import ACTIVE_STATUSES, RUNNABLE_STATUSES, RunLease
 from agent_runtime.agents.ports import LeaseRepository
-from agent_runtime.clock import Clock, iso
+from agent_runtime.clock import iso
 
 log = structlog.get_logger(__name__)
 
@@ -28,12 +28,11 @@ def instance_id() -> str:
 
 
 class RunLeases:
-    def __init__(self, repository: LeaseRepository, *, seconds: float, per_user: int, clock: Clock, owner: str | None = None):
+    def __init__(self, repository: LeaseRepository, *, seconds: float, per_user: int, owner: str | None = None):
         self._repository = repository
         # Claims take at most this many runs of one user (its run slots).
         self._per_user = per_user
         self._seconds = seconds
-        self._clock = clock
         self.owner = owner or instance_id()
         self._held: dict[str, RunLease] = {}
 
@@ -60,7 +59,7 @@ class RunLeases:
         owner_file.write_text(self.owner)
 
     async def claim_runnable(self, limit: int, exclude: tuple[str, ...]) -> list[RunLease]:
-        now, expires_at = self._times()
+        now, expires_at = await self._times()
         leases = await self._repository.claim_runnable(
             self.owner, now, expires_at, statuses=RUNNABLE_STATUSES, limit=limit, exclude=exclude, per_user=self._per_user
         )
@@ -70,7 +69,7 @@ class RunLeases:
     async def claim(self, task_id: str) -> RunLease | None:
         """Claims one active task, paused or not (to run, resume or end
         it); None while another process holds it or it ended."""
-        now, expires_at = self._times()
+        now, expires_at = await self._times()
         lease = await self._repository.claim_task(task_id, self.owner, now, expires_at, statuses=ACTIVE_STATUSES)
         if lease is not None:
             self._held[task_id] = lease
@@ -91,7 +90,7 @@ class RunLeases:
         expired), forgotten here, and those whose runs were asked to stop.
         A lease forgotten without a release (its run failed to write) is
         not renewed: it expires."""
-        _, expires_at = self._times()
+        _, expires_at = await self._times()
         # Only leases held before the statement can be missing from it.
         before = dict(self._held)
         renewed = await self._repository.renew(self.owner, tuple(before), expires_at)
@@ -104,6 +103,9 @@ class RunLeases:
         self._held.clear()
         await self._repository.release_all(self.owner)
 
-    def _times(self) -> tuple[str, str]:
-        now = self._clock()
+    async def _times(self) -> tuple[str, str]:
+        """Now and a new lease's expiry, by the database's clock: every
+        process compares expiries with the same clock, whatever its
+        machine's clock says."""
+        now = await self._repository.database_time()
         return iso(now), iso(now + dt.timedelta(seconds=self._seconds))

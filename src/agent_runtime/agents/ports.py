@@ -5,6 +5,7 @@ is the contract every adapter passes. Records are in agents/models.py."""
 from __future__ import annotations
 
 import contextvars
+import datetime as dt
 import dataclasses
 from typing import Any, Protocol
 
@@ -71,6 +72,8 @@ class LeaseRepository(Protocol):
         per_user: int | None = None,
     ) -> list[RunLease]: ...
     async def claim_task(self, task_id: str, owner: str, now: str, expires_at: str, *, statuses: tuple[str, ...]) -> RunLease | None: ...
+    async def database_time(self) -> dt.datetime:
+        """The database's clock: the one clock lease times are read from."""
     async def renew(self, owner: str, task_ids: tuple[str, ...], expires_at: str) -> list[RunLease]: ...
     async def release(self, lease: RunLease) -> bool: ...
     async def release_all(self, owner: str) -> int: ...

@@ -81,7 +81,7 @@ class AgentRunner:
         self._table = RunTable(FairScheduler(config.max_concurrent_runs, per_user))
         self.reporter = RunReporter(store.tasks, sessions, bus, clock=clock, progress=self._table.touch)
         self.approvals = ApprovalManager(store, sessions, timeout_seconds=config.approval_timeout_seconds, clock=clock)
-        self.leases = RunLeases(store.leases, seconds=config.run_lease_seconds, per_user=per_user, clock=clock)
+        self.leases = RunLeases(store.leases, seconds=config.run_lease_seconds, per_user=per_user)
         self._lease_owner_file = lease_owner_file
         self._pauses = pauses = RunPauses(
             store, self.approvals, self.reporter, self._table, self.leases, timeout_seconds=config.approval_timeout_seconds, clock=clock

@@ -5,7 +5,10 @@ of a row another claimer changed, and its adapter skips locked rows)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from agent_runtime.agents.models import RunLease
+from agent_runtime.clock import parse_iso
 from agent_runtime.storage.sqlite.agents.rows import marks
 from agent_runtime.storage.sqlite.database import Database
 
@@ -72,6 +75,10 @@ class SqliteLeaseRepository:
             )
             rows = await cursor.fetchall()
         return [RunLease(row["task_id"], owner, row["lease_epoch"]) for row in rows]
+
+    async def database_time(self) -> dt.datetime:
+        row = await self._db.fetch_one("SELECT strftime('%Y-%m-%dT%H:%M:%fZ', 'now') AS now")
+        return parse_iso(row["now"])
 
     async def claim_task(self, task_id: str, owner: str, now: str, expires_at: str, *, statuses: tuple[str, ...]) -> RunLease | None:
         """Claims one task if it is claimable, or `owner` holds it already
