@@ -258,7 +258,8 @@ class AgentRunner:
         """Stops a run and waits until it ended: a run of this process is
         cancelled; a paused or unclaimed one is claimed and ended here; one
         another process runs is stopped by that process, which learns of
-        the stored stop request from a notification or its next turn."""
+        the stored stop request from a notification, else at its next lease
+        renewal."""
         if await self._table.cancel(task_id, STOP):
             return
         lease = await self.leases.claim(task_id)
