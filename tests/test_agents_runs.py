@@ -4,6 +4,7 @@ server: watchdog, approval expiry, no provider, context limits, input."""
 from __future__ import annotations
 
 import pathlib
+import sqlite3
 
 import pytest
 import pytest_asyncio
@@ -192,6 +193,29 @@ async def test_runs_beyond_the_slots_are_queued(tmp_path, fake):
         [approval] = await runtime.agents.tasks.list_approvals(waiting.task_id, "pending")
         await runtime.agents.tasks.decide_approval(waiting.task_id, approval.approval_id, "approve", None, "")
         assert (await finished(runtime, waiting.task_id)).status == "completed"
+
+
+async def test_a_stop_that_another_process_wrote_without_a_notification_ends_the_run(tmp_path, fake):
+    """A stop reaches the holder through a notification (PostgreSQL); a
+    holder that missed it (or on SQLite, where another process's write
+    notifies nobody) hears it at its next lease renewal, mid-model-call."""
+    project = git_project(tmp_path / "project")
+    llm = {"openai_base_url": fake.base_url, "max_retries": 0, "timeout_seconds": 300}
+    agents = {"run_lease_seconds": 0.6}
+    async with running(make_settings(tmp_path / "data", llm=llm, agents=agents, server={"run_envoy": False})) as runtime:
+        session = (await runtime.agents.projects.create_project_session("stop", str(project))).session.session_id
+        asked = len(fake.requests)
+        fake.add(Reply(text="never told", delay=240))
+        task = await runtime.agents.tasks.create_task(session, "answer slowly", owner="a")
+
+        async def requests() -> int:
+            return len(fake.requests)
+
+        await wait_for(requests, lambda n: n == asked + 1)
+        with sqlite3.connect(tmp_path / "data" / "agent-runtime.sqlite3") as other_process:
+            other_process.execute("UPDATE agent_tasks SET stop_requested = 1 WHERE task_id = ?", (task.task_id,))
+        done = await finished(runtime, task.task_id)
+        assert (done.status, done.result_summary) == ("stopped", "Task stopped")
 
 
 async def test_devin_task_without_directory_gets_a_git_workspace(runtime, fake):

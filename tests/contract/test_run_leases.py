@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 
 import pytest
 
@@ -20,16 +21,22 @@ from agent_runtime.agents.models import (
     ClientCallRecord,
     LeaseLost,
     RunLease,
+    TaskRecord,
 )
+from agent_runtime.agents.leases import RunLeases
 from agent_runtime.agents.ports import run_lease
+from agent_runtime.clock import iso, parse_iso
+from agent_runtime.sessions.models import REFUSED, NewEvent, PendingAppend
 from contract.test_agent_store import NOW, a_task, approval, opened  # noqa: F401 - the fixture these tests take
 
 LATER = "2026-12-02T10:00:30.000Z"
 MUCH_LATER = "2026-12-02T10:01:00.000Z"
 
 
-async def claim(opened, owner: str, now: str = NOW, expires_at: str = LATER, limit: int = 10, exclude=()) -> list[RunLease]:
-    return await opened.store.leases.claim_runnable(owner, now, expires_at, statuses=RUNNABLE_STATUSES, limit=limit, exclude=exclude)
+async def claim(opened, owner: str, now: str = NOW, expires_at: str = LATER, limit: int = 10, exclude=(), per_user=None) -> list[RunLease]:
+    return await opened.store.leases.claim_runnable(
+        owner, now, expires_at, statuses=RUNNABLE_STATUSES, limit=limit, exclude=exclude, per_user=per_user
+    )
 
 
 async def test_a_runnable_task_is_claimed_once_and_each_claim_bumps_the_epoch(opened):
@@ -63,6 +70,25 @@ async def test_claims_leave_out_what_the_claimer_runs_already_and_stop_at_the_li
     assert await claim(opened, "p1", limit=0) == []
 
 
+async def a_users_task(opened, task_id: str, owner: str, created_at: str) -> None:
+    await opened.add_session("s1")
+    await opened.store.tasks.create_task(TaskRecord(task_id, "s1", owner, "do it", "/tmp", "queued", 5, created_at, created_at), [])
+
+
+async def test_claims_share_out_by_user_oldest_first_and_up_to_the_users_cap(opened):
+    # Alice queued ten tasks before Bob queued his one.
+    for n in range(10):
+        await a_users_task(opened, f"alice-{n}", "alice", f"2026-12-02T09:00:{n:02}.000Z")
+    await a_users_task(opened, "bob-0", "bob", "2026-12-02T09:30:00.000Z")
+    first = await claim(opened, "p1", limit=2, per_user=3)
+    assert sorted(lease.task_id for lease in first) == ["alice-0", "bob-0"]
+    # p1 holds one of Alice's: two more reach her cap of three.
+    second = await claim(opened, "p1", limit=5, per_user=3)
+    assert [lease.task_id for lease in second] == ["alice-1", "alice-2"]
+    # Another process's claims count its own holdings only.
+    assert [lease.task_id for lease in await claim(opened, "p2", limit=1, per_user=3)] == ["alice-3"]
+
+
 async def test_renewal_says_which_leases_are_still_held_and_release_frees_them(opened):
     leases = opened.store.leases
     await a_task(opened, "t1", status="running")
@@ -78,6 +104,15 @@ async def test_renewal_says_which_leases_are_still_held_and_release_frees_them(o
     assert await leases.release(first)
     assert await claim(opened, "p3") == [RunLease("t1", "p3", 2)]
     assert await leases.release_all("p3") == 1 and await leases.release_all("p2") == 1
+
+
+async def test_a_renewal_says_which_runs_were_asked_to_stop(opened):
+    await a_task(opened, "t1", status="running")
+    await a_task(opened, "t2", status="running")
+    await claim(opened, "p1")
+    await opened.store.tasks.update_task("t2", {"stop_requested": True})
+    renewed = await opened.store.leases.renew("p1", ("t1", "t2"), MUCH_LATER)
+    assert sorted((lease.task_id, lease.stop_requested) for lease in renewed) == [("t1", False), ("t2", True)]
 
 
 async def test_a_write_under_a_lease_that_moved_on_is_refused(opened):
@@ -110,6 +145,47 @@ async def test_a_write_under_a_lease_that_moved_on_is_refused(opened):
     assert await store.approvals.list_approvals("t1") == [] and await store.artifacts.list_artifacts("t1") == []
     # Writes with no lease set (a client's) and writes of other tasks pass.
     assert await store.tasks.append_event("t1", "status", {"n": 3}, NOW)
+
+
+async def test_leases_are_timed_by_the_databases_clock_not_the_machines(opened):
+    """RunLeases reads no machine clock: a lease's expiry is the database's
+    time plus the lease, so processes on machines whose clocks differ
+    compare expiries on one clock (no NTP needed)."""
+    store = opened.store
+    await a_task(opened, "t1", status="accepted")
+    await a_task(opened, "t2", status="accepted")
+    before = await store.leases.database_time()
+    [held] = await RunLeases(store.leases, seconds=600, per_user=2, owner="p1").claim_runnable(1, ())
+    # A claimer at the database's time now does not take a live lease...
+    now = iso(await store.leases.database_time())
+    [other] = await store.leases.claim_runnable("p2", now, iso(parse_iso(now) + dt.timedelta(seconds=60)), statuses=RUNNABLE_STATUSES, limit=2)
+    assert other.task_id != held.task_id
+    # ...and one at the database's time after the lease's 600 s does.
+    after = iso(before + dt.timedelta(seconds=601))
+    assert await store.leases.claim_task(held.task_id, "p3", after, after, statuses=ACTIVE_STATUSES) == RunLease(held.task_id, "p3", 2)
+
+
+async def test_a_session_log_copy_under_a_lease_that_moved_on_is_refused(opened, stores):
+    await a_task(opened, "t1", status="running")
+    [old] = await claim(opened, "p1")
+
+    def step(n: int) -> PendingAppend:
+        event = NewEvent(event_type="pre_tool", timestamp=NOW, body={"n": n, "payload": {"task_id": "t1"}})
+        return PendingAppend("s1", event, guard=opened.store.tasks.lease_guard("t1"))
+
+    token = run_lease.set(old)
+    try:
+        [copied] = await stores.sessions.append_events([step(1)], NOW)
+        await opened.store.leases.claim_task("t1", "p2", MUCH_LATER, "2026-12-02T10:02:00.000Z", statuses=ACTIVE_STATUSES)
+        # In one batch with another writer's append, which still commits.
+        stray, other = await stores.sessions.append_events([step(2), PendingAppend("s1", NewEvent("message", NOW, body={"n": 3}))], NOW)
+    finally:
+        run_lease.reset(token)
+    assert stray is REFUSED and other is not None
+    logged = await stores.sessions.list_events("s1", 0, 0)
+    assert [event.body["n"] for event in logged] == [1, 3] and logged[0].event_id == copied.event.event_id
+    # With no lease set (a client's append) there is nothing to fence.
+    assert opened.store.tasks.lease_guard("t1") is None
 
 
 async def test_a_decision_or_an_answer_makes_its_paused_task_runnable_in_the_same_write(opened):

@@ -58,6 +58,9 @@ class RunLease:
     task_id: str
     owner: str
     epoch: int
+    # Whether a stop was asked of the run, as a renewal read it (the
+    # holder's fallback for a stop whose notification it missed).
+    stop_requested: bool = dataclasses.field(default=False, compare=False)
 
 
 class LeaseLost(Exception):

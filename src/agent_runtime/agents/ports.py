@@ -5,6 +5,7 @@ is the contract every adapter passes. Records are in agents/models.py."""
 from __future__ import annotations
 
 import contextvars
+import datetime as dt
 import dataclasses
 from typing import Any, Protocol
 
@@ -20,6 +21,7 @@ from agent_runtime.agents.models import (
     TaskEventRecord,
     TaskRecord,
 )
+from agent_runtime.sessions.models import AppendGuard
 
 
 class TaskRepository(Protocol):
@@ -31,6 +33,11 @@ class TaskRepository(Protocol):
     async def task_counts(self) -> dict[str, int]: ...
     async def tasks_with_status(self, statuses: tuple[str, ...]) -> list[TaskRecord]: ...
     async def update_task(self, task_id: str, changes: dict[str, Any], *, only_if_status: tuple[str, ...] = ()) -> bool: ...
+    def lease_guard(self, task_id: str) -> AppendGuard | None:
+        """The fence of the current run's lease of `task_id` (run_lease) as
+        a check in another domain's write: the session log's copies of the
+        run's steps. None when no lease of it is set."""
+
     async def append_messages(self, task_id: str, messages: list[dict[str, Any]]) -> None: ...
     async def list_messages(self, task_id: str) -> list[dict[str, Any]]: ...
     async def append_event(self, task_id: str, type: str, body: dict[str, Any], now: str) -> TaskEventRecord | None: ...
@@ -54,9 +61,19 @@ class LeaseRepository(Protocol):
     Times are ISO strings; a lease whose expiry is before `now` is free."""
 
     async def claim_runnable(
-        self, owner: str, now: str, expires_at: str, *, statuses: tuple[str, ...], limit: int, exclude: tuple[str, ...] = ()
+        self,
+        owner: str,
+        now: str,
+        expires_at: str,
+        *,
+        statuses: tuple[str, ...],
+        limit: int,
+        exclude: tuple[str, ...] = (),
+        per_user: int | None = None,
     ) -> list[RunLease]: ...
     async def claim_task(self, task_id: str, owner: str, now: str, expires_at: str, *, statuses: tuple[str, ...]) -> RunLease | None: ...
+    async def database_time(self) -> dt.datetime:
+        """The database's clock: the one clock lease times are read from."""
     async def renew(self, owner: str, task_ids: tuple[str, ...], expires_at: str) -> list[RunLease]: ...
     async def release(self, lease: RunLease) -> bool: ...
     async def release_all(self, owner: str) -> int: ...

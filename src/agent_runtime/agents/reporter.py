@@ -8,13 +8,13 @@ from typing import Any, Callable
 import structlog
 
 from agent_runtime.agents import run_events
-from agent_runtime.agents.models import TaskEventRecord, TaskRecord
+from agent_runtime.agents.models import LeaseLost, TaskEventRecord, TaskRecord
 from agent_runtime.agents.ports import TaskRepository
 from agent_runtime.clock import Clock, iso
 from agent_runtime.errors import DomainError
 from agent_runtime.events.bus import EventBus
 from agent_runtime.llm.base import ToolCall
-from agent_runtime.sessions.models import NewEvent
+from agent_runtime.sessions.models import APPEND_REFUSED, NewEvent
 from agent_runtime.sessions.service import SessionService
 from agent_runtime.tools.base import ToolOutcome
 
@@ -56,12 +56,17 @@ class RunReporter:
         return record
 
     async def mirror(self, task: TaskRecord, event_type: str, body: dict[str, Any]) -> None:
-        """Copies a run step into the session's event log."""
+        """Copies a run step into the session's event log, fenced by the
+        run's lease like its own writes."""
         try:
             await self._sessions.append_event(
-                task.session_id, NewEvent(event_type=event_type, timestamp=self.now(), body={**body, "payload": {"task_id": task.task_id}})
+                task.session_id,
+                NewEvent(event_type=event_type, timestamp=self.now(), body={**body, "payload": {"task_id": task.task_id}}),
+                guard=self._tasks.lease_guard(task.task_id),
             )
         except DomainError as error:
+            if error.code == APPEND_REFUSED:
+                raise LeaseLost(task.task_id) from error
             log.warning("agent.mirror_failed", task_id=task.task_id, error=error.detail)
 
     async def set_status(self, task_id: str, status: str, message: str, *, only_if: tuple[str, ...]) -> None:

@@ -77,10 +77,11 @@ class AgentRunner:
         self._config = config
         self._commands_dir = commands_dir
         self.sandbox = sandbox
-        self._table = RunTable(FairScheduler(config.max_concurrent_runs, min(config.runs_per_user, config.max_concurrent_runs)))
+        per_user = min(config.runs_per_user, config.max_concurrent_runs)
+        self._table = RunTable(FairScheduler(config.max_concurrent_runs, per_user))
         self.reporter = RunReporter(store.tasks, sessions, bus, clock=clock, progress=self._table.touch)
         self.approvals = ApprovalManager(store, sessions, timeout_seconds=config.approval_timeout_seconds, clock=clock)
-        self.leases = RunLeases(store.leases, seconds=config.run_lease_seconds, clock=clock)
+        self.leases = RunLeases(store.leases, seconds=config.run_lease_seconds, per_user=per_user)
         self._lease_owner_file = lease_owner_file
         self._pauses = pauses = RunPauses(
             store, self.approvals, self.reporter, self._table, self.leases, timeout_seconds=config.approval_timeout_seconds, clock=clock
@@ -148,7 +149,14 @@ class AgentRunner:
     async def _stop_if_requested(self, task_id: str) -> None:
         task = await self._tasks.get_task(task_id)
         if task is not None and task.stop_requested:
-            await self._table.cancel(task_id, STOP)
+            self._stop_here(task_id)
+
+    def _stop_here(self, task_id: str) -> None:
+        """Cancels a run of this process that was asked to stop, once: a
+        second cancel would interrupt its ending."""
+        run = self._table.get(task_id)
+        if run is not None and not run.waiting and not run.cancel_reason:
+            self._in_background(self._table.cancel(task_id, STOP))
 
     async def _claim_loop(self) -> None:
         while True:
@@ -197,13 +205,17 @@ class AgentRunner:
         while True:
             await asyncio.sleep(self.leases.renew_every)
             try:
-                lost = await self.leases.renew()
+                lost, stopping = await self.leases.renew()
             except Exception:  # noqa: BLE001 - a renewal that failed is retried; the fence guards the writes meanwhile
                 log.exception("agent.lease_renewal_failed")
                 continue
             for task_id in lost:
                 log.warning("agent.lease_lost", task_id=task_id)
                 self._in_background(self._table.cancel(task_id, LEASE_LOST))
+            # The fallback of a stop whose notification this process missed
+            # (or, on SQLite, that another process wrote).
+            for task_id in stopping:
+                self._stop_here(task_id)
 
     def _in_background(self, work) -> None:
         task = asyncio.create_task(work)
@@ -246,7 +258,8 @@ class AgentRunner:
         """Stops a run and waits until it ended: a run of this process is
         cancelled; a paused or unclaimed one is claimed and ended here; one
         another process runs is stopped by that process, which learns of
-        the stored stop request from a notification or its next turn."""
+        the stored stop request from a notification, else at its next lease
+        renewal."""
         if await self._table.cancel(task_id, STOP):
             return
         lease = await self.leases.claim(task_id)

@@ -4,7 +4,7 @@ and from proto messages."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from agent_runtime.identity.models import visible
 
@@ -80,6 +80,21 @@ class EventRecord:
     body: dict[str, Any]
 
 
+# An appender's own check, made inside the append's transaction (given
+# it): False refuses the append. An agent run's copies of its steps are
+# fenced by its lease this way (agents.ports.TaskRepository.lease_guard).
+AppendGuard = Callable[[Any], Awaitable[bool]]
+# The error code of an append its guard refused.
+APPEND_REFUSED = "APPEND_REFUSED"
+
+
+class AppendRefused:
+    """The outcome of an append its guard refused."""
+
+
+REFUSED = AppendRefused()
+
+
 @dataclasses.dataclass
 class PendingAppend:
     """One event to append; `create_if_missing` is the session that a
@@ -90,6 +105,7 @@ class PendingAppend:
     create_if_missing: SessionRecord | None = None
     # The caller's owner scope (identity.ownership): None sees every session.
     scope: str | None = None
+    guard: AppendGuard | None = None
 
     def admits(self, session: SessionRecord) -> bool:
         """Whether this append may go to `session`: someone else's session

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from agent_runtime.sessions.models import AppendOutcome, EventRecord, PendingAppend, SessionRecord
+from agent_runtime.sessions.models import AppendOutcome, AppendRefused, EventRecord, PendingAppend, SessionRecord
 
 
 class SessionRepository(Protocol):
@@ -31,11 +31,12 @@ class SessionRepository(Protocol):
         or None when the session is missing."""
         ...
 
-    async def append_events(self, appends: list[PendingAppend], now: str) -> list[AppendOutcome | None]:
+    async def append_events(self, appends: list[PendingAppend], now: str) -> list[AppendOutcome | AppendRefused | None]:
         """Appends a batch in one transaction, each event recorded on its
-        session by SessionRecord.record_event. Each item gets its outcome, or
-        None when its session is missing (or outside the item's scope) and
-        may not be created; the other items commit regardless."""
+        session by SessionRecord.record_event. Each item gets its outcome,
+        REFUSED when its guard refused it, or None when its session is
+        missing (or outside the item's scope) and may not be created; the
+        other items commit regardless."""
         ...
 
     async def list_events(self, session_id: str, after_sequence: int, limit: int) -> list[EventRecord]:

@@ -21,7 +21,10 @@ from agent_runtime.sessions.models import (
     RUNNING,
     SESSION_START,
     UPDATABLE_FIELDS,
+    APPEND_REFUSED,
+    AppendGuard,
     AppendOutcome,
+    AppendRefused,
     EventRecord,
     FeedItem,
     NewEvent,
@@ -58,12 +61,20 @@ def _not_found(session_id: str) -> NotFound:
     return NotFound(f"Session {session_id} not found", code="SESSION_NOT_FOUND")
 
 
+def _append_result(session_id: str, outcome: AppendOutcome | AppendRefused | None) -> EventRecord | DomainError:
+    if outcome is None:
+        return _not_found(session_id)
+    if isinstance(outcome, AppendRefused):
+        return FailedPrecondition(f"The append to session {session_id} was refused by its writer's guard", code=APPEND_REFUSED)
+    return outcome.event
+
+
 class SessionService:
     def __init__(self, repository: SessionRepository, bus: EventBus[FeedItem], clock: Clock = utc_now):
         self._repository = repository
         self._bus = bus
         self._clock = clock
-        self._appends: GroupCommit[PendingAppend, AppendOutcome | None] = GroupCommit(self._commit_appends)
+        self._appends: GroupCommit[PendingAppend, AppendOutcome | AppendRefused | None] = GroupCommit(self._commit_appends)
 
     def _now(self) -> str:
         return iso(self._clock())
@@ -188,11 +199,12 @@ class SessionService:
         create_on_start: bool = False,
         scope: str | None = None,
         owner: str | None = None,
+        guard: AppendGuard | None = None,
     ) -> EventRecord:
         """Appends to a session's log. With create_on_start (the legacy
         ingestion), a `session_start` event creates a missing session."""
         (result,) = await self.append_events(
-            [(session_id, event)], create_on_start=create_on_start, scope=scope, owner=owner
+            [(session_id, event)], create_on_start=create_on_start, scope=scope, owner=owner, guard=guard
         )
         if isinstance(result, DomainError):
             raise result
@@ -205,11 +217,13 @@ class SessionService:
         create_on_start: bool = False,
         scope: str | None = None,
         owner: str | None = None,
+        guard: AppendGuard | None = None,
     ) -> list[EventRecord | DomainError]:
         """Appends a batch with one commit; each item gets its stored event
         or the error that refused it (the others are stored regardless).
         `scope` limits the sessions the caller may append to; `owner` owns
-        sessions that a legacy `session_start` creates."""
+        sessions that a legacy `session_start` creates; `guard` is checked
+        in the append's transaction (models.AppendGuard)."""
         now = self._now()
         results: list[EventRecord | DomainError | None] = [None] * len(items)
         pending, positions = [], []
@@ -232,18 +246,18 @@ class SessionService:
                     updated_at=now,
                     owner_id=owner,
                 )
-            pending.append(PendingAppend(session_id, event, new_session, scope))
+            pending.append(PendingAppend(session_id, event, new_session, scope, guard))
             positions.append(position)
         if pending:
             for position, append, outcome in zip(positions, pending, await self._appends.submit(pending)):
-                results[position] = _not_found(append.session_id) if outcome is None else outcome.event
+                results[position] = _append_result(append.session_id, outcome)
         return results  # type: ignore[return-value]
 
-    async def _commit_appends(self, pending: list[PendingAppend]) -> list[AppendOutcome | None]:
+    async def _commit_appends(self, pending: list[PendingAppend]) -> list[AppendOutcome | AppendRefused | None]:
         outcomes = await self._repository.append_events(pending, self._now())
         # Published here, in commit order: watchers rely on feed order.
         for outcome in outcomes:
-            if outcome is not None:
+            if isinstance(outcome, AppendOutcome):
                 self._publish_append(outcome)
         return outcomes
 

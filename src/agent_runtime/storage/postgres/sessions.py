@@ -80,7 +80,7 @@ class PostgresSessionRepository(SqliteSessionRepository):
             changes = [
                 (kind, outcome.event.session_id, outcome.event.feed_sequence, outcome.owner_id)
                 for outcome in outcomes
-                if outcome is not None
+                if isinstance(outcome, AppendOutcome)
                 for kind, made in (("session_created", outcome.session_created), ("session_updated", outcome.session_changed))
                 if made
             ]

@@ -8,6 +8,7 @@ import uuid
 
 from agent_runtime.jsonfmt import whole_float
 from agent_runtime.sessions.models import (
+    REFUSED,
     UPDATABLE_FIELDS,
     AppendOutcome,
     EventRecord,
@@ -119,14 +120,20 @@ class SqliteSessionRepository:
     async def append_events(self, appends: list[PendingAppend], now: str) -> list[AppendOutcome | None]:
         results: list[AppendOutcome | None] = []
         async with self._db.transaction() as tx:
+            # Checked before the feed counter's lock is taken: a guard may
+            # wait for a row lock, and should not hold up every appender.
+            refused = [pending.guard is not None and not await pending.guard(tx) for pending in appends]
             next_feed = await self._reserve_feed_sequences(tx, len(appends))
             # All of the batch's sessions in one read, after the feed
             # counter's lock: what the last appender committed.
             stored = await self._read_sessions(tx, list({pending.session_id: None for pending in appends}))
             sessions: dict[str, tuple[SessionRecord, bool]] = {}
             rows = []
-            for pending in appends:
+            for pending, guard_refused in zip(appends, refused):
                 session_id, event = pending.session_id, pending.event
+                if guard_refused:
+                    results.append(REFUSED)
+                    continue
                 creates = False
                 if session_id not in sessions:
                     row = stored.get(session_id)

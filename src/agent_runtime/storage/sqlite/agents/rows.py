@@ -8,6 +8,7 @@ from typing import Any
 
 from agent_runtime.agents.models import ApprovalRecord, ClientCallRecord, LeaseLost, StatusChange, TaskRecord
 from agent_runtime.agents.ports import run_lease
+from agent_runtime.sessions.models import AppendGuard
 
 JSON_TASK_FIELDS = {"tools", "context", "plan"}
 BOOL_TASK_FIELDS = {"result_success", "stop_requested"}
@@ -85,11 +86,26 @@ def lease_predicate(task_id: str) -> tuple[str, tuple]:
     return " AND lease_owner = ? AND lease_epoch = ?", (lease.owner, lease.epoch)
 
 
+def lease_guard(task_id: str) -> AppendGuard | None:
+    """The check that the current run's lease of `task_id` is still the
+    task's, in a given transaction; None when no lease of it is set. Read
+    here, in the run's own asyncio task (the check may run in another: a
+    group commit's). Locks the task's row where the engine has row locks
+    (tx.ROW_LOCK), so no claim commits between the check and the write
+    after it."""
+    fence, parameters = lease_predicate(task_id)
+    if not fence:
+        return None
+
+    async def holds(tx) -> bool:
+        return await tx.fetch_one(f"SELECT 1 FROM agent_tasks WHERE task_id = ?{fence}{tx.ROW_LOCK}", (task_id, *parameters)) is not None
+
+    return holds
+
+
 async def check_lease(tx, task_id: str) -> None:
     """Raises LeaseLost unless the current run's lease of `task_id` (if
-    one is set) is still the task's. Locks the task's row where the engine
-    has row locks (tx.ROW_LOCK), so no claim commits between this check and
-    the caller's write."""
-    fence, parameters = lease_predicate(task_id)
-    if fence and await tx.fetch_one(f"SELECT 1 FROM agent_tasks WHERE task_id = ?{fence}{tx.ROW_LOCK}", (task_id, *parameters)) is None:
+    one is set) is still the task's (see lease_guard)."""
+    guard = lease_guard(task_id)
+    if guard is not None and not await guard(tx):
         raise LeaseLost(task_id)

@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 from agent_runtime.agents.models import TaskEventRecord, TaskRecord
-from agent_runtime.storage.sqlite.agents.rows import TASK_COLUMNS, check_lease, dumps, lease_predicate, task_from_row, task_values
+from agent_runtime.storage.sqlite.agents.rows import TASK_COLUMNS, check_lease, dumps, lease_guard, lease_predicate, task_from_row, task_values
+from agent_runtime.sessions.models import AppendGuard
 from agent_runtime.storage.sqlite.database import Database
 
 
@@ -72,6 +73,9 @@ class SqliteTaskRepository:
                 # Unchanged: was it the status, or the lease?
                 await check_lease(tx, task_id)
             return cursor.rowcount > 0
+
+    def lease_guard(self, task_id: str) -> AppendGuard | None:
+        return lease_guard(task_id)
 
     # Conversation
 
