@@ -55,6 +55,43 @@ async def test_watchdog_fails_a_run_without_progress(runtime, fake, session_id):
     assert [e.type for e in events[-2:]] == ["error", "status"] and events[-2].body["code"] == "WATCHDOG_TIMEOUT"
 
 
+async def _slow_to_end(approvals, monkeypatch, seconds):
+    """The run's ending (its first write, rejecting what it left pending)
+    takes `seconds`; the event is set when the ending began."""
+    import asyncio
+
+    ending = asyncio.Event()
+    reject_pending = approvals.reject_pending
+
+    async def slow_reject_pending(task_id, why):
+        ending.set()
+        await asyncio.sleep(seconds)
+        await reject_pending(task_id, why)
+
+    monkeypatch.setattr(approvals, "reject_pending", slow_reject_pending)
+    return ending
+
+
+async def test_the_watchdog_leaves_a_run_that_is_ending_alone(runtime, fake, session_id, monkeypatch):
+    """Ending longer than the watchdog's 0.6 s (a loaded machine) is not
+    "no progress": the run ends as its turns decided, never left `running`."""
+    ending = await _slow_to_end(runtime.agents.tasks.approvals, monkeypatch, 1.5)
+    fake.add(Reply(text="done"))
+    task = await runtime.agents.tasks.create_task(session_id, "end slowly", owner="alice")
+    done = await finished(runtime, task.task_id)
+    assert ending.is_set()
+    assert (done.status, done.error_code) == ("completed", None)
+
+
+async def test_a_stop_during_the_ending_waits_for_it(runtime, fake, session_id, monkeypatch):
+    ending = await _slow_to_end(runtime.agents.tasks.approvals, monkeypatch, 0.3)
+    fake.add(Reply(text="done"))
+    task = await runtime.agents.tasks.create_task(session_id, "stop while ending", owner="alice")
+    await ending.wait()
+    stopped = await runtime.agents.tasks.stop_task(task.task_id)
+    assert stopped.status == "completed"
+
+
 async def test_expired_approval_is_rejected_with_reason(tmp_path, fake):
     project = git_project(tmp_path / "project")
     agents = {"watchdog_seconds": 0.6, "approval_timeout_seconds": 1.5}

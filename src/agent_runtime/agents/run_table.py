@@ -32,6 +32,9 @@ class Run:
     waiting: bool = False
     cancel_reason: str = ""
     holds_slot: bool = False
+    # Its end is being written: a stop or the watchdog waits for it rather
+    # than cancel it half-written (which would leave the task `running`).
+    ending: bool = False
     # Whose run it is (the task's owner): slots are shared fairly by owner.
     owner: str = ""
 
@@ -66,14 +69,19 @@ class RunTable:
         if event is not None:
             event.set()
 
+    def ending(self, task_id: str) -> None:
+        """The run's end is decided: from now on only a shutdown cancels it."""
+        self._runs[task_id].ending = True
+
     async def cancel(self, task_id: str, reason: str) -> bool:
-        """Cancels the run and waits until it ended; False when it does not
-        run here."""
+        """Cancels the run (or lets it finish ending) and waits until it
+        ended; False when it does not run here."""
         run = self._runs.get(task_id)
         if run is None:
             return False
-        run.cancel_reason = reason
-        run.task.cancel()
+        if not run.ending:
+            run.cancel_reason = reason
+            run.task.cancel()
         await asyncio.gather(run.task, return_exceptions=True)
         return True
 
@@ -145,7 +153,7 @@ class RunTable:
             await asyncio.sleep(interval)
             deadline = time.monotonic() - seconds
             for task_id, run in list(self._runs.items()):
-                if not run.waiting and run.progress_at < deadline and not run.cancel_reason:
+                if not run.waiting and not run.ending and run.progress_at < deadline and not run.cancel_reason:
                     log.warning("agent.watchdog", task_id=task_id)
                     run.cancel_reason = WATCHDOG
                     run.task.cancel()
