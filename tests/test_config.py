@@ -133,3 +133,12 @@ def test_llm_variables_fill_the_llm_section_and_its_checks_run_with_the_rest():
     ):
         with pytest.raises(ValueError, match=message):
             settings.replace(llm=changes).check()
+
+
+def test_password_hash_costs_below_argon2s_floor_are_refused():
+    for changes, message in (
+        ({"password_hash_memory_kib": 32}, "PASSWORD_HASH_MEMORY_KIB must be at least 64"),
+        ({"password_hash_passes": 0}, "PASSWORD_HASH_PASSES must be at least 1"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            Settings().replace(auth=changes).check()

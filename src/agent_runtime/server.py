@@ -42,6 +42,7 @@ from agent_runtime.gateway.envoy import end_stale_envoy
 from agent_runtime.gateway.http_front import HttpFront
 from agent_runtime.grpc_server import GrpcServer
 from agent_runtime.health import DependencyCheck, HealthReporter, MultiAgentSettings, llm_states
+from agent_runtime.identity.passwords import Passwords
 from agent_runtime.identity.projects import ProjectDirectories, check_project_roots
 from agent_runtime.identity.ratelimit import MemoryRateWindows, RateLimiter
 from agent_runtime.identity.service import IdentityService
@@ -265,7 +266,9 @@ async def _compose(settings: Settings, parts: contextlib.AsyncExitStack, worker:
     feed_bus, task_bus, job_bus = await event_buses(storage)
     sessions = SessionService(storage.sessions, feed_bus)
     identity = IdentityService(
-        storage.identity, TokenIssuer(await signing_key(settings, storage), settings.auth.jwt_expires_seconds)
+        storage.identity,
+        TokenIssuer(await signing_key(settings, storage), settings.auth.jwt_expires_seconds),
+        Passwords(settings.auth.password_hash_memory_kib, settings.auth.password_hash_passes),
     )
     llm_registry = ProviderRegistry.from_config(settings.llm)
     ml = MLService(

@@ -98,8 +98,17 @@ class AuthSettings:
     jwt_expires_seconds: int = setting("JWT_EXPIRES_SECONDS", 3600)
     # Whether anyone may register; when false only administrators can.
     allow_registration: bool = setting("ALLOW_REGISTRATION", True)
+    # argon2id cost of new password hashes (RFC 9106's low-memory profile:
+    # 64 MiB, 3 passes); each stored hash keeps its own, so a change
+    # applies to passwords set from then on.
+    password_hash_memory_kib: int = setting("PASSWORD_HASH_MEMORY_KIB", 65536)
+    password_hash_passes: int = setting("PASSWORD_HASH_PASSES", 3)
 
     def check(self) -> None:
+        if self.password_hash_memory_kib < 64:
+            raise ValueError("PASSWORD_HASH_MEMORY_KIB must be at least 64")
+        if self.password_hash_passes < 1:
+            raise ValueError("PASSWORD_HASH_PASSES must be at least 1")
         if self.jwt_secret is not None and len(self.jwt_secret) < 32:
             raise ValueError("JWT_SECRET must be at least 32 characters (HS256 needs a 256-bit key)")
         if not 60 <= self.jwt_expires_seconds <= 30 * 24 * 3600:
