@@ -15,7 +15,7 @@ from google.protobuf import struct_pb2
 
 from agentruntime.v1 import agent_pb2, agent_pb2_grpc, session_pb2, session_pb2_grpc
 from agent_runtime.config import AgentsConfig, Settings
-from agent_runtime.server import check_settings
+from agent_runtime.settings_checks import check_settings
 from agent_helpers import wait_for
 from conftest import TEST_API_KEY, http_client, running
 from identity_helpers import bearer, identity_settings, new_user

@@ -13,8 +13,7 @@ from agent_runtime import __version__
 from agent_runtime.config import Settings
 from agent_runtime.lifecycle import StartupError
 from agent_runtime.logs import configure_logging
-from agent_runtime.server import check_settings, serve
-from agent_runtime.worker_pool import refuse_workers, serve_workers
+from agent_runtime.settings_checks import check_settings, refuse_workers
 
 
 def _port(text: str) -> int:
@@ -124,7 +123,16 @@ def main(argv: list[str] | None = None) -> None:
         print(f"agent-runtime: error: {error}", file=sys.stderr)
         sys.exit(2)
     configure_logging(settings.log_level)
-    run_server(serve(settings) if args.workers == 1 else serve_workers(settings, args.workers))
+    # Imported once the settings are known to serve: `--help` and a refused
+    # setting answer without loading the server (a second of imports).
+    if args.workers == 1:
+        from agent_runtime.server import serve
+
+        run_server(serve(settings))
+    else:
+        from agent_runtime.worker_pool import serve_workers
+
+        run_server(serve_workers(settings, args.workers))
 
 
 def run_server(server: Coroutine[Any, Any, None], about: str = "") -> None:

@@ -21,7 +21,6 @@ import structlog
 
 from agent_runtime import __version__
 from agent_runtime.agents.ai_tasks import AITaskService
-from agent_runtime.agents.catalog import check_default_agent
 from agent_runtime.agents.idempotency import IdempotencyKeys
 from agent_runtime.agents.leases import instance_id
 from agent_runtime.agents.runner import AgentRunner
@@ -43,7 +42,7 @@ from agent_runtime.gateway.http_front import HttpFront
 from agent_runtime.grpc_server import GrpcServer
 from agent_runtime.health import DependencyCheck, HealthReporter, MultiAgentSettings, llm_states
 from agent_runtime.identity.passwords import Passwords
-from agent_runtime.identity.projects import ProjectDirectories, check_project_roots
+from agent_runtime.identity.projects import ProjectDirectories
 from agent_runtime.identity.ratelimit import MemoryRateWindows, RateLimiter
 from agent_runtime.identity.service import IdentityService
 from agent_runtime.identity.servicer import IdentityServicer
@@ -57,6 +56,7 @@ from agent_runtime.ml.inference import LocalInference
 from agent_runtime.ml.remote import remote_models
 from agent_runtime.ml.service import MLService
 from agent_runtime.ml.servicer import MLServicer
+from agent_runtime.settings_checks import check_settings
 from agent_runtime.sessions.service import SessionService
 from agent_runtime.sessions.servicer import SessionServicer
 from agent_runtime.storage.engines import Storage, StorageUnavailable, open_storage
@@ -114,14 +114,6 @@ class WorkerRole:
         path = data_dir / WORKER_RECORDS_DIR / f"worker-{self.index}"
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         return path
-
-
-def check_settings(settings: Settings) -> None:
-    """The settings' own checks, then those that need a domain's knowledge
-    (the settings import no domain). Raises ValueError with one line."""
-    settings.check()
-    check_default_agent(settings.agents.default_agent)
-    check_project_roots(settings.agents.project_roots, settings.data_dir)
 
 
 def check_port_free(host: str, port: int, what: str) -> None:

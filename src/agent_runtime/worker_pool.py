@@ -35,23 +35,6 @@ log = structlog.get_logger(__name__)
 READY_TIMEOUT_SECONDS = 60
 
 
-def refuse_workers(settings: Settings, count: int) -> str | None:
-    """Why `--workers count` cannot run with these settings (one line), or
-    None."""
-    if count < 1:
-        return f"--workers must be at least 1, got {count}"
-    if count == 1:
-        return None
-    if settings.postgres_url is None:
-        return (
-            f"--workers {count} needs a database every worker shares: "
-            "set DATABASE_URL to PostgreSQL (postgresql://USER:PASSWORD@HOST:PORT/DATABASE); SQLite serves one process"
-        )
-    if not settings.server.run_envoy:
-        return f"--workers {count} needs Envoy in front of the workers: leave out --no-envoy"
-    return None
-
-
 @dataclasses.dataclass(frozen=True)
 class WorkerPorts:
     grpc: int

@@ -2,7 +2,7 @@
 the server named after it; built from environment variables (each named
 next to its default) and CLI flags (flags win). Imports no domain: checks
 that need a domain's knowledge run in the composition root
-(server.check_settings)."""
+(settings_checks.check_settings)."""
 
 from __future__ import annotations
 
