@@ -25,7 +25,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def hyperparameters(**overrides) -> ml_pb2.Hyperparameters:
-    values = dict(n_steps=120, batch_size=4, learning_rate=0.001, eval_every=1000, checkpoint_every=10,
+    values = dict(n_steps=60, batch_size=4, learning_rate=0.001, eval_every=1000, checkpoint_every=10,
                   max_seq_length=64, report_every=5)
     values.update(overrides)
     return ml_pb2.Hyperparameters(**values)
@@ -131,7 +131,7 @@ async def test_killed_server_job_resumes_from_last_checkpoint(tmp_path):
     assert resumed_steps and min(resumed_steps) > checkpoint_step
     assert job.status == "succeeded", job
     assert job.fine_tuned_model == f"tiny:r:{job_id}"
-    assert job.metrics["step"] == 120
+    assert job.metrics["step"] == 60
 
 
 @pytest.mark.long
