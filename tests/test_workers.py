@@ -8,6 +8,7 @@ SQLite the start is refused."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import pathlib
@@ -16,10 +17,12 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Iterator
 
 import grpc
 import httpx
 import pytest
+import pytest_asyncio
 import websockets
 from google.protobuf import struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -28,6 +31,7 @@ from agentruntime.v1 import compute_pb2, compute_pb2_grpc, identity_pb2, identit
 from agent_runtime.lifecycle import process_start_time
 from conftest import TEST_API_KEY, make_settings, running
 from ports import free_port
+from postgres_helpers import create_database
 from process_helpers import children
 
 pytestmark = pytest.mark.slow
@@ -41,8 +45,9 @@ class Workers:
     """A running `serve --workers 2` and what a test needs to reach each
     worker past Envoy."""
 
-    def __init__(self, process: subprocess.Popen, data_dir: pathlib.Path, http_port: int, grpc_ports: list[int]):
+    def __init__(self, process: subprocess.Popen, data_dir: pathlib.Path, http_port: int, grpc_ports: list[int], database_url: str):
         self.process = process
+        self.database_url = database_url
         self.data_dir = data_dir
         self.http_url = f"http://127.0.0.1:{http_port}"
         self.grpc_ports = grpc_ports
@@ -78,18 +83,33 @@ def _serve(data_dir: pathlib.Path, database_url: str | None, *args: str) -> subp
     )
 
 
-@pytest.fixture
-def workers(postgres_dsn, tmp_path):
+@contextlib.contextmanager
+def _pool(data_dir: pathlib.Path, database_url: str) -> Iterator[Workers]:
     http_port, grpc_port = free_port(), free_port()
-    process = _serve(tmp_path, postgres_dsn, "--workers", "2", "--http-port", str(http_port), "--grpc-port", str(grpc_port))
+    process = _serve(data_dir, database_url, "--workers", "2", "--http-port", str(http_port), "--grpc-port", str(grpc_port))
     try:
         line = process.stdout.readline()
         assert "ready: 2 workers" in line, line + process.stderr.read()
-        yield Workers(process, tmp_path, http_port, [grpc_port, grpc_port + 1])
+        yield Workers(process, data_dir, http_port, [grpc_port, grpc_port + 1], database_url)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=60)
+
+
+@pytest.fixture
+def workers(postgres_dsn, tmp_path):
+    """A pool of a test's own, for a test that kills or stops it."""
+    with _pool(tmp_path, postgres_dsn) as started:
+        yield started
+
+
+@pytest_asyncio.fixture(scope="module")
+async def shared_workers(postgres, tmp_path_factory):
+    """One pool (on a database of its own) for the tests that leave it as
+    it was: each pool start costs three processes' imports and Envoy."""
+    with _pool(tmp_path_factory.mktemp("pool"), await create_database(postgres.dsn)) as started:
+        yield started
 
 
 def _wait_serving(port: int, timeout: float = 60) -> None:
@@ -188,38 +208,38 @@ def test_sigterm_drains_every_worker_then_envoy_and_leaves_no_process(workers):
     assert not list((workers.data_dir / "workers").glob("worker-*.pid"))
 
 
-async def test_a_token_from_one_worker_is_accepted_by_the_other_and_by_another_serve(workers, postgres_dsn, tmp_path):
-    token = _user_token(workers, "shared-key")
-    names = {_current_user(port, token)[0].name for port in workers.grpc_ports}
+async def test_a_token_from_one_worker_is_accepted_by_the_other_and_by_another_serve(shared_workers, tmp_path):
+    token = _user_token(shared_workers, "shared-key")
+    names = {_current_user(port, token)[0].name for port in shared_workers.grpc_ports}
     assert names == {"shared-key"}
     # Another `serve` on the same database (another machine, say).
-    settings = make_settings(tmp_path / "elsewhere", server={"run_envoy": False}, database_url=postgres_dsn)
+    settings = make_settings(tmp_path / "elsewhere", server={"run_envoy": False}, database_url=shared_workers.database_url)
     async with running(settings) as elsewhere:
         # In a thread: the server runs on this test's event loop.
         user, _ = await asyncio.to_thread(_current_user, elsewhere.grpc_port, token)
     assert user.name == "shared-key"
 
 
-def test_a_rate_limit_counts_requests_on_every_worker(workers):
-    token = _user_token(workers, "limited")
+def test_a_rate_limit_counts_requests_on_every_worker(shared_workers):
+    token = _user_token(shared_workers, "limited")
     remaining = []
     for call in range(USER_LIMIT):
-        _, headers = _current_user(workers.grpc_ports[call % 2], token)
+        _, headers = _current_user(shared_workers.grpc_ports[call % 2], token)
         assert headers["x-ratelimit-limit"] == str(USER_LIMIT)
         remaining.append(int(headers["x-ratelimit-remaining"]))
     assert remaining == list(range(USER_LIMIT - 1, -1, -1))
-    for port in workers.grpc_ports:
+    for port in shared_workers.grpc_ports:
         with pytest.raises(grpc.RpcError) as refused:
             _current_user(port, token)
         assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
-async def test_a_session_created_on_one_worker_reaches_the_session_list_on_another(workers):
-    socket_url = f"ws://127.0.0.1:{workers.bridge_ports()[0]}/ws"
+async def test_a_session_created_on_one_worker_reaches_the_session_list_on_another(shared_workers):
+    socket_url = f"ws://127.0.0.1:{shared_workers.bridge_ports()[0]}/ws"
     async with websockets.connect(socket_url, additional_headers={"x-api-key": TEST_API_KEY}) as socket:
         assert json.loads(await socket.recv())["type"] == "connected"
         assert json.loads(await socket.recv())["type"] == "init"
-        with grpc.insecure_channel(f"127.0.0.1:{workers.grpc_ports[1]}") as channel:
+        with grpc.insecure_channel(f"127.0.0.1:{shared_workers.grpc_ports[1]}") as channel:
             session_pb2_grpc.SessionServiceStub(channel).CreateSession(
                 session_pb2.CreateSessionRequest(session_id="across-workers", session_name="Across"),
                 metadata=[("x-api-key", TEST_API_KEY)],
@@ -231,9 +251,9 @@ async def test_a_session_created_on_one_worker_reaches_the_session_list_on_anoth
     assert message["session"]["session_id"] == "across-workers"
 
 
-async def test_a_compute_task_on_one_worker_is_watched_and_cancelled_through_the_other(workers):
+async def test_a_compute_task_on_one_worker_is_watched_and_cancelled_through_the_other(shared_workers):
     api_key = [("x-api-key", TEST_API_KEY)]
-    socket_url = f"ws://127.0.0.1:{workers.bridge_ports()[1]}/ws"
+    socket_url = f"ws://127.0.0.1:{shared_workers.bridge_ports()[1]}/ws"
     async with websockets.connect(socket_url, additional_headers={"x-api-key": TEST_API_KEY}) as socket:
         assert json.loads(await socket.recv())["type"] == "connected"
         assert json.loads(await socket.recv())["type"] == "init"
@@ -243,7 +263,7 @@ async def test_a_compute_task_on_one_worker_is_watched_and_cancelled_through_the
                 pass
             return message["data"]
 
-        with grpc.insecure_channel(f"127.0.0.1:{workers.grpc_ports[0]}") as channel:
+        with grpc.insecure_channel(f"127.0.0.1:{shared_workers.grpc_ports[0]}") as channel:
             parameters = struct_pb2.Struct()
             parameters.update({"size": 512, "iterations": 1000})
             task = compute_pb2_grpc.ComputeServiceStub(channel).CreateTask(
@@ -254,7 +274,7 @@ async def test_a_compute_task_on_one_worker_is_watched_and_cancelled_through_the
                 timeout=10,
             )
         updates = [await next_update(), await next_update()]
-        with grpc.insecure_channel(f"127.0.0.1:{workers.grpc_ports[1]}") as channel:
+        with grpc.insecure_channel(f"127.0.0.1:{shared_workers.grpc_ports[1]}") as channel:
             cancelled = compute_pb2_grpc.ComputeServiceStub(channel).CancelTask(
                 compute_pb2.CancelTaskRequest(task_id=task.task_id), metadata=api_key, timeout=10
             )
