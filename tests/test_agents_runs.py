@@ -255,6 +255,39 @@ async def test_a_stop_that_another_process_wrote_without_a_notification_ends_the
         assert (done.status, done.result_summary) == ("stopped", "Task stopped")
 
 
+async def test_a_task_the_claims_took_before_its_creator_accepted_it_is_not_claimed_twice(tmp_path, fake, monkeypatch):
+    """The claim loop may claim a new task between its insert and its
+    creator's claim (both this process's): the creator then leaves it to
+    the run the claims started, whose lease stays the one renewed, so a stop
+    that another process wrote still reaches it."""
+    project = git_project(tmp_path / "project")
+    llm = {"openai_base_url": fake.base_url, "max_retries": 0, "timeout_seconds": 300}
+    async with running(make_settings(tmp_path / "data", llm=llm, agents={"run_lease_seconds": 0.6}, server={"run_envoy": False})) as runtime:
+        runner = runtime.agents.tasks._runner
+        accept = runner.accept
+
+        async def creator_too_slow(task_id):
+            pass
+
+        monkeypatch.setattr(runner, "accept", creator_too_slow)
+        session = (await runtime.agents.projects.create_project_session("late", str(project))).session.session_id
+        asked = len(fake.requests)
+        fake.add(Reply(text="never told", delay=240))
+        task = await runtime.agents.tasks.create_task(session, "claimed first", owner="a")
+
+        async def requests() -> int:
+            return len(fake.requests)
+
+        await wait_for(requests, lambda n: n == asked + 1)
+        await accept(task.task_id)
+        with sqlite3.connect(tmp_path / "data" / "agent-runtime.sqlite3") as other_process:
+            other_process.execute("UPDATE agent_tasks SET stop_requested = 1 WHERE task_id = ?", (task.task_id,))
+        done = await finished(runtime, task.task_id)
+        assert (done.status, done.result_summary) == ("stopped", "Task stopped")
+        events = [e async for e in runtime.agents.tasks.watch(task.task_id)]
+        assert [e.body.get("message") for e in events if e.type == "status"].count("Task accepted") == 1
+
+
 async def test_devin_task_without_directory_gets_a_git_workspace(runtime, fake):
     fake.add(Reply(tool_calls=[Call("write_file", {"path": "hello.txt", "content": "hi"})]), Reply(text="made it"))
     task = await runtime.agents.tasks.execute_task("create hello.txt", {}, [], owner="devin")

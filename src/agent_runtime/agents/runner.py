@@ -104,6 +104,10 @@ class AgentRunner:
         # referenced until done).
         self._cancellations: set[asyncio.Task] = set()
         self._claim_now = asyncio.Event()
+        # A new task is claimable from its insert on: the claims of this
+        # process and its creator's claim take turns, and the creator leaves
+        # a task the claims took to the run they started.
+        self._claiming = asyncio.Lock()
         self._closing = False
 
     # Lifecycle
@@ -173,7 +177,8 @@ class AgentRunner:
         """Claims runnable tasks while this process has free run slots, and
         resumes each (a stop request ends it at once)."""
         busy = sum(1 for task_id in self._table.task_ids() if not self._table.get(task_id).waiting)
-        leases = await self.leases.claim_runnable(self._config.max_concurrent_runs - busy, tuple(self._table.task_ids()))
+        async with self._claiming:
+            leases = await self.leases.claim_runnable(self._config.max_concurrent_runs - busy, tuple(self._table.task_ids()))
         for lease in leases:
             try:
                 with self._writing_under(lease):
@@ -234,7 +239,10 @@ class AgentRunner:
     async def accept(self, task_id: str) -> None:
         """Claims and starts the run of a task just created (unless another
         process's claims were quicker)."""
-        lease = await self.leases.claim(task_id)
+        async with self._claiming:
+            if self.leases.held(task_id) is not None:
+                return
+            lease = await self.leases.claim(task_id)
         if lease is None:
             return
         with self._writing_under(lease):
