@@ -3,6 +3,7 @@ server: watchdog, approval expiry, no provider, context limits, input."""
 
 from __future__ import annotations
 
+import contextlib
 import pathlib
 import sqlite3
 
@@ -232,27 +233,44 @@ async def test_runs_beyond_the_slots_are_queued(tmp_path, fake):
         assert (await finished(runtime, waiting.task_id)).status == "completed"
 
 
-async def test_a_stop_that_another_process_wrote_without_a_notification_ends_the_run(tmp_path, fake):
-    """A stop reaches the holder through a notification (PostgreSQL); a
-    holder that missed it (or on SQLite, where another process's write
-    notifies nobody) hears it at its next lease renewal, mid-model-call."""
+@contextlib.asynccontextmanager
+async def short_leases(tmp_path, fake):
+    """A server whose leases renew every 0.2 s (a stop written by another
+    process is heard at the next renewal), and a project session on it."""
     project = git_project(tmp_path / "project")
     llm = {"openai_base_url": fake.base_url, "max_retries": 0, "timeout_seconds": 300}
     agents = {"run_lease_seconds": 0.6}
     async with running(make_settings(tmp_path / "data", llm=llm, agents=agents, server={"run_envoy": False})) as runtime:
-        session = (await runtime.agents.projects.create_project_session("stop", str(project))).session.session_id
-        asked = len(fake.requests)
-        fake.add(Reply(text="never told", delay=240))
-        task = await runtime.agents.tasks.create_task(session, "answer slowly", owner="a")
+        yield runtime, (await runtime.agents.projects.create_project_session("stop", str(project))).session.session_id
 
-        async def requests() -> int:
-            return len(fake.requests)
 
-        await wait_for(requests, lambda n: n == asked + 1)
-        with sqlite3.connect(tmp_path / "data" / "agent-runtime.sqlite3") as other_process:
-            other_process.execute("UPDATE agent_tasks SET stop_requested = 1 WHERE task_id = ?", (task.task_id,))
-        done = await finished(runtime, task.task_id)
-        assert (done.status, done.result_summary) == ("stopped", "Task stopped")
+async def start_slow_answer(runtime, fake, session, description):
+    """A task whose run waits in a model call (until stopped)."""
+    asked = len(fake.requests)
+    fake.add(Reply(text="never told", delay=240))
+    task = await runtime.agents.tasks.create_task(session, description, owner="a")
+
+    async def requests() -> int:
+        return len(fake.requests)
+
+    await wait_for(requests, lambda n: n == asked + 1)
+    return task
+
+
+async def stopped_by_another_process(runtime, tmp_path, task_id):
+    with sqlite3.connect(tmp_path / "data" / "agent-runtime.sqlite3") as other_process:
+        other_process.execute("UPDATE agent_tasks SET stop_requested = 1 WHERE task_id = ?", (task_id,))
+    done = await finished(runtime, task_id)
+    assert (done.status, done.result_summary) == ("stopped", "Task stopped")
+
+
+async def test_a_stop_that_another_process_wrote_without_a_notification_ends_the_run(tmp_path, fake):
+    """A stop reaches the holder through a notification (PostgreSQL); a
+    holder that missed it (or on SQLite, where another process's write
+    notifies nobody) hears it at its next lease renewal, mid-model-call."""
+    async with short_leases(tmp_path, fake) as (runtime, session):
+        task = await start_slow_answer(runtime, fake, session, "answer slowly")
+        await stopped_by_another_process(runtime, tmp_path, task.task_id)
 
 
 async def test_a_task_the_claims_took_before_its_creator_accepted_it_is_not_claimed_twice(tmp_path, fake, monkeypatch):
@@ -260,9 +278,7 @@ async def test_a_task_the_claims_took_before_its_creator_accepted_it_is_not_clai
     creator's claim (both this process's): the creator then leaves it to
     the run the claims started, whose lease stays the one renewed, so a stop
     that another process wrote still reaches it."""
-    project = git_project(tmp_path / "project")
-    llm = {"openai_base_url": fake.base_url, "max_retries": 0, "timeout_seconds": 300}
-    async with running(make_settings(tmp_path / "data", llm=llm, agents={"run_lease_seconds": 0.6}, server={"run_envoy": False})) as runtime:
+    async with short_leases(tmp_path, fake) as (runtime, session):
         runner = runtime.agents.tasks._runner
         accept = runner.accept
 
@@ -270,20 +286,9 @@ async def test_a_task_the_claims_took_before_its_creator_accepted_it_is_not_clai
             pass
 
         monkeypatch.setattr(runner, "accept", creator_too_slow)
-        session = (await runtime.agents.projects.create_project_session("late", str(project))).session.session_id
-        asked = len(fake.requests)
-        fake.add(Reply(text="never told", delay=240))
-        task = await runtime.agents.tasks.create_task(session, "claimed first", owner="a")
-
-        async def requests() -> int:
-            return len(fake.requests)
-
-        await wait_for(requests, lambda n: n == asked + 1)
+        task = await start_slow_answer(runtime, fake, session, "claimed first")
         await accept(task.task_id)
-        with sqlite3.connect(tmp_path / "data" / "agent-runtime.sqlite3") as other_process:
-            other_process.execute("UPDATE agent_tasks SET stop_requested = 1 WHERE task_id = ?", (task.task_id,))
-        done = await finished(runtime, task.task_id)
-        assert (done.status, done.result_summary) == ("stopped", "Task stopped")
+        await stopped_by_another_process(runtime, tmp_path, task.task_id)
         events = [e async for e in runtime.agents.tasks.watch(task.task_id)]
         assert [e.body.get("message") for e in events if e.type == "status"].count("Task accepted") == 1
 
