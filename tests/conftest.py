@@ -33,7 +33,7 @@ def make_settings(data_dir: pathlib.Path, **changes) -> Settings:
     settings = Settings().replace(
         data_dir=data_dir,
         server={"grpc_port": 0, "http_port": free_port(), "heartbeat_seconds": 0.5},
-        # Password hashes at argon2's floor: the suite registers and logs in
+        # Password hashes at the least cost allowed: the suite registers and logs in
         # hundreds of users, each 64 MiB and ~0.2 s of CPU at the default
         # cost (which tests/test_passwords.py checks).
         auth={"api_key": TEST_API_KEY, "password_hash_memory_kib": 64, "password_hash_passes": 1},

@@ -135,7 +135,7 @@ def test_llm_variables_fill_the_llm_section_and_its_checks_run_with_the_rest():
             settings.replace(llm=changes).check()
 
 
-def test_password_hash_costs_below_argon2s_floor_are_refused():
+def test_password_hash_costs_below_the_least_allowed_are_refused():
     for changes, message in (
         ({"password_hash_memory_kib": 32}, "PASSWORD_HASH_MEMORY_KIB must be at least 64"),
         ({"password_hash_passes": 0}, "PASSWORD_HASH_PASSES must be at least 1"),

@@ -8,6 +8,7 @@ import pytest_asyncio
 
 from agent_runtime.errors import AlreadyExists, NotFound
 from agent_runtime.events.bus import EventBus
+from agent_runtime.identity.passwords import Passwords
 from agent_runtime.identity.service import IdentityService
 from agent_runtime.identity.tokens import TokenIssuer
 from agent_runtime.clock import utc_now
@@ -26,7 +27,7 @@ async def database(tmp_path):
 
 
 async def test_an_email_registers_once(database):
-    identity = IdentityService(SqliteIdentityRepository(database), TokenIssuer(b"k" * 32, 3600))
+    identity = IdentityService(SqliteIdentityRepository(database), TokenIssuer(b"k" * 32, 3600), Passwords(memory_kib=64, passes=1))
     first = await identity.register("alice@example.com", "a long password")
     with pytest.raises(AlreadyExists, match="A user with email alice@example.com already exists"):
         await identity.register("Alice@Example.com", "another password")

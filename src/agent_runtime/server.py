@@ -56,9 +56,9 @@ from agent_runtime.ml.inference import LocalInference
 from agent_runtime.ml.remote import remote_models
 from agent_runtime.ml.service import MLService
 from agent_runtime.ml.servicer import MLServicer
-from agent_runtime.settings_checks import check_settings
 from agent_runtime.sessions.service import SessionService
 from agent_runtime.sessions.servicer import SessionServicer
+from agent_runtime.settings_checks import check_settings
 from agent_runtime.storage.engines import Storage, StorageUnavailable, open_storage
 from agent_runtime.storage.errors import DatabaseError
 from agent_runtime.storage.postgres import database as postgres

@@ -69,7 +69,7 @@ class RunTable:
         if event is not None:
             event.set()
 
-    def ending(self, task_id: str) -> None:
+    def mark_ending(self, task_id: str) -> None:
         """The run's end is decided: from now on only a shutdown cancels it."""
         self._runs[task_id].ending = True
 

@@ -327,7 +327,7 @@ class AgentRunner:
             except Exception as error:  # noqa: BLE001 - a run ends failed, never silently
                 log.exception("agent.run_crashed", task_id=task_id)
                 ended = RunEnded(FAILED, f"Internal error: {type(error).__name__}: {error}", "INTERNAL_ERROR")
-            self._table.ending(task_id)
+            self._table.mark_ending(task_id)
             if self.leases.held(task_id) is None:
                 # Stopped while paused (holding no lease): ended under a new
                 # claim, unless another process has claimed it since.

@@ -11,7 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 
 class Passwords:
-    def __init__(self, memory_kib: int = 65536, passes: int = 3):
+    def __init__(self, memory_kib: int, passes: int):
         self._hasher = PasswordHasher(time_cost=passes, memory_cost=memory_kib)
         # Verified against when the email is unknown, so that both failures
         # take the same time; made at the first such login, not at start.

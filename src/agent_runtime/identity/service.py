@@ -44,12 +44,12 @@ class IdentityService:
         self,
         repository: IdentityRepository,
         tokens: TokenIssuer,
-        passwords: Passwords | None = None,
+        passwords: Passwords,
         clock: Clock = utc_now,
     ):
         self._repository = repository
         self._tokens = tokens
-        self._passwords = passwords or Passwords()
+        self._passwords = passwords
         self._clock = clock
 
     # Users ---------------------------------------------------------------
