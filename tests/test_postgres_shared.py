@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
+
 from agent_runtime.compute.records import TaskRecord
 from agent_runtime.storage.engines import open_storage
 
@@ -37,3 +39,27 @@ async def test_a_starting_process_fails_only_the_tasks_of_processes_that_are_gon
     finally:
         await starting.database.close()
     assert (failed.status, failed.error) == ("failed", "gone")
+
+
+async def test_a_count_that_waited_for_another_process_reports_a_window_that_has_begun(postgres_dsn, tmp_path):
+    storage = await open_storage(tmp_path / "unused.sqlite3", postgres_dsn)
+    other = await asyncpg.connect(postgres_dsn)
+    try:
+        await storage.rate_windows.count("user:a", 0.05)
+        await asyncio.sleep(0.1)
+        # Another process's count holds the bucket's row while ours starts,
+        # then starts a new window (the last one is over) and commits.
+        async with other.transaction():
+            await other.execute("SELECT 1 FROM rate_limit_windows WHERE bucket = 'user:a' FOR UPDATE")
+            waiting = asyncio.create_task(storage.rate_windows.count("user:a", 60))
+            await asyncio.sleep(0.2)
+            assert not waiting.done()
+            await other.execute(
+                "UPDATE rate_limit_windows SET window_start = extract(epoch FROM clock_timestamp()), requests = 1 WHERE bucket = 'user:a'"
+            )
+        window = await waiting
+    finally:
+        await other.close()
+        await storage.database.close()
+    assert window.requests == 2
+    assert window.started_at <= window.now < window.started_at + 60

@@ -45,13 +45,19 @@ class PostgresSigningKeys:
 
 # One statement: a new window when the bucket has none or its window is
 # over, else one more request in it; the database's clock for every process.
+# The clock is read when the row is written (clock_timestamp(), once for both
+# columns), not at the statement's start (now()): a count that waited for
+# another process's lock on the row would otherwise compare with, and report,
+# a time before the window that process began.
 _COUNT = """
 INSERT INTO rate_limit_windows AS w (bucket, window_start, requests)
-VALUES ($1, extract(epoch FROM now())::float8, 1)
-ON CONFLICT (bucket) DO UPDATE SET
-    window_start = CASE WHEN w.window_start + $2 <= excluded.window_start THEN excluded.window_start ELSE w.window_start END,
-    requests = CASE WHEN w.window_start + $2 <= excluded.window_start THEN 1 ELSE w.requests + 1 END
-RETURNING window_start, requests, extract(epoch FROM now())::float8 AS now
+VALUES ($1, extract(epoch FROM clock_timestamp())::float8, 1)
+ON CONFLICT (bucket) DO UPDATE SET (window_start, requests) = (
+    SELECT CASE WHEN w.window_start + $2 <= clock.now THEN clock.now ELSE w.window_start END,
+           CASE WHEN w.window_start + $2 <= clock.now THEN 1 ELSE w.requests + 1 END
+    FROM (SELECT extract(epoch FROM clock_timestamp())::float8 AS now) AS clock
+)
+RETURNING window_start, requests, extract(epoch FROM clock_timestamp())::float8 AS now
 """
 _READ = """
 SELECT window_start, requests, extract(epoch FROM now())::float8 AS now
