@@ -3,17 +3,21 @@ server: watchdog, approval expiry, no provider, context limits, input."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import pathlib
 import sqlite3
 
 import pytest
 import pytest_asyncio
+import structlog
 
+from agent_runtime.agents import runner as runner_module
 from agent_runtime.agents.context import assemble_context
 from agent_runtime.agents.models import ClientTool, HitlSettings
 from agent_runtime.agents.codelab import MessageReply
 from agent_runtime.errors import Conflict
+from agent_runtime.storage.errors import DatabaseError
 from agent_runtime.llm.base import ChatMessage, ToolCall
 from agent_helpers import git_project, wait_for
 from conftest import make_settings, running
@@ -291,6 +295,52 @@ async def test_a_task_the_claims_took_before_its_creator_accepted_it_is_not_clai
         await stopped_by_another_process(runtime, tmp_path, task.task_id)
         events = [e async for e in runtime.agents.tasks.watch(task.task_id)]
         assert [e.body.get("message") for e in events if e.type == "status"].count("Task accepted") == 1
+
+
+async def test_a_run_whose_write_failed_after_another_process_ended_its_task_says_its_lease_was_lost(tmp_path, fake, monkeypatch):
+    """A holder stopped mid-transaction (SIGSTOP) comes back to a connection
+    the database closed: its next write fails as a database error, not at
+    the fence. The process that claimed the task meanwhile has ended it:
+    this run writes nothing more and logs that its lease was lost."""
+    log = structlog.testing.CapturingLogger()
+    monkeypatch.setattr(runner_module, "log", log)
+    project = git_project(tmp_path / "project")
+    llm = {"openai_base_url": fake.base_url, "max_retries": 0, "timeout_seconds": 300}
+    async with running(make_settings(tmp_path / "data", llm=llm, server={"run_envoy": False})) as runtime:
+        session = (await runtime.agents.projects.create_project_session("taken over", str(project))).session.session_id
+        answer = asyncio.Event()
+        fake.add(Reply(text="stale answer", hold=answer))
+        task = await runtime.agents.tasks.create_task(session, "answer", owner="a")
+        runner = runtime.agents.tasks._runner
+        store = runner.reporter._tasks
+
+        async def events():
+            return await store.list_events(task.task_id, 0, 100)
+
+        await wait_for(events, lambda written: any(e.type == "token" for e in written))
+        with sqlite3.connect(tmp_path / "data" / "agent-runtime.sqlite3") as other_process:
+            other_process.execute(
+                "UPDATE agent_tasks SET lease_owner = 'another process', lease_epoch = lease_epoch + 1,"
+                " status = 'completed', result_summary = 'fresh answer' WHERE task_id = ?",
+                (task.task_id,),
+            )
+        written = await events()
+
+        async def connection_closed(*_args, **_kwargs):
+            raise DatabaseError("Database error: the underlying connection is closed")
+
+        monkeypatch.setattr(store, "append_event", connection_closed)
+        answer.set()
+        await wait_for(lambda: _running_here(runner, task.task_id), lambda running_here: not running_here)
+        monkeypatch.undo()
+        done = await runtime.agents.tasks.get_task(task.task_id)
+        assert (done.status, done.result_summary) == ("completed", "fresh answer")
+        assert await events() == written
+    assert [call.args for call in log.calls if call.method_name == "warning"] == [("agent.lease_lost",)]
+
+
+async def _running_here(runner, task_id: str) -> bool:
+    return runner.is_running_here(task_id)
 
 
 async def test_devin_task_without_directory_gets_a_git_workspace(runtime, fake):

@@ -1,16 +1,22 @@
 """What server processes on one PostgreSQL database must not do to each
 other: a process that starts takes on only the work of processes that are
 gone (it fails their unfinished compute tasks), never what another live
-process runs. Fine-tuning jobs move by their leases (test_ml_scale_out.py)."""
+process runs; a stopped process does not keep its row locks; counts of one
+rate window that waited for each other agree on its clock. Fine-tuning jobs
+move by their leases (test_ml_scale_out.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import asyncpg
+import pytest
 
 from agent_runtime.compute.records import TaskRecord
 from agent_runtime.storage.engines import open_storage
+from agent_runtime.storage.errors import DatabaseError
+from agent_runtime.storage.postgres import database as postgres_database
 
 NOW = "2026-01-01T00:00:00.000Z"
 
@@ -63,3 +69,29 @@ async def test_a_count_that_waited_for_another_process_reports_a_window_that_has
         await storage.database.close()
     assert window.requests == 2
     assert window.started_at <= window.now < window.started_at + 60
+
+
+async def test_a_process_stopped_mid_transaction_loses_it_and_its_row_locks(postgres_dsn, monkeypatch):
+    """A process stopped (SIGSTOP, a partition) inside a transaction keeps
+    its row locks only until the server ends its idle transaction; it comes
+    back to a DatabaseError, and what it wrote was rolled back."""
+    monkeypatch.setattr(postgres_database, "IDLE_IN_TRANSACTION_MS", 200)
+    database = await postgres_database.Database.open(postgres_dsn)
+    other = await asyncpg.connect(postgres_dsn)
+    try:
+        await other.execute("CREATE TABLE counters (id integer PRIMARY KEY, n integer NOT NULL)")
+        await other.execute("INSERT INTO counters VALUES (1, 0)")
+        with pytest.raises(DatabaseError):
+            async with database.transaction() as tx:
+                await tx.execute("UPDATE counters SET n = 1 WHERE id = 1")
+                in_flight = asyncio.create_task(tx.execute("SELECT pg_sleep(0.1)"))
+                await asyncio.sleep(0.02)
+                # Stopped: the statement's answer, then the server's goodbye,
+                # wait unread in the socket.
+                time.sleep(1.0)
+                await in_flight
+        unlocked = await other.fetch("SELECT n FROM counters WHERE id = 1 FOR UPDATE NOWAIT")
+        assert [row["n"] for row in unlocked] == [0]
+    finally:
+        await other.close()
+        await database.close()

@@ -103,7 +103,13 @@ async def cluster(tmp_path: pathlib.Path, dsn: str, fake: FakeOpenAI, **extra_en
         replicas = [await stack.enter_async_context(replica(tmp_path / f"replica{n}", dsn, fake, extra_env)) for n in range(3)]
         database = await asyncpg.connect(dsn)
         stack.push_async_callback(database.close)
-        yield replicas, database
+        try:
+            yield replicas, database
+        except BaseException:
+            # The processes' own account of a failure (pytest shows it).
+            for n, member in enumerate(replicas):
+                print(f"--- replica{n} (pid {member.process.pid}) ---\n{member.log_text()[-12000:]}")
+            raise
 
 
 async def start_task(stub, project: pathlib.Path, description: str) -> str:

@@ -72,10 +72,11 @@ class RunLeases:
             self._held[task_id] = lease
         return lease
 
-    async def release(self, task_id: str) -> None:
+    async def release(self, task_id: str) -> bool:
+        """Gives up the lease held on the task; False when there was none,
+        or another process had claimed the task since."""
         lease = self._held.pop(task_id, None)
-        if lease is not None:
-            await self._repository.release(lease)
+        return lease is not None and await self._repository.release(lease)
 
     def forget(self, task_id: str) -> None:
         """Drops a lease without a write (lost, or left to expire)."""

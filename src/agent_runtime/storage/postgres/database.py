@@ -62,7 +62,10 @@ def postgres_errors_as_database_error():
         # PostgreSQL's text cannot hold NUL, which SQLite stores: refused as
         # the caller's mistake (a lookup by such a key would find nothing).
         raise InvalidArgument("text must not contain NUL (\\u0000) characters") from error
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as error:
+        # InternalClientError: a connection the server closed while this
+        # process was stopped (idle_in_transaction_session_timeout) can be
+        # left mid-protocol; the next use of it fails so.
         raise database_error(error, "postgres") from error
 
 
