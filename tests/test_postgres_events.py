@@ -184,6 +184,26 @@ async def test_after_losing_its_connection_the_relay_listens_again_and_catches_u
     assert [item.event.body["n"] for item in items] == [0, 1, 2, 3]
 
 
+async def test_after_losing_its_connection_the_relay_has_task_and_job_watchers_reread(postgres_dsn, tmp_path):
+    """A task's (or job's) event written while nobody listened is never
+    notified: it may have been the last, after which no later event shows a
+    gap. The watchers hear they may have missed events, and reread them."""
+    writer, watcher = await _storage(postgres_dsn, tmp_path), await _storage(postgres_dsn, tmp_path)
+    try:
+        await writer.sessions.append_events([_append("s", 0)], NOW)
+        await writer.agents.tasks.create_task(TaskRecord("t1", "s", "owner", "describe", "/tmp", "running", 10, NOW, NOW), [])
+        tasks = watcher.task_bus.subscribe(lambda event: event.task_id == "t1")
+        jobs = watcher.job_bus.subscribe()
+        listener = f"agent-runtime:{watcher.database.origin}:listener"
+        await writer.database.fetch_one("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ?", (listener,))
+        await writer.agents.tasks.append_event("t1", "status", {"status": "completed"}, NOW)
+        missed = [await asyncio.wait_for(tasks.get(), 15), await asyncio.wait_for(jobs.get(), 15)]
+    finally:
+        await writer.database.close()
+        await watcher.database.close()
+    assert missed == [None, None] and tasks.overflowed and jobs.overflowed
+
+
 async def test_an_event_whose_notification_never_came_still_reaches_watchers(postgres_dsn, tmp_path):
     watcher = await _storage(postgres_dsn, tmp_path)
     try:

@@ -199,8 +199,13 @@ async def event_buses(storage: Storage) -> tuple[EventBus, EventBus, EventBus]:
     if storage.relay is None:
         return EventBus(), task_bus, job_bus
     feed_bus: RelayedBus = RelayedBus(lambda item: item.kind == "event")
+
+    def reread_runs_and_jobs() -> None:
+        task_bus.resync()
+        job_bus.resync()
+
     try:
-        await storage.relay.start(feed_bus.publish_relayed, task_bus.publish, job_bus.publish)
+        await storage.relay.start(feed_bus.publish_relayed, task_bus.publish, job_bus.publish, reread_runs_and_jobs)
     except DatabaseError as error:
         raise StartupError(f"database: listening for notifications: {error.__cause__ or error}") from None
     return feed_bus, task_bus, job_bus

@@ -27,6 +27,12 @@ class Subscription(Generic[T]):
         try:
             self._queue.put_nowait(item)
         except asyncio.QueueFull:
+            self.resync()
+
+    def resync(self) -> None:
+        """Marks the subscription overflowed: its `get` returns None at
+        once, and the subscriber rereads from storage."""
+        if not self.overflowed:
             self.overflowed = True
             self._wake()
 
@@ -65,6 +71,12 @@ class EventBus(Generic[T]):
     def publish(self, item: T) -> None:
         for subscription in list(self._subscriptions):
             subscription.offer(item)
+
+    def resync(self) -> None:
+        """Every subscriber rereads from storage: items may have been lost
+        on their way to the bus (a relay that stopped listening a while)."""
+        for subscription in list(self._subscriptions):
+            subscription.resync()
 
     @property
     def subscriber_count(self) -> int:

@@ -19,7 +19,10 @@ one's included, one stream in commit order (events.bus.RelayedBus).
 
 Task events and fine-tuning jobs' events: their watchers reread storage
 when a sequence number is missing, so the writing process publishes at
-once and only other processes' events come through here. So do other
+once and only other processes' events come through here. When the relay
+may have missed some (it listened again after losing its connection, or
+failed to read a batch), it tells all of those watchers to reread: the
+one they missed may have been a task's or job's last. So do other
 processes' session changes (created, updated, deleted: the /ws session
 list): a change an appended event made is published just before that event,
 as the appending process publishes them; the session is read when the
@@ -95,6 +98,7 @@ class NotificationRelay:
         self._publish_feed_event: Callable[[FeedItem], None] = lambda _item: None
         self._publish_task_event: Callable[[TaskEventRecord], None] = lambda _event: None
         self._publish_job_event: Callable[[JobEvent], None] = lambda _event: None
+        self._missed_events: Callable[[], None] = lambda: None
         # Watchers of the channels whose notifications are an id (a task's, a job's).
         self._id_watchers: dict[str, list[Callable[[str], None]]] = {RUNS: [], JOBS: []}
         self._publish_compute_change: Callable[[ComputeTaskRecord], None] = lambda _task: None
@@ -114,12 +118,14 @@ class NotificationRelay:
         publish_feed_event: Callable[[FeedItem], None],
         publish_task_event: Callable[[TaskEventRecord], None],
         publish_job_event: Callable[[JobEvent], None],
+        missed_events: Callable[[], None],
     ) -> None:
         """Listens, and from then on hands every process's session events
         (in commit order), other processes' session changes, task events
-        and job events to these."""
+        and job events to these; calls `missed_events` when task or job
+        events may have been missed."""
         self._publish_feed_event, self._publish_task_event = publish_feed_event, publish_task_event
-        self._publish_job_event = publish_job_event
+        self._publish_job_event, self._missed_events = publish_job_event, missed_events
         with postgres_errors_as_database_error():
             await self._listen()
         self._published_feed = await self._sessions.last_feed_sequence()
@@ -187,6 +193,7 @@ class NotificationRelay:
                 log.warning("storage.notifications_reconnect_failed", error=str(error), attempt=attempt + 1)
                 continue
             log.info("storage.notifications_restored")
+            self._missed_events()
             # What committed while nobody listened: everything up to now.
             self._received.put_nowait(CATCH_UP)
             return
@@ -207,6 +214,7 @@ class NotificationRelay:
                     await self._catch_up_cancels()
             except Exception as error:  # noqa: BLE001 - the relay outlives one failed read
                 log.error("storage.notification_relay_failed", error=str(error))
+                self._missed_events()
 
     async def _publish(self, batch: list[tuple[str, dict]]) -> None:
         """In the order the notifications came (commit order). A batch's
