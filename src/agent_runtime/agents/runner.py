@@ -337,11 +337,11 @@ class AgentRunner:
                 run_lease.set(lease)
             await self._finish(task_id, ended)
             if not await self.leases.release(task_id):
-                # Its end was written by the process that claimed the task
-                # (a write of this run failed in a way that did not show the
-                # fence: a connection the database closed while this process
-                # was stopped).
-                log.warning("agent.lease_lost", task_id=task_id, detail="another process took the task over and ended it")
+                # A write of this run failed in a way that did not show the
+                # fence (a connection the database closed while this process
+                # was stopped), and the process that claimed the task since
+                # wrote its end.
+                log.warning("agent.lease_lost", task_id=task_id, detail="another process took the task over, or it was deleted")
         except asyncio.CancelledError:
             pass
         except LeaseLost:
