@@ -22,11 +22,13 @@ when a sequence number is missing, so the writing process publishes at
 once and only other processes' events come through here. When the relay
 may have missed some (it listened again after losing its connection, or
 failed to read a batch), it tells all of those watchers to reread: the
-one they missed may have been a task's or job's last. So do other
-processes' session changes (created, updated, deleted: the /ws session
-list): a change an appended event made is published just before that event,
-as the appending process publishes them; the session is read when the
-change is published, so it may show a later state.
+one they missed may have been a task's or job's last.
+
+Other processes' session changes (created, updated, deleted: the /ws
+session list) come through here too: a change an appended event made is
+published just before that event, as the appending process publishes them;
+the session is read when the change is published, so it may show a later
+state.
 
 Compute tasks run on the process that accepted them. Other processes' task
 changes are published on this process's compute bus in commit order (the
