@@ -39,9 +39,11 @@ async def test_a_hanging_provider_is_unavailable_and_health_stays_fast(tmp_path)
         settings = provider_settings(tmp_path, hanging.base_url, timeout=0.5, cache=1.0)
         # No credentials: /health is open.
         async with running(settings) as runtime, http_client(runtime, api_key=None) as http:
+            # Bounded by the probe's 0.5 s, far from the provider's 60 s
+            # hang (the margin is a loaded machine's).
             for _ in range(5):
                 seconds, body = await timed_health(http)
-                assert seconds < 1.0, f"/health took {seconds:.2f}s"
+                assert seconds < 5, f"/health took {seconds:.2f}s"
             assert body["status"] == "degraded"
             assert body["dependencies"] == {"database": "connected", "llm_proxy": "unavailable", "llm.openai": "unavailable", "sandbox": "bubblewrap"}
             assert body["multi_agent"] == MULTI_AGENT
@@ -50,7 +52,7 @@ async def test_a_hanging_provider_is_unavailable_and_health_stays_fast(tmp_path)
             listings = hanging.model_listings
             await asyncio.sleep(1.2)
             seconds, body = await timed_health(http)
-            assert seconds < 1.0 and body["dependencies"]["llm_proxy"] == "unavailable"
+            assert seconds < 5 and body["dependencies"]["llm_proxy"] == "unavailable"
             deadline = time.monotonic() + 5
             while hanging.model_listings == listings:
                 assert time.monotonic() < deadline, "the expired answer was not refreshed"
@@ -62,7 +64,7 @@ async def test_provider_reachability_follows_the_provider(tmp_path):
     not Envoy's rendering, which the test above shows."""
     fake = FakeOpenAI()
     await fake.__aenter__()
-    settings = provider_settings(tmp_path, fake.base_url, timeout=1.0, cache=0.3)
+    settings = provider_settings(tmp_path, fake.base_url, timeout=5.0, cache=0.3)
     async with running_without_envoy(settings) as (_, channel):
         stub = compute_pb2_grpc.ComputeServiceStub(channel)
 
