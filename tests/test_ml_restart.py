@@ -16,6 +16,7 @@ import pytest
 from google.api import httpbody_pb2
 
 from agentruntime.v1 import ml_pb2, ml_pb2_grpc
+from agent_helpers import wait_for
 from conftest import TEST_API_KEY, grpc_metadata, make_settings, running
 from ml_helpers import build_model, chat_examples, to_jsonl
 from ports import free_port
@@ -167,6 +168,7 @@ async def test_crashed_job_without_checkpoint_fails_with_reason(tmp_path):
             await events_until(stub, job_id, lambda e: e.type == "metrics")
         runtime.ml.runner.abandon()  # as if the server died: no checkpoint, job left `running`
     async with running(settings) as runtime:
-        job = await runtime.ml.get_job(job_id)
+        # The new process's claims take the job left behind, in the background.
+        job = await wait_for(lambda: runtime.ml.get_job(job_id), lambda found: found.status != "running")
     assert job.status == "failed"
     assert "before the job saved its first checkpoint" in job.error
